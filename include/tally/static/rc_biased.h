@@ -1,0 +1,66 @@
+/* tally/static/rc_biased.h - inline refcount fast path of the `biased` backend.
+ *
+ * Owns: the owner/non-owner split of biased reference counting (Choi, Shull, Torrellas,
+ * PACT 2018; CPython 3.13t Include/refcount.h).  The slow paths live in runtime/rc_biased.c.
+ *
+ * Fields: ob_tid = owner thread id (0 = unowned/merged), ob_ref_local = count only the owner
+ * writes, ob_ref_shared = (count << TALLY_REF_SHARED_SHIFT) | state, written with atomics by
+ * everyone.  States only move upward: DEFAULT -> MAYBE_WEAKREF -> QUEUED -> MERGED.
+ *
+ * Memory ordering:
+ *  - owner increment/decrement: relaxed load + relaxed store of ob_ref_local (single writer);
+ *    other threads read it only with relaxed loads, or with the world stopped.
+ *  - non-owner increment: relaxed fetch_add on ob_ref_shared (the caller holds a reference).
+ *  - non-owner decrement: release CAS in _tally_biased_decref_shared(); the thread that frees
+ *    acquires first (see runtime/rc_biased.c).
+ */
+#ifndef TALLY_STATIC_RC_BIASED_H
+#define TALLY_STATIC_RC_BIASED_H
+
+#include <tally/static/thread_id.h>
+
+#define TALLY_HAVE_INLINE_REFCOUNT 1
+
+#define TALLY_REF_SHARED_SHIFT    2
+#define TALLY_REF_SHARED_FLAG_MASK 0x3
+#define TALLY_REF_DEFAULT         0x0
+#define TALLY_REF_MAYBE_WEAKREF   0x1
+#define TALLY_REF_QUEUED          0x2
+#define TALLY_REF_MERGED          0x3
+
+TALLY_API void _tally_biased_merge_zero_local(tally_object *o);
+TALLY_API void _tally_biased_decref_shared(tally_object *o);
+
+static inline void _tally_incref_fast(tally_object *o)
+{
+    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
+    uint32_t n = local + 1;
+    if (tally_unlikely(n == 0))
+        return; /* immortal: no write */
+    if (tally_likely(tally_atomic_load_relaxed(&o->ob_tid) == _tally_thread_id()))
+        tally_atomic_store_relaxed(&o->ob_ref_local, n);
+    else
+        tally_atomic_fetch_add_relaxed(&o->ob_ref_shared, (intptr_t)1 << TALLY_REF_SHARED_SHIFT);
+}
+
+static inline void _tally_decref_fast(tally_object *o)
+{
+    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (tally_unlikely(local == TALLY_IMMORTAL_REFCNT))
+        return;
+    if (tally_likely(tally_atomic_load_relaxed(&o->ob_tid) == _tally_thread_id())) {
+#ifdef TALLY_DEBUG
+        if (tally_unlikely(local == 0)) {
+            _tally_refcount_error(o, "owner decref of an object whose local refcount is 0");
+            return;
+        }
+#endif
+        tally_atomic_store_relaxed(&o->ob_ref_local, --local);
+        if (tally_unlikely(local == 0))
+            _tally_biased_merge_zero_local(o);
+    } else {
+        _tally_biased_decref_shared(o);
+    }
+}
+
+#endif

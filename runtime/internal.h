@@ -1,0 +1,258 @@
+/* runtime/internal.h - interfaces between Tally's parts (never installed).
+ *
+ * Owns: the thread state, the backend interface every runtime/rc_<backend>.c implements, the
+ * object-memory helpers, the hooks between the object core and the collector, the per-object
+ * lock, stop-the-world and delayed (QSBR) frees.  Grouped by the file that implements them.
+ *
+ * Naming: `tally_` is public API, `_tally_` is internal and cross-file (hidden visibility unless
+ * an inline fast path in a public header needs it), file-local code is `static`.
+ */
+#ifndef TALLY_RUNTIME_INTERNAL_H
+#define TALLY_RUNTIME_INTERNAL_H
+
+#ifndef TALLY_BUILD_CORE
+#  error "runtime/internal.h is for Tally's own sources"
+#endif
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tally/tally.h>
+#include <tally/static/thread_id.h>
+
+#define TALLY_HIDDEN __attribute__((visibility("hidden")))
+#define TALLY_NOINLINE __attribute__((noinline))
+#define TALLY_CACHELINE 64
+
+/* Which backends are free-threaded (no GIL; per-object locks; stop-the-world; QSBR). */
+#if defined(TALLY_BACKEND_ATOMIC) || defined(TALLY_BACKEND_BIASED) || defined(TALLY_BACKEND_DEFERRED)
+#  define TALLY_FREE_THREADED 1
+#endif
+#if defined(TALLY_BACKEND_GIL)
+#  define TALLY_BACKEND_NAME "gil"
+#elif defined(TALLY_BACKEND_ATOMIC)
+#  define TALLY_BACKEND_NAME "atomic"
+#elif defined(TALLY_BACKEND_BIASED)
+#  define TALLY_BACKEND_NAME "biased"
+#elif defined(TALLY_BACKEND_DEFERRED)
+#  define TALLY_BACKEND_NAME "deferred"
+#elif defined(TALLY_BACKEND_RACY)
+#  define TALLY_BACKEND_NAME "racy"
+#else
+#  error "compile with -DTALLY_BACKEND_<NAME>"
+#endif
+
+/* ==== the GC pre-header (collector/) ======================================================= */
+/* Every object of a TALLY_TYPE_GC type is allocated with this just before its tally_object.
+ * The collector owns both words (its generation lists; gc_refs during a collection). */
+typedef struct _tally_gc_head {
+    uintptr_t gc_next;
+    uintptr_t gc_prev;
+} _tally_gc_head;
+
+#define _TALLY_AS_GC(o) ((_tally_gc_head *)(o) - 1)
+#define _TALLY_FROM_GC(g) ((tally_object *)((_tally_gc_head *)(g) + 1))
+#define _TALLY_IS_GC(o) (((o)->ob_flags & TALLY_OBF_GC) != 0)
+
+/* ==== thread states (runtime/thread_state.c) ============================================== */
+enum {
+    TALLY_TS_DETACHED = 0,   /* not touching objects; may be suspended by a stop-the-world */
+    TALLY_TS_ATTACHED = 1,   /* touching objects; must reach a safepoint to be stopped */
+    TALLY_TS_SUSPENDED = 2,  /* parked by a stop-the-world; cannot attach until it ends */
+};
+
+/* Bits of tally_thread_state.breaker: requests honoured at the thread's next safepoint. */
+#define TALLY_BREAK_GIL_DROP   0x01u  /* gil: another thread timed out waiting */
+#define TALLY_BREAK_STOP       0x02u  /* a stop-the-world is waiting for this thread */
+#define TALLY_BREAK_MERGE      0x04u  /* biased: objects queued for this owner */
+#define TALLY_BREAK_GC         0x08u  /* a collection is scheduled */
+#define TALLY_BREAK_RC         0x10u  /* deferred: an epoch wants this thread's log */
+
+struct tally_thread_state {
+    uintptr_t tid;                 /* _tally_thread_id() of the thread (biased owner id) */
+    pthread_t thread;
+    uint64_t serial;               /* 1, 2, ... in order of creation */
+    int state;                     /* TALLY_TS_*; atomic (CAS by the thread and by stop-the-world) */
+    unsigned breaker;              /* TALLY_BREAK_*; atomic or/and */
+    int released;                  /* thread state being torn down */
+    struct tally_thread_state *next, *prev;  /* registry list, under _tally_runtime.registry_lock */
+
+    /* object core */
+    int dealloc_depth;             /* nesting of _tally_dealloc on this thread */
+    tally_object **trash;          /* deallocations postponed to bound the C stack */
+    size_t trash_len, trash_cap;
+    uint64_t allocated, freed;     /* written by this thread only (relaxed atomics), read by stats */
+
+    /* collector (collector/ owns these) */
+    void *gc_data;
+
+    /* backend (runtime/rc_<backend>.c owns this) */
+    void *rc_data;
+};
+
+typedef struct _tally_runtime {
+    int initialized;
+    tally_options opt;
+    pthread_mutex_t registry_lock;  /* guards the thread list and serials */
+    tally_thread_state *threads;    /* registry: every thread state not yet released */
+    size_t nthreads;                /* registered thread states */
+    uint64_t next_serial;
+    uint64_t freed_by_dead_threads; /* counts of released thread states, under registry_lock */
+    uint64_t allocated_by_dead_threads;
+} _tally_runtime_t;
+
+TALLY_HIDDEN extern _tally_runtime_t _tally_runtime;
+TALLY_HIDDEN extern _Thread_local tally_thread_state *_tally_tstate_tls;
+
+static inline tally_thread_state *_tally_tstate(void) { return _tally_tstate_tls; }
+/* The calling thread's state if it is attached, else NULL with an error set (and an abort in
+ * debug mode naming `what`). */
+TALLY_HIDDEN tally_thread_state *_tally_tstate_require(const char *what);
+TALLY_HIDDEN void _tally_handle_pending(tally_thread_state *ts);
+/* Iterate the registry; caller holds registry_lock or has the world stopped. */
+#define _TALLY_FOREACH_THREAD(ts) for (tally_thread_state *ts = _tally_runtime.threads; ts; ts = ts->next)
+TALLY_HIDDEN void _tally_registry_lock(void);
+TALLY_HIDDEN void _tally_registry_unlock(void);
+
+/* ==== errors and options (runtime/errors.c, runtime/options.c) ============================= */
+TALLY_HIDDEN void _tally_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* API misuse on object o: message with the type name and address; aborts when debug is on. */
+TALLY_HIDDEN void _tally_misuse(tally_object *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+TALLY_HIDDEN _Noreturn void _tally_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+TALLY_HIDDEN void _tally_options_resolve(const tally_options *in, tally_options *out);
+TALLY_HIDDEN uint64_t _tally_now_ns(void);   /* CLOCK_MONOTONIC */
+TALLY_HIDDEN bool _tally_debug_enabled(void);
+
+/* ==== object core (runtime/object.c) ======================================================= */
+/* Memory of a dead object: mi_free now, or after a QSBR grace period when other threads may
+ * still read its header (free-threaded backends, TALLY_GC_BIT_SHARED set). */
+TALLY_HIDDEN void _tally_object_free(tally_object *o);
+TALLY_HIDDEN void _tally_object_mark_shared(tally_object *o);
+/* Run finalize/weakref clearing/del, then destroy and free.  Called by the backends when a
+ * count reaches zero (exported as _tally_dealloc for inline fast paths). */
+TALLY_HIDDEN void _tally_clear_weakrefs(tally_object *o, bool run_callbacks);
+TALLY_HIDDEN void _tally_static_object_init(tally_object *o, const tally_type *t);
+
+/* ==== built-in types (runtime/int.c ... weakref.c) ========================================= */
+TALLY_HIDDEN int _tally_builtins_init(void);
+TALLY_HIDDEN void _tally_builtins_fini(void);
+TALLY_HIDDEN bool _tally_is_weakref(tally_object *o);
+/* Weakref support for the collector (world stopped or GIL held). */
+TALLY_HIDDEN bool _tally_has_weakrefs(tally_object *o);
+/* Clear every weakref to o (they return NULL from now on); append those that have a callback
+ * and are not themselves in the unreachable set to `pending` (a tally list, new refs). */
+TALLY_HIDDEN void _tally_weakrefs_clear_for_gc(tally_object *o, tally_object *pending);
+TALLY_HIDDEN void _tally_weakref_call(tally_object *wr);
+TALLY_HIDDEN void _tally_weakref_forget(tally_object *wr);  /* wr dies: unlink from target */
+
+/* ==== the backend interface (runtime/rc_<backend>.c) ====================================== */
+TALLY_HIDDEN int _tally_rc_init(const tally_options *opt);
+TALLY_HIDDEN void _tally_rc_fini(void);
+TALLY_HIDDEN int _tally_rc_thread_init(tally_thread_state *ts);   /* first attach */
+TALLY_HIDDEN void _tally_rc_thread_fini(tally_thread_state *ts);  /* release (still attached) */
+TALLY_HIDDEN void _tally_rc_on_attach(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_rc_on_detach(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_rc_safepoint(tally_thread_state *ts);    /* every safepoint */
+TALLY_HIDDEN void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits); /* MERGE/RC */
+TALLY_HIDDEN void _tally_rc_object_init(tally_object *o, tally_thread_state *ts); /* count 1 */
+TALLY_HIDDEN intptr_t _tally_rc_get(tally_object *o);
+TALLY_HIDDEN void _tally_rc_set_immortal(tally_object *o);
+/* Take a new reference if o is still alive (its count above zero); false when it is dying.
+ * Safe on an object another thread may be releasing, provided its memory is still valid
+ * (QSBR read-side or the weakref lock). */
+TALLY_HIDDEN bool _tally_rc_try_incref(tally_object *o);
+/* Around finalizers during deallocation: set the count to 1 / drop it again; true when the
+ * object was resurrected (the count stayed above zero). */
+TALLY_HIDDEN void _tally_rc_resurrect_begin(tally_object *o);
+TALLY_HIDDEN bool _tally_rc_resurrect_end(tally_object *o);
+TALLY_HIDDEN void _tally_rc_flush(void);
+/* Collector side, world stopped (or GIL held): apply queued/buffered operations, then true
+ * counts; after the world restarts, release what those operations killed. */
+TALLY_HIDDEN void _tally_rc_gc_prepare(void);
+TALLY_HIDDEN intptr_t _tally_rc_gc_refcount(tally_object *o);
+TALLY_HIDDEN void _tally_rc_gc_after(void);
+TALLY_HIDDEN void _tally_rc_fork_child(void);
+
+/* ==== the collector's hooks (collector/) =================================================== */
+TALLY_HIDDEN int _tally_gc_init(const tally_options *opt);
+TALLY_HIDDEN void _tally_gc_fini(void);       /* final collection, runs finalizers */
+TALLY_HIDDEN int _tally_gc_thread_init(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_gc_thread_fini(tally_thread_state *ts);
+/* A GC object was allocated (tally_new, before it is returned): link it into the young
+ * generation; may run a scheduled collection first (object not yet linked). */
+TALLY_HIDDEN void _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o);
+/* Before allocating a GC object: count it and collect if the threshold was passed. */
+TALLY_HIDDEN void _tally_gc_maybe_collect(tally_thread_state *ts);
+/* A GC object is being freed: unlink it if tracked, lower the young count. */
+TALLY_HIDDEN void _tally_gc_on_free(tally_thread_state *ts, tally_object *o);
+TALLY_HIDDEN void _tally_gc_run_scheduled(tally_thread_state *ts);  /* TALLY_BREAK_GC */
+TALLY_HIDDEN void _tally_gc_fork_child(void);
+
+/* ==== per-object lock (sync/lock.c) ======================================================== */
+/* A one-byte lock in ob_mutex (test-and-test-and-set, spin then yield).  Acquire on lock,
+ * release on unlock.  gil/racy builds compile it away: the GIL (or nothing) protects. */
+TALLY_HIDDEN void _tally_mutex_lock_slow(uint8_t *m);
+static inline void _tally_object_lock(tally_object *o)
+{
+#if defined(TALLY_FREE_THREADED)
+    uint8_t expected = 0;
+    if (tally_likely(__atomic_compare_exchange_n(&o->ob_mutex, &expected, 1, 0,
+                                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+        return;
+    _tally_mutex_lock_slow(&o->ob_mutex);
+#else
+    (void)o;
+#endif
+}
+static inline void _tally_object_unlock(tally_object *o)
+{
+#if defined(TALLY_FREE_THREADED)
+    __atomic_store_n(&o->ob_mutex, 0, __ATOMIC_RELEASE);
+#else
+    (void)o;
+#endif
+}
+
+/* ==== stop-the-world (sync/stw.c) ========================================================== */
+/* The caller must be attached.  Returns when every other attached thread is parked at a
+ * safepoint and no detached thread can attach; *to_safepoint_ns gets the wait.  gil: holding
+ * the GIL already excludes every other thread, so this only records the time (0).
+ * Nested calls by the same thread are an error (returns -1). */
+TALLY_HIDDEN int _tally_stop_the_world(uint64_t *to_safepoint_ns);
+TALLY_HIDDEN void _tally_start_the_world(void);
+TALLY_HIDDEN bool _tally_world_is_stopped(void);
+/* Called by a thread at a safepoint when TALLY_BREAK_STOP is set: park until restarted. */
+TALLY_HIDDEN void _tally_stw_park(tally_thread_state *ts);
+/* Attach/detach transitions that respect a pending stop. */
+TALLY_HIDDEN void _tally_stw_attach(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_stw_detach(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_stw_fork_child(void);
+
+/* ==== the GIL (sync/gil.c; gil backend only) =============================================== */
+TALLY_HIDDEN void _tally_gil_init(unsigned interval_us);
+TALLY_HIDDEN void _tally_gil_take(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_gil_drop(tally_thread_state *ts, bool forced_switch);
+TALLY_HIDDEN void _tally_gil_fork_child(tally_thread_state *ts);
+
+/* ==== QSBR reclamation (sync/qsbr.c; liburcu's QSBR flavour) =============================== */
+/* Free-threaded backends: every attached thread is registered with urcu-qsbr, detached threads
+ * are offline, each safepoint is a quiescent state.  Memory handed to _tally_free_delayed() is
+ * mi_free'd only after every online thread has passed a quiescent state, so lock-free readers
+ * (list/dict reads, try-incref) never touch freed memory.  gil/racy: mi_free at once. */
+TALLY_HIDDEN int _tally_qsbr_init(void);
+TALLY_HIDDEN void _tally_qsbr_fini(void);
+TALLY_HIDDEN void _tally_qsbr_thread_register(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_qsbr_thread_unregister(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_qsbr_online(void);
+TALLY_HIDDEN void _tally_qsbr_offline(void);
+TALLY_HIDDEN void _tally_qsbr_quiescent(void);
+TALLY_HIDDEN void _tally_free_delayed(void *p);
+TALLY_HIDDEN void _tally_qsbr_barrier(void);   /* wait until every delayed free is done */
+TALLY_HIDDEN void _tally_qsbr_fork_prepare(void);
+TALLY_HIDDEN void _tally_qsbr_fork_parent(void);
+TALLY_HIDDEN void _tally_qsbr_fork_child(void);
+
+#endif /* TALLY_RUNTIME_INTERNAL_H */
