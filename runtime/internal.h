@@ -123,6 +123,8 @@ TALLY_HIDDEN void _tally_set_error(const char *fmt, ...) __attribute__((format(p
 TALLY_HIDDEN void _tally_misuse(tally_object *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 TALLY_HIDDEN _Noreturn void _tally_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 TALLY_HIDDEN void _tally_options_resolve(const tally_options *in, tally_options *out);
+/* As above; 0, or -1 with the error set naming the bad option and the accepted range. */
+TALLY_HIDDEN int _tally_options_resolve_checked(const tally_options *in, tally_options *out);
 TALLY_HIDDEN uint64_t _tally_now_ns(void);   /* CLOCK_MONOTONIC */
 TALLY_HIDDEN bool _tally_debug_enabled(void);
 
@@ -251,6 +253,8 @@ TALLY_HIDDEN void _tally_qsbr_offline(void);
 TALLY_HIDDEN void _tally_qsbr_quiescent(void);
 TALLY_HIDDEN void _tally_free_delayed(void *p);
 TALLY_HIDDEN void _tally_qsbr_barrier(void);   /* wait until every delayed free is done */
+/* True in a fork() child: only one thread exists, urcu grace periods are not used any more. */
+TALLY_HIDDEN bool _tally_qsbr_is_single_threaded_child(void);
 TALLY_HIDDEN void _tally_qsbr_fork_prepare(void);
 TALLY_HIDDEN void _tally_qsbr_fork_parent(void);
 TALLY_HIDDEN void _tally_qsbr_fork_child(void);

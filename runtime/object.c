@@ -1,0 +1,264 @@
+/* runtime/object.c - the object core: allocation, deallocation, immortality, the exported
+ * refcount entry points.
+ *
+ * Owns: tally_new, _tally_dealloc (CPython's subtype_dealloc order), the bounded-depth
+ * deallocation ("trashcan"), object memory release, tally_set_immortal / tally_is_immortal,
+ * tally_refcount, tally_flush, and the out-of-line tally_incref/tally_decref that programs
+ * compiled without TALLY_BACKEND_<NAME> call.
+ *
+ * Deallocation order (CPython 3.x subtype_dealloc):
+ *   untrack -> finalize (GC objects: once, FINALIZED bit; non-GC: every death); resurrected?
+ *   stop, re-track, weakrefs intact -> clear weakrefs, run their callbacks -> del (no once-only
+ *   guard); resurrected? stop -> destroy -> collector bookkeeping -> free.
+ * Bounded recursion: a thread's nested deallocations stop at TRASH_DEPTH; deeper objects are
+ * pushed on the thread's trash stack and released by the outermost call, so a chain of
+ * 1,000,000 lists freed by one decref uses constant C stack.  Objects on the trash stack are
+ * untracked first, so a collection that runs in between never sees a dead object.
+ */
+#include "runtime/internal.h"
+
+#include <mimalloc.h>
+#include <string.h>
+
+#define TRASH_DEPTH 48
+
+/* ---- allocation -------------------------------------------------------------------------- */
+tally_object *tally_new(const tally_type *t)
+{
+    tally_thread_state *ts = _tally_tstate_require("tally_new");
+    if (!ts)
+        return NULL;
+    if (!t || t->size < sizeof(tally_object)) {
+        _tally_set_error("tally_new: type %s has size %zu, below the %zu-byte object header",
+                         t && t->name ? t->name : "(null)", t ? t->size : (size_t)0,
+                         sizeof(tally_object));
+        return NULL;
+    }
+    /* An allocation is a safepoint: a thread that only allocates still lets the world stop. */
+    if (tally_unlikely(tally_atomic_load_relaxed(&ts->breaker) != 0))
+        _tally_handle_pending(ts);
+    bool gc = (t->flags & TALLY_TYPE_GC) != 0;
+    if (gc)
+        _tally_gc_maybe_collect(ts);
+    size_t pre = gc ? sizeof(_tally_gc_head) : 0;
+    char *mem = mi_zalloc(pre + t->size);
+    if (!mem) {
+        _tally_set_error("tally_new: out of memory allocating a %s of %zu bytes", t->name, t->size);
+        return NULL;
+    }
+    tally_object *o = (tally_object *)(mem + pre);
+    o->ob_type = t;
+    o->ob_flags = gc ? TALLY_OBF_GC : 0;
+    _tally_rc_object_init(o, ts);
+    tally_atomic_store_relaxed(&ts->allocated, ts->allocated + 1);
+    if (gc)
+        _tally_gc_on_alloc(ts, o);
+    return o;
+}
+
+void _tally_static_object_init(tally_object *o, const tally_type *t)
+{
+    memset(o, 0, sizeof *o);
+    o->ob_type = t;
+    o->ob_flags = TALLY_OBF_STATIC;
+    o->ob_ref_local = TALLY_IMMORTAL_REFCNT;
+}
+
+void _tally_object_mark_shared(tally_object *o)
+{
+#if defined(TALLY_FREE_THREADED)
+    if (!(tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_SHARED))
+        tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, (uint8_t)TALLY_GC_BIT_SHARED);
+#else
+    (void)o;
+#endif
+}
+
+void _tally_object_free(tally_object *o)
+{
+    void *mem = _TALLY_IS_GC(o) ? (void *)_TALLY_AS_GC(o) : (void *)o;
+    if (o->ob_flags & TALLY_OBF_STATIC)
+        return;
+#if defined(TALLY_FREE_THREADED)
+    /* Another thread may still read this header lock-free (a container read racing the removal,
+     * or a weakref lookup): keep the memory until every thread has passed a safepoint. */
+    if (tally_atomic_load_relaxed(&o->ob_gc_bits) & (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)) {
+        _tally_free_delayed(mem);
+        return;
+    }
+#endif
+    mi_free(mem);
+}
+
+/* ---- deallocation ------------------------------------------------------------------------ */
+/* Returns true when the object was resurrected by `fn`. */
+static bool call_with_resurrection(tally_object *o, void (*fn)(tally_object *))
+{
+    _tally_rc_resurrect_begin(o);
+    fn(o);
+    return _tally_rc_resurrect_end(o);
+}
+
+static void dealloc_one(tally_thread_state *ts, tally_object *o, bool was_tracked)
+{
+    const tally_type *t = o->ob_type;
+    bool gc = _TALLY_IS_GC(o);
+
+    if (t->finalize) {
+        if (!gc || !(tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_FINALIZED)) {
+            if (gc)
+                tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, (uint8_t)TALLY_GC_BIT_FINALIZED);
+            if (call_with_resurrection(o, t->finalize)) {
+                if (was_tracked)
+                    tally_gc_track(o);
+                return; /* resurrected: weakrefs stay intact */
+            }
+        }
+    }
+    if (tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_WEAKREFS)
+        _tally_clear_weakrefs(o, true);
+    if (t->del) {
+        if (call_with_resurrection(o, t->del)) {
+            if (was_tracked)
+                tally_gc_track(o);
+            return;
+        }
+    }
+    if (gc)
+        _tally_gc_on_free(ts, o);
+    if (t->destroy)
+        t->destroy(o);
+    if (ts)
+        tally_atomic_store_relaxed(&ts->freed, ts->freed + 1);
+    _tally_object_free(o);
+}
+
+static void trash_push(tally_thread_state *ts, tally_object *o)
+{
+    if (ts->trash_len == ts->trash_cap) {
+        size_t cap = ts->trash_cap ? ts->trash_cap * 2 : 256;
+        tally_object **n = mi_realloc(ts->trash, cap * sizeof *n);
+        if (!n)
+            _tally_fatal("out of memory growing the deallocation stack (%zu entries)", cap);
+        ts->trash = n;
+        ts->trash_cap = cap;
+    }
+    ts->trash[ts->trash_len++] = o;
+}
+
+void _tally_dealloc(tally_object *o)
+{
+    tally_thread_state *ts = _tally_tstate_tls;
+    bool was_tracked = false;
+    if (_TALLY_IS_GC(o) && tally_gc_is_tracked(o)) {
+        tally_gc_untrack(o);
+        was_tracked = true;
+    }
+    if (tally_unlikely(!ts)) {
+        _tally_misuse(o, "object deallocated by a thread that is not attached");
+        dealloc_one(NULL, o, was_tracked);
+        return;
+    }
+    if (ts->dealloc_depth >= TRASH_DEPTH) {
+        /* Too deep: finish it later from the outermost deallocation.  Whether it was tracked
+         * is remembered in the DEALLOCATING bit until then. */
+        if (was_tracked)
+            tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, (uint8_t)TALLY_GC_BIT_DEALLOCATING);
+        trash_push(ts, o);
+        return;
+    }
+    ts->dealloc_depth++;
+    dealloc_one(ts, o, was_tracked);
+    if (ts->dealloc_depth == 1) {
+        while (ts->trash_len > 0) {
+            tally_object *d = ts->trash[--ts->trash_len];
+            bool tracked = (tally_atomic_load_relaxed(&d->ob_gc_bits) & TALLY_GC_BIT_DEALLOCATING) != 0;
+            if (tracked)
+                tally_atomic_fetch_and_relaxed(&d->ob_gc_bits, (uint8_t)~TALLY_GC_BIT_DEALLOCATING);
+            dealloc_one(ts, d, tracked);
+        }
+    }
+    ts->dealloc_depth--;
+}
+
+/* ---- immortality and counts ------------------------------------------------------------- */
+void tally_set_immortal(tally_object *o)
+{
+    if (!o) {
+        _tally_misuse(NULL, "tally_set_immortal(NULL)");
+        return;
+    }
+    _tally_rc_set_immortal(o);
+}
+
+bool tally_is_immortal(tally_object *o)
+{
+    return o && tally_atomic_load_relaxed(&o->ob_ref_local) == TALLY_IMMORTAL_REFCNT;
+}
+
+intptr_t tally_refcount(tally_object *o)
+{
+    if (!o)
+        return 0;
+    if (tally_is_immortal(o))
+        return (intptr_t)TALLY_IMMORTAL_REFCNT;
+    return _tally_rc_get(o);
+}
+
+void tally_flush(void)
+{
+    _tally_rc_flush();
+}
+
+const tally_type *tally_type_of(tally_object *o)
+{
+    return o ? o->ob_type : NULL;
+}
+
+/* ---- out-of-line entry points ------------------------------------------------------------ */
+/* Programs compiled without TALLY_BACKEND_<NAME> (and function pointers to these) land here.
+ * Unlike the inline paths they always check for NULL and for a count already at zero. */
+void (tally_incref)(tally_object *o)
+{
+    if (tally_unlikely(!o)) {
+        _tally_misuse(NULL, "tally_incref(NULL)");
+        return;
+    }
+    _tally_incref_fast(o);
+}
+
+void (tally_decref)(tally_object *o)
+{
+    if (tally_unlikely(!o)) {
+        _tally_misuse(NULL, "tally_decref(NULL)");
+        return;
+    }
+#if defined(TALLY_BACKEND_GIL) || defined(TALLY_BACKEND_RACY) || defined(TALLY_BACKEND_ATOMIC)
+    /* Exact single-word counts: a decref at zero is detectable.  (biased and deferred report it
+     * in their slow paths.) */
+    if (tally_unlikely(_tally_rc_get(o) <= 0)) {
+        _tally_misuse(o, "tally_decref: negative refcount (the count is already %ld)",
+                      (long)_tally_rc_get(o));
+        return;
+    }
+#endif
+    _tally_decref_fast(o);
+}
+
+void (tally_xincref)(tally_object *o)
+{
+    if (o)
+        _tally_incref_fast(o);
+}
+
+void (tally_xdecref)(tally_object *o)
+{
+    if (o)
+        (tally_decref)(o);
+}
+
+tally_object *(tally_newref)(tally_object *o)
+{
+    (tally_incref)(o);
+    return o;
+}

@@ -1,0 +1,107 @@
+/* runtime/rc_atomic.c - the `atomic` backend: one atomic count per object.
+ *
+ * Owns: the backend interface (runtime/internal.h) for atomic counts.  The fast paths are in
+ * include/tally/static/rc_atomic.h (relaxed increment; release decrement with an acquire edge
+ * on reaching zero, Linux refcount.h's contract).  Threads are registered with urcu-qsbr so that
+ * lock-free container reads and try-increments never touch freed memory (sync/qsbr.c).
+ *
+ * Conditional increment (_tally_rc_try_incref): a CAS loop that never raises a count from zero,
+ * so a reader racing the last decrement either gets its reference before the count reached zero
+ * (and the object lives) or fails; the memory it reads is kept valid by QSBR.
+ */
+#include "runtime/internal.h"
+
+int _tally_rc_init(const tally_options *opt) { (void)opt; return 0; }
+void _tally_rc_fini(void) {}
+
+int _tally_rc_thread_init(tally_thread_state *ts)
+{
+    _tally_qsbr_thread_register(ts);
+    return 0;
+}
+
+void _tally_rc_thread_fini(tally_thread_state *ts)
+{
+    _tally_qsbr_thread_unregister(ts);
+}
+
+void _tally_rc_on_attach(tally_thread_state *ts)
+{
+    (void)ts;
+    _tally_qsbr_online();
+}
+
+void _tally_rc_on_detach(tally_thread_state *ts)
+{
+    (void)ts;
+    _tally_qsbr_offline();
+}
+
+void _tally_rc_safepoint(tally_thread_state *ts)
+{
+    (void)ts;
+    _tally_qsbr_quiescent();
+}
+
+void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
+{
+    tally_atomic_fetch_and(&ts->breaker, ~bits);
+}
+
+void _tally_rc_object_init(tally_object *o, tally_thread_state *ts)
+{
+    (void)ts;
+    o->ob_ref_local = 1; /* not yet visible to any other thread */
+}
+
+intptr_t _tally_rc_get(tally_object *o)
+{
+    return (intptr_t)tally_atomic_load_relaxed(&o->ob_ref_local);
+}
+
+void _tally_rc_set_immortal(tally_object *o)
+{
+    tally_atomic_store_relaxed(&o->ob_ref_local, TALLY_IMMORTAL_REFCNT);
+}
+
+bool _tally_rc_try_incref(tally_object *o)
+{
+    uint32_t n = tally_atomic_load_relaxed(&o->ob_ref_local);
+    for (;;) {
+        if (n == 0)
+            return false;
+        if (n == TALLY_IMMORTAL_REFCNT)
+            return true;
+        /* Acquire on success: pairs with the release of the thread that published o (a
+         * container write), so the reader sees the object's initialised contents. */
+        if (__atomic_compare_exchange_n(&o->ob_ref_local, &n, n + 1, 1, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return true;
+    }
+}
+
+void _tally_rc_resurrect_begin(tally_object *o)
+{
+    tally_atomic_store_relaxed(&o->ob_ref_local, 1);
+}
+
+bool _tally_rc_resurrect_end(tally_object *o)
+{
+    if (tally_atomic_load_relaxed(&o->ob_ref_local) == TALLY_IMMORTAL_REFCNT)
+        return true;
+    uint32_t old = tally_atomic_fetch_sub_release(&o->ob_ref_local, 1);
+    if (old == 1) {
+        tally_atomic_acquire_after(&o->ob_ref_local);
+        return false;
+    }
+    return true;
+}
+
+void _tally_rc_flush(void) {}
+void _tally_rc_gc_prepare(void) {}
+intptr_t _tally_rc_gc_refcount(tally_object *o)
+{
+    return (intptr_t)tally_atomic_load_relaxed(&o->ob_ref_local); /* world stopped */
+}
+void _tally_rc_gc_after(void) {}
+void _tally_rc_fork_child(void) {}

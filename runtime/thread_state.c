@@ -1,0 +1,263 @@
+/* runtime/thread_state.c - thread states: creation, the registry, attach/detach, safepoints,
+ * thread exit and fork().
+ *
+ * Owns: tally_thread_attach/detach/release, tally_safepoint, TALLY_BEGIN/END_ALLOW_THREADS and
+ * the dispatch of breaker requests (GIL drop, stop-the-world park, refcount merges, scheduled
+ * collections).
+ *
+ * Life of a thread state: created on the first attach (registered, state DETACHED, then
+ * attached), kept across detach/attach, released by tally_thread_release() or automatically at
+ * thread exit (a pthread key destructor), which gives the backend and the collector the chance
+ * to hand over what the thread still owns (merge queues, refcount logs, young objects).
+ * Lock order: registry_lock is never requested by an attached thread without the parkable
+ * wrapper (_tally_registry_lock), so a stop-the-world can never wait for a thread blocked on it;
+ * gil: a thread takes the GIL only after dropping the registry lock.
+ */
+#include "runtime/internal.h"
+
+#include <mimalloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Thread_local tally_thread_state *_tally_tstate_tls;
+static pthread_key_t tstate_key;
+static pthread_once_t tstate_key_once = PTHREAD_ONCE_INIT;
+
+static void tstate_destructor(void *p);
+
+static void make_key(void)
+{
+    pthread_key_create(&tstate_key, tstate_destructor);
+}
+
+tally_thread_state *_tally_tstate_require(const char *what)
+{
+    tally_thread_state *ts = _tally_tstate_tls;
+    if (tally_likely(ts && tally_atomic_load_relaxed(&ts->state) == TALLY_TS_ATTACHED))
+        return ts;
+    _tally_misuse(NULL, "%s: the calling thread is not attached (call tally_thread_attach first)", what);
+    return NULL;
+}
+
+/* ---- attach / detach transitions (GIL or stop-the-world aware) ---------------------------- */
+static void do_attach(tally_thread_state *ts)
+{
+#if defined(TALLY_BACKEND_GIL)
+    _tally_gil_take(ts);
+    tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
+#else
+    _tally_stw_attach(ts);
+#endif
+    _tally_rc_on_attach(ts);
+}
+
+static void do_detach(tally_thread_state *ts)
+{
+    _tally_rc_on_detach(ts);
+#if defined(TALLY_BACKEND_GIL)
+    tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
+    _tally_gil_drop(ts, false);
+#else
+    _tally_stw_detach(ts);
+#endif
+}
+
+static tally_thread_state *create_tstate(void)
+{
+    tally_thread_state *ts = mi_zalloc(sizeof *ts);
+    if (!ts)
+        return NULL;
+    ts->tid = _tally_thread_id();
+    ts->thread = pthread_self();
+    ts->state = TALLY_TS_DETACHED;
+    _tally_registry_lock();
+    ts->serial = ++_tally_runtime.next_serial;
+    ts->next = _tally_runtime.threads;
+    if (ts->next)
+        ts->next->prev = ts;
+    _tally_runtime.threads = ts;
+    _tally_runtime.nthreads++;
+    _tally_registry_unlock();
+    _tally_tstate_tls = ts;
+    pthread_once(&tstate_key_once, make_key);
+    pthread_setspecific(tstate_key, ts);
+    return ts;
+}
+
+static void unlink_tstate(tally_thread_state *ts)
+{
+    /* Caller holds the registry lock. */
+    if (ts->prev)
+        ts->prev->next = ts->next;
+    else
+        _tally_runtime.threads = ts->next;
+    if (ts->next)
+        ts->next->prev = ts->prev;
+    _tally_runtime.nthreads--;
+    _tally_runtime.allocated_by_dead_threads += tally_atomic_load_relaxed(&ts->allocated);
+    _tally_runtime.freed_by_dead_threads += tally_atomic_load_relaxed(&ts->freed);
+}
+
+int tally_thread_attach(void)
+{
+    if (!tally_atomic_load_acquire(&_tally_runtime.initialized)) {
+        _tally_set_error("tally_thread_attach: the runtime is not initialised (call tally_init)");
+        return -1;
+    }
+    tally_thread_state *ts = _tally_tstate_tls;
+    if (ts && tally_atomic_load_relaxed(&ts->state) == TALLY_TS_ATTACHED)
+        return 0;
+    bool first = false;
+    if (!ts) {
+        ts = create_tstate();
+        if (!ts) {
+            _tally_set_error("tally_thread_attach: out of memory");
+            return -1;
+        }
+        first = true;
+    }
+    do_attach(ts);
+    if (first) {
+        if (_tally_rc_thread_init(ts) != 0 || _tally_gc_thread_init(ts) != 0) {
+            tally_thread_release();
+            if (!*tally_last_error())
+                _tally_set_error("tally_thread_attach: thread set-up failed");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void tally_thread_detach(void)
+{
+    tally_thread_state *ts = _tally_tstate_tls;
+    if (!ts || tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED) {
+        _tally_misuse(NULL, "tally_thread_detach: the calling thread is not attached");
+        return;
+    }
+    do_detach(ts);
+}
+
+bool tally_thread_is_attached(void)
+{
+    tally_thread_state *ts = _tally_tstate_tls;
+    return ts && tally_atomic_load_relaxed(&ts->state) == TALLY_TS_ATTACHED;
+}
+
+static void release_tstate(tally_thread_state *ts)
+{
+    if (tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED)
+        do_attach(ts);
+    ts->released = 1;
+    /* Hand over what the thread still owns while it can still run Tally code. */
+    _tally_rc_thread_fini(ts);
+    _tally_gc_thread_fini(ts);
+    mi_free(ts->trash);
+    ts->trash = NULL;
+    ts->trash_len = ts->trash_cap = 0;
+    do_detach(ts);
+    /* Detached (possibly suspended by a stop-the-world: then the registry lock waits for it). */
+    pthread_mutex_lock(&_tally_runtime.registry_lock);
+    unlink_tstate(ts);
+    pthread_mutex_unlock(&_tally_runtime.registry_lock);
+    _tally_tstate_tls = NULL;
+    pthread_setspecific(tstate_key, NULL);
+    mi_free(ts);
+}
+
+void tally_thread_release(void)
+{
+    tally_thread_state *ts = _tally_tstate_tls;
+    if (!ts)
+        return;
+    release_tstate(ts);
+}
+
+static void tstate_destructor(void *p)
+{
+    tally_thread_state *ts = p;
+    if (!ts || !tally_atomic_load_acquire(&_tally_runtime.initialized))
+        return;
+    _tally_tstate_tls = ts;   /* TLS may already be torn down in this order; restore it */
+    release_tstate(ts);
+}
+
+/* ---- safepoints -------------------------------------------------------------------------- */
+void _tally_handle_pending(tally_thread_state *ts)
+{
+    unsigned bits = tally_atomic_load_relaxed(&ts->breaker);
+    if (bits & TALLY_BREAK_STOP)
+        _tally_stw_park(ts);
+#if defined(TALLY_BACKEND_GIL)
+    if (bits & TALLY_BREAK_GIL_DROP) {
+        tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
+        _tally_gil_drop(ts, true);
+        _tally_gil_take(ts);
+        tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
+    }
+#endif
+    if (bits & (TALLY_BREAK_MERGE | TALLY_BREAK_RC))
+        _tally_rc_handle_pending(ts, bits & (TALLY_BREAK_MERGE | TALLY_BREAK_RC));
+    if (bits & TALLY_BREAK_GC) {
+        tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_GC);
+        _tally_gc_run_scheduled(ts);
+    }
+}
+
+void tally_safepoint(void)
+{
+    tally_thread_state *ts = _tally_tstate_require("tally_safepoint");
+    if (!ts)
+        return;
+    if (tally_unlikely(tally_atomic_load_relaxed(&ts->breaker) != 0))
+        _tally_handle_pending(ts);
+    _tally_rc_safepoint(ts);
+}
+
+tally_thread_state *_tally_allow_threads_begin(void)
+{
+    tally_thread_state *ts = _tally_tstate_tls;
+    if (!ts || tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED) {
+        _tally_misuse(NULL, "TALLY_BEGIN_ALLOW_THREADS: the calling thread is not attached");
+        return NULL;
+    }
+    do_detach(ts);
+    return ts;
+}
+
+void _tally_allow_threads_end(tally_thread_state *ts)
+{
+    if (!ts)
+        return;
+    do_attach(ts);
+}
+
+/* ---- fork -------------------------------------------------------------------------------- */
+/* Child: only the forking thread survives.  The backend and the collector adopt what the other
+ * thread states held (their memory is intact in the child), then those states are dropped. */
+void _tally_threads_fork_child(void)
+{
+    tally_thread_state *self = _tally_tstate_tls;
+    pthread_mutex_init(&_tally_runtime.registry_lock, NULL);
+    _tally_stw_fork_child();
+#if defined(TALLY_BACKEND_GIL)
+    _tally_gil_fork_child(self);
+#endif
+    _tally_qsbr_fork_child();
+    _tally_rc_fork_child();
+    _tally_gc_fork_child();
+    tally_thread_state *ts = _tally_runtime.threads;
+    while (ts) {
+        tally_thread_state *next = ts->next;
+        if (ts != self) {
+            unlink_tstate(ts);
+            mi_free(ts->trash);
+            mi_free(ts);
+        } else {
+            ts->thread = pthread_self();
+            ts->tid = _tally_thread_id();
+            tally_atomic_store_relaxed(&ts->breaker, 0);
+        }
+        ts = next;
+    }
+}

@@ -1,0 +1,40 @@
+/* sync/lock.c - the slow path of the one-byte per-object lock (ob_mutex).
+ *
+ * Owns: contention handling for _tally_object_lock() (runtime/internal.h).  Test-and-test-and-set:
+ * spin on a relaxed load with a pause, then yield the CPU, then sleep briefly, so a holder that
+ * was preempted on a 2-core machine gets to run.  Acquire on success pairs with the release store
+ * in _tally_object_unlock().  Critical sections are short and never run user code (no decref,
+ * no allocation, no safepoint) while the lock is held, so no stop-the-world can wait on a holder.
+ */
+#include "runtime/internal.h"
+
+#include <sched.h>
+#include <time.h>
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+void _tally_mutex_lock_slow(uint8_t *m)
+{
+    for (unsigned spins = 0;; spins++) {
+        if (__atomic_load_n(m, __ATOMIC_RELAXED) == 0) {
+            uint8_t expected = 0;
+            if (__atomic_compare_exchange_n(m, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                return;
+        }
+        if (spins < 64) {
+            cpu_relax();
+        } else if (spins < 128) {
+            sched_yield();
+        } else {
+            struct timespec ts = { 0, 20000 }; /* 20 us */
+            nanosleep(&ts, NULL);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+/* sync/stw.c - stop-the-world: park every other attached thread at a safepoint.
+ *
+ * Owns: the thread-state transitions ATTACHED <-> DETACHED <-> SUSPENDED and the stop/restart
+ * protocol (after CPython's Python/pystate.c, simplified: every transition happens under one
+ * mutex, so attach/detach cost a lock but the protocol has no lost wake-ups to argue about).
+ *
+ * Protocol:
+ *  - stop: the requester (attached) takes `owner` (one stop at a time; while it waits for it, it
+ *    still honours stop requests from the current owner), then the registry lock (the thread
+ *    list cannot change until restart), then `mu`: every DETACHED thread becomes SUSPENDED at
+ *    once (it cannot attach until restart; the collector never waits for it), every ATTACHED
+ *    thread gets TALLY_BREAK_STOP and is counted.  It waits on `parked` until the count is 0.
+ *  - an attached thread that sees TALLY_BREAK_STOP at a safepoint, or that detaches while it is
+ *    set, becomes SUSPENDED under `mu`, decrements the count and signals.  A parked thread then
+ *    waits on `restart` until its state is no longer SUSPENDED, and re-attaches.
+ *  - restart: every SUSPENDED thread becomes DETACHED, `restart` is broadcast, locks released.
+ * Memory ordering: all state changes and the count are under `mu`; the unlock/lock pairs give the
+ * happens-before edges (a parked thread's writes before the collector's reads, the collector's
+ * writes before a resumed thread's reads).  TALLY_BREAK_STOP is only a hint read relaxed at
+ * safepoints; the authoritative state is read under `mu`.
+ * gil: the collector holds the GIL, so no other thread runs Tally code; a stop only takes the
+ * registry lock (the thread list stays stable) and measures nothing.
+ */
+#include "runtime/internal.h"
+
+#include <sched.h>
+#include <time.h>
+
+static struct {
+    pthread_mutex_t owner;      /* held by the thread that stopped the world */
+    pthread_mutex_t mu;         /* guards every ts->state transition and `countdown` */
+    pthread_cond_t parked;      /* signalled when countdown reaches 0 */
+    pthread_cond_t restart;     /* broadcast when the world restarts */
+    int countdown;              /* attached threads not yet parked */
+    int stopped;                /* world stopped (written under mu; read relaxed as a hint) */
+    tally_thread_state *requester;
+} stw = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+    PTHREAD_COND_INITIALIZER, 0, 0, NULL,
+};
+
+bool _tally_world_is_stopped(void)
+{
+    return tally_atomic_load_relaxed(&stw.stopped) != 0;
+}
+
+/* Take `m` while attached without blocking a stop-the-world in progress: park if asked. */
+static void lock_parkable(pthread_mutex_t *m, tally_thread_state *self)
+{
+    unsigned spins = 0;
+    while (pthread_mutex_trylock(m) != 0) {
+        if (self && (tally_atomic_load_relaxed(&self->breaker) & TALLY_BREAK_STOP))
+            _tally_stw_park(self);
+        if (++spins < 16) {
+            sched_yield();
+        } else {
+            struct timespec ts = { 0, 50000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+void _tally_registry_lock(void)
+{
+    tally_thread_state *ts = _tally_tstate();
+    lock_parkable(&_tally_runtime.registry_lock,
+                  ts && tally_atomic_load_relaxed(&ts->state) == TALLY_TS_ATTACHED ? ts : NULL);
+}
+
+void _tally_registry_unlock(void)
+{
+    pthread_mutex_unlock(&_tally_runtime.registry_lock);
+}
+
+int _tally_stop_the_world(uint64_t *to_safepoint_ns)
+{
+    tally_thread_state *self = _tally_tstate();
+    if (!self || tally_atomic_load_relaxed(&self->state) != TALLY_TS_ATTACHED) {
+        _tally_set_error("stop-the-world requested by a thread that is not attached");
+        return -1;
+    }
+    if (stw.requester == self) {
+        _tally_set_error("stop-the-world: nested request");
+        return -1;
+    }
+    uint64_t t0 = _tally_now_ns();
+#if defined(TALLY_BACKEND_GIL)
+    /* The GIL already excludes every other thread from Tally code. */
+    _tally_registry_lock();
+    stw.requester = self;
+    tally_atomic_store_relaxed(&stw.stopped, 1);
+#else
+    lock_parkable(&stw.owner, self);
+    _tally_registry_lock();
+    pthread_mutex_lock(&stw.mu);
+    stw.requester = self;
+    stw.countdown = 0;
+    _TALLY_FOREACH_THREAD(ts) {
+        if (ts == self)
+            continue;
+        if (tally_atomic_load_relaxed(&ts->state) == TALLY_TS_DETACHED) {
+            tally_atomic_store_relaxed(&ts->state, TALLY_TS_SUSPENDED);
+        } else if (tally_atomic_load_relaxed(&ts->state) == TALLY_TS_ATTACHED) {
+            tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_STOP);
+            stw.countdown++;
+        }
+    }
+    tally_atomic_store_relaxed(&stw.stopped, 1);
+    while (stw.countdown > 0)
+        pthread_cond_wait(&stw.parked, &stw.mu);
+    pthread_mutex_unlock(&stw.mu);
+#endif
+    if (to_safepoint_ns)
+        *to_safepoint_ns = _tally_now_ns() - t0;
+    return 0;
+}
+
+void _tally_start_the_world(void)
+{
+#if defined(TALLY_BACKEND_GIL)
+    stw.requester = NULL;
+    tally_atomic_store_relaxed(&stw.stopped, 0);
+    _tally_registry_unlock();
+#else
+    pthread_mutex_lock(&stw.mu);
+    _TALLY_FOREACH_THREAD(ts) {
+        if (tally_atomic_load_relaxed(&ts->state) == TALLY_TS_SUSPENDED)
+            tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
+    }
+    stw.requester = NULL;
+    tally_atomic_store_relaxed(&stw.stopped, 0);
+    pthread_cond_broadcast(&stw.restart);
+    pthread_mutex_unlock(&stw.mu);
+    _tally_registry_unlock();
+    pthread_mutex_unlock(&stw.owner);
+#endif
+}
+
+/* Under mu: an attached thread that was asked to stop becomes SUSPENDED and is counted. */
+static void park_locked(tally_thread_state *ts)
+{
+    tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_STOP);
+    tally_atomic_store_relaxed(&ts->state, TALLY_TS_SUSPENDED);
+    if (--stw.countdown == 0)
+        pthread_cond_signal(&stw.parked);
+}
+
+void _tally_stw_park(tally_thread_state *ts)
+{
+    pthread_mutex_lock(&stw.mu);
+    if (tally_atomic_load_relaxed(&ts->breaker) & TALLY_BREAK_STOP) {
+        park_locked(ts);
+        while (tally_atomic_load_relaxed(&ts->state) == TALLY_TS_SUSPENDED)
+            pthread_cond_wait(&stw.restart, &stw.mu);
+        tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
+    }
+    pthread_mutex_unlock(&stw.mu);
+}
+
+void _tally_stw_attach(tally_thread_state *ts)
+{
+    pthread_mutex_lock(&stw.mu);
+    while (tally_atomic_load_relaxed(&ts->state) == TALLY_TS_SUSPENDED)
+        pthread_cond_wait(&stw.restart, &stw.mu);
+    tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
+    pthread_mutex_unlock(&stw.mu);
+}
+
+void _tally_stw_detach(tally_thread_state *ts)
+{
+    pthread_mutex_lock(&stw.mu);
+    if (tally_atomic_load_relaxed(&ts->breaker) & TALLY_BREAK_STOP)
+        park_locked(ts);   /* counts as parked; stays SUSPENDED until restart */
+    else
+        tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
+    pthread_mutex_unlock(&stw.mu);
+}
+
+void _tally_stw_fork_child(void)
+{
+    /* Only the forking thread exists in the child; the locks may have been held by threads that
+     * are gone.  Re-create them. */
+    pthread_mutex_init(&stw.owner, NULL);
+    pthread_mutex_init(&stw.mu, NULL);
+    pthread_cond_init(&stw.parked, NULL);
+    pthread_cond_init(&stw.restart, NULL);
+    stw.countdown = 0;
+    stw.stopped = 0;
+    stw.requester = NULL;
+}
