@@ -1,0 +1,33 @@
+# stress/micro/micro.cmake - the Google Benchmark programs, one per backend.
+#
+# Owns: bench_rc_<backend> (bench_rc.cc: refcount, allocation, container and read-mostly rows plus
+# the machine's anchors) and bench_gc_<backend> (bench_gc.cc, the collector's rows, when that file
+# exists).  Each is linked with tally::<backend>, so the inline refcount fast path of that backend
+# is what is measured.  They are written next to the `tally` executable, where `tally bench`
+# looks for them; building `tally` builds them.  ctest runs each once, briefly (label "bench"),
+# to check that every row runs to completion; the figures come from `tally bench`.
+if(NOT TALLY_BUILD_BENCH)
+  return()
+endif()
+
+set(_tally_micro_dir ${CMAKE_CURRENT_LIST_DIR})
+foreach(b ${TALLY_BACKENDS})
+  foreach(kind rc gc)
+    set(_src ${_tally_micro_dir}/bench_${kind}.cc)
+    if(NOT EXISTS ${_src})
+      continue()
+    endif()
+    set(t bench_${kind}_${b})
+    add_executable(${t} ${_src})
+    target_link_libraries(${t} PRIVATE tally::${b} benchmark::benchmark Threads::Threads)
+    target_compile_options(${t} PRIVATE ${TALLY_CXX_WARNINGS})
+    set_target_properties(${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+    if(TARGET tally)
+      add_dependencies(tally ${t})
+    endif()
+    if(TALLY_BUILD_TESTS)
+      add_test(NAME ${t}_smoke COMMAND ${t} --benchmark_min_time=0.002)
+      set_tests_properties(${t}_smoke PROPERTIES LABELS "bench;${b}" TIMEOUT 300)
+    endif()
+  endforeach()
+endforeach()
