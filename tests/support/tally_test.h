@@ -16,8 +16,9 @@ class TallyEnv : public ::testing::Environment {
     {
         ASSERT_EQ(tally_init(nullptr), 0) << tally_last_error();
         const char *want = std::getenv("TALLY_EXPECT_BACKEND");
-        if (want)
+        if (want) {
             ASSERT_STREQ(tally_backend(), want);
+        }
     }
     void TearDown() override { tally_fini(); }
 };
