@@ -1,0 +1,374 @@
+// tests/core/test_misuse.cc - conformance of API-misuse reporting, per backend.
+//
+// Owns: what happens when a program breaks the rules.  With debug checks on (debug builds, or
+// TALLY_DEBUG=1 in the environment) misuse aborts with a message naming the object's type and
+// address; with them off the call records the reason for tally_last_error() and returns an
+// error where the API has one.  Both modes are tested in every build: each case runs in a
+// child process (googletest death tests, "threadsafe" style: the child re-executes this binary
+// and initialises its own runtime) with TALLY_DEBUG set to 1 or 0 in its environment.
+// Checks that exist only in libraries compiled with TALLY_DEBUG are probed first and run
+// where they are compiled in; a debug build (no NDEBUG) must have them.
+#include "tally_test.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+namespace {
+
+// Sets an environment variable for the lifetime of the object, then restores it.
+class ScopedEnv {
+  public:
+    ScopedEnv(const char *name, const char *value) : name_(name)
+    {
+        const char *old = std::getenv(name);
+        had_ = old != nullptr;
+        if (had_)
+            old_ = old;
+        setenv(name, value, 1);
+    }
+    ~ScopedEnv()
+    {
+        if (had_)
+            setenv(name_.c_str(), old_.c_str(), 1);
+        else
+            unsetenv(name_.c_str());
+    }
+
+  private:
+    std::string name_, old_;
+    bool had_ = false;
+};
+
+// Child-process checks: report and exit 1 on the first failure, exit 0 when all held.
+#define CHILD_CHECK(cond)                                                                  \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            std::fprintf(stderr, "child check failed: %s (last error: '%s')\n", #cond,       \
+                         tally_last_error());                                              \
+            std::fflush(stderr);                                                           \
+            std::_Exit(1);                                                                 \
+        }                                                                                  \
+    } while (0)
+
+bool contains(const char *hay, const char *needle) { return hay && std::strstr(hay, needle) != nullptr; }
+
+class Misuse : public ::testing::Test {
+  protected:
+    void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+// ---- a destroy that drops a reference it does not own -----------------------------------
+// Inside destroy the object's count is already zero and its memory is still valid, so a decref
+// of `self` there is a decref past zero that cannot touch freed memory.
+int g_double_drop_destroyed = 0;
+std::string g_error_in_destroy;
+void double_drop_destroy(tally_object *self)
+{
+    ++g_double_drop_destroyed;
+    (tally_decref)(self); // the exported entry point: it checks in every build
+    g_error_in_destroy = tally_last_error();
+}
+const tally_type double_drop_type = {"MisuseDoubleDrop", sizeof(tally_object), 0, nullptr, nullptr, nullptr,
+                                     nullptr, double_drop_destroy};
+
+void double_drop()
+{
+    tally_object *o = tally_new(&double_drop_type);
+    if (!o)
+        std::_Exit(3);
+    tally_decref(o);
+    tally_flush();
+}
+
+// Whether this backend detects a decref past zero through the exported tally_decref in
+// every build (gil, racy and atomic read their exact count), or only in debug slow paths.
+bool negative_refcount_checked_in_every_build()
+{
+    return tally_test_backend_is("gil") || tally_test_backend_is("racy") || tally_test_backend_is("atomic");
+}
+
+// Probe: does a decref past zero abort with debug checks on?  A fresh process image of this
+// binary (TALLY_TEST_MISUSE_PROBE set) runs double_drop() before main() and exits 0 if it
+// returned.
+struct MisuseProbeMain {
+    MisuseProbeMain()
+    {
+        if (!std::getenv("TALLY_TEST_MISUSE_PROBE"))
+            return;
+        tally_options o = TALLY_OPTIONS_INIT;
+        o.debug = 1;
+        if (tally_init(&o) != 0)
+            std::_Exit(2);
+        double_drop();
+        std::_Exit(0);
+    }
+} misuse_probe_main;
+
+bool negative_refcount_aborts_in_debug_mode()
+{
+    static int cached = -1;
+    if (cached >= 0)
+        return cached != 0;
+    std::fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        setenv("TALLY_TEST_MISUSE_PROBE", "1", 1);
+        setenv("TALLY_DEBUG", "1", 1);
+        execl("/proc/self/exe", "/proc/self/exe", (char *)nullptr);
+        std::_Exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return false;
+    cached = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    return cached != 0;
+}
+
+} // namespace
+
+TEST_F(Misuse, NegativeRefcountAbortsNamingTypeAndAddress)
+{
+    bool aborts = negative_refcount_aborts_in_debug_mode();
+#ifndef NDEBUG
+    EXPECT_TRUE(aborts) << "a debug build must detect a decref past zero";
+#endif
+    if (negative_refcount_checked_in_every_build()) {
+        EXPECT_TRUE(aborts) << "the exported tally_decref checks the count in this backend";
+    }
+    if (!aborts)
+        GTEST_SKIP() << "decref past zero is checked only in debug builds of the " << tally_backend() << " backend";
+    ScopedEnv env("TALLY_DEBUG", "1");
+    EXPECT_DEATH(double_drop(), "misuse.*object 0x[0-9a-f]+ of type 'MisuseDoubleDrop'");
+}
+
+TEST_F(Misuse, NegativeRefcountWithoutDebugRecordsErrorAndReturns)
+{
+    if (!negative_refcount_checked_in_every_build() && !negative_refcount_aborts_in_debug_mode())
+        GTEST_SKIP() << "decref past zero is checked only in debug builds of the " << tally_backend() << " backend";
+    ScopedEnv env("TALLY_DEBUG", "0");
+    EXPECT_EXIT(
+        {
+            g_double_drop_destroyed = 0;
+            double_drop();
+            CHILD_CHECK(g_double_drop_destroyed == 1);
+            CHILD_CHECK(contains(g_error_in_destroy.c_str(), "MisuseDoubleDrop"));
+            CHILD_CHECK(contains(g_error_in_destroy.c_str(), "0x"));
+            // The runtime still works afterwards.
+            tally_object *l = tally_list_new();
+            CHILD_CHECK(l != nullptr);
+            CHILD_CHECK(tally_list_append(l, tally_none()) == 0);
+            tally_decref(l);
+            tally_flush();
+            std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(Misuse, NullToExportedIncrefDecrefIsReported)
+{
+    ScopedEnv env("TALLY_DEBUG", "1");
+    EXPECT_DEATH((tally_decref)(nullptr), "tally_decref\\(NULL\\)");
+    EXPECT_DEATH((tally_incref)(nullptr), "tally_incref\\(NULL\\)");
+}
+
+// ---- unattached threads -------------------------------------------------------------------
+
+TEST_F(Misuse, NewFromUnattachedThreadAbortsInDebugMode)
+{
+    ScopedEnv env("TALLY_DEBUG", "1");
+    EXPECT_DEATH(
+        {
+            std::thread t([] { (void)tally_new(&counted_type); });
+            t.join();
+        },
+        "tally_new.*not attached");
+}
+
+TEST_F(Misuse, NewFromUnattachedThreadReturnsNullWithError)
+{
+    ScopedEnv env("TALLY_DEBUG", "0");
+    EXPECT_EXIT(
+        {
+            tally_object *got = reinterpret_cast<tally_object *>(1);
+            std::string err;
+            bool attached = true;
+            std::thread t([&] {
+                attached = tally_thread_is_attached();
+                got = tally_new(&counted_type);
+                err = tally_last_error();
+            });
+            t.join();
+            CHILD_CHECK(!attached);
+            CHILD_CHECK(got == nullptr);
+            CHILD_CHECK(contains(err.c_str(), "tally_new"));
+            CHILD_CHECK(contains(err.c_str(), "attach"));
+            // The error is per thread: this (attached) thread's message is untouched.
+            CHILD_CHECK(!contains(tally_last_error(), "tally_new"));
+            std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(Misuse, SafepointAndDetachFromUnattachedThread)
+{
+    {
+        ScopedEnv env("TALLY_DEBUG", "1");
+        EXPECT_DEATH(
+            {
+                std::thread t([] { tally_safepoint(); });
+                t.join();
+            },
+            "tally_safepoint.*not attached");
+        EXPECT_DEATH(
+            {
+                std::thread t([] { tally_thread_detach(); });
+                t.join();
+            },
+            "tally_thread_detach.*not attached");
+    }
+    ScopedEnv env("TALLY_DEBUG", "0");
+    EXPECT_EXIT(
+        {
+            std::string err;
+            std::thread t([&] {
+                tally_safepoint();
+                err = tally_last_error();
+            });
+            t.join();
+            CHILD_CHECK(contains(err.c_str(), "not attached"));
+            std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(Misuse, LastReferenceDroppedByUnattachedThreadNamesTheType)
+{
+    // The immediate backends deallocate in the thread that drops the last reference.
+    if (!(tally_test_backend_is("gil") || tally_test_backend_is("racy") || tally_test_backend_is("atomic")))
+        GTEST_SKIP() << "the " << tally_backend() << " backend does not deallocate in the dropping thread";
+    {
+        ScopedEnv env("TALLY_DEBUG", "1");
+        EXPECT_DEATH(
+            {
+                std::atomic<int> destroyed{0};
+                CountedObject *c = counted_new(&destroyed);
+                std::thread t([c] { tally_decref(&c->ob_base); });
+                t.join();
+            },
+            "not attached.*object 0x[0-9a-f]+ of type 'Counted'");
+    }
+    ScopedEnv env("TALLY_DEBUG", "0");
+    EXPECT_EXIT(
+        {
+            std::atomic<int> destroyed{0};
+            CountedObject *c = counted_new(&destroyed);
+            CHILD_CHECK(c != nullptr);
+            std::string err;
+            std::thread t([&] {
+                tally_decref(&c->ob_base);
+                err = tally_last_error();
+            });
+            t.join();
+            CHILD_CHECK(contains(err.c_str(), "Counted"));
+            CHILD_CHECK(destroyed.load() == 1); // reported, and still released
+            std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+// ---- error returns -------------------------------------------------------------------------
+
+TEST(MisuseErrors, CollectBadGenerationReturnsMinusOne)
+{
+    for (int g : {3, -1, 100}) {
+        EXPECT_EQ(tally_gc_collect(g), -1) << g;
+        std::string err = tally_last_error();
+        EXPECT_NE(err.find("generation"), std::string::npos) << err;
+        EXPECT_NE(err.find(std::to_string(g)), std::string::npos) << err;
+    }
+    // Valid generations still work afterwards.
+    EXPECT_GE(tally_gc_collect(0), 0);
+}
+
+TEST(MisuseErrors, InitTwiceFails)
+{
+    ASSERT_TRUE(tally_is_initialized());
+    EXPECT_NE(tally_init(nullptr), 0);
+    EXPECT_NE(std::string(tally_last_error()).find("already"), std::string::npos) << tally_last_error();
+    // Nothing changed: the runtime is still up and this thread attached.
+    EXPECT_TRUE(tally_is_initialized());
+    EXPECT_TRUE(tally_thread_is_attached());
+    tally_object *l = tally_list_new();
+    ASSERT_NE(l, nullptr);
+    tally_decref(l);
+    tally_flush();
+}
+
+TEST(MisuseErrors, NewWithTooSmallTypeFails)
+{
+    static const tally_type tiny = {"MisuseTiny", sizeof(tally_object) - 1, 0, nullptr, nullptr, nullptr, nullptr,
+                                    nullptr};
+    EXPECT_EQ(tally_new(&tiny), nullptr);
+    EXPECT_NE(std::string(tally_last_error()).find("MisuseTiny"), std::string::npos) << tally_last_error();
+    EXPECT_EQ(tally_new(nullptr), nullptr);
+}
+
+void child_bad_options()
+{
+    tally_fini();
+    CHILD_CHECK(!tally_is_initialized());
+    for (size_t bad : {size_t(0), size_t(3), sizeof(tally_options) * 100}) {
+        tally_options o = TALLY_OPTIONS_INIT;
+        o.size = bad;
+        CHILD_CHECK(tally_init(&o) != 0);
+        CHILD_CHECK(contains(tally_last_error(), "size"));
+        CHILD_CHECK(!tally_is_initialized());
+    }
+    // An out-of-range value in a well-sized struct is refused too, naming the option.
+    tally_options neg = TALLY_OPTIONS_INIT;
+    neg.gc_threshold0 = -5;
+    CHILD_CHECK(tally_init(&neg) != 0);
+    CHILD_CHECK(contains(tally_last_error(), "GC_THRESHOLD0"));
+    CHILD_CHECK(!tally_is_initialized());
+    // A good struct then initialises.
+    tally_options good = TALLY_OPTIONS_INIT;
+    CHILD_CHECK(tally_init(&good) == 0);
+    tally_object *s = tally_str_new("after re-init");
+    CHILD_CHECK(s && std::strcmp(tally_str_value(s), "after re-init") == 0);
+    tally_decref(s);
+    tally_fini();
+    std::_Exit(0);
+}
+
+TEST_F(Misuse, OptionsWithBadSizeField)
+{
+    EXPECT_EXIT(child_bad_options(), ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(Misuse, BadEnvironmentValueIsRefusedNamingTheVariable)
+{
+    EXPECT_EXIT(
+        {
+            tally_fini();
+            setenv("TALLY_GC_ENABLED", "7", 1);
+            CHILD_CHECK(tally_init(nullptr) != 0);
+            CHILD_CHECK(contains(tally_last_error(), "TALLY_GC_ENABLED"));
+            CHILD_CHECK(contains(tally_last_error(), "'7'"));
+            setenv("TALLY_GC_ENABLED", "yes", 1);
+            CHILD_CHECK(tally_init(nullptr) != 0);
+            unsetenv("TALLY_GC_ENABLED");
+            CHILD_CHECK(tally_init(nullptr) == 0);
+            tally_fini();
+            std::_Exit(0);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
