@@ -149,6 +149,18 @@ TALLY_HIDDEN bool _tally_has_weakrefs(tally_object *o);
 TALLY_HIDDEN void _tally_weakrefs_clear_for_gc(tally_object *o, tally_object *pending);
 TALLY_HIDDEN void _tally_weakref_call(tally_object *wr);
 TALLY_HIDDEN void _tally_weakref_forget(tally_object *wr);  /* wr dies: unlink from target */
+/* Between the built-in type files (none.c starts and stops the others). */
+TALLY_HIDDEN void _tally_none_init(void);
+TALLY_HIDDEN int _tally_int_init(void);         /* small-int cache */
+TALLY_HIDDEN void _tally_int_fini(void);
+TALLY_HIDDEN void _tally_weakref_init(void);
+TALLY_HIDDEN void _tally_weakref_fini(void);
+/* Dict keys: hashes and value equality of immutable payloads (no type checks). */
+TALLY_HIDDEN uint64_t _tally_int_hash(tally_object *o);
+TALLY_HIDDEN bool _tally_int_equal(tally_object *a, tally_object *b);
+TALLY_HIDDEN uint64_t _tally_str_hash(tally_object *o);
+TALLY_HIDDEN bool _tally_str_equal(tally_object *a, tally_object *b);
+TALLY_HIDDEN uint64_t _tally_ptr_hash(const void *p);
 
 /* ==== the backend interface (runtime/rc_<backend>.c) ====================================== */
 TALLY_HIDDEN int _tally_rc_init(const tally_options *opt);
