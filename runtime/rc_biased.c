@@ -1,0 +1,323 @@
+/* runtime/rc_biased.c - the `biased` backend: biased reference counting (Choi, Shull, Torrellas,
+ * PACT 2018) as CPython 3.13t does it (Objects/object.c, Include/refcount.h).
+ *
+ * Owns: the backend interface of runtime/internal.h for biased counts and the out-of-line
+ * slow paths of include/tally/static/rc_biased.h: the owner's local count reaching zero
+ * (_tally_biased_merge_zero_local), the non-owner decrement (_tally_biased_decref_shared), the
+ * explicit merge, the conditional increment, resurrection.  The merge queues are in
+ * sync/brc_queue.c; the design and the safety argument in docs/backend-biased.md.
+ *
+ * Fields: ob_tid = owner (the creating thread's _tally_thread_id(); 0 = unowned), ob_ref_local =
+ * count written only by the owner (relaxed stores), ob_ref_shared = shared << 2 | state, RMW by
+ * everyone.  Total = local + (shared >> 2).  States only move upward:
+ *     DEFAULT(0) -> MAYBE_WEAKREF(1) -> QUEUED(2) -> MERGED(3)
+ * (resurrection of a dead object is the one exception: it restarts at DEFAULT).
+ * Invariants (paper's Table 2): the total is >= 0; the shared count may be negative only while
+ * QUEUED (then the local count covers it); an object is queued at most once; only DEFAULT /
+ * MAYBE_WEAKREF objects with shared == 0 are freed by the owner without a CAS, only MERGED
+ * objects are freed by a non-owner; ob_tid == 0 and a non-immortal object imply merged (or a
+ * merge in progress: ob_tid is cleared first, gh-119999/gh-121794).
+ *
+ * Memory ordering:
+ *  - non-owner decrement: release CAS (all of this thread's accesses to the object happen
+ *    before its decrement is visible).  The thread that frees acquires first: an acquire load
+ *    (owner, shared == 0), an acq_rel CAS (owner merge, explicit merge) or an acquire edge after
+ *    the decrement that reached MERGED|0 - each pairs with the release CASes of every other
+ *    thread that decremented, so destructors see all their writes.
+ *  - queue hand-over: the queue's mutex (sync/brc_queue.c) orders the queuer's accesses before
+ *    the owner's merge.
+ *  - increments: relaxed (the caller holds a reference); try-increment: acquire CAS, pairing
+ *    with the release of whoever published the object (as the atomic backend).
+ *
+ * Lock-free readers: an owner whose local count reaches zero frees without any RMW only when
+ * shared == 0 and the object was never marked SHARED or WEAKREFS in ob_gc_bits; those are the
+ * bits that make object.c free through QSBR, i.e. exactly the objects a lock-free reader or a
+ * weakref may reach.  For them the owner CASes the state to MERGED, so a racing try-increment
+ * either lands before (and the object lives) or sees MERGED|0 and fails (CPython gets the same
+ * effect from _Py_REF_MAYBE_WEAKREF; try-increment also sets that state).
+ */
+#include "runtime/internal.h"
+#include "sync/brc_queue.h"
+
+#define SHIFT TALLY_REF_SHARED_SHIFT
+#define ONE ((intptr_t)1 << SHIFT)
+#define STATE(s) ((s) & TALLY_REF_SHARED_FLAG_MASK)
+#define COUNT(s) ((s) >> SHIFT)   /* arithmetic shift: the count may be negative while QUEUED */
+#define READER_BITS (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)
+
+static inline intptr_t make_shared(intptr_t count, intptr_t state)
+{
+    return (intptr_t)((uintptr_t)count << SHIFT) | state;
+}
+
+static inline bool is_owner(tally_object *o)
+{
+    return tally_atomic_load_relaxed(&o->ob_tid) == _tally_thread_id();
+}
+
+static inline bool is_immortal(tally_object *o)
+{
+    return tally_atomic_load_relaxed(&o->ob_ref_local) == TALLY_IMMORTAL_REFCNT;
+}
+
+/* ---- life cycle and threads -------------------------------------------------------------- */
+int _tally_rc_init(const tally_options *opt)
+{
+    (void)opt;
+    _tally_brc_init();
+    return 0;
+}
+
+void _tally_rc_fini(void) { _tally_brc_fini(); }
+
+int _tally_rc_thread_init(tally_thread_state *ts)
+{
+    _tally_qsbr_thread_register(ts);
+    return _tally_brc_thread_add(ts);
+}
+
+void _tally_rc_thread_fini(tally_thread_state *ts)
+{
+    _tally_brc_thread_remove(ts);   /* still attached: merges and frees what was queued */
+    _tally_qsbr_thread_unregister(ts);
+}
+
+void _tally_rc_on_attach(tally_thread_state *ts)
+{
+    _tally_qsbr_online();
+    _tally_brc_set_attached(ts, true);   /* before this thread's first object access */
+}
+
+void _tally_rc_on_detach(tally_thread_state *ts)
+{
+    _tally_brc_set_attached(ts, false);  /* after its last one: queuers merge for it now */
+    _tally_qsbr_offline();
+}
+
+void _tally_rc_safepoint(tally_thread_state *ts)
+{
+    (void)ts;
+    _tally_qsbr_quiescent();
+}
+
+void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
+{
+    if (bits & TALLY_BREAK_MERGE)
+        _tally_brc_merge_own(ts);   /* clears the bit under the queue mutex */
+    if (bits & ~TALLY_BREAK_MERGE)
+        tally_atomic_fetch_and(&ts->breaker, ~(bits & ~TALLY_BREAK_MERGE));
+}
+
+/* ---- counts ------------------------------------------------------------------------------ */
+void _tally_rc_object_init(tally_object *o, tally_thread_state *ts)
+{
+    (void)ts;
+    /* Not yet visible to any other thread (published with the object); relaxed atomic stores
+     * only so that ThreadSanitizer, which cannot see mimalloc's reuse of the memory, never
+     * pairs them with the previous occupant's atomics. */
+    tally_atomic_store_relaxed(&o->ob_tid, _tally_thread_id());
+    tally_atomic_store_relaxed(&o->ob_ref_local, 1);
+    tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+}
+
+intptr_t _tally_rc_get(tally_object *o)
+{
+    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == TALLY_IMMORTAL_REFCNT)
+        return (intptr_t)TALLY_IMMORTAL_REFCNT;
+    return (intptr_t)local + COUNT(tally_atomic_load_relaxed(&o->ob_ref_shared));
+}
+
+void _tally_rc_set_immortal(tally_object *o)
+{
+    /* Local first: every fast path tests it before writing, so no count changes after this
+     * (the caller must be the owner, or o must not be in use by other threads: an owner's
+     * increment in flight could overwrite it, as with CPython's _Py_SetImmortal). */
+    tally_atomic_store_relaxed(&o->ob_ref_local, TALLY_IMMORTAL_REFCNT);
+    tally_atomic_store_relaxed(&o->ob_tid, 0);
+    tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+}
+
+intptr_t _tally_biased_explicit_merge(tally_object *o, intptr_t extra)
+{
+    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == TALLY_IMMORTAL_REFCNT)
+        return 1;   /* made immortal while queued (CPython gh-152276): nothing to merge */
+    /* gh-119999/gh-121794: ob_tid = 0 before the shared word says MERGED, so that MERGED
+     * implies unowned.  The local count is zeroed before the CAS publishes the sum: once the
+     * CAS is visible another thread may free o, and we must not write to it after that. */
+    tally_atomic_store_relaxed(&o->ob_tid, 0);
+    tally_atomic_store_relaxed(&o->ob_ref_local, 0);
+    intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
+    intptr_t refcnt;
+    do {
+        refcnt = COUNT(shared) + (intptr_t)local + extra;
+    } while (!tally_atomic_cas_acq_rel(&o->ob_ref_shared, &shared, make_shared(refcnt, TALLY_REF_MERGED)));
+    /* acq_rel: release our accesses; acquire those of every thread whose (release) decrement
+     * we just summed, for the caller that frees at zero. */
+    if (tally_unlikely(refcnt < 0))
+        _tally_refcount_error(o, "biased merge: negative refcount (more decrefs than increfs)");
+    return refcnt;
+}
+
+/* The owner's local count is 0: decide whether o is dead, merging otherwise (o unowned then). */
+static bool owner_zero_is_dead(tally_object *o)
+{
+    /* Acquire: pairs with the release CAS of every non-owner decrement that brought shared
+     * back to zero, so the destructor sees their writes. */
+    intptr_t shared = tally_atomic_load_acquire(&o->ob_ref_shared);
+    if (shared == 0 && !(tally_atomic_load_relaxed(&o->ob_gc_bits) & READER_BITS))
+        return true;   /* private death: no other thread holds or can take a reference */
+    tally_atomic_store_relaxed(&o->ob_tid, 0);   /* gh-121794: before the store to shared */
+    intptr_t merged;
+    do {
+        merged = (shared & ~(intptr_t)TALLY_REF_SHARED_FLAG_MASK) | TALLY_REF_MERGED;
+    } while (!tally_atomic_cas_acq_rel(&o->ob_ref_shared, &shared, merged));
+    return merged == TALLY_REF_MERGED;   /* count 0 and merged */
+}
+
+void _tally_biased_merge_zero_local(tally_object *o)
+{
+    if (owner_zero_is_dead(o))
+        _tally_dealloc(o);
+}
+
+/* Non-owner decrement; true when the caller must free o (count 0 and MERGED). */
+static bool decref_shared_is_dead(tally_object *o)
+{
+    intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
+    intptr_t next;
+    bool queue;
+    do {
+        if (tally_unlikely(STATE(shared) == TALLY_REF_MERGED && COUNT(shared) <= 0)) {
+            _tally_refcount_error(o, "decref of an object whose refcount is already 0");
+            return false;
+        }
+        /* Count 0, neither queued nor merged: our reference is counted in the owner's local
+         * count.  Set QUEUED without subtracting: the queue holds that reference now. */
+        queue = shared == TALLY_REF_DEFAULT || shared == TALLY_REF_MAYBE_WEAKREF;
+        next = queue ? TALLY_REF_QUEUED : shared - ONE;   /* may go negative while QUEUED */
+    } while (!__atomic_compare_exchange_n(&o->ob_ref_shared, &shared, next, 0, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+    if (queue) {
+        _tally_brc_queue_object(o);
+        return false;
+    }
+    if (next == TALLY_REF_MERGED) {
+        tally_atomic_acquire_after(&o->ob_ref_shared);   /* pairs with the other release decrements */
+        return true;
+    }
+    return false;
+}
+
+void _tally_biased_decref_shared(tally_object *o)
+{
+    if (decref_shared_is_dead(o))
+        _tally_dealloc(o);
+}
+
+bool _tally_rc_try_incref(tally_object *o)
+{
+    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == TALLY_IMMORTAL_REFCNT)
+        return true;
+    if (is_owner(o)) {
+        /* Only we write the local count.  0 with us still the owner means we are freeing it
+         * (the no-CAS path): dead. */
+        if (local == 0)
+            return false;
+        tally_atomic_store_relaxed(&o->ob_ref_local, local + 1);
+        return true;
+    }
+    intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
+    for (;;) {
+        if (STATE(shared) == TALLY_REF_MERGED && COUNT(shared) <= 0)
+            return false;   /* merged and zero: being freed */
+        /* shared == 0 in the DEFAULT state: the total is the owner's local count, which it may
+         * drop to zero and free without a CAS unless a reader bit is set (see the top).  The
+         * caller falls back to its lock (containers) or the object is dying (weakrefs, whose
+         * targets always carry WEAKREFS). */
+        if (shared == TALLY_REF_DEFAULT && !(tally_atomic_load_relaxed(&o->ob_gc_bits) & READER_BITS))
+            return false;
+        /* Count +1; a DEFAULT object becomes MAYBE_WEAKREF (readers exist: no more no-CAS
+         * frees).  Acquire on success: pairs with the publisher's release. */
+        intptr_t next = shared + ONE;
+        if (STATE(shared) == TALLY_REF_DEFAULT)
+            next |= TALLY_REF_MAYBE_WEAKREF;
+        if (__atomic_compare_exchange_n(&o->ob_ref_shared, &shared, next, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return true;
+    }
+}
+
+/* ---- resurrection (finalizers during deallocation) ---------------------------------------- */
+void _tally_rc_resurrect_begin(tally_object *o)
+{
+    /* o is dead (count 0): it restarts as a private object of this thread with count 1. */
+    tally_atomic_store_relaxed(&o->ob_tid, _tally_thread_id());
+    tally_atomic_store_relaxed(&o->ob_ref_local, 1);
+    tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+}
+
+bool _tally_rc_resurrect_end(tally_object *o)
+{
+    if (is_immortal(o))
+        return true;
+    if (is_owner(o)) {
+        uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
+        if (local > 1) {
+            tally_atomic_store_relaxed(&o->ob_ref_local, local - 1);
+            return true;
+        }
+        if (local == 1) {
+            tally_atomic_store_relaxed(&o->ob_ref_local, 0);
+            return !owner_zero_is_dead(o);
+        }
+        /* local 0 while owner: cannot happen after resurrect_begin; treat as shared. */
+    }
+    /* Merged on our behalf meanwhile (we detached inside the finalizer): a shared decrement. */
+    return !decref_shared_is_dead(o);
+}
+
+/* ---- flush, collector, fork -------------------------------------------------------------- */
+void _tally_rc_flush(void)
+{
+    tally_thread_state *ts = _tally_tstate();
+    if (!ts || tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED)
+        return;
+    if (_tally_brc_own_pending(ts))
+        _tally_brc_merge_own(ts);
+    if (!_tally_brc_anything_pending() || _tally_world_is_stopped())
+        return;   /* the common case: one relaxed load */
+    /* Objects wait in other owners' queues: merge them all with the world stopped (an owner
+     * cannot be asked to merge synchronously), then free what died. */
+    if (_tally_stop_the_world(NULL) != 0)
+        return;
+    _tally_brc_merge_all_stopped();
+    _tally_start_the_world();
+    _tally_brc_release_kept();
+}
+
+void _tally_rc_gc_prepare(void)
+{
+    _tally_brc_merge_all_stopped();   /* world stopped: merge only, nothing is destroyed */
+}
+
+intptr_t _tally_rc_gc_refcount(tally_object *o)
+{
+    /* World stopped: no atomics needed for consistency; relaxed loads for the sanitizer. */
+    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == TALLY_IMMORTAL_REFCNT)
+        return (intptr_t)TALLY_IMMORTAL_REFCNT;
+    return (intptr_t)local + COUNT(tally_atomic_load_relaxed(&o->ob_ref_shared));
+}
+
+void _tally_rc_gc_after(void)
+{
+    _tally_brc_release_kept();   /* world running again: objects merged to zero die now */
+}
+
+void _tally_rc_fork_child(void)
+{
+    _tally_brc_fork_child();
+}
