@@ -21,6 +21,7 @@
 //   alloc/list                 tally_list_new + decref (a GC container: collector bookkeeping)
 //   container/{list,dict}_{get,set}  one get (+ decref of the result) or one set
 //   readmostly/*/threads:N     N threads reading one shared object or container at once
+//   memory/{object,list}       resident bytes per live object (counter bytes_per_object)
 //
 // Multi-threaded rows run on a private pool of attached worker threads: each timed round hands
 // every worker the same number of operations and the round's wall time (from the start barrier
@@ -30,6 +31,7 @@
 #include <tally/tally.h>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -475,6 +477,49 @@ void BM_read_dict(benchmark::State &state)
         });
 }
 
+// ---- memory per object ---------------------------------------------------------------------
+// Resident set growth while 2^20 objects are alive, divided by their number: header, payload,
+// GC pre-header and allocator overhead together.  One iteration in a fresh process (`tally
+// bench` runs each memory row alone), because memory freed by an earlier row stays mapped.
+long rss_bytes()
+{
+    long pages_total = 0, pages_resident = 0;
+    FILE *f = std::fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    if (std::fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2)
+        pages_resident = -1;
+    std::fclose(f);
+    return pages_resident < 0 ? -1 : pages_resident * sysconf(_SC_PAGESIZE);
+}
+
+void memory_row(benchmark::State &state, tally_object *(*make)())
+{
+    constexpr size_t n = size_t(1) << 20;
+    std::vector<tally_object *> objs(n, nullptr); // touched before the first measurement
+    double bytes = 0;
+    for (auto _ : state) {
+        long before = rss_bytes();
+        for (size_t i = 0; i < n; i++)
+            objs[i] = make();
+        long after = rss_bytes();
+        bytes = double(after - before) / double(n);
+        state.PauseTiming();
+        for (size_t i = 0; i < n; i++)
+            tally_decref(objs[i]);
+        tally_flush();
+        state.ResumeTiming();
+    }
+    state.counters["bytes_per_object"] = benchmark::Counter(bytes);
+    state.counters["objects"] = benchmark::Counter(double(n));
+}
+
+void BM_memory_object(benchmark::State &state)
+{
+    memory_row(state, [] { return tally_new(&bench_object_type); });
+}
+void BM_memory_list(benchmark::State &state) { memory_row(state, [] { return tally_list_new(); }); }
+
 void add_stats(benchmark::internal::Benchmark *b)
 {
     b->ComputeStatistics("min", [](const std::vector<double> &v) { return *std::min_element(v.begin(), v.end()); });
@@ -528,6 +573,9 @@ int main(int argc, char **argv)
     reg("container/list_set", BM_list_set);
     reg("container/dict_get", BM_dict_get);
     reg("container/dict_set", BM_dict_set);
+
+    benchmark::RegisterBenchmark("memory/object", BM_memory_object)->Iterations(1)->Repetitions(1);
+    benchmark::RegisterBenchmark("memory/list", BM_memory_list)->Iterations(1)->Repetitions(1);
 
     for (int t : {1, 2}) {
         reg_threads("readmostly/immortal_object", BM_read_immortal, t);

@@ -1,0 +1,897 @@
+/* stress/bench/bench_main.c - `tally bench`: the whole backend comparison, written as a report.
+ *
+ * Owns: the command line of `tally bench`, the measurement plan and its execution.  Every
+ * configuration runs in its own process so that backends never share a heap or a runtime:
+ *   - microbenchmarks: bench_rc_<backend> and bench_gc_<backend> (Google Benchmark, JSON),
+ *     found next to this executable; each memory row alone in a fresh process;
+ *   - the CPython anchor: python3 stress/anchors/cpython_gc.py (when python3 and the script
+ *     are there);
+ *   - the matrix backends x workloads x thread counts x repetitions of
+ *     `tally stress --backend B --workload W --threads N --seconds S --seed K --json`.
+ * Results: medians with min and max over the repetitions, in results.json (schema
+ * BENCH_SCHEMA_VERSION), then results.csv, report.md and plots (bench_report.c).
+ * `--compare A/results.json B/results.json` prints the ratio B/A of every figure in both.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "bench.h"
+#include "../cli.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "tally bench"
+#define MAX_LIST 32
+
+static const char *const known_backends[] = {"gil", "atomic", "biased", "deferred", "racy", NULL};
+/* Used when `tally stress --help` cannot be read. */
+static const char *const fallback_workloads[] = {"churn", "shared", "readmostly", "cycles", NULL};
+
+typedef struct {
+    bool quick;
+    const char *out;
+    uint64_t reps;
+    double seconds;
+    const char *threads_arg, *backends_arg, *workloads_arg;
+    const char *compare_a, *compare_b;
+    int threads[MAX_LIST];
+    size_t nthreads;
+    const char *backends[MAX_LIST];
+    size_t nbackends;
+    const char *workloads[MAX_LIST];
+    size_t nworkloads;
+    double micro_min_time;
+    uint64_t micro_reps;
+} bench_opts;
+
+int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void bench_stats(double *v, size_t n, double *median, double *min, double *max)
+{
+    qsort(v, n, sizeof *v, bench_cmp_double);
+    *min = v[0];
+    *max = v[n - 1];
+    *median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- list arguments ------------------------------------------------------------------- */
+static char *dup_or_die(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) {
+        fprintf(stderr, PROG ": out of memory\n");
+        exit(1);
+    }
+    return d;
+}
+
+/* Split a comma-separated list of names, each one of `accepted`. */
+static int parse_name_list(const char *arg, const char *val, const char *const *accepted, const char **out,
+                           size_t *n)
+{
+    char buf[1024];
+    *n = 0;
+    char *copy = dup_or_die(val);
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t i;
+        for (i = 0; accepted[i]; i++)
+            if (strcmp(accepted[i], tok) == 0)
+                break;
+        if (!accepted[i] || *n >= MAX_LIST) {
+            int rc = tally_cli_error(PROG, "invalid value '%s' for %s: accepted values are a comma-separated list of %s",
+                                     tok, arg, tally_cli_join(accepted, buf, sizeof buf));
+            free(copy);
+            return rc;
+        }
+        out[(*n)++] = accepted[i];
+    }
+    free(copy);
+    if (*n == 0)
+        return tally_cli_error(PROG, "invalid value '%s' for %s: accepted values are a comma-separated list of %s",
+                               val, arg, tally_cli_join(accepted, buf, sizeof buf));
+    return 0;
+}
+
+static int parse_threads_list(const char *val, int *out, size_t *n)
+{
+    *n = 0;
+    char *copy = dup_or_die(val);
+    int rc = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t t;
+        if (*n >= MAX_LIST) {
+            rc = tally_cli_error(PROG, "invalid value '%s' for --threads: at most %d thread counts", val, MAX_LIST);
+            break;
+        }
+        if ((rc = tally_cli_parse_uint(PROG, "--threads", tok, 1, 256, &t)) != 0)
+            break;
+        out[(*n)++] = (int)t;
+    }
+    free(copy);
+    if (!rc && *n == 0)
+        rc = tally_cli_error(PROG, "invalid value '%s' for --threads: expected a comma-separated list of integers from 1 to 256", val);
+    return rc;
+}
+
+/* ---- discovering what the stress command offers ----------------------------------------- */
+/* From `tally stress --help`, the {a, b, c} choices printed on the line of `option`. */
+static size_t stress_choices(const char *help, const char *option, char **out, size_t max)
+{
+    const char *line = help;
+    while (line && *line) {
+        const char *p = line;
+        while (*p == ' ')
+            p++;
+        size_t olen = strlen(option);
+        if (strncmp(p, option, olen) == 0 && (p[olen] == ' ' || p[olen] == '=')) {
+            const char *eol = strchr(p, '\n');
+            const char *lb = strchr(p, '{');
+            const char *rb = lb ? strchr(lb, '}') : NULL;
+            if (!lb || !rb || (eol && rb > eol))
+                return 0;
+            size_t n = 0;
+            char *inner = strndup(lb + 1, (size_t)(rb - lb - 1));
+            for (char *save = NULL, *tok = strtok_r(inner, ", ", &save); tok && n < max;
+                 tok = strtok_r(NULL, ", ", &save))
+                out[n++] = dup_or_die(tok);
+            free(inner);
+            return n;
+        }
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return 0;
+}
+
+static char *stress_workload_names[MAX_LIST + 1];
+
+static const char *const *discover_workloads(void)
+{
+    char *argv[] = {(char *)bench_exe_path(), "stress", "--help", NULL};
+    bench_proc_result r;
+    if (bench_run(argv, 30, &r) == 0) {
+        size_t n = stress_choices(r.out, "--workload", stress_workload_names, MAX_LIST);
+        bench_proc_result_free(&r);
+        if (n > 0) {
+            stress_workload_names[n] = NULL;
+            return (const char *const *)stress_workload_names;
+        }
+    }
+    return fallback_workloads;
+}
+
+/* ---- running and recording -------------------------------------------------------------- */
+static double t_start;
+static size_t steps_done, steps_total;
+static double est_total_s;
+
+static void fmt_duration(double s, char *buf, size_t len)
+{
+    if (s < 0)
+        s = 0;
+    int m = (int)(s / 60), sec = (int)s % 60;
+    snprintf(buf, len, "%d:%02d", m, sec);
+}
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+{
+    char el[32], left[32], msg[512];
+    double elapsed = bench_now() - t_start;
+    double frac = steps_total ? (double)steps_done / (double)steps_total : 0;
+    /* Remaining time: the estimate scaled by how the run has gone so far. */
+    double remaining = frac > 0.05 ? elapsed / frac - elapsed : est_total_s - elapsed;
+    fmt_duration(elapsed, el, sizeof el);
+    fmt_duration(remaining, left, sizeof left);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "[%3zu/%zu %3.0f%%] %s  (%s elapsed, ~%s left)\n", steps_done, steps_total, 100 * frac, msg,
+            el, left);
+}
+
+/* Numeric leaves of a JSON object as dotted keys ("pauses.p99_us"); arrays are skipped. */
+static void flatten(const bj *v, const char *prefix, bj *out)
+{
+    if (!v)
+        return;
+    if (v->type == BJ_NUM || v->type == BJ_BOOL) {
+        bj_set(out, prefix, bj_num(v->type == BJ_NUM ? v->num : v->b));
+        return;
+    }
+    if (v->type != BJ_OBJ)
+        return;
+    for (size_t i = 0; i < v->n; i++) {
+        char key[256];
+        if (prefix[0])
+            snprintf(key, sizeof key, "%s.%s", prefix, v->keys[i]);
+        else
+            snprintf(key, sizeof key, "%s", v->keys[i]);
+        flatten(v->items[i], key, out);
+    }
+}
+
+/* Sum of every numeric leaf whose key contains "violations" (the stress JSON contract). */
+static double violations_of(const bj *flat)
+{
+    double sum = 0;
+    for (size_t i = 0; flat && i < flat->n; i++)
+        if (strstr(flat->keys[i], "violations") && flat->items[i]->type == BJ_NUM && isfinite(flat->items[i]->num))
+            sum += flat->items[i]->num;
+    return sum;
+}
+
+/* Median/min/max over the repetitions of every key present in a run's "metrics". */
+static bj *summarise(const bj *runs, const char *field)
+{
+    bj *sum = bj_obj();
+    for (size_t r = 0; r < runs->n; r++) {
+        const bj *m = bj_get(runs->items[r], field);
+        for (size_t k = 0; m && k < m->n; k++) {
+            const char *key = m->keys[k];
+            if (bj_get(sum, key))
+                continue;
+            double vals[256];
+            size_t nv = 0;
+            for (size_t q = 0; q < runs->n && nv < 256; q++) {
+                const bj *x = bj_get(bj_get(runs->items[q], field), key);
+                if (x && x->type == BJ_NUM && isfinite(x->num))
+                    vals[nv++] = x->num;
+            }
+            if (!nv)
+                continue;
+            double med, mn, mx;
+            bench_stats(vals, nv, &med, &mn, &mx);
+            bj *s = bj_set(sum, key, bj_obj());
+            bj_set(s, "median", bj_num(med));
+            bj_set(s, "min", bj_num(mn));
+            bj_set(s, "max", bj_num(mx));
+            bj_set(s, "n", bj_num((double)nv));
+        }
+    }
+    return sum;
+}
+
+static bj *proc_record(const bench_proc_result *r)
+{
+    bj *rec = bj_obj();
+    bj_set(rec, "exit", bj_num(r->exit_code));
+    bj_set(rec, "signal", bj_num(r->term_signal));
+    bj_set(rec, "timed_out", bj_bool(r->timed_out));
+    bj_set(rec, "wall_s", bj_num(r->wall_s));
+    bj_set(rec, "peak_rss_kb", bj_num((double)r->peak_rss_kb));
+    return rec;
+}
+
+/* Last line of a program's stderr, for the report when it failed. */
+static bj *stderr_tail(const char *err)
+{
+    if (!err || !*err)
+        return bj_str("");
+    size_t len = strlen(err);
+    while (len && (err[len - 1] == '\n' || err[len - 1] == ' '))
+        len--;
+    size_t start = len;
+    while (start && err[start - 1] != '\n')
+        start--;
+    char buf[300];
+    snprintf(buf, sizeof buf, "%.*s", (int)(len - start > 299 ? 299 : len - start), err + start);
+    return bj_str(buf);
+}
+
+static void run_stress_config(const bench_opts *o, const char *backend, const char *workload, int threads,
+                              bj *configs)
+{
+    bj *cfg = bj_push(configs, bj_obj());
+    bj_set(cfg, "backend", bj_str(backend));
+    bj_set(cfg, "workload", bj_str(workload));
+    bj_set(cfg, "threads", bj_num(threads));
+    bj *runs = bj_set(cfg, "runs", bj_arr());
+    int crashes = 0, failures = 0, with_violations = 0;
+    double violations = 0;
+    for (uint64_t rep = 0; rep < o->reps; rep++) {
+        char th[16], secs[32], seed[32];
+        snprintf(th, sizeof th, "%d", threads);
+        snprintf(secs, sizeof secs, "%g", o->seconds);
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)(1000 + rep));
+        char *argv[] = {(char *)bench_exe_path(), "stress", "--backend", (char *)backend, "--workload",
+                        (char *)workload, "--threads", th, "--seconds", secs, "--seed", seed, "--json", NULL};
+        bench_proc_result r;
+        bj *run = bj_push(runs, bj_obj());
+        if (bench_run(argv, o->seconds * 4 + 60, &r) != 0) {
+            bj_set(run, "error", bj_str("could not start tally stress"));
+            failures++;
+            steps_done++;
+            continue;
+        }
+        bj_set(run, "process", proc_record(&r));
+        bj_set(run, "seed", bj_num((double)(1000 + rep)));
+        char err[256];
+        bj *doc = bj_parse_embedded(r.out, err, sizeof err);
+        bj *flat = bj_obj();
+        if (doc) {
+            flatten(doc, "", flat);
+            bj_set(run, "raw", doc);
+        } else {
+            bj_set(run, "parse_error", bj_str(err));
+        }
+        bj_set(flat, "peak_rss_kb", bj_num((double)r.peak_rss_kb));
+        bj_set(flat, "wall_s", bj_num(r.wall_s));
+        double v = violations_of(flat);
+        bj_set(run, "metrics", flat);
+        bj_set(run, "violations", bj_num(v));
+        violations += v;
+        if (v > 0)
+            with_violations++;
+        bool crashed = r.term_signal != 0 || r.timed_out;
+        if (crashed)
+            crashes++;
+        else if (r.exit_code != 0 && !(doc && v > 0))
+            failures++;
+        if (r.exit_code != 0 || crashed)
+            bj_set(run, "stderr_tail", stderr_tail(r.err));
+        steps_done++;
+        if (crashed)
+            progress("stress %s/%s threads=%d rep %llu/%llu: %s %d", backend, workload, threads,
+                     (unsigned long long)rep + 1, (unsigned long long)o->reps,
+                     r.timed_out ? "timed out, signal" : "killed by signal", r.term_signal);
+        else
+            progress("stress %s/%s threads=%d rep %llu/%llu: exit %d, %.0f violations, %.2f s", backend, workload,
+                     threads, (unsigned long long)rep + 1, (unsigned long long)o->reps, r.exit_code, v, r.wall_s);
+        bench_proc_result_free(&r);
+    }
+    bj_set(cfg, "summary", summarise(runs, "metrics"));
+    bj_set(cfg, "crashes", bj_num(crashes));
+    bj_set(cfg, "failures", bj_num(failures));
+    bj_set(cfg, "runs_with_violations", bj_num(with_violations));
+    bj_set(cfg, "violations", bj_num(violations));
+}
+
+/* ---- Google Benchmark programs ---------------------------------------------------------- */
+static bool is_standard_gb_key(const char *k)
+{
+    static const char *const std_keys[] = {"name", "family_index", "per_family_instance_index", "run_name",
+                                           "run_type", "repetitions", "repetition_index", "threads",
+                                           "iterations", "real_time", "cpu_time", "time_unit",
+                                           "aggregate_name", "aggregate_unit", "error_occurred",
+                                           "error_message", NULL};
+    for (size_t i = 0; std_keys[i]; i++)
+        if (strcmp(k, std_keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Fold Google Benchmark's JSON into rows[run_name][counter] = {median, min, max}.  Rows with
+ * aggregates use the median/min/max aggregates; a row run once uses its only value. */
+static void fold_gb(const bj *doc, bj *rows)
+{
+    const bj *list = bj_get(doc, "benchmarks");
+    for (size_t i = 0; list && i < list->n; i++) {
+        const bj *b = list->items[i];
+        const char *run = bj_getstr(b, "run_name", bj_getstr(b, "name", "?"));
+        const char *type = bj_getstr(b, "run_type", "iteration");
+        const char *agg = bj_getstr(b, "aggregate_name", "");
+        bool aggregate = strcmp(type, "aggregate") == 0;
+        if (aggregate && strcmp(agg, "median") && strcmp(agg, "min") && strcmp(agg, "max"))
+            continue;
+        bj *row = bj_get(rows, run);
+        if (!row)
+            row = bj_set(rows, run, bj_obj());
+        if (bj_get(b, "error_occurred") && bj_get(b, "error_occurred")->b)
+            bj_set(row, "error", bj_str(bj_getstr(b, "error_message", "error")));
+        for (size_t k = 0; k < b->n; k++) {
+            const char *key = b->keys[k];
+            bool is_time = strcmp(key, "real_time") == 0;
+            if ((!is_time && is_standard_gb_key(key)) || b->items[k]->type != BJ_NUM)
+                continue;
+            double val = b->items[k]->num;
+            if (is_time) { /* per-iteration wall time, in ns */
+                const char *unit = bj_getstr(b, "time_unit", "ns");
+                val *= !strcmp(unit, "us") ? 1e3 : !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "s") ? 1e9 : 1;
+                key = "real_time_ns";
+            }
+            bj *c = bj_get(row, key);
+            if (!c)
+                c = bj_set(row, key, bj_obj());
+            if (aggregate) {
+                bj_set(c, agg, bj_num(val));
+            } else {
+                /* Single runs (no aggregates): a run reported once gives all three. */
+                bj *vals = bj_get(c, "_values");
+                if (!vals)
+                    vals = bj_set(c, "_values", bj_arr());
+                bj_push(vals, bj_num(val));
+            }
+        }
+    }
+    /* Rows without aggregates: median/min/max of their runs. */
+    for (size_t r = 0; r < rows->n; r++) {
+        bj *row = rows->items[r];
+        for (size_t k = 0; k < row->n; k++) {
+            bj *c = row->items[k];
+            bj *vals = bj_get(c, "_values");
+            if (!vals)
+                continue;
+            if (!bj_get(c, "median") && vals->n) {
+                double v[256];
+                size_t n = vals->n < 256 ? vals->n : 256;
+                for (size_t q = 0; q < n; q++)
+                    v[q] = vals->items[q]->num;
+                double med, mn, mx;
+                bench_stats(v, n, &med, &mn, &mx);
+                bj_set(c, "median", bj_num(med));
+                bj_set(c, "min", bj_num(mn));
+                bj_set(c, "max", bj_num(mx));
+            }
+            /* drop the scratch list */
+            for (size_t q = 0; q < c->n; q++) {
+                if (strcmp(c->keys[q], "_values") == 0) {
+                    bj_free(c->items[q]);
+                    free(c->keys[q]);
+                    memmove(&c->items[q], &c->items[q + 1], (c->n - q - 1) * sizeof *c->items);
+                    memmove(&c->keys[q], &c->keys[q + 1], (c->n - q - 1) * sizeof *c->keys);
+                    c->n--;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* Run one Google Benchmark program; fold its rows into `into` (an object with "rows"). */
+static void run_gb(const char *path, const char *filter, uint64_t reps, double min_time, bj *into)
+{
+    char f_filter[256], f_reps[64], f_min[64];
+    snprintf(f_filter, sizeof f_filter, "--benchmark_filter=%s", filter);
+    snprintf(f_reps, sizeof f_reps, "--benchmark_repetitions=%llu", (unsigned long long)reps);
+    snprintf(f_min, sizeof f_min, "--benchmark_min_time=%g", min_time);
+    char *argv[] = {(char *)path, f_filter, f_reps, f_min, "--benchmark_report_aggregates_only=true",
+                    "--benchmark_format=json", NULL};
+    bench_proc_result r;
+    bj *procs = bj_get(into, "processes");
+    if (!procs)
+        procs = bj_set(into, "processes", bj_arr());
+    if (bench_run(argv, 900, &r) != 0) {
+        bj_set(into, "error", bj_strf("could not start %s", path));
+        return;
+    }
+    bj *rec = bj_push(procs, proc_record(&r));
+    bj_set(rec, "filter", bj_str(filter));
+    char err[256];
+    bj *doc = bj_parse_embedded(r.out, err, sizeof err);
+    if (!doc || r.exit_code != 0 || r.term_signal) {
+        bj_set(rec, "error", bj_strf("%s%s", doc ? "" : err, doc ? "" : "; "));
+        bj_set(rec, "stderr_tail", stderr_tail(r.err));
+        bj_set(into, "error", bj_strf("%s (filter %s) failed: exit %d signal %d", path, filter, r.exit_code,
+                                      r.term_signal));
+    }
+    if (doc) {
+        if (!bj_get(into, "context") && bj_get(doc, "context"))
+            bj_set(into, "context", bj_clone(bj_get(doc, "context")));
+        bj *rows = bj_get(into, "rows");
+        if (!rows)
+            rows = bj_set(into, "rows", bj_obj());
+        fold_gb(doc, rows);
+        bj_free(doc);
+    }
+    bench_proc_result_free(&r);
+}
+
+static char *micro_path(const char *kind, const char *backend)
+{
+    char *p = NULL;
+    if (asprintf(&p, "%s/bench_%s_%s", bench_exe_dir(), kind, backend) < 0)
+        return NULL;
+    if (!bench_file_exists(p)) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void run_micro(const bench_opts *o, bj *micro, bj *gc)
+{
+    for (size_t i = 0; i < o->nbackends; i++) {
+        const char *b = o->backends[i];
+        char *rc = micro_path("rc", b);
+        bj *m = bj_set(micro, b, bj_obj());
+        if (!rc) {
+            bj_set(m, "error", bj_strf("bench_rc_%s not found next to %s", b, bench_exe_path()));
+            steps_done += 3;
+            progress("micro %s: not built", b);
+        } else {
+            run_gb(rc, "-memory/", o->micro_reps, o->micro_min_time, m);
+            steps_done++;
+            progress("micro %s: refcount, allocation and container rows", b);
+            run_gb(rc, "^memory/object$", 1, o->micro_min_time, m);
+            run_gb(rc, "^memory/list$", 1, o->micro_min_time, m);
+            steps_done += 2;
+            progress("micro %s: memory per object", b);
+            free(rc);
+        }
+        char *gcp = micro_path("gc", b);
+        bj *g = bj_set(gc, b, bj_obj());
+        if (!gcp) {
+            bj_set(g, "error", bj_strf("bench_gc_%s not found next to %s", b, bench_exe_path()));
+        } else {
+            run_gb(gcp, ".", o->micro_reps, o->micro_min_time, g);
+            free(gcp);
+        }
+        steps_done++;
+        progress("micro %s: collector rows", b);
+    }
+}
+
+static bj *run_cpython_anchor(const bench_opts *o)
+{
+    bj *res = bj_obj();
+    char *script = bench_find_source_file("stress/anchors/cpython_gc.py");
+    if (!script) {
+        bj_set(res, "error", bj_str("stress/anchors/cpython_gc.py not found"));
+        return res;
+    }
+    bj_set(res, "script", bj_str(script));
+    char *argv[] = {(char *)"/usr/bin/env", "python3", script, o->quick ? "--quick" : NULL, NULL};
+    bench_proc_result r;
+    if (bench_run(argv, 600, &r) != 0) {
+        bj_set(res, "error", bj_str("could not start python3"));
+        free(script);
+        return res;
+    }
+    bj_set(res, "process", proc_record(&r));
+    char err[256];
+    bj *doc = bj_parse_embedded(r.out, err, sizeof err);
+    if (doc)
+        bj_set(res, "result", doc);
+    if (!doc || r.exit_code != 0) {
+        bj_set(res, "error", bj_strf("cpython_gc.py: exit %d%s%s", r.exit_code, doc ? "" : ", ", doc ? "" : err));
+        bj_set(res, "stderr_tail", stderr_tail(r.err));
+    }
+    bench_proc_result_free(&r);
+    free(script);
+    return res;
+}
+
+/* ---- targets and figures ------------------------------------------------------------------ */
+static double micro_median(const bj *micro, const char *backend, const char *row, const char *counter)
+{
+    const bj *c = bj_get(bj_get(bj_get(bj_get(micro, backend), "rows"), row), counter);
+    return bj_getnum(c, "median", NAN);
+}
+
+static void add_target(bj *targets, const char *id, const char *backend, const char *what, double value,
+                       const char *op, double limit, const char *unit, const char *detail)
+{
+    bj *t = bj_push(targets, bj_obj());
+    bj_set(t, "id", bj_str(id));
+    bj_set(t, "backend", bj_str(backend));
+    bj_set(t, "target", bj_str(what));
+    bj_set(t, "value", isfinite(value) ? bj_num(value) : bj_null());
+    bj_set(t, "op", bj_str(op));
+    bj_set(t, "limit", bj_num(limit));
+    bj_set(t, "unit", bj_str(unit));
+    bj_set(t, "detail", bj_str(detail));
+    const char *status;
+    if (!isfinite(value))
+        status = "not measured";
+    else if (strcmp(op, "<=") == 0)
+        status = value <= limit ? "met" : "missed";
+    else
+        status = value >= limit ? "met" : "missed";
+    bj_set(t, "status", bj_str(status));
+}
+
+static void micro_targets(const bj *micro, bj *targets)
+{
+    char d[256];
+    const char *own = "rc/pair_own", *plain = "anchor/plain_incdec", *locked = "anchor/locked_addsub";
+    double g = micro_median(micro, "gil", own, "ns_per_op"), gp = micro_median(micro, "gil", plain, "ns_per_op");
+    snprintf(d, sizeof d, "gil pair %.2f ns / plain inc+dec %.2f ns", g, gp);
+    add_target(targets, "gil_pair_vs_plain", "gil", "gil incref+decref pair <= 1.5x the plain limit", g / gp, "<=",
+               1.5, "x", d);
+    double a = micro_median(micro, "atomic", own, "ns_per_op"),
+           al = micro_median(micro, "atomic", locked, "ns_per_op");
+    snprintf(d, sizeof d, "atomic pair %.2f ns / locked add+sub %.2f ns", a, al);
+    add_target(targets, "atomic_pair_vs_locked", "atomic", "atomic pair <= 1.2x the locked limit", a / al, "<=", 1.2,
+               "x", d);
+    double b = micro_median(micro, "biased", own, "ns_per_op"), bp = micro_median(micro, "biased", plain, "ns_per_op");
+    snprintf(d, sizeof d, "biased owner pair %.2f ns / plain inc+dec %.2f ns", b, bp);
+    add_target(targets, "biased_owner_vs_plain", "biased", "biased owner pair <= 2x plain", b / bp, "<=", 2.0, "x", d);
+    snprintf(d, sizeof d, "atomic pair %.2f ns / biased owner pair %.2f ns", a, b);
+    add_target(targets, "biased_vs_atomic", "biased", "biased owner pair >= 2.5x faster than atomic", a / b, ">=", 2.5,
+               "x", d);
+    double df = micro_median(micro, "deferred", own, "ns_per_op"),
+           dp = micro_median(micro, "deferred", plain, "ns_per_op");
+    snprintf(d, sizeof d, "deferred pair %.2f ns / plain inc+dec %.2f ns", df, dp);
+    add_target(targets, "deferred_vs_plain", "deferred", "deferred fast path <= 2x plain", df / dp, "<=", 2.0, "x", d);
+
+    /* Read-mostly scaling: throughput(2 threads) / throughput(1 thread) = ns(1) / ns(2). */
+    static const char *const rows[] = {"readmostly/immortal_object", "readmostly/list_immortal_items",
+                                       "readmostly/dict_get", NULL};
+    static const char *const ft[] = {"atomic", "biased", "deferred", NULL};
+    for (size_t r = 0; rows[r]; r++) {
+        for (size_t i = 0; ft[i]; i++) {
+            char r1[128], r2[128], id[160], what[200];
+            snprintf(r1, sizeof r1, "%s/threads:1/manual_time", rows[r]);
+            snprintf(r2, sizeof r2, "%s/threads:2/manual_time", rows[r]);
+            double t1 = micro_median(micro, ft[i], r1, "ns_per_op"), t2 = micro_median(micro, ft[i], r2, "ns_per_op");
+            snprintf(d, sizeof d, "1 thread %.2f ns/op, 2 threads %.2f ns/op (aggregate)", t1, t2);
+            snprintf(id, sizeof id, "scaling_%s_%s", rows[r] + strlen("readmostly/"), ft[i]);
+            snprintf(what, sizeof what, "2 threads >= 1.8x one thread: %s", rows[r]);
+            add_target(targets, id, ft[i], what, t1 / t2, ">=", 1.8, "x", d);
+        }
+    }
+}
+
+/* Collector targets from bench_gc_<backend> rows: the counters the collector's benchmark
+ * reports (ns_per_object for full collections and 2-cycle reclaim, p99 pause in us). */
+static const bj *find_row(const bj *rows, const char *needle, const char *counter)
+{
+    for (size_t i = 0; rows && i < rows->n; i++)
+        if (strstr(rows->keys[i], needle) && bj_get(rows->items[i], counter))
+            return rows->items[i];
+    return NULL;
+}
+
+static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
+{
+    char d[256], id[128];
+    for (size_t i = 0; i < o->nbackends; i++) {
+        const char *b = o->backends[i];
+        const bj *rows = bj_get(bj_get(gc, b), "rows");
+        if (!rows)
+            continue;
+        const bj *full = find_row(rows, "full", "ns_per_object");
+        double v = full ? bj_getnum(bj_get(full, "ns_per_object"), "median", NAN) : NAN;
+        snprintf(d, sizeof d, "bench_gc_%s full collection", b);
+        snprintf(id, sizeof id, "gc_full_%s", b);
+        add_target(targets, id, b, "full collection <= 15 ns/object", v, "<=", 15, "ns/object", d);
+        const bj *cyc = find_row(rows, "cycle", "ns_per_object");
+        v = cyc ? bj_getnum(bj_get(cyc, "ns_per_object"), "median", NAN) : NAN;
+        snprintf(d, sizeof d, "bench_gc_%s 2-cycle reclaim", b);
+        snprintf(id, sizeof id, "gc_cycle_%s", b);
+        add_target(targets, id, b, "2-cycle reclaim <= 50 ns/object", v, "<=", 50, "ns/object", d);
+        /* Young pauses with 0 and 1,000,000 old objects. */
+        double p0 = NAN, p1 = NAN;
+        for (size_t r = 0; r < rows->n; r++) {
+            const char *name = rows->keys[r];
+            if (!strstr(name, "young"))
+                continue;
+            double p = bj_getnum(bj_get(rows->items[r], "p99_us"), "median", NAN);
+            if (strstr(name, "1000000") || strstr(name, "old:1M") || strstr(name, "1M"))
+                p1 = p;
+            else if (strstr(name, "/0") || strstr(name, "old:0"))
+                p0 = p;
+        }
+        snprintf(d, sizeof d, "young p99 with 0 old objects: %.1f us", p0);
+        snprintf(id, sizeof id, "gc_young_p99_0_%s", b);
+        add_target(targets, id, b, "young pause p99 <= 50 us, 0 old objects", p0, "<=", 50, "us", d);
+        snprintf(d, sizeof d, "young p99 with 1,000,000 old objects: %.1f us", p1);
+        snprintf(id, sizeof id, "gc_young_p99_1M_%s", b);
+        add_target(targets, id, b, "young pause p99 <= 50 us, 1,000,000 old objects", p1, "<=", 50, "us", d);
+        snprintf(d, sizeof d, "p99 %.1f us (1M old) / %.1f us (0 old)", p1, p0);
+        snprintf(id, sizeof id, "gc_young_ratio_%s", b);
+        add_target(targets, id, b, "young pause p99 with 1M old objects within 2x of 0 old", p1 / p0, "<=", 2.0, "x", d);
+    }
+}
+
+/* Every figure as one flat list: id, median, min, max (what --compare reads). */
+static void add_figure(bj *figs, const char *id, const bj *stat)
+{
+    if (!stat || !bj_get(stat, "median"))
+        return;
+    bj *f = bj_push(figs, bj_obj());
+    bj_set(f, "id", bj_str(id));
+    bj_set(f, "median", bj_num(bj_getnum(stat, "median", NAN)));
+    bj_set(f, "min", bj_num(bj_getnum(stat, "min", NAN)));
+    bj_set(f, "max", bj_num(bj_getnum(stat, "max", NAN)));
+}
+
+static void collect_figures(const bj *res, bj *figs)
+{
+    static const char *const gbkinds[] = {"micro", "gc", NULL};
+    for (size_t k = 0; gbkinds[k]; k++) {
+        const bj *all = bj_get(res, gbkinds[k]);
+        for (size_t b = 0; all && b < all->n; b++) {
+            const bj *rows = bj_get(all->items[b], "rows");
+            for (size_t r = 0; rows && r < rows->n; r++)
+                for (size_t c = 0; c < rows->items[r]->n; c++) {
+                    char id[512];
+                    snprintf(id, sizeof id, "%s/%s/%s/%s", gbkinds[k], all->keys[b], rows->keys[r],
+                             rows->items[r]->keys[c]);
+                    add_figure(figs, id, rows->items[r]->items[c]);
+                }
+        }
+    }
+    const bj *cfgs = bj_get(res, "stress");
+    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
+        const bj *cfg = cfgs->items[i];
+        const bj *sum = bj_get(cfg, "summary");
+        for (size_t k = 0; sum && k < sum->n; k++) {
+            char id[512];
+            snprintf(id, sizeof id, "stress/%s/%s/t%d/%s", bj_getstr(cfg, "backend", "?"),
+                     bj_getstr(cfg, "workload", "?"), (int)bj_getnum(cfg, "threads", 0), sum->keys[k]);
+            add_figure(figs, id, sum->items[k]);
+        }
+    }
+}
+
+/* ---- the command ---------------------------------------------------------------------------- */
+static void usage(FILE *f, tally_cli_opt *opts, size_t n)
+{
+    tally_cli_usage(f, "tally bench [--quick] [--out DIR] [--reps N] [--threads LIST] [--backends LIST] "
+                       "[--workloads LIST] [--compare A/results.json B/results.json]",
+                    "Measure every backend (microbenchmarks, collector, stress workloads x thread counts,\n"
+                    "each configuration in its own process) and write results.json, results.csv,\n"
+                    "report.md and plots to DIR.  --compare A B prints the ratio B/A of every figure.",
+                    opts, n);
+    fprintf(f, "  %-24s %s\n", "--compare A B", "compare two results.json files and exit");
+}
+
+int tally_bench_main(int argc, char **argv)
+{
+    bench_opts o;
+    memset(&o, 0, sizeof o);
+    o.out = "report";
+    bool quick = false;
+    uint64_t reps = 3;
+    double seconds = 0;
+    const char *threads_arg = NULL, *backends_arg = NULL, *workloads_arg = NULL;
+    tally_cli_opt opts[] = {
+        {"--quick", TALLY_CLI_FLAG, NULL, "short runs (under 3 minutes on 2 cores)", NULL, 0, 0, 0, 0, NULL, &quick, false},
+        {"--out", TALLY_CLI_STRING, "DIR", "output directory", "report", 0, 0, 0, 0, NULL, &o.out, false},
+        {"--reps", TALLY_CLI_UINT, "N", "repetitions of every configuration", "3", 1, 100, 0, 0, NULL, &reps, false},
+        {"--seconds", TALLY_CLI_DOUBLE, "S", "seconds per stress run", "2 (quick: 0.3)", 0, 0, 0.05, 600, NULL,
+         &seconds, false},
+        {"--threads", TALLY_CLI_STRING, "LIST", "thread counts, comma-separated", "1,2,... up to 2x the cores", 0, 0,
+         0, 0, NULL, &threads_arg, false},
+        {"--backends", TALLY_CLI_STRING, "LIST", "backends, comma-separated (gil, atomic, biased, deferred, racy)",
+         "all", 0, 0, 0, 0, NULL, &backends_arg, false},
+        {"--workloads", TALLY_CLI_STRING, "LIST", "stress workloads, comma-separated (see tally stress --help)", "all",
+         0, 0, 0, 0, NULL, &workloads_arg, false},
+    };
+    const size_t nopts = sizeof opts / sizeof opts[0];
+
+    /* --compare takes two values: take it out before the table parser sees the rest. */
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--compare") == 0) {
+            if (i + 2 >= argc || strncmp(argv[i + 1], "--", 2) == 0 || strncmp(argv[i + 2], "--", 2) == 0) {
+                free(rest);
+                return tally_cli_error(PROG, "missing value for --compare: expected two results.json paths (A B)");
+            }
+            o.compare_a = argv[i + 1];
+            o.compare_b = argv[i + 2];
+            i += 2;
+            continue;
+        }
+        rest[nrest++] = argv[i];
+    }
+    int rc = tally_cli_parse(PROG, nrest, rest, 1, opts, nopts);
+    free(rest);
+    if (rc == 1) {
+        usage(stdout, opts, nopts);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (o.compare_a)
+        return bench_compare(o.compare_a, o.compare_b);
+
+    o.quick = quick;
+    o.reps = reps;
+    o.seconds = seconds > 0 ? seconds : quick ? 0.3 : 2.0;
+    o.micro_min_time = quick ? 0.03 : 0.2;
+    o.micro_reps = quick ? 3 : reps < 3 ? 3 : reps;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    if (threads_arg) {
+        if ((rc = parse_threads_list(threads_arg, o.threads, &o.nthreads)) != 0)
+            return rc;
+    } else {
+        for (int t = 1; t <= 2 * cores && o.nthreads < MAX_LIST; t *= 2)
+            o.threads[o.nthreads++] = t;
+        if (o.threads[o.nthreads - 1] != 2 * cores && o.nthreads < MAX_LIST)
+            o.threads[o.nthreads++] = (int)(2 * cores);
+    }
+    if ((rc = parse_name_list("--backends", backends_arg ? backends_arg : "gil,atomic,biased,deferred,racy",
+                              known_backends, o.backends, &o.nbackends)) != 0)
+        return rc;
+    const char *const *wl = discover_workloads();
+    if (workloads_arg) {
+        if ((rc = parse_name_list("--workloads", workloads_arg, wl, o.workloads, &o.nworkloads)) != 0)
+            return rc;
+    } else {
+        for (size_t i = 0; wl[i] && o.nworkloads < MAX_LIST; i++)
+            o.workloads[o.nworkloads++] = wl[i];
+    }
+    if (bench_mkdir_p(o.out) != 0) {
+        fprintf(stderr, PROG ": cannot create output directory %s\n", o.out);
+        return 1;
+    }
+
+    /* Plan and estimate: micro (3 steps + 1 gc step per backend), stress runs, the anchor. */
+    size_t nstress = o.nbackends * o.nworkloads * o.nthreads * (size_t)o.reps;
+    steps_total = o.nbackends * 4 + nstress + 1;
+    double micro_est = (double)o.micro_reps * o.micro_min_time * 30 + 6; /* ~30 rows per backend */
+    est_total_s = (double)o.nbackends * micro_est * 1.5 + (double)nstress * (o.seconds + 0.4) + (quick ? 10 : 40);
+    char est[32];
+    fmt_duration(est_total_s, est, sizeof est);
+    fprintf(stderr,
+            PROG ": %zu backends x %zu workloads x %zu thread counts x %llu repetitions = %zu stress runs of %gs,\n"
+                 "  plus microbenchmarks; estimated duration %s (m:ss) on %ld cores.  Output: %s/\n",
+            o.nbackends, o.nworkloads, o.nthreads, (unsigned long long)o.reps, nstress, o.seconds, est, cores, o.out);
+    t_start = bench_now();
+
+    time_t now = time(NULL);
+    char date[64];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    bj *res = bj_obj();
+    bj_set(res, "schema", bj_str("tally-bench-results"));
+    bj_set(res, "schema_version", bj_num(BENCH_SCHEMA_VERSION));
+    bj_set(res, "date", bj_str(date));
+    bj_set(res, "machine", bench_machine_info());
+    bj_set(res, "versions", bench_versions());
+    bj *par = bj_set(res, "parameters", bj_obj());
+    bj_set(par, "quick", bj_bool(o.quick));
+    bj_set(par, "reps", bj_num((double)o.reps));
+    bj_set(par, "seconds_per_stress_run", bj_num(o.seconds));
+    bj_set(par, "micro_repetitions", bj_num((double)o.micro_reps));
+    bj_set(par, "micro_min_time_s", bj_num(o.micro_min_time));
+    bj *l = bj_set(par, "threads", bj_arr());
+    for (size_t i = 0; i < o.nthreads; i++)
+        bj_push(l, bj_num(o.threads[i]));
+    l = bj_set(par, "backends", bj_arr());
+    for (size_t i = 0; i < o.nbackends; i++)
+        bj_push(l, bj_str(o.backends[i]));
+    l = bj_set(par, "workloads", bj_arr());
+    for (size_t i = 0; i < o.nworkloads; i++)
+        bj_push(l, bj_str(o.workloads[i]));
+    bj_set(par, "estimated_s", bj_num(est_total_s));
+
+    bj *micro = bj_set(res, "micro", bj_obj());
+    bj *gc = bj_set(res, "gc", bj_obj());
+    run_micro(&o, micro, gc);
+    bj_set(res, "cpython_gc", run_cpython_anchor(&o));
+    steps_done++;
+    progress("anchor: CPython collector (cpython_gc.py)");
+
+    bj *configs = bj_set(res, "stress", bj_arr());
+    for (size_t w = 0; w < o.nworkloads; w++)
+        for (size_t b = 0; b < o.nbackends; b++)
+            for (size_t t = 0; t < o.nthreads; t++)
+                run_stress_config(&o, o.backends[b], o.workloads[w], o.threads[t], configs);
+
+    bj *targets = bj_set(res, "targets", bj_arr());
+    micro_targets(micro, targets);
+    gc_targets(&o, gc, targets);
+    bj_set(res, "duration_s", bj_num(bench_now() - t_start));
+    collect_figures(res, bj_set(res, "figures", bj_arr()));
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/results.json", o.out);
+    if (bj_write_file(path, res) != 0) {
+        fprintf(stderr, PROG ": cannot write %s\n", path);
+        bj_free(res);
+        return 1;
+    }
+    rc = bench_write_report(o.out, res);
+    char dur[32];
+    fmt_duration(bench_now() - t_start, dur, sizeof dur);
+    fprintf(stderr, PROG ": done in %s; wrote %s/results.json, results.csv, report.md and plots\n", dur, o.out);
+    bj_free(res);
+    return rc;
+}

@@ -1,0 +1,805 @@
+/* stress/bench/bench_report.c - the report of `tally bench`: CSV, Markdown, plots, --compare.
+ *
+ * Owns: turning results.json (built by bench_main.c) into results.csv (one row per figure),
+ * report.md (machine, targets met/missed, microbenchmarks against the anchors, throughput per
+ * backend and thread count, pause percentiles, memory, GIL switching, race detection, the
+ * collector against CPython) and gnuplot plots in PNG and SVG (throughput vs threads per
+ * workload, pause CDFs per backend, memory per object).  The gnuplot script and its data files
+ * stay in the output directory so the plots can be redrawn.
+ *
+ * The stress figures are read by name from the flattened `tally stress --json` output:
+ * throughput from the first key found among throughput_keys, pauses from keys that name a
+ * pause histogram (…pause…p50/p90/p99/p999/max), GIL figures from keys starting "gil".
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "bench.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const throughput_keys[] = {"ops_per_s", "ops_per_sec", "ops_per_second", "throughput",
+                                              "throughput_ops_s", NULL};
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+static const char *last_component(const char *key)
+{
+    const char *dot = strrchr(key, '.');
+    return dot ? dot + 1 : key;
+}
+
+/* The summary entry {median,min,max} of the first candidate key (whole key or last component). */
+static const bj *find_metric(const bj *summary, const char *const *cands, const char **key_out)
+{
+    for (size_t c = 0; cands[c]; c++)
+        for (size_t i = 0; summary && i < summary->n; i++)
+            if (strcmp(summary->keys[i], cands[c]) == 0 || strcmp(last_component(summary->keys[i]), cands[c]) == 0) {
+                if (key_out)
+                    *key_out = summary->keys[i];
+                return summary->items[i];
+            }
+    return NULL;
+}
+
+static double med(const bj *stat) { return bj_getnum(stat, "median", NAN); }
+
+/* Human-readable number: 3 significant digits with k/M/G. */
+static const char *fmt_num(double v, char *buf, size_t len)
+{
+    if (!isfinite(v))
+        snprintf(buf, len, "n/a");
+    else if (fabs(v) >= 1e9)
+        snprintf(buf, len, "%.3gG", v / 1e9);
+    else if (fabs(v) >= 1e6)
+        snprintf(buf, len, "%.3gM", v / 1e6);
+    else if (fabs(v) >= 1e4)
+        snprintf(buf, len, "%.3gk", v / 1e3);
+    else if (fabs(v) >= 100 || v == floor(v))
+        snprintf(buf, len, "%.0f", v);
+    else
+        snprintf(buf, len, "%.3g", v);
+    return buf;
+}
+
+/* "median [min–max]" */
+static const char *fmt_stat(const bj *stat, char *buf, size_t len)
+{
+    char a[32], b[32], c[32];
+    if (!stat || !isfinite(med(stat))) {
+        snprintf(buf, len, "–");
+        return buf;
+    }
+    double mn = bj_getnum(stat, "min", NAN), mx = bj_getnum(stat, "max", NAN);
+    if (mn == mx || !isfinite(mn))
+        snprintf(buf, len, "%s", fmt_num(med(stat), a, sizeof a));
+    else
+        snprintf(buf, len, "%s [%s–%s]", fmt_num(med(stat), a, sizeof a), fmt_num(mn, b, sizeof b),
+                 fmt_num(mx, c, sizeof c));
+    return buf;
+}
+
+static size_t distinct_threads(const bj *arr, int *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; arr && i < arr->n; i++) {
+        int t = (int)bj_getnum(arr->items[i], "threads", 0);
+        size_t j;
+        for (j = 0; j < n; j++)
+            if (out[j] == t)
+                break;
+        if (j == n && n < max)
+            out[n++] = t;
+    }
+    for (size_t i = 1; i < n; i++) /* insertion sort */
+        for (size_t j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            int x = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = x;
+        }
+    return n;
+}
+
+static const bj *find_cfg(const bj *cfgs, const char *backend, const char *workload, int threads)
+{
+    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
+        const bj *c = cfgs->items[i];
+        if (strcmp(bj_getstr(c, "backend", ""), backend) == 0 && strcmp(bj_getstr(c, "workload", ""), workload) == 0 &&
+            (int)bj_getnum(c, "threads", -1) == threads)
+            return c;
+    }
+    return NULL;
+}
+
+/* Quantile named by a pause key's last component: p50 -> 0.5, p999 -> 0.999, max -> 1. */
+static double key_quantile(const char *comp)
+{
+    if (strncmp(comp, "max", 3) == 0)
+        return 1.0;
+    if (comp[0] != 'p' || comp[1] < '0' || comp[1] > '9')
+        return NAN;
+    char digits[16];
+    size_t n = 0;
+    for (const char *p = comp + 1; *p >= '0' && *p <= '9' && n < sizeof digits - 1; p++)
+        digits[n++] = *p;
+    digits[n] = 0;
+    /* p50 = 50%, p99 = 99%, p999 = 99.9%, p9999 = 99.99% */
+    double v = atof(digits);
+    if (n <= 2)
+        return v / 100.0;
+    return v / pow(10.0, (double)n);
+}
+
+/* Unit factor to microseconds from a key ("..._ns", "..._ms", "..._us"). */
+static double to_us(const char *key)
+{
+    if (strstr(key, "_ns") || strstr(key, "ns."))
+        return 1e-3;
+    if (strstr(key, "_ms") || strstr(key, "ms."))
+        return 1e3;
+    if (strstr(key, "_s.") || strstr(key, "seconds"))
+        return 1e6;
+    return 1.0;
+}
+
+static bool is_pause_key(const char *key)
+{
+    return strstr(key, "pause") && isfinite(key_quantile(last_component(key)));
+}
+
+/* ---- results.csv -------------------------------------------------------------------------- */
+static int write_csv(const char *dir, const bj *res)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/results.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "figure,median,min,max\n");
+    const bj *figs = bj_get(res, "figures");
+    for (size_t i = 0; figs && i < figs->n; i++) {
+        const bj *x = figs->items[i];
+        fprintf(f, "\"%s\",%.6g,%.6g,%.6g\n", bj_getstr(x, "id", ""), bj_getnum(x, "median", NAN),
+                bj_getnum(x, "min", NAN), bj_getnum(x, "max", NAN));
+    }
+    const bj *t = bj_get(res, "targets");
+    for (size_t i = 0; t && i < t->n; i++) {
+        double v = bj_getnum(t->items[i], "value", NAN);
+        fprintf(f, "\"target/%s/%s\",%.6g,%.6g,%.6g\n", bj_getstr(t->items[i], "id", ""),
+                bj_getstr(t->items[i], "status", ""), v, v, v);
+    }
+    return fclose(f);
+}
+
+/* ---- plots ---------------------------------------------------------------------------------- */
+typedef struct {
+    FILE *gp;          /* the gnuplot script */
+    const char *dir;
+    int nplots;
+} plotter;
+
+/* Emit the same plot for PNG and SVG. */
+static void plot_both(plotter *p, const char *name, const char *body)
+{
+    fprintf(p->gp, "set terminal pngcairo size 900,560 font ',10'\nset output '%s.png'\n%s\n", name, body);
+    fprintf(p->gp, "set terminal svg size 900,560 dynamic font ',10'\nset output '%s.svg'\n%s\n", name, body);
+    p->nplots++;
+}
+
+static void plot_throughput(plotter *p, const bj *cfgs, const char **workloads, size_t nw, const char **backends,
+                            size_t nb, bj *plots)
+{
+    for (size_t w = 0; w < nw; w++) {
+        char dat[4096], name[256];
+        snprintf(name, sizeof name, "throughput_%s", workloads[w]);
+        snprintf(dat, sizeof dat, "%s/%s.dat", p->dir, name);
+        FILE *d = fopen(dat, "w");
+        if (!d)
+            continue;
+        int threads[64];
+        size_t nt = distinct_threads(cfgs, threads, 64);
+        int blocks = 0;
+        char cmd[8192];
+        size_t pos = (size_t)snprintf(cmd, sizeof cmd,
+                                      "reset\nset title 'Throughput vs threads: %s (median, bars min-max)'\n"
+                                      "set xlabel 'threads'\nset ylabel 'operations per second'\n"
+                                      "set key outside right\nset grid\nset logscale x 2\nset xtics (",
+                                      workloads[w]);
+        for (size_t t = 0; t < nt; t++)
+            pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, "%s%d", t ? ", " : "", threads[t]);
+        pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, ")\nset offsets 0.2, 0.2, 0, 0\nset yrange [0:*]\nplot");
+        for (size_t b = 0; b < nb; b++) {
+            fprintf(d, "# %s\n", backends[b]);
+            int rows = 0;
+            for (size_t t = 0; t < nt; t++) {
+                const bj *c = find_cfg(cfgs, backends[b], workloads[w], threads[t]);
+                const bj *s = c ? find_metric(bj_get(c, "summary"), throughput_keys, NULL) : NULL;
+                if (!s)
+                    continue;
+                fprintf(d, "%d %.6g %.6g %.6g\n", threads[t], med(s), bj_getnum(s, "min", NAN),
+                        bj_getnum(s, "max", NAN));
+                rows++;
+            }
+            fprintf(d, "\n\n");
+            if (rows)
+                pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos,
+                                        "%s '%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2 title '%s'",
+                                        blocks ? "," : "", name, (int)b, backends[b]);
+            blocks += rows > 0;
+        }
+        fclose(d);
+        if (!blocks)
+            continue;
+        plot_both(p, name, cmd);
+        bj_push(plots, bj_strf("%s", name));
+    }
+}
+
+/* Pause CDF per backend: for each workload at the largest thread count, the pause percentiles
+ * (x: pause in microseconds, log scale; y: fraction of pauses at or below). */
+static void plot_pause_cdfs(plotter *p, const bj *cfgs, const char **workloads, size_t nw, const char **backends,
+                            size_t nb, bj *plots)
+{
+    int threads[64];
+    size_t nt = distinct_threads(cfgs, threads, 64);
+    if (!nt)
+        return;
+    for (size_t b = 0; b < nb; b++) {
+        char dat[4096], name[256];
+        snprintf(name, sizeof name, "pause_cdf_%s", backends[b]);
+        snprintf(dat, sizeof dat, "%s/%s.dat", p->dir, name);
+        FILE *d = fopen(dat, "w");
+        if (!d)
+            continue;
+        char cmd[8192];
+        size_t pos = (size_t)snprintf(cmd, sizeof cmd,
+                                      "reset\nset title 'Pause CDF: %s (median over repetitions)'\n"
+                                      "set xlabel 'pause (microseconds, log scale)'\n"
+                                      "set ylabel 'fraction of pauses <= x'\nset logscale x\nset yrange [0:1.02]\n"
+                                      "set key outside right\nset grid\nplot",
+                                      backends[b]);
+        int block = 0, drawn = 0;
+        for (size_t w = 0; w < nw; w++) {
+            /* the largest thread count that has pause figures */
+            for (size_t t = nt; t-- > 0;) {
+                const bj *c = find_cfg(cfgs, backends[b], workloads[w], threads[t]);
+                const bj *s = c ? bj_get(c, "summary") : NULL;
+                double qs[16], us[16];
+                size_t n = 0;
+                for (size_t k = 0; s && k < s->n && n < 16; k++) {
+                    if (!is_pause_key(s->keys[k]))
+                        continue;
+                    double v = med(s->items[k]) * to_us(s->keys[k]);
+                    if (!(v > 0))
+                        continue;
+                    qs[n] = key_quantile(last_component(s->keys[k]));
+                    us[n++] = v;
+                }
+                if (n < 2)
+                    continue;
+                for (size_t i = 1; i < n; i++)
+                    for (size_t j = i; j > 0 && qs[j - 1] > qs[j]; j--) {
+                        double x = qs[j];
+                        qs[j] = qs[j - 1];
+                        qs[j - 1] = x;
+                        x = us[j];
+                        us[j] = us[j - 1];
+                        us[j - 1] = x;
+                    }
+                fprintf(d, "# %s threads=%d\n", workloads[w], threads[t]);
+                for (size_t i = 0; i < n; i++)
+                    fprintf(d, "%.6g %.6g\n", us[i], qs[i]);
+                fprintf(d, "\n\n");
+                pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos,
+                                        "%s '%s.dat' index %d using 1:2 with linespoints lw 2 title '%s, %d threads'",
+                                        drawn ? "," : "", name, block, workloads[w], threads[t]);
+                block++;
+                drawn++;
+                break;
+            }
+        }
+        fclose(d);
+        if (!drawn)
+            continue;
+        plot_both(p, name, cmd);
+        bj_push(plots, bj_strf("%s", name));
+    }
+}
+
+static void plot_memory(plotter *p, const bj *micro, const char **backends, size_t nb, bj *plots)
+{
+    char dat[4096];
+    snprintf(dat, sizeof dat, "%s/memory_per_object.dat", p->dir);
+    FILE *d = fopen(dat, "w");
+    if (!d)
+        return;
+    fprintf(d, "backend object list\n");
+    int rows = 0;
+    for (size_t b = 0; b < nb; b++) {
+        const bj *r = bj_get(bj_get(micro, backends[b]), "rows");
+        double o = bj_getnum(bj_get(bj_get(r, "memory/object/iterations:1/repeats:1"), "bytes_per_object"), "median",
+                             NAN);
+        double l = bj_getnum(bj_get(bj_get(r, "memory/list/iterations:1/repeats:1"), "bytes_per_object"), "median",
+                             NAN);
+        if (!isfinite(o) && !isfinite(l))
+            continue;
+        fprintf(d, "%s %.4g %.4g\n", backends[b], o, l);
+        rows++;
+    }
+    fclose(d);
+    if (!rows)
+        return;
+    plot_both(p, "memory_per_object",
+              "reset\nset title 'Resident memory per live object (2^20 objects alive)'\n"
+              "set ylabel 'bytes per object'\nset xlabel 'backend'\nset style data histograms\n"
+              "set style histogram clustered gap 1\nset style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+              "set yrange [0:*]\nset grid ytics\nset key outside right\n"
+              "plot 'memory_per_object.dat' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3)");
+    bj_push(plots, bj_str("memory_per_object"));
+}
+
+/* ---- report.md ------------------------------------------------------------------------------- */
+static void md_machine(FILE *f, const bj *res)
+{
+    const bj *m = bj_get(res, "machine"), *v = bj_get(res, "versions"), *par = bj_get(res, "parameters");
+    fprintf(f, "## Machine\n\n");
+    fprintf(f, "- CPU: %s, %g cores online (%s)\n", bj_getstr(m, "cpu_model", "?"), bj_getnum(m, "cores_online", 0),
+            bj_getstr(m, "virtualization", "?"));
+    fprintf(f, "- Memory: %.0f MiB; kernel %s; %s\n", bj_getnum(m, "memory_mb", 0), bj_getstr(m, "kernel", "?"),
+            bj_getstr(v, "libc", ""));
+    fprintf(f, "- Load average when the run started: %.2f\n", bj_getnum(m, "loadavg_at_start", NAN));
+    fprintf(f, "- Tally %s, built with %s; %s; %s\n", bj_getstr(v, "tally", "?"), bj_getstr(v, "compiler", "?"),
+            bj_getstr(v, "gnuplot", "no gnuplot"), bj_getstr(v, "python3", "no python3"));
+    fprintf(f, "- Run: %s, %s mode, %g repetitions of every stress configuration (%g s each), "
+               "microbenchmarks %g repetitions of at least %g s; took %.0f s\n\n",
+            bj_getstr(res, "date", "?"), bj_getnum(par, "quick", 0) ? "quick" : "full", bj_getnum(par, "reps", 0),
+            bj_getnum(par, "seconds_per_stress_run", 0), bj_getnum(par, "micro_repetitions", 0),
+            bj_getnum(par, "micro_min_time_s", 0), bj_getnum(res, "duration_s", 0));
+    fprintf(f, "**All absolute figures are for this machine only** (%g cores, shared with other work "
+               "while it ran); compare backends with each other and with the anchors measured in the "
+               "same run, not with other machines.  Every figure is the median over the repetitions, "
+               "with [min–max] where they differ.\n\n",
+            bj_getnum(m, "cores_online", 0));
+}
+
+static void md_targets(FILE *f, const bj *res)
+{
+    const bj *t = bj_get(res, "targets");
+    fprintf(f, "## Targets\n\n| target | backend | figure | limit | status | measured |\n|---|---|---|---|---|---|\n");
+    int met = 0, missed = 0, nm = 0;
+    for (size_t i = 0; t && i < t->n; i++) {
+        const bj *x = t->items[i];
+        const char *st = bj_getstr(x, "status", "?");
+        char v[32];
+        double val = bj_getnum(x, "value", NAN);
+        if (isfinite(val))
+            snprintf(v, sizeof v, "%.3g %s", val, bj_getstr(x, "unit", ""));
+        else
+            snprintf(v, sizeof v, "n/a");
+        fprintf(f, "| %s | %s | %s | %s %g %s | **%s** | %s |\n", bj_getstr(x, "target", ""), bj_getstr(x, "backend", ""),
+                v, bj_getstr(x, "op", ""), bj_getnum(x, "limit", 0), bj_getstr(x, "unit", ""), st,
+                bj_getstr(x, "detail", ""));
+        met += strcmp(st, "met") == 0;
+        missed += strcmp(st, "missed") == 0;
+        nm += strcmp(st, "not measured") == 0;
+    }
+    fprintf(f, "\n%d met, %d missed, %d not measured.\n\n", met, missed, nm);
+}
+
+static const char *const micro_rows[] = {
+    "anchor/plain_incdec", "anchor/locked_addsub", "anchor/locked_add_contended/threads:2/manual_time",
+    "anchor/shared_ptr_copy", "rc/pair_own", "rc/pair_immortal", "rc/pair_shared/threads:2/manual_time",
+    "alloc/object", "alloc/list", "container/list_get", "container/list_set", "container/dict_get",
+    "container/dict_set", "readmostly/immortal_object/threads:1/manual_time",
+    "readmostly/immortal_object/threads:2/manual_time", "readmostly/list_immortal_items/threads:1/manual_time",
+    "readmostly/list_immortal_items/threads:2/manual_time", "readmostly/dict_get/threads:1/manual_time",
+    "readmostly/dict_get/threads:2/manual_time", "readmostly/list_mortal_items/threads:1/manual_time",
+    "readmostly/list_mortal_items/threads:2/manual_time", NULL};
+
+static void md_micro(FILE *f, const bj *res, const char **backends, size_t nb)
+{
+    const bj *micro = bj_get(res, "micro");
+    fprintf(f, "## Microbenchmarks (bench_rc_<backend>)\n\n");
+    fprintf(f, "Nanoseconds per operation (an incref+decref pair, an allocation+free, a get or a set); "
+               "threaded rows: wall time / operations of all threads together, so perfect 2-thread "
+               "scaling halves the figure.  `anchor/*` rows are the machine's limits measured in the same "
+               "binary: `plain_incdec` = ++ and -- of a memory word with a compiler barrier after each "
+               "(no lock: the floor for any count); `locked_addsub` = `lock add` + `lock sub` by one "
+               "thread (the floor for an atomic count); `locked_add_contended` = the same by 2 threads on "
+               "one word (cache-line ping-pong); `shared_ptr_copy` = C++ std::shared_ptr copy + destroy "
+               "(libstdc++, atomic counts).\n\n| row |");
+    for (size_t b = 0; b < nb; b++)
+        fprintf(f, " %s |", backends[b]);
+    fprintf(f, "\n|---|");
+    for (size_t b = 0; b < nb; b++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (size_t r = 0; micro_rows[r]; r++) {
+        char name[160];
+        snprintf(name, sizeof name, "%s", micro_rows[r]);
+        char *mt = strstr(name, "/manual_time");
+        if (mt)
+            *mt = 0;
+        fprintf(f, "| %s |", name);
+        for (size_t b = 0; b < nb; b++) {
+            const bj *row = bj_get(bj_get(bj_get(micro, backends[b]), "rows"), micro_rows[r]);
+            char buf[96];
+            fprintf(f, " %s |", fmt_stat(bj_get(row, "ns_per_op"), buf, sizeof buf));
+        }
+        fprintf(f, "\n");
+    }
+    /* Ratios against the anchors of the same binary. */
+    fprintf(f, "\nRatios to the anchors of the same run (median / median):\n\n| backend | pair_own / plain | "
+               "pair_own / locked | pair_immortal / plain | pair_shared(2) / locked contended | alloc/object / "
+               "pair_own |\n|---|---|---|---|---|---|\n");
+    for (size_t b = 0; b < nb; b++) {
+        const bj *rows = bj_get(bj_get(micro, backends[b]), "rows");
+#define M(row) med(bj_get(bj_get(rows, row), "ns_per_op"))
+        double own = M("rc/pair_own"), plain = M("anchor/plain_incdec"), locked = M("anchor/locked_addsub"),
+               imm = M("rc/pair_immortal"), sh = M("rc/pair_shared/threads:2/manual_time"),
+               lc = M("anchor/locked_add_contended/threads:2/manual_time"), al = M("alloc/object");
+#undef M
+        fprintf(f, "| %s | %.2f | %.2f | %.2f | %.2f | %.1f |\n", backends[b], own / plain, own / locked, imm / plain,
+                sh / lc, al / own);
+    }
+    fprintf(f, "\n");
+    for (size_t b = 0; b < nb; b++) {
+        const char *err = bj_getstr(bj_get(micro, backends[b]), "error", NULL);
+        if (err)
+            fprintf(f, "- %s: %s\n", backends[b], err);
+    }
+    fprintf(f, "\n");
+}
+
+static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_t nw, const char **backends, size_t nb,
+                          const bj *plots)
+{
+    int threads[64];
+    size_t nt = distinct_threads(cfgs, threads, 64);
+    fprintf(f, "## Throughput per backend and thread count (tally stress)\n\n"
+               "Operations per second of all threads together, median [min–max] over the repetitions; "
+               "each configuration ran in its own process.  A crashed or failed run has no figure.\n\n");
+    for (size_t w = 0; w < nw; w++) {
+        fprintf(f, "### %s\n\n| backend |", workloads[w]);
+        for (size_t t = 0; t < nt; t++)
+            fprintf(f, " %d threads |", threads[t]);
+        fprintf(f, " scaling %d→%d |\n|---|", threads[0], threads[nt - 1]);
+        for (size_t t = 0; t <= nt; t++)
+            fprintf(f, "---|");
+        fprintf(f, "\n");
+        for (size_t b = 0; b < nb; b++) {
+            fprintf(f, "| %s |", backends[b]);
+            double first = NAN, last = NAN;
+            for (size_t t = 0; t < nt; t++) {
+                const bj *c = find_cfg(cfgs, backends[b], workloads[w], threads[t]);
+                const bj *s = c ? find_metric(bj_get(c, "summary"), throughput_keys, NULL) : NULL;
+                char buf[96];
+                int bad = c ? (int)(bj_getnum(c, "crashes", 0) + bj_getnum(c, "failures", 0)) : 0;
+                fprintf(f, " %s%s |", fmt_stat(s, buf, sizeof buf), bad ? " (!)" : "");
+                if (t == 0)
+                    first = med(s);
+                last = med(s);
+            }
+            fprintf(f, " %.2fx |\n", last / first);
+        }
+        for (size_t i = 0; plots && i < plots->n; i++) {
+            char want[256];
+            snprintf(want, sizeof want, "throughput_%s", workloads[w]);
+            if (strcmp(plots->items[i]->str, want) == 0)
+                fprintf(f, "\n![throughput vs threads, %s](%s.svg)\n", workloads[w], want);
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "(!) = at least one repetition crashed, timed out or failed; see the race-detection table.\n\n");
+}
+
+/* Table of every summary key selected by `pick`, per configuration that has any. */
+static void md_key_table(FILE *f, const bj *cfgs, bool (*pick)(const char *), const char *empty_note)
+{
+    const char *cols[64];
+    size_t nc = 0;
+    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
+        const bj *s = bj_get(cfgs->items[i], "summary");
+        for (size_t k = 0; s && k < s->n; k++) {
+            if (!pick(s->keys[k]) || nc >= 64)
+                continue;
+            size_t j;
+            for (j = 0; j < nc; j++)
+                if (strcmp(cols[j], s->keys[k]) == 0)
+                    break;
+            if (j == nc)
+                cols[nc++] = s->keys[k];
+        }
+    }
+    if (!nc) {
+        fprintf(f, "%s\n\n", empty_note);
+        return;
+    }
+    fprintf(f, "| backend | workload | threads |");
+    for (size_t c = 0; c < nc; c++)
+        fprintf(f, " %s |", cols[c]);
+    fprintf(f, "\n|---|---|---|");
+    for (size_t c = 0; c < nc; c++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (size_t i = 0; i < cfgs->n; i++) {
+        const bj *cfg = cfgs->items[i], *s = bj_get(cfg, "summary");
+        bool any = false;
+        for (size_t c = 0; c < nc && !any; c++)
+            any = bj_get(s, cols[c]) != NULL;
+        if (!any)
+            continue;
+        fprintf(f, "| %s | %s | %d |", bj_getstr(cfg, "backend", ""), bj_getstr(cfg, "workload", ""),
+                (int)bj_getnum(cfg, "threads", 0));
+        for (size_t c = 0; c < nc; c++) {
+            char buf[96];
+            fprintf(f, " %s |", fmt_stat(bj_get(s, cols[c]), buf, sizeof buf));
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\n");
+}
+
+static bool pick_pause(const char *k) { return is_pause_key(k); }
+static bool pick_gil(const char *k) { return strncmp(last_component(k), "gil", 3) == 0 || strncmp(k, "gil", 3) == 0; }
+static bool pick_memory(const char *k)
+{
+    return strcmp(k, "peak_rss_kb") == 0 || strstr(k, "bytes_per_object") || strstr(k, "live_objects") ||
+           strstr(k, "pages_copied");
+}
+
+static void md_memory(FILE *f, const bj *res, const char **backends, size_t nb, const bj *plots)
+{
+    const bj *micro = bj_get(res, "micro");
+    fprintf(f, "## Memory\n\nResident bytes per live object (bench_rc_<backend> memory rows: RSS growth while "
+               "2^20 objects are alive / 2^20, in a fresh process; header, payload, GC pre-header and "
+               "allocator overhead together):\n\n| backend | non-GC object (8-byte payload) | empty list (GC) |\n"
+               "|---|---|---|\n");
+    for (size_t b = 0; b < nb; b++) {
+        const bj *r = bj_get(bj_get(micro, backends[b]), "rows");
+        double o = bj_getnum(bj_get(bj_get(r, "memory/object/iterations:1/repeats:1"), "bytes_per_object"), "median",
+                             NAN);
+        double l = bj_getnum(bj_get(bj_get(r, "memory/list/iterations:1/repeats:1"), "bytes_per_object"), "median",
+                             NAN);
+        fprintf(f, "| %s | %.1f | %.1f |\n", backends[b], o, l);
+    }
+    for (size_t i = 0; plots && i < plots->n; i++)
+        if (strcmp(plots->items[i]->str, "memory_per_object") == 0)
+            fprintf(f, "\n![memory per object](memory_per_object.svg)\n");
+    fprintf(f, "\nPeak RSS of every stress process (kB, from wait4) and the memory figures the workloads "
+               "report:\n\n");
+    md_key_table(f, bj_get(res, "stress"), pick_memory, "(no stress runs)");
+}
+
+static void md_races(FILE *f, const bj *cfgs, const char **backends, size_t nb)
+{
+    fprintf(f, "## Race detection (negative control)\n\n"
+               "`racy` counts without any synchronisation; the stress workloads must catch it (violations "
+               "or a crash), and must find nothing on every other backend.  Violations are the sum of every "
+               "`*violations` figure of `tally stress --json`.\n\n"
+               "| backend | runs | runs with violations | violations | crashed or timed out | failed | verdict |\n"
+               "|---|---|---|---|---|---|---|\n");
+    for (size_t b = 0; b < nb; b++) {
+        double runs = 0, withv = 0, v = 0, crashes = 0, fails = 0;
+        for (size_t i = 0; cfgs && i < cfgs->n; i++) {
+            const bj *c = cfgs->items[i];
+            if (strcmp(bj_getstr(c, "backend", ""), backends[b]) != 0)
+                continue;
+            runs += (double)bj_get(c, "runs")->n;
+            withv += bj_getnum(c, "runs_with_violations", 0);
+            v += bj_getnum(c, "violations", 0);
+            crashes += bj_getnum(c, "crashes", 0);
+            fails += bj_getnum(c, "failures", 0);
+        }
+        bool racy = strcmp(backends[b], "racy") == 0;
+        const char *verdict;
+        if (runs == 0)
+            verdict = "not run";
+        else if (racy)
+            verdict = (withv + crashes) > 0 ? "races detected (expected)" : "**races NOT detected**";
+        else
+            verdict = (withv + crashes + fails) == 0 ? "clean" : "**problems found**";
+        fprintf(f, "| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %s |\n", backends[b], runs, withv, v, crashes, fails,
+                verdict);
+    }
+    fprintf(f, "\nPer workload (runs with violations or crashes / runs):\n\n| backend | workload | threads | runs | "
+               "with violations | violations | crashed | failed | last stderr line |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
+        const bj *c = cfgs->items[i];
+        double withv = bj_getnum(c, "runs_with_violations", 0), cr = bj_getnum(c, "crashes", 0),
+               fl = bj_getnum(c, "failures", 0);
+        if (withv + cr + fl == 0)
+            continue;
+        const bj *runs = bj_get(c, "runs");
+        const char *tail = "";
+        for (size_t r = 0; runs && r < runs->n; r++)
+            if (bj_getstr(runs->items[r], "stderr_tail", NULL))
+                tail = bj_getstr(runs->items[r], "stderr_tail", "");
+        char clean[160];
+        size_t j = 0;
+        for (const char *p = tail; *p && j < sizeof clean - 1; p++)
+            clean[j++] = (*p == '|' || *p == '\r' || *p == '\033') ? ' ' : *p;
+        clean[j] = 0;
+        fprintf(f, "| %s | %s | %d | %zu | %.0f | %.0f | %.0f | %.0f | %s |\n", bj_getstr(c, "backend", ""),
+                bj_getstr(c, "workload", ""), (int)bj_getnum(c, "threads", 0), runs ? runs->n : 0, withv,
+                bj_getnum(c, "violations", 0), cr, fl, clean);
+    }
+    fprintf(f, "\n");
+}
+
+static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
+{
+    const bj *gc = bj_get(res, "gc");
+    fprintf(f, "## Collector (bench_gc_<backend>) and the CPython anchor\n\n");
+    bool any = false;
+    for (size_t b = 0; b < nb; b++) {
+        const bj *g = bj_get(gc, backends[b]);
+        const bj *rows = bj_get(g, "rows");
+        if (!rows) {
+            fprintf(f, "- %s: %s\n", backends[b], bj_getstr(g, "error", "no rows"));
+            continue;
+        }
+        if (!any)
+            fprintf(f, "| backend | row | counter | median [min–max] |\n|---|---|---|---|\n");
+        any = true;
+        for (size_t r = 0; r < rows->n; r++)
+            for (size_t c = 0; c < rows->items[r]->n; c++) {
+                const char *cn = rows->items[r]->keys[c];
+                if (strcmp(cn, "error") == 0)
+                    continue;
+                char buf[96];
+                fprintf(f, "| %s | %s | %s | %s |\n", backends[b], rows->keys[r], cn,
+                        fmt_stat(rows->items[r]->items[c], buf, sizeof buf));
+            }
+    }
+    fprintf(f, "\n");
+    const bj *cp = bj_get(res, "cpython_gc");
+    const bj *doc = bj_get(cp, "result");
+    if (doc) {
+        fprintf(f, "CPython's collector on the same graph shapes (stress/anchors/cpython_gc.py):\n\n```json\n");
+        bj_write(f, doc, 2);
+        fprintf(f, "\n```\n\n");
+    } else {
+        fprintf(f, "CPython anchor: %s\n\n", bj_getstr(cp, "error", "not run"));
+    }
+}
+
+static int write_md(const char *dir, const bj *res, const bj *plots)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    const bj *par = bj_get(res, "parameters");
+    const char *backends[32], *workloads[64];
+    size_t nb = 0, nw = 0;
+    const bj *bl = bj_get(par, "backends"), *wl = bj_get(par, "workloads");
+    for (size_t i = 0; bl && i < bl->n && nb < 32; i++)
+        backends[nb++] = bl->items[i]->str;
+    for (size_t i = 0; wl && i < wl->n && nw < 64; i++)
+        workloads[nw++] = wl->items[i]->str;
+    const bj *cfgs = bj_get(res, "stress");
+
+    fprintf(f, "# Tally backend comparison\n\n");
+    fprintf(f, "Generated by `tally bench` on %s.  Raw data: [results.json](results.json) (schema version %g), "
+               "[results.csv](results.csv).  How to read it: docs/report.md.\n\n",
+            bj_getstr(res, "date", "?"), bj_getnum(res, "schema_version", 0));
+    md_machine(f, res);
+    md_targets(f, res);
+    md_micro(f, res, backends, nb);
+    md_throughput(f, cfgs, workloads, nw, backends, nb, plots);
+    fprintf(f, "## Pauses\n\nPause percentiles reported by the workloads (collections, stop-the-world, "
+               "GIL waits; the unit is in the key name).  Plots: the CDF of each backend at the largest "
+               "thread count.\n\n");
+    md_key_table(f, cfgs, pick_pause, "(the stress output had no pause figures)");
+    for (size_t i = 0; plots && i < plots->n; i++)
+        if (strncmp(plots->items[i]->str, "pause_cdf_", 10) == 0)
+            fprintf(f, "![%s](%s.svg)\n\n", plots->items[i]->str, plots->items[i]->str);
+    md_memory(f, res, backends, nb, plots);
+    fprintf(f, "## GIL switching (gil backend)\n\nHand-overs of the GIL reported by the workloads.\n\n");
+    md_key_table(f, cfgs, pick_gil, "(the stress output had no GIL figures)");
+    md_races(f, cfgs, backends, nb);
+    md_gc(f, res, backends, nb);
+    fprintf(f, "## Reproduce\n\n```\nmake report            # build/release/stress/tally bench --out report\n"
+               "build/release/stress/tally bench --quick --out /tmp/r\n"
+               "build/release/stress/tally bench --compare docs/example-report/results.json report/results.json\n```\n");
+    return fclose(f);
+}
+
+int bench_write_report(const char *dir, const bj *res)
+{
+    int rc = 0;
+    if (write_csv(dir, res) != 0) {
+        fprintf(stderr, "tally bench: cannot write %s/results.csv\n", dir);
+        rc = 1;
+    }
+    const bj *par = bj_get(res, "parameters");
+    const char *backends[32], *workloads[64];
+    size_t nb = 0, nw = 0;
+    const bj *bl = bj_get(par, "backends"), *wl = bj_get(par, "workloads");
+    for (size_t i = 0; bl && i < bl->n && nb < 32; i++)
+        backends[nb++] = bl->items[i]->str;
+    for (size_t i = 0; wl && i < wl->n && nw < 64; i++)
+        workloads[nw++] = wl->items[i]->str;
+
+    bj *plots = bj_arr();
+    char gpath[4096];
+    snprintf(gpath, sizeof gpath, "%s/plots.gp", dir);
+    plotter p = {fopen(gpath, "w"), dir, 0};
+    if (p.gp) {
+        fprintf(p.gp, "# plots.gp - written by tally bench; run `gnuplot plots.gp` in this directory.\n");
+        plot_throughput(&p, bj_get(res, "stress"), workloads, nw, backends, nb, plots);
+        plot_pause_cdfs(&p, bj_get(res, "stress"), workloads, nw, backends, nb, plots);
+        plot_memory(&p, bj_get(res, "micro"), backends, nb, plots);
+        fclose(p.gp);
+        char cmd[8300];
+        snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot plots.gp", dir);
+        if (p.nplots && system(cmd) != 0) {
+            fprintf(stderr, "tally bench: gnuplot failed (is it installed?); report.md links plots that are missing\n");
+            bj_free(plots);
+            plots = bj_arr();
+        }
+    }
+    if (write_md(dir, res, plots) != 0) {
+        fprintf(stderr, "tally bench: cannot write %s/report.md\n", dir);
+        rc = 1;
+    }
+    bj_free(plots);
+    return rc;
+}
+
+/* ---- --compare ------------------------------------------------------------------------------ */
+int bench_compare(const char *a_path, const char *b_path)
+{
+    char err[512];
+    bj *a = bj_read_file(a_path, err, sizeof err);
+    if (!a) {
+        fprintf(stderr, "tally bench: invalid value '%s' for --compare: %s\n", a_path, err);
+        return 2;
+    }
+    bj *b = bj_read_file(b_path, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "tally bench: invalid value '%s' for --compare: %s\n", b_path, err);
+        bj_free(a);
+        return 2;
+    }
+    const bj *fa = bj_get(a, "figures"), *fb = bj_get(b, "figures");
+    if (!fa || !fb) {
+        fprintf(stderr, "tally bench: invalid value '%s' for --compare: not a tally bench results.json (no figures)\n",
+                fa ? b_path : a_path);
+        bj_free(a);
+        bj_free(b);
+        return 2;
+    }
+    printf("# B/A per figure: A = %s (%s, %s), B = %s (%s, %s)\n", a_path, bj_getstr(a, "date", "?"),
+           bj_getstr(bj_get(a, "machine"), "cpu_model", "?"), b_path, bj_getstr(b, "date", "?"),
+           bj_getstr(bj_get(b, "machine"), "cpu_model", "?"));
+    printf("%-72s %14s %14s %8s\n", "figure", "A median", "B median", "B/A");
+    size_t both = 0;
+    for (size_t i = 0; i < fa->n; i++) {
+        const char *id = bj_getstr(fa->items[i], "id", "");
+        for (size_t j = 0; j < fb->n; j++) {
+            if (strcmp(id, bj_getstr(fb->items[j], "id", "")) != 0)
+                continue;
+            double x = bj_getnum(fa->items[i], "median", NAN), y = bj_getnum(fb->items[j], "median", NAN);
+            printf("%-72s %14.6g %14.6g %8.3f\n", id, x, y, x != 0 ? y / x : NAN);
+            both++;
+            break;
+        }
+    }
+    printf("# %zu figures in both (A has %zu, B has %zu)\n", both, fa->n, fb->n);
+    const bj *ta = bj_get(a, "targets"), *tb = bj_get(b, "targets");
+    for (size_t i = 0; ta && tb && i < ta->n; i++)
+        for (size_t j = 0; j < tb->n; j++)
+            if (strcmp(bj_getstr(ta->items[i], "id", ""), bj_getstr(tb->items[j], "id", "")) == 0) {
+                const char *sa = bj_getstr(ta->items[i], "status", "?"), *sb = bj_getstr(tb->items[j], "status", "?");
+                if (strcmp(sa, sb) != 0)
+                    printf("# target %s: %s -> %s\n", bj_getstr(ta->items[i], "id", ""), sa, sb);
+            }
+    bj_free(a);
+    bj_free(b);
+    return 0;
+}
