@@ -1,0 +1,657 @@
+/* collector/gc.c - one collection: CPython 3.13's generational cycle collector, run with the
+ * world stopped for the graph work and restarted for user code (PEP 703's two pauses).
+ *
+ * Owns: _tally_gc_collect_main and the generation choice (_tally_gc_collect_generations).
+ *
+ * Sequence of collect(g) (numbers are gc-semantics.md steps):
+ *   callbacks "start" (1); counts (2); flush the backend (world running); STOP #1;
+ *   backend gc_prepare; gather the working set W (young shards + younger generations [+ an
+ *   increment of gen2 and its closure]) (2); update_refs / subtract_refs / move_unreachable (3);
+ *   untrack atomic tuples, survivors to g+1 (4); legacy finalizers and what they reach out of
+ *   the unreachable set U (5); clear weakrefs to U, queue callbacks of live weakrefs (6);
+ *   START; backend gc_after; run weakref callbacks (6) and PEP 442 finalizers (7);
+ *   if any user code ran: STOP #2, recompute reachability inside U from true counts (8), clear
+ *   weakrefs created meanwhile to what is still trash, START; clear() the rest (9);
+ *   uncollectable to gc.garbage (10); stats (11); callbacks "stop" (12); return n + m (13).
+ *
+ * Safety while other threads are attached (free-threaded backends):
+ *  - The graph is only read with every other thread parked (stop-the-world) after the backend
+ *    made each count exact (_tally_rc_gc_prepare): the counts and the edges are one snapshot.
+ *  - After STOP #1 nothing outside U references U (that is what trial deletion proved) and every
+ *    weakref to U is cleared, so no other thread can reach U.  Only user code run by the
+ *    collector (weakref callbacks, finalizers) can publish a U object; STOP #2 re-checks with
+ *    true counts and resurrects whatever became referenced, before any clear().
+ *  - While the world runs, objects of U can still die by refcount (a finalizer dropped the last
+ *    reference, or a deferred decrement was applied): their deallocation untracks them under
+ *    gc.lock, which the collector holds for every list access of that phase; the collector takes
+ *    references with _tally_rc_try_incref, which refuses a dying object.
+ *  - Objects whose true count is 0 at a stop (the backend releases them after the restart) and
+ *    objects inside their deallocation are left out of W: their outgoing references then count
+ *    as external, which is conservative, and they are never traversed half-destroyed.
+ * Memory ordering: the stop/start pair orders the collector's plain list/flag writes with every
+ * other thread (sync/stw.c's mutex hand-over); in the running phases gc.lock orders list words,
+ * and ob_gc_bits changes are atomic RMWs.  `collecting` is taken with an acq_rel CAS and released
+ * with a release store, so consecutive collections on different threads see each other's lists.
+ */
+#include "collector/gc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- the three passes --------------------------------------------------------------------- */
+
+static inline intptr_t gc_get_refs(_tally_gc_head *g) { return (intptr_t)(gc_ld(&g->gc_prev) >> GC_REFS_SHIFT); }
+static inline void gc_set_refs(_tally_gc_head *g, intptr_t r)
+{
+    gc_st(&g->gc_prev, ((uintptr_t)r << GC_REFS_SHIFT) | GC_PREV_COLLECTING);
+}
+static inline bool gc_is_collecting(_tally_gc_head *g) { return (gc_ld(&g->gc_prev) & GC_PREV_COLLECTING) != 0; }
+
+typedef struct pass_ctx {
+    _tally_gc_head *work;       /* W: the list being examined */
+    _tally_gc_head *excluded;   /* where left-out objects go (an old list) */
+    bool excluded_space;        /* left-out objects enter the visited half of gen2 */
+    bool pull_old;              /* incremental: pull pending gen2 objects into W */
+    int visited_space;
+    uint64_t candidates;
+    uint64_t pulled;
+} pass_ctx;
+
+static inline bool in_pending_old(tally_object *o, _tally_gc_head *g, int visited_space)
+{
+    uint8_t b = gc_bits(o);
+    if (!(b & TALLY_GC_BIT_TRACKED) || (b & TALLY_GC_BIT_FROZEN))
+        return false;
+    uintptr_t prev = gc_ld(&g->gc_prev);
+    if (prev & GC_PREV_COLLECTING)
+        return false;
+    return (int)(prev & GC_PREV_SPACE) != visited_space;
+}
+
+/* Incremental closure: a pending gen2 object referenced from W joins W (at its tail, so the
+ * update_refs walk reaches it too).  Objects of the visited half stay outside: they are
+ * external to this increment, which is conservative (trial deletion is sound for any W). */
+static int visit_pull_in(tally_object *o, void *arg)
+{
+    pass_ctx *c = arg;
+    if (!o || !_TALLY_IS_GC(o))
+        return 0;
+    _tally_gc_head *g = _TALLY_AS_GC(o);
+    if (!in_pending_old(o, g, c->visited_space))
+        return 0;
+    gc_list_move(g, c->work);
+    c->pulled++;
+    return 0;
+}
+
+/* gc_refs = the backend's true count (world stopped).  No atomics needed: every other thread is
+ * parked.  Objects pulled in by the incremental closure are appended to W and reached by this
+ * same walk. */
+static void update_refs(pass_ctx *c)
+{
+    _tally_gc_head *w = c->work;
+    _tally_gc_head *g = gc_next(w);
+    while (g != w) {
+        tally_object *o = _TALLY_FROM_GC(g);
+        gc_st(&g->gc_next, gc_ld(&g->gc_next) & GC_PTR_MASK);   /* tag 0: collector-owned */
+        intptr_t rc = _tally_rc_gc_refcount(o);
+        if (tally_unlikely(rc <= 0 || (gc_bits(o) & TALLY_GC_BIT_DEALLOCATING))) {
+            /* Released by the backend after the restart, or being destroyed: not a candidate;
+             * its references count as external. */
+            _tally_gc_head *next = gc_next(g);
+            gc_list_move(g, c->excluded);
+            gc_st(&g->gc_prev, (gc_ld(&g->gc_prev) & GC_PTR_MASK) | (c->excluded_space ? GC_PREV_SPACE : 0));
+            if (gc_bits(o) & TALLY_GC_BIT_UNREACHABLE)
+                gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+            g = next;
+            continue;
+        }
+        if (c->pull_old && o->ob_type->traverse)
+            o->ob_type->traverse(o, visit_pull_in, c);
+        gc_set_refs(g, rc);
+        c->candidates++;
+        g = gc_next(g);
+    }
+}
+
+static int visit_decref(tally_object *o, void *arg)
+{
+    (void)arg;
+    if (!o || !_TALLY_IS_GC(o))
+        return 0;
+    _tally_gc_head *g = _TALLY_AS_GC(o);
+    uintptr_t prev = gc_ld(&g->gc_prev);
+    if (prev & GC_PREV_COLLECTING) {
+        if (tally_likely(prev >> GC_REFS_SHIFT))
+            gc_st(&g->gc_prev, prev - ((uintptr_t)1 << GC_REFS_SHIFT));
+        else
+            _tally_misuse(o, "cycle collector: refcount is too small (traverse visits more references than the count holds)");
+    }
+    return 0;
+}
+
+static void subtract_refs(_tally_gc_head *w)
+{
+    for (_tally_gc_head *g = gc_next(w); g != w; g = gc_next(g)) {
+        tally_object *o = _TALLY_FROM_GC(g);
+        if (o->ob_type->traverse)
+            o->ob_type->traverse(o, visit_decref, NULL);
+    }
+}
+
+static int visit_reachable(tally_object *o, void *arg)
+{
+    _tally_gc_head *reachable = arg;
+    if (!o || !_TALLY_IS_GC(o))
+        return 0;
+    _tally_gc_head *g = _TALLY_AS_GC(o);
+    uintptr_t prev = gc_ld(&g->gc_prev);
+    /* Objects of other generations, and those to the left of move_unreachable's position
+     * (already traversed, COLLECTING cleared), are skipped. */
+    if (!(prev & GC_PREV_COLLECTING))
+        return 0;
+    if (gc_bits(o) & TALLY_GC_BIT_UNREACHABLE) {
+        /* Had gc_refs 0 when move_unreachable got to it, but is reachable after all: back to
+         * the tail of W, to be traversed again. */
+        gc_list_unlink(g);
+        gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+        gc_list_append(g, reachable);
+        gc_set_refs(g, 1);
+    } else if ((prev >> GC_REFS_SHIFT) == 0) {
+        gc_set_refs(g, 1);   /* still ahead in W: tell move_unreachable it is reachable */
+    }
+    return 0;
+}
+
+/* CPython's move_unreachable: W keeps the reachable objects (prev pointers restored,
+ * COLLECTING cleared); U gets those with gc_refs 0 that nothing reachable points to
+ * (UNREACHABLE set, prev = pointer | COLLECTING). */
+static void move_unreachable(_tally_gc_head *w, _tally_gc_head *u)
+{
+    _tally_gc_head *prev = w;
+    _tally_gc_head *g = gc_next(w);
+    while (g != w) {
+        if (gc_get_refs(g)) {
+            tally_object *o = _TALLY_FROM_GC(g);
+            if (o->ob_type->traverse)
+                o->ob_type->traverse(o, visit_reachable, w);
+            gc_st(&g->gc_prev, (uintptr_t)prev);   /* COLLECTING and SPACE cleared */
+            prev = g;
+        } else {
+            gc_set_next(prev, gc_next(g));
+            _tally_gc_head *last = gc_prev(u);
+            gc_set_next(last, g);
+            gc_st(&g->gc_prev, (uintptr_t)last | GC_PREV_COLLECTING);
+            gc_st(&g->gc_next, (uintptr_t)u);
+            gc_st(&u->gc_prev, (uintptr_t)g);
+            gc_bits_set_ws(_TALLY_FROM_GC(g), TALLY_GC_BIT_UNREACHABLE);
+        }
+        g = gc_next(prev);
+    }
+    gc_st(&w->gc_prev, (uintptr_t)prev);
+}
+
+/* ---- survivors -------------------------------------------------------------------------- */
+
+/* CPython's _PyTuple_MaybeUntrack: a tuple whose items are all atomic, or tuples that are
+ * themselves untracked, can never be part of a cycle. */
+static bool gc_may_be_tracked(tally_object *o)
+{
+    if (!_TALLY_IS_GC(o))
+        return false;
+    if (o->ob_type == &tally_tuple_type)
+        return (gc_bits(o) & TALLY_GC_BIT_TRACKED) != 0;
+    return true;
+}
+
+static void untrack_tuples(_tally_gc_head *w)
+{
+    for (_tally_gc_head *g = gc_next(w), *next; g != w; g = next) {
+        next = gc_next(g);
+        tally_object *o = _TALLY_FROM_GC(g);
+        if (o->ob_type != &tally_tuple_type)
+            continue;
+        size_t n = tally_tuple_len(o);
+        bool keep = false;
+        for (size_t i = 0; i < n && !keep; i++) {
+            tally_object *it = tally_tuple_get(o, i);
+            keep = it == NULL || gc_may_be_tracked(it);
+        }
+        if (!keep) {
+            gc_list_unlink(g);
+            gc_st(&g->gc_next, 0);
+            gc_st(&g->gc_prev, 0);
+            gc_bits_clear_ws(o, TALLY_GC_BIT_TRACKED);
+        }
+    }
+}
+
+/* Move every object of `from` (tag 0) to the old list `to`.  Incremental gen2: they enter the
+ * visited half with SPACE = visited_space.  ws: world stopped (plain bit writes). */
+static void merge_into_old(_tally_gc_head *from, _tally_gc_head *to, bool set_space, int space, bool ws)
+{
+    for (_tally_gc_head *g = gc_next(from); g != from; g = gc_next(g)) {
+        uintptr_t prev = gc_ld(&g->gc_prev) & GC_PTR_MASK;
+        if (set_space && space)
+            prev |= GC_PREV_SPACE;
+        gc_st(&g->gc_prev, prev);
+        tally_object *o = _TALLY_FROM_GC(g);
+        if (gc_bits(o) & TALLY_GC_BIT_UNREACHABLE) {
+            if (ws)
+                gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+            else
+                gc_bits_clear_rt(o, TALLY_GC_BIT_UNREACHABLE);
+        }
+    }
+    gc_list_merge(from, to);
+}
+
+/* One object to the old list (world running, gc.lock held). */
+static void move_one_to_old(_tally_gc_head *g, _tally_gc_head *to, bool set_space, int space)
+{
+    gc_list_unlink(g);
+    uintptr_t prev = gc_ld(&g->gc_prev) & GC_PTR_MASK;
+    gc_st(&g->gc_prev, prev);
+    gc_list_append(g, to);
+    if (set_space && space)
+        gc_st(&g->gc_prev, gc_ld(&g->gc_prev) | GC_PREV_SPACE);
+    gc_bits_clear_rt(_TALLY_FROM_GC(g), TALLY_GC_BIT_UNREACHABLE);
+}
+
+/* ---- legacy finalizers (step 5) ----------------------------------------------------------- */
+
+static int visit_move_to_finalizers(tally_object *o, void *arg)
+{
+    if (!o || !_TALLY_IS_GC(o))
+        return 0;
+    _tally_gc_head *g = _TALLY_AS_GC(o);
+    if ((gc_ld(&g->gc_prev) & GC_PREV_COLLECTING) && (gc_bits(o) & TALLY_GC_BIT_UNREACHABLE)) {
+        gc_list_move(g, arg);
+        gc_st(&g->gc_prev, gc_ld(&g->gc_prev) & ~GC_PREV_COLLECTING);
+        gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+    }
+    return 0;
+}
+
+static void move_legacy_finalizers(_tally_gc_head *u, _tally_gc_head *fin)
+{
+    for (_tally_gc_head *g = gc_next(u), *next; g != u; g = next) {
+        next = gc_next(g);
+        tally_object *o = _TALLY_FROM_GC(g);
+        if (o->ob_type->del) {
+            gc_list_move(g, fin);
+            gc_st(&g->gc_prev, gc_ld(&g->gc_prev) & ~GC_PREV_COLLECTING);
+            gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+        }
+    }
+    /* Everything reachable from them is uncollectable too (the walk sees appended objects). */
+    for (_tally_gc_head *g = gc_next(fin); g != fin; g = gc_next(g)) {
+        tally_object *o = _TALLY_FROM_GC(g);
+        if (o->ob_type->traverse)
+            o->ob_type->traverse(o, visit_move_to_finalizers, fin);
+    }
+}
+
+/* ---- weakrefs (step 6, world stopped) ----------------------------------------------------- */
+
+/* Clear weakrefs that are trash themselves and every weakref to trash; weakrefs with a
+ * callback that are not trash go to `pending` (new references). */
+static void clear_weakrefs_of(_tally_gc_head *u, tally_object *pending, bool trash_weakrefs)
+{
+    for (_tally_gc_head *g = gc_next(u); g != u; g = gc_next(g)) {
+        tally_object *o = _TALLY_FROM_GC(g);
+        if (trash_weakrefs && _tally_is_weakref(o))
+            _tally_weakref_forget(o);
+        if (_tally_has_weakrefs(o))
+            _tally_weakrefs_clear_for_gc(o, pending);
+    }
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static void debug_object(const char *what, tally_object *o)
+{
+    fprintf(stderr, "gc: %s <%s %p>\n", what, o->ob_type && o->ob_type->name ? o->ob_type->name : "?", (void *)o);
+}
+
+static tally_object *new_scratch_list(void)
+{
+    tally_object *l = tally_list_new();
+    if (l)
+        tally_gc_untrack(l);   /* private to this collection: never a candidate */
+    return l;
+}
+
+typedef struct stw_clock {
+    uint64_t t_request;
+    uint64_t to_safepoint;
+} stw_clock;
+
+/* Flush with the world running, then stop it and make every count exact. */
+static void world_stop(stw_clock *clk)
+{
+    _tally_rc_flush();
+    clk->t_request = _tally_now_ns();
+    uint64_t tsp = 0;
+    if (_tally_stop_the_world(&tsp) != 0)
+        _tally_fatal("cycle collector: cannot stop the world: %s", tally_last_error());
+    clk->to_safepoint += tsp;
+    _tally_rc_gc_prepare();
+}
+
+static uint64_t world_start(stw_clock *clk)
+{
+    _tally_start_the_world();
+    uint64_t held = _tally_now_ns() - clk->t_request;
+    _tally_rc_gc_after();
+    return held;
+}
+
+/* ---- the collection ------------------------------------------------------------------------ */
+
+intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from_threshold)
+{
+    gc_state *gc = &_tally_gc;
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&gc->collecting, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return 0;
+    gc->collector = pthread_self();
+    (void)from_threshold;
+
+    uint64_t t_begin = _tally_now_ns();
+    unsigned debug = tally_atomic_load_relaxed(&gc->debug);
+    bool shutdown = tally_atomic_load_relaxed(&gc->shutting_down) != 0;
+    bool saveall = (debug & TALLY_GC_DEBUG_SAVEALL) != 0;
+    tally_gc_pause rec = { 0 };
+    rec.generation = generation;
+    rec.incremental = incremental_step;
+
+    if (!shutdown)
+        _tally_gc_invoke_callbacks(TALLY_GC_START, generation, 0, 0);
+    if (debug & TALLY_GC_DEBUG_STATS)
+        fprintf(stderr, "gc: collecting generation %d%s...\n", generation, incremental_step ? " (incremental)" : "");
+
+    /* Scratch lists are made before the counts are reset and before the stop (they allocate);
+     * the pending list is untracked. */
+    tally_object *pending = new_scratch_list();
+    tally_object *garbage = _tally_gc_garbage_list();
+    if (!pending || !garbage)
+        _tally_fatal("cycle collector: out of memory for its scratch lists");
+
+    /* Step 2: counts, at the start. */
+    if (generation + 1 < 3)
+        tally_atomic_fetch_add_relaxed(&gc->count[generation + 1], 1);
+    for (int i = 0; i <= generation; i++)
+        tally_atomic_store_relaxed(&gc->count[i], 0);
+
+    _Alignas(16) _tally_gc_head work, unreachable, finalizers, resurrected, still;
+    gc_list_init(&work, 0);
+    gc_list_init(&unreachable, 0);
+    gc_list_init(&finalizers, 0);
+
+    stw_clock clk = { 0, 0 };
+    uint64_t stw_total = 0;
+
+    /* ======== STOP #1 ======== */
+    world_stop(&clk);
+    bool inc_mode = tally_atomic_load_relaxed(&gc->incremental) != 0;
+    if (!inc_mode) {
+        gc_list_merge(&gc->gen2_visited, &gc->gen2);
+        gc->space_valid = 0;
+    } else if (!gc->space_valid) {
+        /* Entering incremental mode: every gen2 object is pending. */
+        gc_list_merge(&gc->gen2_visited, &gc->gen2);
+        for (_tally_gc_head *g = gc_next(&gc->gen2); g != &gc->gen2; g = gc_next(g)) {
+            uintptr_t p = gc_ld(&g->gc_prev) & GC_PTR_MASK;
+            gc_st(&g->gc_prev, p | (gc->visited_space ? 0 : GC_PREV_SPACE));
+        }
+        gc->space_valid = 1;
+    }
+    if (incremental_step && !inc_mode)
+        incremental_step = false, rec.incremental = 0;
+
+    /* Gather W: every young shard (re-tagged in update_refs), then the older generations. */
+    for (int i = 0; i < GC_NSHARDS; i++) {
+        _tally_gc_head *h = &gc->shards[i].head;
+        if (gc_list_is_empty(h))
+            continue;
+        _tally_gc_head *first = gc_next(h), *last = gc_prev(h);
+        _tally_gc_head *tail = gc_prev(&work);
+        gc_set_next(tail, first);
+        gc_set_prev(first, tail);
+        gc_st(&last->gc_next, (uintptr_t)&work | (gc_ld(&last->gc_next) & GC_TAG_MASK));
+        gc_st(&work.gc_prev, (uintptr_t)last);
+        gc_list_init(h, (unsigned)i + 1);
+    }
+    _tally_gc_head *old;
+    bool old_space = false;
+    if (generation >= 1 || incremental_step)
+        gc_list_merge(&gc->gen1, &work);
+    if (incremental_step) {
+        if (gc_list_is_empty(&gc->gen2)) {
+            /* The old-generation cycle is complete: the visited half becomes pending. */
+            gc_list_merge(&gc->gen2_visited, &gc->gen2);
+            gc->visited_space ^= 1;
+            tally_atomic_store_relaxed(&gc->count[2], 0);
+        }
+        size_t k = tally_atomic_load_relaxed(&gc->increment_size);
+        for (size_t i = 0; i < k && !gc_list_is_empty(&gc->gen2); i++)
+            gc_list_move(gc_next(&gc->gen2), &work);
+        old = &gc->gen2_visited;
+        old_space = true;
+    } else if (generation == 2) {
+        gc_list_merge(&gc->gen2, &work);
+        gc_list_merge(&gc->gen2_visited, &work);
+        old = inc_mode ? &gc->gen2_visited : &gc->gen2;
+        old_space = inc_mode;
+        if (inc_mode)
+            tally_atomic_store_relaxed(&gc->count[2], 0);
+    } else {
+        old = generation == 0 ? &gc->gen1 : (inc_mode ? &gc->gen2_visited : &gc->gen2);
+        old_space = generation == 1 && inc_mode;
+    }
+    int space = gc->visited_space;
+
+    uint64_t t0 = _tally_now_ns();
+    pass_ctx pc = { &work, old, old_space && space, incremental_step, space, 0, 0 };
+    update_refs(&pc);
+    uint64_t t1 = _tally_now_ns();
+    subtract_refs(&work);
+    uint64_t t2 = _tally_now_ns();
+    move_unreachable(&work, &unreachable);
+    uint64_t t3 = _tally_now_ns();
+    rec.update_refs_ns = t1 - t0;
+    rec.subtract_refs_ns = t2 - t1;
+    rec.move_unreachable_ns = t3 - t2;
+    rec.candidates = pc.candidates;
+
+    untrack_tuples(&work);
+    /* Step 4: survivors to the next generation (gen2 survivors stay). */
+    if (generation == 1 && !incremental_step) {
+        gc->long_lived_pending += (intptr_t)gc_list_size(&work);
+    }
+    if (generation == 2 && !incremental_step) {
+        gc->long_lived_pending = 0;
+        gc->long_lived_total = (intptr_t)gc_list_size(&work);
+    }
+    merge_into_old(&work, old, old_space, space, true);
+
+    /* Step 5: legacy finalizers and everything they reach leave U. */
+    move_legacy_finalizers(&unreachable, &finalizers);
+    /* Step 6: clear weakrefs (before any user code runs). */
+    clear_weakrefs_of(&unreachable, pending, true);
+
+    stw_total += world_start(&clk);
+    /* ======== world running ======== */
+
+    uint64_t t_fin0 = _tally_now_ns();
+    intptr_t m = 0;
+    bool user_code_ran = false;
+    size_t ncb = tally_list_len(pending);
+    for (size_t i = 0; i < ncb; i++) {
+        tally_object *wr = tally_list_get(pending, i);
+        if (wr) {
+            _tally_weakref_call(wr);
+            user_code_ran = true;
+        }
+    }
+    if (ncb) {
+        /* Weakrefs that only the pending list still holds die with it: counted as collected. */
+        tally_flush();
+        for (size_t i = 0; i < ncb; i++) {
+            tally_object *wr = tally_list_get(pending, i);
+            if (wr && tally_refcount(wr) == 1)
+                m++;
+        }
+    }
+    tally_decref(pending);
+
+    /* Step 7: PEP 442 finalizers, at most once per object. */
+    _Alignas(16) _tally_gc_head seen;
+    gc_list_init(&seen, 0);
+    pthread_mutex_lock(&gc->lock);
+    while (!gc_list_is_empty(&unreachable)) {
+        _tally_gc_head *g = gc_next(&unreachable);
+        tally_object *o = _TALLY_FROM_GC(g);
+        gc_list_move(g, &seen);
+        void (*fin)(tally_object *) = o->ob_type->finalize;
+        if (fin && !(gc_bits(o) & TALLY_GC_BIT_FINALIZED) && _tally_rc_try_incref(o)) {
+            gc_bits_set_rt(o, TALLY_GC_BIT_FINALIZED);
+            pthread_mutex_unlock(&gc->lock);
+            fin(o);
+            user_code_ran = true;
+            tally_decref(o);
+            pthread_mutex_lock(&gc->lock);
+        }
+    }
+    gc_list_merge(&seen, &unreachable);
+    pthread_mutex_unlock(&gc->lock);
+    rec.finalize_ns = _tally_now_ns() - t_fin0;
+
+    /* Step 8: resurrection check, only if user code could have published something. */
+    gc_list_init(&resurrected, 0);
+    gc_list_init(&still, 0);
+    if (user_code_ran) {
+        tally_object *late = new_scratch_list();
+        if (!late)
+            _tally_fatal("cycle collector: out of memory for its scratch lists");
+        world_stop(&clk);
+        gc_list_merge(&unreachable, &resurrected);
+        for (_tally_gc_head *g = gc_next(&resurrected); g != &resurrected; g = gc_next(g)) {
+            gc_st(&g->gc_prev, gc_ld(&g->gc_prev) & ~GC_PREV_COLLECTING);
+            gc_bits_clear_ws(_TALLY_FROM_GC(g), TALLY_GC_BIT_UNREACHABLE);
+        }
+        pass_ctx pc2 = { &resurrected, old, old_space && space, false, space, 0, 0 };
+        update_refs(&pc2);
+        subtract_refs(&resurrected);
+        move_unreachable(&resurrected, &still);
+        /* Weakrefs created by user code to what is still trash are cleared too (GH-91636);
+         * their callbacks are not called. */
+        clear_weakrefs_of(&still, late, false);
+        merge_into_old(&resurrected, old, old_space, space, true);
+        stw_total += world_start(&clk);
+        tally_decref(late);
+    } else {
+        gc_list_merge(&unreachable, &still);
+    }
+
+    /* Step 9: break the cycles that are left. */
+    uint64_t t_clear0 = _tally_now_ns();
+    pthread_mutex_lock(&gc->lock);
+    m += (intptr_t)gc_list_size(&still);
+    if (debug & TALLY_GC_DEBUG_COLLECTABLE) {
+        for (_tally_gc_head *g = gc_next(&still); g != &still; g = gc_next(g))
+            debug_object("collectable", _TALLY_FROM_GC(g));
+    }
+    while (!gc_list_is_empty(&still)) {
+        _tally_gc_head *g = gc_next(&still);
+        tally_object *o = _TALLY_FROM_GC(g);
+        if (_tally_rc_try_incref(o)) {
+            pthread_mutex_unlock(&gc->lock);
+            if (saveall) {
+                tally_list_append(garbage, o);
+            } else if (o->ob_type->clear) {
+                o->ob_type->clear(o);
+            }
+            tally_decref(o);
+            pthread_mutex_lock(&gc->lock);
+        }
+        if (gc_next(&still) == g)   /* still alive (or dying elsewhere): it may die later */
+            move_one_to_old(g, old, old_space, space);
+    }
+    pthread_mutex_unlock(&gc->lock);
+    rec.clear_ns = _tally_now_ns() - t_clear0;
+
+    /* Step 10: the uncollectable. */
+    intptr_t n = 0;
+    pthread_mutex_lock(&gc->lock);
+    size_t nfin = gc_list_size(&finalizers);
+    tally_object **keep = nfin ? calloc(nfin, sizeof *keep) : NULL;
+    size_t nkeep = 0;
+    for (_tally_gc_head *g = gc_next(&finalizers); g != &finalizers; g = gc_next(g)) {
+        tally_object *o = _TALLY_FROM_GC(g);
+        n++;
+        if (debug & TALLY_GC_DEBUG_UNCOLLECTABLE)
+            debug_object("uncollectable", o);
+        if (keep && (saveall || o->ob_type->del) && _tally_rc_try_incref(o))
+            keep[nkeep++] = o;
+    }
+    merge_into_old(&finalizers, old, old_space, space, false);
+    pthread_mutex_unlock(&gc->lock);
+    for (size_t i = 0; i < nkeep; i++) {
+        tally_list_append(garbage, keep[i]);
+        tally_decref(keep[i]);
+    }
+    free(keep);
+
+    /* Step 11: stats and telemetry. */
+    uint64_t t_end = _tally_now_ns();
+    rec.collected = (uint64_t)m;
+    rec.uncollectable = (uint64_t)n;
+    rec.time_to_safepoint_ns = clk.to_safepoint;
+    rec.stw_ns = stw_total;
+    rec.total_ns = t_end - t_begin;
+    pthread_mutex_lock(&gc->lock);
+    tally_gc_stats *st = &gc->stats[generation];
+    st->collections++;
+    st->collected += (uint64_t)m;
+    st->uncollectable += (uint64_t)n;
+    st->candidates += pc.candidates;
+    st->duration += (double)(rec.total_ns ? rec.total_ns : 1) / 1e9;
+    pthread_mutex_unlock(&gc->lock);
+    _tally_gc_record_pause(&rec);
+    if (debug & TALLY_GC_DEBUG_STATS)
+        fprintf(stderr, "gc: done, %ld unreachable, %ld uncollectable, %.6fs elapsed (%.1f us stopped)\n",
+                (long)(m + n), (long)n, (double)rec.total_ns / 1e9, (double)stw_total / 1e3);
+
+    /* Step 12. */
+    if (!shutdown)
+        _tally_gc_invoke_callbacks(TALLY_GC_STOP, generation, m, n);
+    __atomic_store_n(&gc->collecting, 0, __ATOMIC_RELEASE);
+    return n + m;   /* step 13 */
+}
+
+/* gc_select_generation of CPython <= 3.13: the oldest generation over its threshold; gen2 only
+ * when the objects that survived since the last full collection are at least 25% of those that
+ * survived it (long_lived_pending >= long_lived_total / 4).  Incremental mode: whenever gen1 or
+ * gen2 would be chosen, gen1 plus an increment of gen2 is collected instead. */
+intptr_t _tally_gc_collect_generations(void)
+{
+    gc_state *gc = &_tally_gc;
+    bool inc = tally_atomic_load_relaxed(&gc->incremental) != 0;
+    for (int i = 2; i >= 0; i--) {
+        if (tally_atomic_load_relaxed(&gc->count[i]) > tally_atomic_load_relaxed(&gc->threshold[i])) {
+            if (i == 2 && !inc) {
+                pthread_mutex_lock(&gc->lock);
+                bool skip = gc->long_lived_pending < gc->long_lived_total / 4;
+                pthread_mutex_unlock(&gc->lock);
+                if (skip)
+                    continue;
+            }
+            if (inc && i >= 1)
+                return _tally_gc_collect_main(1, true, true);
+            return _tally_gc_collect_main(i, false, true);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,201 @@
+/* collector/gc_internal.h - the collector's private state and its list primitives.
+ *
+ * Owns: the encoding of the GC pre-header (_tally_gc_head), the young-generation shards, the
+ * global collector state shared by collector/gc_*.c.  Never included outside collector/.
+ *
+ * Pre-header words (every gc_head is 16-byte aligned: mimalloc blocks and our list heads), so
+ * the low 4 bits of both words are free:
+ *
+ *     gc_next   | address of the next gc_head                 | tag (bits 0-3)            |
+ *               |   tag 0: a global list (gen1, gen2, its visited half, permanent, or a    |
+ *               |          collection's private list); guarded by gc.lock              |
+ *               |   tag k (1..GC_NSHARDS): young shard k-1; guarded by that shard's lock   |
+ *     gc_prev   | outside the working set: address of the previous gc_head | bit0 SPACE   |
+ *               | in the working set (world stopped): gc_refs << 2 | bit1 COLLECTING       |
+ *               | in the unreachable set: address of the previous gc_head | bit1 COLLECTING|
+ *     untracked: gc_next == gc_prev == 0 and ob_gc_bits has no TRACKED.
+ *
+ * Flags per phase (CPython's validate_list table, our names):
+ *     phase                         COLLECTING(prev)  UNREACHABLE(ob_gc_bits)  tag
+ *     generation lists              clear             clear                    shard / 0
+ *     update_refs..subtract_refs    set (refs)        clear                    0
+ *     move_unreachable: reachable   clear (pointer)   clear                    0
+ *     move_unreachable: unreachable set (pointer)     set                      0
+ *     legacy finalizers list        clear             clear                    0
+ *     finalize / clear phases       set               set                      0
+ * No object in a generation list has COLLECTING or UNREACHABLE once a collection returns.
+ * SPACE (bit0 of gc_prev) is meaningful only in gen2 while incremental mode is on: an object
+ * whose SPACE equals gc.visited_space has been scanned in the current old-generation cycle.
+ */
+#ifndef TALLY_COLLECTOR_GC_INTERNAL_H
+#define TALLY_COLLECTOR_GC_INTERNAL_H
+
+#include "runtime/internal.h"
+
+#define GC_TAG_MASK ((uintptr_t)0xF)
+#define GC_PTR_MASK (~(uintptr_t)0xF)
+#define GC_PREV_SPACE ((uintptr_t)0x1)
+#define GC_PREV_COLLECTING ((uintptr_t)0x2)
+#define GC_PREV_FLAGS ((uintptr_t)0x3)
+#define GC_REFS_SHIFT 2
+#define GC_NSHARDS 15
+
+/* A young-generation shard: threads map to shard (serial-1) % GC_NSHARDS.  Only the owner links
+ * objects (allocation); any thread may unlink (free, untrack).  The lock is a one-byte
+ * test-and-test-and-set lock (sync/lock.c slow path): acquire on lock pairs with the release on
+ * unlock of the previous holder, which orders all list-word accesses of both holders. */
+typedef struct gc_shard {
+    _Alignas(TALLY_CACHELINE) uint8_t lock;
+    _Alignas(16) _tally_gc_head head;
+} gc_shard;
+
+typedef struct gc_callback_entry {
+    tally_gc_callback cb;
+    void *arg;
+} gc_callback_entry;
+
+typedef struct gc_state {
+    pthread_mutex_t lock;           /* the global lists, stats, the collector's lists when the world runs */
+    _Alignas(16) _tally_gc_head gen1;
+    _Alignas(16) _tally_gc_head gen2;          /* gen2; in incremental mode its pending half */
+    _Alignas(16) _tally_gc_head gen2_visited;  /* incremental mode: scanned this old-gen cycle */
+    _Alignas(16) _tally_gc_head permanent;
+    int visited_space;              /* 0/1: SPACE value of visited objects (under lock/STW) */
+    int space_valid;                /* gen2 SPACE bits are consistent with visited_space */
+
+    int threshold[3];               /* relaxed atomics */
+    int count[3];                   /* count[0]: atomic; count[1..2]: relaxed atomics */
+    int enabled;                    /* relaxed atomic */
+    unsigned debug;                 /* relaxed atomic */
+    int incremental;                /* relaxed atomic */
+    unsigned increment_size;        /* relaxed atomic */
+    intptr_t long_lived_total;      /* under lock */
+    intptr_t long_lived_pending;
+
+    int collecting;                 /* 1 while a collection runs (CAS 0 -> 1, acq_rel) */
+    pthread_t collector;            /* valid while collecting */
+    int shutting_down;
+
+    tally_gc_stats stats[3];        /* under lock */
+    tally_object *garbage;          /* the gc.garbage list (lazily created) */
+
+    pthread_mutex_t cb_lock;        /* callbacks */
+    gc_callback_entry *callbacks;
+    size_t ncallbacks, cbcap;
+
+    pthread_mutex_t pause_lock;     /* telemetry ring */
+    tally_gc_pause *pauses;         /* TALLY_GC_PAUSE_RING records */
+    uint64_t npauses;               /* total recorded */
+
+    gc_shard shards[GC_NSHARDS];
+} gc_state;
+
+TALLY_HIDDEN extern gc_state _tally_gc;
+
+/* ---- list primitives (caller has exclusive access: the list's lock, or the world stopped).
+ * Every word is read and written with relaxed atomics so that a racing reader of a tag (free of
+ * an object from another thread) is a defined, TSan-visible access; on x86-64 and AArch64 these
+ * compile to plain loads and stores. */
+static inline uintptr_t gc_ld(const uintptr_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void gc_st(uintptr_t *p, uintptr_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
+static inline _tally_gc_head *gc_next(_tally_gc_head *g) { return (_tally_gc_head *)(gc_ld(&g->gc_next) & GC_PTR_MASK); }
+static inline _tally_gc_head *gc_prev(_tally_gc_head *g) { return (_tally_gc_head *)(gc_ld(&g->gc_prev) & GC_PTR_MASK); }
+static inline unsigned gc_tag(_tally_gc_head *g) { return (unsigned)(gc_ld(&g->gc_next) & GC_TAG_MASK); }
+/* Keep g's own tag / flags, replace the link. */
+static inline void gc_set_next(_tally_gc_head *g, _tally_gc_head *n)
+{
+    gc_st(&g->gc_next, (gc_ld(&g->gc_next) & GC_TAG_MASK) | (uintptr_t)n);
+}
+static inline void gc_set_prev(_tally_gc_head *g, _tally_gc_head *p)
+{
+    gc_st(&g->gc_prev, (gc_ld(&g->gc_prev) & GC_PREV_FLAGS) | (uintptr_t)p);
+}
+
+static inline void gc_list_init(_tally_gc_head *l, unsigned tag)
+{
+    gc_st(&l->gc_next, (uintptr_t)l | tag);
+    gc_st(&l->gc_prev, (uintptr_t)l);
+}
+static inline bool gc_list_is_empty(_tally_gc_head *l) { return gc_next(l) == l; }
+
+/* Append node (not in any list) to l; node takes l's tag and keeps its prev flags. */
+static inline void gc_list_append(_tally_gc_head *node, _tally_gc_head *l)
+{
+    _tally_gc_head *last = gc_prev(l);
+    gc_st(&node->gc_prev, (gc_ld(&node->gc_prev) & GC_PREV_FLAGS) | (uintptr_t)last);
+    gc_st(&node->gc_next, (uintptr_t)l | (gc_ld(&l->gc_next) & GC_TAG_MASK));
+    gc_set_next(last, node);
+    gc_st(&l->gc_prev, (uintptr_t)node);
+}
+
+/* Unlink node; its words keep their flag bits (the caller decides what they become). */
+static inline void gc_list_unlink(_tally_gc_head *node)
+{
+    _tally_gc_head *prev = gc_prev(node), *next = gc_next(node);
+    gc_set_next(prev, next);
+    gc_set_prev(next, prev);
+}
+
+static inline void gc_list_move(_tally_gc_head *node, _tally_gc_head *to)
+{
+    gc_list_unlink(node);
+    gc_list_append(node, to);
+}
+
+/* Splice `from` (same tag as `to`, or re-tagged by the caller afterwards) onto the end of `to`. */
+static inline void gc_list_merge(_tally_gc_head *from, _tally_gc_head *to)
+{
+    if (gc_list_is_empty(from))
+        return;
+    _tally_gc_head *to_tail = gc_prev(to);
+    _tally_gc_head *first = gc_next(from), *last = gc_prev(from);
+    gc_set_next(to_tail, first);
+    gc_set_prev(first, to_tail);
+    gc_st(&last->gc_next, (uintptr_t)to | (gc_ld(&to->gc_next) & GC_TAG_MASK));
+    gc_st(&to->gc_prev, (uintptr_t)last);
+    gc_list_init(from, gc_tag(from));
+}
+
+static inline size_t gc_list_size(_tally_gc_head *l)
+{
+    size_t n = 0;
+    for (_tally_gc_head *g = gc_next(l); g != l; g = gc_next(g))
+        n++;
+    return n;
+}
+
+/* ob_gc_bits helpers.  _ws: world stopped (or GIL held and nobody else runs): a relaxed
+ * load/store pair, no read-modify-write needed.  _rt: world running: atomic or/and. */
+static inline uint8_t gc_bits(tally_object *o) { return tally_atomic_load_relaxed(&o->ob_gc_bits); }
+static inline void gc_bits_set_ws(tally_object *o, uint8_t b) { tally_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(gc_bits(o) | b)); }
+static inline void gc_bits_clear_ws(tally_object *o, uint8_t b) { tally_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(gc_bits(o) & ~b)); }
+static inline void gc_bits_set_rt(tally_object *o, uint8_t b) { tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, b); }
+static inline void gc_bits_clear_rt(tally_object *o, uint8_t b) { tally_atomic_fetch_and_relaxed(&o->ob_gc_bits, (uint8_t)~b); }
+
+/* ---- shard locks ---- */
+static inline void gc_shard_lock(gc_shard *s)
+{
+    uint8_t expected = 0;
+    if (tally_likely(__atomic_compare_exchange_n(&s->lock, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+        return;
+    _tally_mutex_lock_slow(&s->lock);
+}
+static inline void gc_shard_unlock(gc_shard *s) { __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE); }
+
+/* ---- cross-file functions of the collector ---- */
+/* Lock the list that holds tracked object g and return with it held (*shard set for a young
+ * shard, NULL for gc.lock); false if g was not tracked (nothing held). */
+TALLY_HIDDEN bool _tally_gc_lock_list_of(_tally_gc_head *g, gc_shard **shard);
+TALLY_HIDDEN void _tally_gc_unlock_list(gc_shard *shard);
+TALLY_HIDDEN void _tally_gc_lock_all(void);     /* gc.lock then every shard, in order */
+TALLY_HIDDEN void _tally_gc_unlock_all(void);
+/* The collection proper (collector/gc.c).  Returns collected + uncollectable, 0 when another
+ * collection is running.  `incremental_step`: a gen-1 collection plus an increment of gen2. */
+TALLY_HIDDEN intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from_threshold);
+TALLY_HIDDEN intptr_t _tally_gc_collect_generations(void);   /* threshold-driven choice */
+TALLY_HIDDEN void _tally_gc_record_pause(const tally_gc_pause *p);
+TALLY_HIDDEN void _tally_gc_invoke_callbacks(int phase, int generation, intptr_t collected, intptr_t uncollectable);
+TALLY_HIDDEN tally_object *_tally_gc_garbage_list(void);    /* create on first use; NULL on OOM */
+
+#endif

@@ -1,0 +1,383 @@
+/* collector/gc_lists.c - generation lists, young shards and the object core's hooks.
+ *
+ * Owns: the collector state (_tally_gc), _tally_gc_init/fini, per-thread shard assignment,
+ * linking at allocation, unlinking at free/untrack, tally_gc_track/untrack/is_tracked/
+ * is_finalized, the allocation count and the threshold check (_tally_gc_maybe_collect),
+ * freeze/unfreeze, get_objects, fork.
+ *
+ * Locking: a tracked object's list is named by the tag in its gc_next (collector/gc_internal.h):
+ * a young shard (its byte lock) or the global lists (gc.lock).  Lock order: gc.lock, then shards
+ * in index order.  No lock is held across user code, an allocation of a GC object or a
+ * safepoint, so a holder never waits for a stop-the-world and a stopped world never waits for a
+ * holder.  With the world stopped the collector touches lists without locks (every other thread
+ * is parked outside these critical sections).
+ * A tag changes only with the world stopped (young shard -> collector) or while the object is
+ * untracked, so "read tag, lock, re-read tag" finds the right lock.
+ * Memory ordering: list words are relaxed atomics ordered by the lock that guards them
+ * (acquire on lock, release on unlock); the young count is a relaxed atomic counter (it only
+ * decides when to collect).
+ */
+#include "collector/gc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+gc_state _tally_gc;
+
+/* ---- locks -------------------------------------------------------------------------------- */
+bool _tally_gc_lock_list_of(_tally_gc_head *g, gc_shard **shard)
+{
+    for (;;) {
+        uintptr_t next = gc_ld(&g->gc_next);
+        if (next == 0)
+            return false;
+        unsigned tag = (unsigned)(next & GC_TAG_MASK);
+        gc_shard *s = tag ? &_tally_gc.shards[tag - 1] : NULL;
+        if (s)
+            gc_shard_lock(s);
+        else
+            pthread_mutex_lock(&_tally_gc.lock);
+        uintptr_t again = gc_ld(&g->gc_next);
+        if (again != 0 && (again & GC_TAG_MASK) == tag) {
+            *shard = s;
+            return true;
+        }
+        _tally_gc_unlock_list(s);
+    }
+}
+
+void _tally_gc_unlock_list(gc_shard *s)
+{
+    if (s)
+        gc_shard_unlock(s);
+    else
+        pthread_mutex_unlock(&_tally_gc.lock);
+}
+
+void _tally_gc_lock_all(void)
+{
+    pthread_mutex_lock(&_tally_gc.lock);
+    for (int i = 0; i < GC_NSHARDS; i++)
+        gc_shard_lock(&_tally_gc.shards[i]);
+}
+
+void _tally_gc_unlock_all(void)
+{
+    for (int i = GC_NSHARDS - 1; i >= 0; i--)
+        gc_shard_unlock(&_tally_gc.shards[i]);
+    pthread_mutex_unlock(&_tally_gc.lock);
+}
+
+/* ---- life cycle --------------------------------------------------------------------------- */
+int _tally_gc_init(const tally_options *opt)
+{
+    gc_state *gc = &_tally_gc;
+    tally_gc_pause *ring = gc->pauses;
+    gc_callback_entry *cbs = gc->callbacks;
+    size_t cbcap = gc->cbcap;
+    memset(gc, 0, sizeof *gc);
+    pthread_mutex_init(&gc->lock, NULL);
+    pthread_mutex_init(&gc->cb_lock, NULL);
+    pthread_mutex_init(&gc->pause_lock, NULL);
+    gc_list_init(&gc->gen1, 0);
+    gc_list_init(&gc->gen2, 0);
+    gc_list_init(&gc->gen2_visited, 0);
+    gc_list_init(&gc->permanent, 0);
+    for (int i = 0; i < GC_NSHARDS; i++)
+        gc_list_init(&gc->shards[i].head, (unsigned)i + 1);
+    gc->threshold[0] = opt->gc_threshold0;
+    gc->threshold[1] = opt->gc_threshold1;
+    gc->threshold[2] = opt->gc_threshold2;
+    gc->enabled = opt->gc_enabled != 0;
+    gc->incremental = opt->gc_incremental != 0;
+    gc->increment_size = opt->gc_increment_size ? opt->gc_increment_size : 20000u;
+    if (!ring)
+        ring = calloc(TALLY_GC_PAUSE_RING, sizeof *ring);
+    if (!ring) {
+        _tally_set_error("tally_init: out of memory for the collector's pause records");
+        return -1;
+    }
+    gc->pauses = ring;
+    gc->callbacks = cbs;   /* callbacks are cleared (kept allocated) across a re-init */
+    gc->cbcap = cbcap;
+    gc->ncallbacks = 0;
+    return 0;
+}
+
+void _tally_gc_fini(void)
+{
+    gc_state *gc = &_tally_gc;
+    tally_atomic_store_relaxed(&gc->shutting_down, 1);
+    /* Final collection: finalizers run, no callbacks (CPython's finalize_garbage at exit). */
+    _tally_gc_collect_main(2, false, false);
+    tally_object *garbage = gc->garbage;
+    if (garbage) {
+        size_t n = tally_list_len(garbage);
+        unsigned debug = tally_atomic_load_relaxed(&gc->debug);
+        if (n && !(debug & TALLY_GC_DEBUG_SAVEALL)) {
+            if (debug & TALLY_GC_DEBUG_UNCOLLECTABLE)
+                fprintf(stderr, "tally: gc: %zu uncollectable objects at shutdown\n", n);
+            else
+                fprintf(stderr, "tally: gc: %zu uncollectable objects at shutdown; use "
+                                "tally_gc_set_debug(TALLY_GC_DEBUG_UNCOLLECTABLE) to list them\n", n);
+        }
+        gc->garbage = NULL;
+        tally_decref(garbage);
+    }
+    pthread_mutex_lock(&gc->cb_lock);
+    gc->ncallbacks = 0;
+    pthread_mutex_unlock(&gc->cb_lock);
+}
+
+int _tally_gc_thread_init(tally_thread_state *ts)
+{
+    ts->gc_data = &_tally_gc.shards[(ts->serial ? ts->serial - 1 : 0) % GC_NSHARDS];
+    return 0;
+}
+
+void _tally_gc_thread_fini(tally_thread_state *ts)
+{
+    /* The shard outlives the thread: its objects stay young until the next collection, and
+     * other threads mapped to the same shard keep using it. */
+    (void)ts;
+}
+
+void _tally_gc_fork_child(void)
+{
+    gc_state *gc = &_tally_gc;
+    pthread_mutex_init(&gc->lock, NULL);
+    pthread_mutex_init(&gc->cb_lock, NULL);
+    pthread_mutex_init(&gc->pause_lock, NULL);
+    for (int i = 0; i < GC_NSHARDS; i++)
+        gc->shards[i].lock = 0;
+    /* A collection that another thread was running is gone with that thread; its private lists
+     * are unreachable in the child (their objects leak, as with any thread's stack). */
+    if (tally_atomic_load_relaxed(&gc->collecting) && !pthread_equal(gc->collector, pthread_self()))
+        tally_atomic_store_relaxed(&gc->collecting, 0);
+}
+
+/* ---- the object core's hooks ------------------------------------------------------------- */
+void _tally_gc_maybe_collect(tally_thread_state *ts)
+{
+    gc_state *gc = &_tally_gc;
+    (void)ts;
+    int c = tally_atomic_fetch_add_relaxed(&gc->count[0], 1) + 1;
+    int t0 = tally_atomic_load_relaxed(&gc->threshold[0]);
+    if (tally_likely(c <= t0) || t0 == 0)
+        return;
+    if (!tally_atomic_load_relaxed(&gc->enabled) || tally_atomic_load_relaxed(&gc->collecting))
+        return;
+    _tally_gc_collect_generations();
+}
+
+static void link_young(gc_shard *s, tally_object *o)
+{
+    _tally_gc_head *g = _TALLY_AS_GC(o);
+    gc_shard_lock(s);
+    gc_st(&g->gc_prev, 0);
+    gc_list_append(g, &s->head);
+    gc_shard_unlock(s);
+}
+
+void _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o)
+{
+    gc_shard *s = ts && ts->gc_data ? ts->gc_data : &_tally_gc.shards[0];
+    /* The object is private to this thread until tally_new returns: no RMW needed. */
+    tally_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(gc_bits(o) | TALLY_GC_BIT_TRACKED));
+    link_young(s, o);
+}
+
+void _tally_gc_on_free(tally_thread_state *ts, tally_object *o)
+{
+    (void)ts;
+    if (gc_bits(o) & TALLY_GC_BIT_TRACKED)
+        tally_gc_untrack(o);
+    /* c0 -1 per GC free, never below 0. */
+    int *c0 = &_tally_gc.count[0];
+    int c = tally_atomic_load_relaxed(c0);
+    while (c > 0 && !tally_atomic_cas_relaxed(c0, &c, c - 1))
+        ;
+}
+
+void _tally_gc_run_scheduled(tally_thread_state *ts)
+{
+    (void)ts;
+    gc_state *gc = &_tally_gc;
+    if (tally_atomic_load_relaxed(&gc->enabled) && tally_atomic_load_relaxed(&gc->threshold[0]) != 0)
+        _tally_gc_collect_generations();
+}
+
+/* ---- tracking ----------------------------------------------------------------------------- */
+bool tally_gc_is_tracked(tally_object *o)
+{
+    return o && _TALLY_IS_GC(o) && (gc_bits(o) & TALLY_GC_BIT_TRACKED);
+}
+
+bool tally_gc_is_finalized(tally_object *o)
+{
+    return o && _TALLY_IS_GC(o) && (gc_bits(o) & TALLY_GC_BIT_FINALIZED);
+}
+
+void tally_gc_track(tally_object *o)
+{
+    if (!o || !_TALLY_IS_GC(o)) {
+        _tally_misuse(o, "tally_gc_track: not a GC object");
+        return;
+    }
+    if (o->ob_flags & TALLY_OBF_STATIC)
+        return;
+    _tally_gc_head *g = _TALLY_AS_GC(o);
+    tally_thread_state *ts = _tally_tstate();
+    gc_shard *s = ts && ts->gc_data ? ts->gc_data : &_tally_gc.shards[0];
+    gc_shard_lock(s);
+    if (gc_ld(&g->gc_next) == 0 && !(gc_bits(o) & TALLY_GC_BIT_TRACKED)) {
+        gc_bits_set_rt(o, TALLY_GC_BIT_TRACKED);
+        gc_st(&g->gc_prev, 0);
+        gc_list_append(g, &s->head);
+    }
+    gc_shard_unlock(s);
+}
+
+void tally_gc_untrack(tally_object *o)
+{
+    if (!o || !_TALLY_IS_GC(o))
+        return;
+    _tally_gc_head *g = _TALLY_AS_GC(o);
+    gc_shard *s;
+    if (!_tally_gc_lock_list_of(g, &s))
+        return;
+    gc_list_unlink(g);
+    gc_st(&g->gc_next, 0);
+    gc_st(&g->gc_prev, 0);
+    gc_bits_clear_rt(o, TALLY_GC_BIT_TRACKED);
+    _tally_gc_unlock_list(s);
+}
+
+/* ---- freeze ------------------------------------------------------------------------------ */
+static void set_frozen(_tally_gc_head *l, bool on)
+{
+    for (_tally_gc_head *g = gc_next(l); g != l; g = gc_next(g)) {
+        if (on)
+            gc_bits_set_rt(_TALLY_FROM_GC(g), TALLY_GC_BIT_FROZEN);
+        else
+            gc_bits_clear_rt(_TALLY_FROM_GC(g), TALLY_GC_BIT_FROZEN);
+    }
+}
+
+/* Move a shard's objects to a global list (re-tagging each: the shard lock and gc.lock held). */
+static void shard_move_to(gc_shard *s, _tally_gc_head *to)
+{
+    _tally_gc_head *h = &s->head;
+    while (!gc_list_is_empty(h)) {
+        _tally_gc_head *g = gc_next(h);
+        gc_list_unlink(g);
+        gc_st(&g->gc_next, 0);
+        gc_list_append(g, to);
+    }
+}
+
+void tally_gc_freeze(void)
+{
+    gc_state *gc = &_tally_gc;
+    _Alignas(16) _tally_gc_head moved;
+    gc_list_init(&moved, 0);
+    _tally_gc_lock_all();
+    for (int i = 0; i < GC_NSHARDS; i++)
+        shard_move_to(&gc->shards[i], &moved);
+    gc_list_merge(&gc->gen1, &moved);
+    gc_list_merge(&gc->gen2, &moved);
+    gc_list_merge(&gc->gen2_visited, &moved);
+    set_frozen(&moved, true);
+    gc_list_merge(&moved, &gc->permanent);
+    gc->space_valid = 0;
+    tally_atomic_store_relaxed(&gc->count[0], 0);
+    _tally_gc_unlock_all();
+}
+
+void tally_gc_unfreeze(void)
+{
+    gc_state *gc = &_tally_gc;
+    pthread_mutex_lock(&gc->lock);
+    set_frozen(&gc->permanent, false);
+    gc_list_merge(&gc->permanent, &gc->gen2);
+    gc->space_valid = 0;
+    pthread_mutex_unlock(&gc->lock);
+}
+
+size_t tally_gc_get_freeze_count(void)
+{
+    pthread_mutex_lock(&_tally_gc.lock);
+    size_t n = gc_list_size(&_tally_gc.permanent);
+    pthread_mutex_unlock(&_tally_gc.lock);
+    return n;
+}
+
+/* ---- get_objects ------------------------------------------------------------------------- */
+typedef struct obj_vec {
+    tally_object **v;
+    size_t n, cap;
+    bool oom;
+} obj_vec;
+
+static void collect_list(obj_vec *out, _tally_gc_head *l)
+{
+    for (_tally_gc_head *g = gc_next(l); g != l; g = gc_next(g)) {
+        tally_object *o = _TALLY_FROM_GC(g);
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 1024;
+            tally_object **v = realloc(out->v, cap * sizeof *v);
+            if (!v) {
+                out->oom = true;
+                return;
+            }
+            out->v = v;
+            out->cap = cap;
+        }
+        /* A listed object's memory is valid (its free unlinks it under this lock first), but
+         * its count may already be 0: only living objects are returned. */
+        if (_tally_rc_try_incref(o))
+            out->v[out->n++] = o;
+    }
+}
+
+tally_object *tally_gc_get_objects(int generation)
+{
+    if (generation < -1 || generation > 2) {
+        _tally_set_error("tally_gc_get_objects: generation %d is out of range (accepted: -1, 0, 1, 2)", generation);
+        return NULL;
+    }
+    if (!_tally_tstate_require("tally_gc_get_objects"))
+        return NULL;
+    gc_state *gc = &_tally_gc;
+    tally_object *result = tally_list_new();   /* before any lock: it allocates a GC object */
+    if (!result)
+        return NULL;
+    obj_vec vec = { NULL, 0, 0, false };
+    _tally_gc_lock_all();
+    /* Objects of a running collection's unreachable/finalizer sets are in no generation list. */
+    if (generation == -1 || generation == 0) {
+        for (int i = 0; i < GC_NSHARDS; i++)
+            collect_list(&vec, &gc->shards[i].head);
+    }
+    if (generation == -1 || generation == 1)
+        collect_list(&vec, &gc->gen1);
+    if (generation == -1 || generation == 2) {
+        collect_list(&vec, &gc->gen2);
+        collect_list(&vec, &gc->gen2_visited);
+    }
+    _tally_gc_unlock_all();
+    int rc = vec.oom ? -1 : 0;
+    for (size_t i = 0; i < vec.n; i++) {
+        if (rc == 0 && vec.v[i] != result)
+            rc = tally_list_append(result, vec.v[i]);
+        tally_decref(vec.v[i]);
+    }
+    free(vec.v);
+    if (rc != 0) {
+        tally_decref(result);
+        _tally_set_error("tally_gc_get_objects: out of memory");
+        return NULL;
+    }
+    return result;
+}
