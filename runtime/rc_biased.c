@@ -29,12 +29,16 @@
  *  - increments: relaxed (the caller holds a reference); try-increment: acquire CAS, pairing
  *    with the release of whoever published the object (as the atomic backend).
  *
- * Lock-free readers: an owner whose local count reaches zero frees without any RMW only when
- * shared == 0 and the object was never marked SHARED or WEAKREFS in ob_gc_bits; those are the
- * bits that make object.c free through QSBR, i.e. exactly the objects a lock-free reader or a
- * weakref may reach.  For them the owner CASes the state to MERGED, so a racing try-increment
- * either lands before (and the object lives) or sees MERGED|0 and fails (CPython gets the same
- * effect from _Py_REF_MAYBE_WEAKREF; try-increment also sets that state).
+ * Conditional increments (_tally_rc_try_incref: lock-free container reads, weakrefs, the
+ * collector) are exact: they fail only on a dying object.  The one hard case is shared == 0
+ * in the DEFAULT state, where the owner frees without an RMW when its local count reaches
+ * zero.  The reader then first CASes the state to MAYBE_WEAKREF and re-reads the local count
+ * (seq_cst), and the owner puts a seq_cst fence between its zero store and its load of the
+ * shared word (Dekker): either the owner sees the flag and merges with a CAS, which the
+ * reader's increment races correctly, or the reader sees the zero and fails.  The owner pays
+ * that fence only for objects a reader can reach: GC objects (the collector) and objects
+ * marked SHARED/WEAKREFS (the marks that make object.c free through QSBR); a private non-GC
+ * object dies with a load and no fence or RMW, as in CPython.
  */
 #include "runtime/internal.h"
 #include "sync/brc_queue.h"
@@ -130,6 +134,8 @@ intptr_t _tally_rc_get(tally_object *o)
 
 void _tally_rc_set_immortal(tally_object *o)
 {
+    if (is_immortal(o))
+        return;   /* sticky; never written again */
     /* Local first: every fast path tests it before writing, so no count changes after this
      * (the caller must be the owner, or o must not be in use by other threads: an owner's
      * increment in flight could overwrite it, as with CPython's _Py_SetImmortal). */
@@ -160,14 +166,27 @@ intptr_t _tally_biased_explicit_merge(tally_object *o, intptr_t extra)
     return refcnt;
 }
 
-/* The owner's local count is 0: decide whether o is dead, merging otherwise (o unowned then). */
+/* The owner's local count is 0 (its relaxed store is sequenced before this call): decide
+ * whether o is dead, merging otherwise (o is unowned from then on). */
 static bool owner_zero_is_dead(tally_object *o)
 {
     /* Acquire: pairs with the release CAS of every non-owner decrement that brought shared
      * back to zero, so the destructor sees their writes. */
     intptr_t shared = tally_atomic_load_acquire(&o->ob_ref_shared);
-    if (shared == 0 && !(tally_atomic_load_relaxed(&o->ob_gc_bits) & READER_BITS))
-        return true;   /* private death: no other thread holds or can take a reference */
+    if (shared == 0) {
+        /* No RMW needed unless a conditional increment may race with us.  Only GC objects (the
+         * collector) and objects marked SHARED/WEAKREFS (lock-free container reads, weakrefs;
+         * the marks that make object.c free through QSBR) can be reached by one. */
+        if (!(o->ob_flags & TALLY_OBF_GC) && !(tally_atomic_load_relaxed(&o->ob_gc_bits) & READER_BITS))
+            return true;
+        /* Dekker with try_incref: [local = 0; fence; load shared] here against [CAS shared
+         * 0 -> MAYBE_WEAKREF; seq_cst load local] there.  Either we see its flag (and take the
+         * CAS path below) or it sees our zero (and fails). */
+        tally_atomic_fence();
+        shared = tally_atomic_load_acquire(&o->ob_ref_shared);
+        if (shared == 0)
+            return true;
+    }
     tally_atomic_store_relaxed(&o->ob_tid, 0);   /* gh-121794: before the store to shared */
     intptr_t merged;
     do {
@@ -233,19 +252,21 @@ bool _tally_rc_try_incref(tally_object *o)
     for (;;) {
         if (STATE(shared) == TALLY_REF_MERGED && COUNT(shared) <= 0)
             return false;   /* merged and zero: being freed */
-        /* shared == 0 in the DEFAULT state: the total is the owner's local count, which it may
-         * drop to zero and free without a CAS unless a reader bit is set (see the top).  The
-         * caller falls back to its lock (containers) or the object is dying (weakrefs, whose
-         * targets always carry WEAKREFS). */
-        if (shared == TALLY_REF_DEFAULT && !(tally_atomic_load_relaxed(&o->ob_gc_bits) & READER_BITS))
-            return false;
-        /* Count +1; a DEFAULT object becomes MAYBE_WEAKREF (readers exist: no more no-CAS
-         * frees).  Acquire on success: pairs with the publisher's release. */
-        intptr_t next = shared + ONE;
-        if (STATE(shared) == TALLY_REF_DEFAULT)
-            next |= TALLY_REF_MAYBE_WEAKREF;
-        if (__atomic_compare_exchange_n(&o->ob_ref_shared, &shared, next, 0, __ATOMIC_ACQUIRE,
-                                        __ATOMIC_RELAXED))
+        if (shared == TALLY_REF_DEFAULT) {
+            /* The total is the owner's local count, which it may drop to zero and free
+             * without an RMW.  Announce a reader first (MAYBE_WEAKREF, as CPython's
+             * _PyObject_SetMaybeWeakref), then check the local count: seq_cst CAS and load,
+             * paired with the owner's fence in owner_zero_is_dead (Dekker), so a zero we do
+             * not see is one whose owner sees our flag and merges with a CAS instead. */
+            if (!tally_atomic_cas(&o->ob_ref_shared, &shared, (intptr_t)TALLY_REF_MAYBE_WEAKREF))
+                continue;
+            if (tally_atomic_load(&o->ob_ref_local) == 0)
+                return false;   /* the owner dropped its last reference: dying */
+            shared = TALLY_REF_MAYBE_WEAKREF;
+        }
+        /* Count +1.  Acquire on success: pairs with the publisher's release. */
+        if (__atomic_compare_exchange_n(&o->ob_ref_shared, &shared, shared + ONE, 0,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
             return true;
     }
 }
