@@ -489,19 +489,24 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     bool user_code_ran = false;
     size_t ncb = tally_list_len(pending);
     for (size_t i = 0; i < ncb; i++) {
-        tally_object *wr = tally_list_get(pending, i);
+        tally_object *wr = tally_list_get(pending, i);   /* new reference */
         if (wr) {
             _tally_weakref_call(wr);
             user_code_ran = true;
+            tally_decref(wr);
         }
     }
     if (ncb) {
-        /* Weakrefs that only the pending list still holds die with it: counted as collected. */
+        /* Weakrefs that only the pending list still holds die with it: counted as collected
+         * (CPython's handle_weakrefs num_freed). */
         tally_flush();
-        for (size_t i = 0; i < ncb; i++) {
-            tally_object *wr = tally_list_get(pending, i);
-            if (wr && tally_refcount(wr) == 1)
+        for (size_t i = tally_list_len(pending); i > 0; i--) {
+            tally_object *wr = tally_list_pop(pending);
+            if (!wr)
+                break;
+            if (tally_refcount(wr) == 1)
                 m++;
+            tally_decref(wr);
         }
     }
     tally_decref(pending);
