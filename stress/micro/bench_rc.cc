@@ -105,8 +105,15 @@ class Pool {
     {
         stop_ = true;
         wait_barrier(&start_);
-        for (auto &t : threads_)
-            t.join();
+        // Workers release their thread states on the way out (gil: that takes the GIL), so
+        // join detached.
+        if (attach_ && tally_thread_is_attached()) {
+            TALLY_BEGIN_ALLOW_THREADS
+            join_all();
+            TALLY_END_ALLOW_THREADS
+        } else {
+            join_all();
+        }
         pthread_barrier_destroy(&start_);
         pthread_barrier_destroy(&done_);
     }
@@ -122,6 +129,12 @@ class Pool {
     int size() const { return n_; }
 
   private:
+    void join_all()
+    {
+        for (auto &t : threads_)
+            t.join();
+    }
+
     // The calling (main) thread may be attached: detach while blocked so that a GIL holder
     // never waits for a thread that needs the GIL, and a stop-the-world never waits for it.
     void wait_barrier(pthread_barrier_t *b)
