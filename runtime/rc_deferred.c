@@ -1,0 +1,971 @@
+/* runtime/rc_deferred.c - the `deferred` backend: buffered reference counting in epochs.
+ *
+ * Owns: the backend interface (runtime/internal.h) for buffered counts after the Recycler
+ * (Bacon et al., PLDI 2001 / ECOOP 2001) and the Gilectomy, plus _tally_deferred_log_slow and
+ * the per-thread log _tally_rclog_tls that the inline fast path (include/tally/static/
+ * rc_deferred.h) appends to.  docs/backend-deferred.md has the full argument; in short:
+ *
+ *  - incref/decref append the object pointer (bit 0 set for a decrement) to a thread-private log;
+ *    no atomic instruction, no write to the object.  A full log is *shipped* (handed to a global
+ *    queue under ship_lock) and replaced; the thread asks itself (TALLY_BREAK_RC) to reconcile
+ *    at its next safepoint or allocation.
+ *  - Epochs.  `epoch` E is a global counter.  A thread *cuts* its log when it ships it after
+ *    having read E: every entry logged before the cut is then in the shipped queue.  The cut for
+ *    E is complete once every thread cut after E was published; the reconciler learns that from
+ *    liburcu's QSBR grace periods: each safepoint is a quiescent state (after which the thread
+ *    reads E and cuts if it changed), detaching cuts before going offline, and two grace periods
+ *    after E was stored (a call_rcu chain, or synchronize_rcu() twice in tally_flush) every
+ *    thread has passed a whole safepoint after the store, hence cut.  No thread is stopped.
+ *  - A reconciliation step runs (one at a time, under `lock`) when the cut for the current E is
+ *    complete: grab every shipped log (batch k); apply its increments; check the zero-count table
+ *    (below); apply the decrements of batch k-1 (one epoch late); publish E+1.  Any increment
+ *    that happened before a decrement of batch k-1 was logged before its thread's cut for E, so
+ *    it is in batch k or earlier and is applied first: no count reaches zero while a thread holds
+ *    a reference whose increment is still unapplied.
+ *  - Zero-count table (ZCT, Deutsch-Bobrow): an object whose count reaches zero is not freed at
+ *    once but one epoch later, if its count is still zero after the next batch's increments.
+ *    This makes _tally_rc_try_incref (weakrefs, lock-free container reads) a plain logged
+ *    increment: a reader that saw a positive count did so before its cut for E+1 (the zero store
+ *    happens before E+1 is published, and the cut reads E with acquire), so its increment is in
+ *    the next batch and revives the object before the check.
+ *  - Solo mode: when the calling thread is the only registered thread (single-threaded
+ *    programs, fork children, the last thread at shutdown) nothing can be unapplied elsewhere, so
+ *    a step applies everything at once and frees at once, holding ship_lock so that no thread
+ *    registers meanwhile.  The collector's world-stopped prepare does the same for all threads.
+ *
+ * Counts: ob_ref_local, written only by the reconciler (under `lock`, or with the world stopped)
+ * with relaxed atomic stores; the fast path reads it relaxed for the immortality test only.
+ * ob_ref_shared (unused by this backend's header layout) holds transient backend flags: QUEUED
+ * while the object sits in the ZCT or the collector's release list, DYING while a finalizer of
+ * the object runs (try_incref refuses it then; the bits above hold a log-ship count).
+ *
+ * Memory ordering:
+ *  - log entries: written by the owner, handed over under ship_lock (unlock -> lock), so the
+ *    reconciler sees them and every write the logging thread made to the object before them.
+ *  - epoch: stored with release under `lock` after the step's zero stores; read with acquire at
+ *    cuts.  Pairs so that a thread that cut for E+1 sees every count the step for E wrote.
+ *  - cut_done: atomic max with release by the call_rcu chain / flush; read with acquire before a
+ *    step (the grace periods themselves order the cuts before the chain's callback: urcu-qsbr's
+ *    quiescent state and grace-period wait are full barriers).
+ *  - deallocation runs outside both locks, on the thread that ran the step.
+ * Lock order: lock -> ship_lock.  Neither is held while running user code.
+ */
+#include "runtime/internal.h"
+
+#include <mimalloc.h>
+#include <string.h>
+#include <urcu/urcu-qsbr.h>
+
+TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls __attribute__((tls_model("initial-exec")));
+
+/* ob_ref_shared flags (this backend only) */
+#define RC_QUEUED ((intptr_t)1)   /* in the ZCT or the release list */
+#define RC_DYING  ((intptr_t)2)   /* finalizer running (resurrect_begin .. resurrect_end) */
+#define RC_SHIFT  2               /* DYING: the thread's ship count at resurrect_begin above */
+
+#define FREE_BUFS_MAX 64
+#define FLUSH_MAX_ROUNDS 100000
+
+typedef struct rc_buf {
+    struct rc_buf *next;
+    size_t n;          /* entries in e[] (set when shipped) */
+    uintptr_t e[];     /* rc.cap entries */
+} rc_buf;
+
+typedef struct rc_batch {
+    rc_buf *head, *tail;
+    size_t entries;
+} rc_batch;
+
+typedef struct rc_thread {
+    struct rc_thread *next, *prev;  /* rc.threads, under ship_lock */
+    tally_thread_state *ts;
+    struct _tally_rclog *log;       /* &_tally_rclog_tls of that thread */
+    rc_buf *buf;                    /* the buffer the log points into (NULL while detached) */
+    uint64_t seen;                  /* epoch read at the last cut (owner only) */
+    uint64_t ships;                 /* logs shipped by this thread (owner only) */
+    int tearing_down;               /* inside thread_teardown (its flush may detach) */
+} rc_thread;
+
+typedef struct zct_entry {
+    tally_object *o;
+    uint64_t tag;                   /* epoch when its count was set to zero */
+} zct_entry;
+
+typedef struct obj_vec {
+    tally_object **v;
+    size_t n, cap;
+} obj_vec;
+
+static struct {
+    pthread_mutex_t lock;           /* one reconciler: prev, zct, release, count writes */
+    pthread_mutex_t ship_lock;      /* shipped, free buffers, thread list */
+    size_t cap;                     /* entries per log */
+    uint64_t epoch;                 /* E; written under lock (release), read acquire */
+    uint64_t cut_done;              /* highest E whose cut is complete (atomic max) */
+    int need_step;                  /* something is shipped or pending (hint, relaxed) */
+    int inflight;                   /* call_rcu chains not yet finished (atomic) */
+    /* under ship_lock */
+    rc_batch shipped;
+    rc_buf *free_bufs;
+    size_t nfree;
+    rc_thread *threads;
+    size_t nthreads;
+    /* under lock */
+    rc_batch prev;                  /* increments applied, decrements waiting one epoch */
+    zct_entry *zct;
+    size_t zct_n, zct_cap;
+    obj_vec release;                /* gc_prepare -> gc_after: zero counts kept at 1 */
+} rc = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .ship_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+static void vec_push(obj_vec *v, tally_object *o)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        tally_object **n = mi_realloc(v->v, cap * sizeof *n);
+        if (!n)
+            _tally_fatal("deferred refcounts: out of memory (%zu pending objects)", cap);
+        v->v = n;
+        v->cap = cap;
+    }
+    v->v[v->n++] = o;
+}
+
+static void vec_free(obj_vec *v)
+{
+    mi_free(v->v);
+    v->v = NULL;
+    v->n = v->cap = 0;
+}
+
+static void batch_append(rc_batch *dst, rc_batch *src)
+{
+    if (!src->head)
+        return;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->entries += src->entries;
+    src->head = src->tail = NULL;
+    src->entries = 0;
+}
+
+static void batch_push(rc_batch *dst, rc_buf *b)
+{
+    b->next = NULL;
+    rc_batch one = { b, b, b->n };
+    batch_append(dst, &one);
+}
+
+static inline bool solo_locked(rc_thread *self)
+{
+    return rc.nthreads == 1 && rc.threads == self;
+}
+
+/* Under ship_lock. */
+static rc_buf *buf_get_locked(void)
+{
+    rc_buf *b = rc.free_bufs;
+    if (b) {
+        rc.free_bufs = b->next;
+        rc.nfree--;
+    }
+    return b;
+}
+
+static rc_buf *buf_new(void)
+{
+    rc_buf *b = mi_malloc(sizeof(rc_buf) + rc.cap * sizeof(uintptr_t));
+    if (!b)
+        _tally_fatal("deferred refcounts: out of memory for a %zu-entry log", rc.cap);
+    return b;
+}
+
+/* Under ship_lock: recycle the buffers of a batch whose entries have all been applied. */
+static void batch_release_locked(rc_batch *bt)
+{
+    rc_buf *b = bt->head;
+    while (b) {
+        rc_buf *next = b->next;
+        if (rc.nfree < FREE_BUFS_MAX) {
+            b->next = rc.free_bufs;
+            rc.free_bufs = b;
+            rc.nfree++;
+        } else {
+            mi_free(b);
+        }
+        b = next;
+    }
+    bt->head = bt->tail = NULL;
+    bt->entries = 0;
+}
+
+static void log_install(rc_thread *t, rc_buf *b)
+{
+    t->buf = b;
+    t->log->base = b->e;
+    t->log->pos = b->e;
+    t->log->end = b->e + rc.cap;
+}
+
+static void log_clear(rc_thread *t)
+{
+    t->log->base = t->log->pos = t->log->end = NULL;
+}
+
+static inline rc_thread *rc_self(void)
+{
+    tally_thread_state *ts = _tally_tstate();
+    return ts ? (rc_thread *)ts->rc_data : NULL;
+}
+
+/* ---- shipping and cuts ---------------------------------------------------------------------- */
+/* Hand the owner's current log to the reconciler and install a fresh buffer (`refill`), or
+ * leave the thread without one.  Owner only. */
+static void ship(rc_thread *t, bool refill)
+{
+    rc_buf *b = t->buf;
+    if (!b || !t->log->base)
+        return;   /* detached: already shipped */
+    size_t n = (size_t)(t->log->pos - b->e);
+    if (n == 0) {
+        if (!refill) {
+            log_clear(t);
+            /* keep t->buf for the next attach */
+        }
+        return;
+    }
+    b->n = n;
+    rc_buf *fresh = NULL;
+    pthread_mutex_lock(&rc.ship_lock);
+    batch_push(&rc.shipped, b);
+    tally_atomic_store_relaxed(&rc.need_step, 1);
+    if (refill)
+        fresh = buf_get_locked();
+    pthread_mutex_unlock(&rc.ship_lock);
+    t->ships++;
+    if (refill) {
+        log_install(t, fresh ? fresh : buf_new());
+    } else {
+        t->buf = NULL;
+        log_clear(t);
+    }
+}
+
+/* A cut: read E, then ship.  Everything this thread logged before is in the queue now. */
+static void cut(rc_thread *t, bool refill)
+{
+    uint64_t e = tally_atomic_load_acquire(&rc.epoch);  /* pairs with the release store of E */
+    ship(t, refill);
+    t->seen = e;
+}
+
+/* ---- applying entries (under lock, or world stopped) --------------------------------------- */
+static inline void apply_inc(tally_object *o)
+{
+    uint32_t c = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (c == TALLY_IMMORTAL_REFCNT)
+        return;
+    tally_atomic_store_relaxed(&o->ob_ref_local, c + 1);  /* reaching UINT32_MAX: immortal */
+}
+
+/* Returns true when the count reached zero. */
+static inline bool apply_dec(tally_object *o)
+{
+    uint32_t c = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (c == TALLY_IMMORTAL_REFCNT)
+        return false;
+    if (tally_unlikely(c == 0)) {
+        _tally_misuse(o, "tally_decref: negative refcount (deferred: a decrement applied to a count of 0)");
+        return false;
+    }
+    tally_atomic_store_relaxed(&o->ob_ref_local, c - 1);
+    return c == 1;
+}
+
+static void apply_incs(const rc_batch *bt)
+{
+    for (rc_buf *b = bt->head; b; b = b->next) {
+        for (size_t i = 0; i < b->n; i++) {
+            uintptr_t e = b->e[i];
+            if ((e & 1u) == 0 && e != 0)
+                apply_inc((tally_object *)e);
+        }
+    }
+}
+
+static void zct_add(tally_object *o, uint64_t tag)
+{
+    if (rc.zct_n == rc.zct_cap) {
+        size_t cap = rc.zct_cap ? rc.zct_cap * 2 : 256;
+        zct_entry *n = mi_realloc(rc.zct, cap * sizeof *n);
+        if (!n)
+            _tally_fatal("deferred refcounts: out of memory for the zero-count table (%zu)", cap);
+        rc.zct = n;
+        rc.zct_cap = cap;
+    }
+    rc.zct[rc.zct_n].o = o;
+    rc.zct[rc.zct_n].tag = tag;
+    rc.zct_n++;
+}
+
+/* A count reached zero: queue it once (QUEUED flag), either in the ZCT (tag) or in `out`. */
+static void zero_reached(tally_object *o, uint64_t tag, obj_vec *out)
+{
+    if (tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_QUEUED)
+        return;
+    if (out) {
+        tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+        vec_push(out, o);
+    } else {
+        tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
+        zct_add(o, tag);
+    }
+}
+
+static void apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out)
+{
+    for (rc_buf *b = bt->head; b; b = b->next) {
+        for (size_t i = 0; i < b->n; i++) {
+            uintptr_t e = b->e[i];
+            if ((e & 1u) && e != 1u) {
+                tally_object *o = (tally_object *)(e & ~(uintptr_t)1);
+                if (apply_dec(o))
+                    zero_reached(o, tag, zeros_out);
+            }
+        }
+    }
+}
+
+/* ZCT entries zeroed before the current epoch: dead if their count is still zero (every
+ * increment a racing reader logged is applied by now), otherwise revived.  `all`: check every
+ * entry (solo mode / world stopped: nothing can be pending). */
+static void zct_check(uint64_t e, bool all, obj_vec *dead)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < rc.zct_n; i++) {
+        zct_entry z = rc.zct[i];
+        if (!all && z.tag >= e) {
+            rc.zct[keep++] = z;
+            continue;
+        }
+        tally_atomic_store_relaxed(&z.o->ob_ref_shared, 0);
+        if (tally_atomic_load_relaxed(&z.o->ob_ref_local) == 0)
+            vec_push(dead, z.o);
+    }
+    rc.zct_n = keep;
+}
+
+/* ---- grace periods: the call_rcu chain ------------------------------------------------------ */
+typedef struct gp_chain {
+    struct rcu_head head;
+    uint64_t target;
+    int stage;
+} gp_chain;
+
+static void cut_done_max(uint64_t e)
+{
+    uint64_t cur = tally_atomic_load_relaxed(&rc.cut_done);
+    while (cur < e &&
+           !__atomic_compare_exchange_n(&rc.cut_done, &cur, e, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        ;
+}
+
+/* Runs in urcu's call_rcu worker.  Stage 0: one grace period after E was stored, every online
+ * thread passed a quiescent state, after which its safepoint reads E and cuts; queue again, and
+ * a second grace period later those cuts are done (each thread passed one more safepoint). */
+static void gp_chain_cb(struct rcu_head *h)
+{
+    gp_chain *c = caa_container_of(h, gp_chain, head);
+    if (c->stage == 0) {
+        c->stage = 1;
+        urcu_qsbr_call_rcu(&c->head, gp_chain_cb);
+        return;
+    }
+    cut_done_max(c->target);
+    tally_atomic_fetch_sub(&rc.inflight, 1);
+    mi_free(c);
+}
+
+static void gp_chain_start(uint64_t target)
+{
+    if (_tally_qsbr_is_single_threaded_child())
+        return;
+    gp_chain *c = mi_malloc(sizeof *c);
+    if (!c)
+        return;   /* tally_flush waits for grace periods itself */
+    c->target = target;
+    c->stage = 0;
+    tally_atomic_fetch_add(&rc.inflight, 1);
+    urcu_qsbr_call_rcu(&c->head, gp_chain_cb);
+}
+
+/* ---- the reconciliation step ---------------------------------------------------------------- */
+/* Called with `lock` held and the cut for the current epoch complete (or solo / world stopped).
+ * Deaths are appended to `dead` (freed by the caller outside the locks).  Returns true when
+ * work remains (a later step is needed). */
+static bool step_locked(rc_thread *self, obj_vec *dead)
+{
+    uint64_t e = rc.epoch;
+    rc_batch cur = { NULL, NULL, 0 };
+    pthread_mutex_lock(&rc.ship_lock);
+    batch_append(&cur, &rc.shipped);
+    bool solo = self && solo_locked(self);
+    if (!solo)
+        pthread_mutex_unlock(&rc.ship_lock);
+    /* Solo: ship_lock stays held, so no thread registers (and reads a count) until the zero
+     * stores of this step are published by the unlock. */
+
+    apply_incs(&cur);
+    if (solo) {
+        /* Nothing can be unapplied anywhere: everything at once, deaths now. */
+        zct_check(e, true, dead);
+        apply_decs(&rc.prev, e, dead);
+        apply_decs(&cur, e, dead);
+        batch_release_locked(&rc.prev);
+        batch_release_locked(&cur);
+        tally_atomic_store_relaxed(&rc.need_step, rc.shipped.head != NULL);
+        pthread_mutex_unlock(&rc.ship_lock);
+        cut_done_max(e);
+        return false;
+    }
+    zct_check(e, false, dead);
+    apply_decs(&rc.prev, e, NULL);
+    pthread_mutex_lock(&rc.ship_lock);
+    batch_release_locked(&rc.prev);
+    rc.prev = cur;
+    bool remaining = rc.prev.head != NULL || rc.zct_n > 0;
+    tally_atomic_store_relaxed(&rc.need_step, remaining || rc.shipped.head != NULL);
+    pthread_mutex_unlock(&rc.ship_lock);
+    if (remaining) {
+        /* The zero stores above happen before E+1 is visible: a reader that cuts for E+1 sees
+         * them (acquire load of E in cut()). */
+        tally_atomic_store_release(&rc.epoch, e + 1);
+        gp_chain_start(e + 1);
+    }
+    return remaining;
+}
+
+static void dealloc_all(obj_vec *dead)
+{
+    for (size_t i = 0; i < dead->n; i++)
+        _tally_dealloc(dead->v[i]);
+    dead->n = 0;
+}
+
+/* Run a step if one is due and nobody else is running one.  Attached caller, no locks held. */
+static void maybe_step(rc_thread *t)
+{
+    if (!tally_atomic_load_relaxed(&rc.need_step))
+        return;
+    uint64_t e = tally_atomic_load_acquire(&rc.epoch);
+    bool solo = tally_atomic_load_relaxed(&rc.nthreads) == 1;
+    if (!solo && tally_atomic_load_acquire(&rc.cut_done) < e)
+        return;
+    if (pthread_mutex_trylock(&rc.lock) != 0)
+        return;
+    cut(t, true);
+    obj_vec dead = { NULL, 0, 0 };
+    pthread_mutex_lock(&rc.ship_lock);
+    solo = solo_locked(t);
+    pthread_mutex_unlock(&rc.ship_lock);
+    if (solo || tally_atomic_load_acquire(&rc.cut_done) >= rc.epoch)
+        step_locked(t, &dead);
+    pthread_mutex_unlock(&rc.lock);
+    dealloc_all(&dead);
+    vec_free(&dead);
+}
+
+/* ---- the backend interface ------------------------------------------------------------------ */
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&rc.lock);
+    pthread_mutex_lock(&rc.ship_lock);
+}
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&rc.ship_lock);
+    pthread_mutex_unlock(&rc.lock);
+}
+static void atfork_child(void)
+{
+    /* The forking thread holds both (prepare); no step was half-done. */
+    pthread_mutex_unlock(&rc.ship_lock);
+    pthread_mutex_unlock(&rc.lock);
+}
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+
+int _tally_rc_init(const tally_options *opt)
+{
+    rc.cap = opt && opt->rclog_size >= 16 ? opt->rclog_size : 4096;
+    rc.epoch = 1;
+    rc.cut_done = 1;
+    rc.need_step = 0;
+    rc.shipped = (rc_batch){ NULL, NULL, 0 };
+    rc.prev = (rc_batch){ NULL, NULL, 0 };
+    rc.threads = NULL;
+    rc.nthreads = 0;
+    rc.zct_n = 0;
+    rc.release.n = 0;
+    /* Registered before runtime.c's handlers: our prepare runs after theirs, our child first. */
+    pthread_once(&atfork_once, register_atfork);
+    return 0;
+}
+
+void _tally_rc_fini(void)
+{
+    /* Wait for the grace-period chains still queued (a chain re-queues itself once). */
+    while (tally_atomic_load(&rc.inflight) > 0)
+        urcu_qsbr_barrier();
+    pthread_mutex_lock(&rc.lock);
+    pthread_mutex_lock(&rc.ship_lock);
+    /* Normally empty: the last thread flushed when it detached.  What is left has no attached
+     * thread to run finalizers on: dropped with the logs. */
+    batch_release_locked(&rc.prev);
+    batch_release_locked(&rc.shipped);
+    for (size_t i = 0; i < rc.zct_n; i++)
+        tally_atomic_store_relaxed(&rc.zct[i].o->ob_ref_shared, 0);
+    mi_free(rc.zct);
+    rc.zct = NULL;
+    rc.zct_n = rc.zct_cap = 0;
+    vec_free(&rc.release);
+    while (rc.free_bufs) {
+        rc_buf *b = rc.free_bufs;
+        rc.free_bufs = b->next;
+        mi_free(b);
+    }
+    rc.nfree = 0;
+    pthread_mutex_unlock(&rc.ship_lock);
+    pthread_mutex_unlock(&rc.lock);
+}
+
+static void thread_link(rc_thread *t)
+{
+    pthread_mutex_lock(&rc.ship_lock);
+    t->next = rc.threads;
+    t->prev = NULL;
+    if (rc.threads)
+        rc.threads->prev = t;
+    rc.threads = t;
+    tally_atomic_store_relaxed(&rc.nthreads, rc.nthreads + 1);
+    rc_buf *b = buf_get_locked();
+    pthread_mutex_unlock(&rc.ship_lock);
+    log_install(t, b ? b : buf_new());
+}
+
+static void thread_unlink_locked(rc_thread *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        rc.threads = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    tally_atomic_store_relaxed(&rc.nthreads, rc.nthreads - 1);
+}
+
+int _tally_rc_thread_init(tally_thread_state *ts)
+{
+    rc_thread *t = mi_zalloc(sizeof *t);
+    if (!t) {
+        _tally_set_error("tally_thread_attach: out of memory for the refcount log");
+        return -1;
+    }
+    t->ts = ts;
+    t->log = &_tally_rclog_tls;
+    _tally_qsbr_thread_register(ts);   /* online from here on */
+    thread_link(t);
+    t->seen = tally_atomic_load_acquire(&rc.epoch);
+    ts->rc_data = t;
+    return 0;
+}
+
+/* Release (still attached): ship what is left; the last thread also reconciles everything.
+ * The record itself goes in the detach that follows (the collector may still log). */
+void _tally_rc_thread_fini(tally_thread_state *ts)
+{
+    rc_thread *t = ts->rc_data;
+    if (!t)
+        return;
+    cut(t, true);
+}
+
+static void thread_teardown(tally_thread_state *ts, rc_thread *t)
+{
+    /* Last thread: nobody else will reconcile, so do it now while still attached. */
+    t->tearing_down = 1;
+    if (tally_atomic_load_relaxed(&rc.nthreads) == 1)
+        _tally_rc_flush();
+    cut(t, false);
+    pthread_mutex_lock(&rc.ship_lock);
+    thread_unlink_locked(t);
+    if (t->buf) {
+        t->buf->next = rc.free_bufs;
+        rc.free_bufs = t->buf;
+        rc.nfree++;
+    }
+    pthread_mutex_unlock(&rc.ship_lock);
+    log_clear(t);
+    ts->rc_data = NULL;
+    mi_free(t);
+    _tally_qsbr_thread_unregister(ts);
+}
+
+void _tally_rc_on_attach(tally_thread_state *ts)
+{
+    rc_thread *t = ts->rc_data;
+    if (!t)
+        return;   /* first attach: _tally_rc_thread_init follows */
+    _tally_qsbr_online();
+    if (!t->buf) {
+        pthread_mutex_lock(&rc.ship_lock);
+        rc_buf *b = buf_get_locked();
+        pthread_mutex_unlock(&rc.ship_lock);
+        t->buf = b ? b : buf_new();
+    }
+    log_install(t, t->buf);
+    t->seen = tally_atomic_load_acquire(&rc.epoch);
+}
+
+void _tally_rc_on_detach(tally_thread_state *ts)
+{
+    rc_thread *t = ts->rc_data;
+    if (!t)
+        return;
+    if (ts->released && !t->tearing_down) {
+        thread_teardown(ts, t);
+        return;
+    }
+    /* A detach is a cut: ship before going offline, so no grace period can end while entries
+     * logged before it are still private. */
+    cut(t, false);
+    _tally_qsbr_offline();
+}
+
+void _tally_rc_safepoint(tally_thread_state *ts)
+{
+    rc_thread *t = ts->rc_data;
+    if (!t)
+        return;
+    _tally_qsbr_quiescent();
+    /* After the quiescent state (a full barrier): a grace period that counted it began after
+     * E was stored, so this load sees E and the cut below completes this thread's part. */
+    if (tally_atomic_load_acquire(&rc.epoch) != t->seen)
+        cut(t, true);
+    maybe_step(t);
+}
+
+void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
+{
+    tally_atomic_fetch_and(&ts->breaker, ~bits);
+    if (!(bits & TALLY_BREAK_RC))
+        return;
+    rc_thread *t = ts->rc_data;
+    if (!t)
+        return;
+    /* Reached from tally_safepoint or an allocation (both safepoints): a quiescent state, so a
+     * thread that only allocates still lets epochs advance. */
+    _tally_qsbr_quiescent();
+    if (tally_atomic_load_acquire(&rc.epoch) != t->seen)
+        cut(t, true);
+    maybe_step(t);
+}
+
+void _tally_deferred_log_slow(tally_object *o, uintptr_t is_decref)
+{
+    tally_thread_state *ts = _tally_tstate();
+    rc_thread *t = ts ? ts->rc_data : NULL;
+    if (tally_unlikely(!t || !t->buf || tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED)) {
+        _tally_misuse(o, "tally_%s: the calling thread is not attached (call tally_thread_attach first)",
+                      is_decref ? "decref" : "incref");
+        return;
+    }
+    if (t->log->pos == t->log->end) {
+        /* Full: ship it (a cut) and reconcile at the next safepoint; never here, where the
+         * caller may hold an object lock. */
+        cut(t, true);
+        tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_RC);
+    }
+    *t->log->pos++ = (uintptr_t)o | (is_decref ? 1u : 0u);
+}
+
+void _tally_rc_object_init(tally_object *o, tally_thread_state *ts)
+{
+    (void)ts;
+    o->ob_ref_local = 1;   /* not yet visible to any other thread: the creator's reference */
+    o->ob_ref_shared = 0;
+}
+
+/* Net pending delta of o in the caller's own log. */
+static intptr_t own_delta(tally_object *o)
+{
+    rc_thread *t = rc_self();
+    if (!t || !t->buf)
+        return 0;
+    intptr_t d = 0;
+    for (uintptr_t *p = t->log->base; p < t->log->pos; p++) {
+        if (*p == (uintptr_t)o)
+            d++;
+        else if (*p == ((uintptr_t)o | 1u))
+            d--;
+    }
+    return d;
+}
+
+intptr_t _tally_rc_get(tally_object *o)
+{
+    uint32_t c = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (c == TALLY_IMMORTAL_REFCNT)
+        return (intptr_t)TALLY_IMMORTAL_REFCNT;
+    return (intptr_t)c + own_delta(o);
+}
+
+void _tally_rc_set_immortal(tally_object *o)
+{
+    /* Under the reconciler's lock so that a step's load/store cannot undo it. */
+    pthread_mutex_lock(&rc.lock);
+    tally_atomic_store_relaxed(&o->ob_ref_local, TALLY_IMMORTAL_REFCNT);
+    pthread_mutex_unlock(&rc.lock);
+}
+
+bool _tally_rc_try_incref(tally_object *o)
+{
+    /* Acquire: pairs with the release store of resurrect_begin (see below) and orders the
+     * caller's reads of o after the check.  A count of zero means reconciled dead (in the ZCT
+     * or being freed): refuse.  A positive count read here was read before this thread's cut for
+     * the epoch after any zero store, so the logged increment is applied before the ZCT check
+     * that would free o, and revives it (docs/backend-deferred.md). */
+    uint32_t c = tally_atomic_load_acquire(&o->ob_ref_local);
+    if (c == TALLY_IMMORTAL_REFCNT)
+        return true;
+    if (c == 0)
+        return false;
+    if (tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_DYING)
+        return false;   /* a finalizer of o is running: o is dying */
+    _tally_incref_fast(o);
+    return true;
+}
+
+void _tally_rc_resurrect_begin(tally_object *o)
+{
+    rc_thread *t = rc_self();
+    pthread_mutex_lock(&rc.lock);
+    /* DYING first, then the count with release: a try_incref that reads 1 sees DYING. */
+    tally_atomic_store_relaxed(&o->ob_ref_shared,
+                               RC_DYING | (intptr_t)(((t ? t->ships : 0) & 0xffffffffu) << RC_SHIFT));
+    tally_atomic_store_release(&o->ob_ref_local, 1u);
+    pthread_mutex_unlock(&rc.lock);
+}
+
+/* After a finalizer (or del) of o ran with o's count held at 1.  Other threads cannot have
+ * taken a reference through try_incref (DYING); any reference the finalizer created was logged
+ * by this thread.  If all its entries for o are still in this thread's log, the outcome is
+ * exact: apply them now (erasing them) and drop the finalizer's reference.  If its log was
+ * shipped meanwhile, or o was published to a shared container and withdrawn again (another
+ * thread may hold a reference taken in between, with its increment still in its log), decide
+ * later: apply only this thread's increments now (always safe), keep o alive and drop the
+ * finalizer's reference with a logged decrement; o then dies through the ZCT like any object. */
+bool _tally_rc_resurrect_end(tally_object *o)
+{
+    rc_thread *t = rc_self();
+    pthread_mutex_lock(&rc.lock);
+    uint32_t c = tally_atomic_load_relaxed(&o->ob_ref_local);
+    intptr_t flags = tally_atomic_load_relaxed(&o->ob_ref_shared);
+    tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+    if (c == TALLY_IMMORTAL_REFCNT) {
+        pthread_mutex_unlock(&rc.lock);
+        return true;
+    }
+    uint64_t ships_then = (uint64_t)flags >> RC_SHIFT;
+    bool shipped = !t || !(flags & RC_DYING) || (t->ships & 0xffffffffu) != ships_then;
+    intptr_t incs = 0, decs = 0;
+    if (t && t->buf) {
+        for (uintptr_t *p = t->log->base; p < t->log->pos; p++) {
+            if (*p == (uintptr_t)o)
+                incs++;
+            else if (*p == ((uintptr_t)o | 1u))
+                decs++;
+        }
+    }
+    bool exact = !shipped &&
+                 (decs == 0 || !(tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_SHARED));
+    if (exact) {
+        if (incs || decs) {
+            for (uintptr_t *p = t->log->base; p < t->log->pos; p++)
+                if ((*p & ~(uintptr_t)1) == (uintptr_t)o)
+                    *p = 0;   /* erased: the reconciler skips it */
+        }
+        intptr_t n = (intptr_t)c + incs - decs - 1;
+        if (n < 0) {
+            _tally_misuse(o, "tally_decref: negative refcount during a finalizer (%ld)", (long)n);
+            n = 0;
+        }
+        tally_atomic_store_relaxed(&o->ob_ref_local, (uint32_t)n);
+        pthread_mutex_unlock(&rc.lock);
+        return n > 0;
+    }
+    if (incs) {
+        for (uintptr_t *p = t->log->base; p < t->log->pos; p++)
+            if (*p == (uintptr_t)o)
+                *p = 0;
+    }
+    tally_atomic_store_relaxed(&o->ob_ref_local, c + (uint32_t)incs);
+    pthread_mutex_unlock(&rc.lock);
+    if (t)
+        _tally_decref_fast(o);   /* the finalizer's reference, dropped one epoch late */
+    return true;
+}
+
+/* Wait until the cut for the current epoch is complete: two grace periods, detached so that
+ * neither this thread nor a stop-the-world waits for the other. */
+static void wait_cut(void)
+{
+    uint64_t e = tally_atomic_load_acquire(&rc.epoch);
+    if (_tally_qsbr_is_single_threaded_child()) {
+        cut_done_max(e);
+        return;
+    }
+    tally_thread_state *ts = _tally_allow_threads_begin();   /* cuts this thread's log */
+    urcu_qsbr_synchronize_rcu();
+    urcu_qsbr_synchronize_rcu();
+    _tally_allow_threads_end(ts);
+    cut_done_max(e);
+}
+
+/* Apply the caller's log and every shipped log, wait for epochs until no pending decrement,
+ * ZCT entry or death of theirs remains, and free what died (on this thread).  Other attached
+ * threads' unshipped logs are taken at their next safepoint (they cut during our waits). */
+void _tally_rc_flush(void)
+{
+    tally_thread_state *ts = _tally_tstate_require("tally_flush");
+    if (!ts)
+        return;
+    obj_vec dead = { NULL, 0, 0 };
+    for (int round = 0; round < FLUSH_MAX_ROUNDS; round++) {
+        rc_thread *t = ts->rc_data;
+        if (!t)
+            break;
+        cut(t, true);
+        pthread_mutex_lock(&rc.lock);
+        pthread_mutex_lock(&rc.ship_lock);
+        bool solo = solo_locked(t);
+        bool idle = !rc.shipped.head && !rc.prev.head && rc.zct_n == 0;
+        pthread_mutex_unlock(&rc.ship_lock);
+        if (idle) {
+            pthread_mutex_unlock(&rc.lock);
+            break;
+        }
+        if (!solo && tally_atomic_load_acquire(&rc.cut_done) < rc.epoch) {
+            pthread_mutex_unlock(&rc.lock);
+            wait_cut();
+            continue;
+        }
+        step_locked(t, &dead);
+        pthread_mutex_unlock(&rc.lock);
+        dealloc_all(&dead);
+    }
+    vec_free(&dead);
+}
+
+/* World stopped (every other thread parked at a safepoint or detached, its log shipped): take
+ * every log, apply all increments then all decrements; nothing can be pending anywhere, so the
+ * counts are exact.  Objects left at zero are kept at 1 (the collector sees them reachable) and
+ * released after the restart. */
+void _tally_rc_gc_prepare(void)
+{
+    pthread_mutex_lock(&rc.lock);
+    pthread_mutex_lock(&rc.ship_lock);
+    rc_batch all = { NULL, NULL, 0 };
+    for (rc_thread *t = rc.threads; t; t = t->next) {
+        if (!t->buf || !t->log->base || t->log->pos == t->log->base)
+            continue;   /* detached (shipped when it detached) or empty */
+        t->buf->n = (size_t)(t->log->pos - t->buf->e);
+        batch_push(&all, t->buf);
+        rc_buf *b = buf_get_locked();
+        log_install(t, b ? b : buf_new());   /* parked: its log is ours to replace */
+    }
+    batch_append(&all, &rc.shipped);
+    apply_incs(&all);
+    obj_vec zeros = { NULL, 0, 0 };
+    zct_check(rc.epoch, true, &zeros);
+    apply_decs(&rc.prev, rc.epoch, &zeros);
+    apply_decs(&all, rc.epoch, &zeros);
+    batch_release_locked(&rc.prev);
+    batch_release_locked(&all);
+    for (size_t i = 0; i < zeros.n; i++) {
+        tally_object *o = zeros.v[i];
+        tally_atomic_store_relaxed(&o->ob_ref_local, 1u);
+        tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
+        vec_push(&rc.release, o);
+    }
+    vec_free(&zeros);
+    tally_atomic_store_relaxed(&rc.need_step, rc.release.n > 0);
+    pthread_mutex_unlock(&rc.ship_lock);
+    cut_done_max(rc.epoch);   /* every log is empty: the cut is trivially complete */
+    pthread_mutex_unlock(&rc.lock);
+}
+
+intptr_t _tally_rc_gc_refcount(tally_object *o)
+{
+    return (intptr_t)tally_atomic_load_relaxed(&o->ob_ref_local);   /* world stopped, exact */
+}
+
+/* World running again: the objects kept at 1 drop that reference.  Through the ZCT, because a
+ * reader may have taken a reference while the count read 1. */
+void _tally_rc_gc_after(void)
+{
+    pthread_mutex_lock(&rc.lock);
+    if (rc.release.n) {
+        for (size_t i = 0; i < rc.release.n; i++) {
+            tally_object *o = rc.release.v[i];
+            tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+            if (apply_dec(o))
+                zero_reached(o, rc.epoch, NULL);
+        }
+        rc.release.n = 0;
+        tally_atomic_store_relaxed(&rc.need_step, 1);
+    }
+    pthread_mutex_unlock(&rc.lock);
+}
+
+/* fork() child: only the forking thread exists.  The other threads' logs are intact in this
+ * memory: ship them as they are (they hold real operations) and forget those threads; from now
+ * on this thread is alone, so steps run in solo mode and need no grace period. */
+void _tally_rc_fork_child(void)
+{
+    rc_thread *self = rc_self();
+    pthread_mutex_lock(&rc.lock);
+    pthread_mutex_lock(&rc.ship_lock);
+    rc_thread *t = rc.threads;
+    while (t) {
+        rc_thread *next = t->next;
+        if (t != self) {
+            if (t->buf) {
+                size_t n = t->log->base ? (size_t)(t->log->pos - t->buf->e) : 0;
+                if (n > 0 && n <= rc.cap) {
+                    t->buf->n = n;
+                    batch_push(&rc.shipped, t->buf);
+                } else {
+                    mi_free(t->buf);
+                }
+            }
+            thread_unlink_locked(t);
+            if (t->ts)
+                t->ts->rc_data = NULL;
+            mi_free(t);
+        }
+        t = next;
+    }
+    tally_atomic_store_relaxed(&rc.inflight, 0);   /* queued chains belong to the parent */
+    tally_atomic_store_relaxed(&rc.need_step, 1);
+    cut_done_max(rc.epoch);
+    pthread_mutex_unlock(&rc.ship_lock);
+    pthread_mutex_unlock(&rc.lock);
+}
