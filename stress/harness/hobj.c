@@ -1,0 +1,197 @@
+/* stress/harness/hobj.c - `stress.obj`, the harness's own GC object type, and its registry.
+ *
+ * Owns: creation of harness objects with unique ids, the registry of their life states
+ * (unborn, alive, freed, rescued: one byte per id, in lazily allocated chunks), the canary,
+ * and the checks run by the type's slots:
+ *   finalize  count reached zero (refcounting or the collector).  held > 0 means the harness
+ *             still holds references: an early free.  The object is made immortal (so it is
+ *             resurrected and never touched by refcounting again) and counted.
+ *   destroy   poisons the canary (exchange: a second destroy sees it poisoned: double free),
+ *             marks the registry freed, drops the slots.
+ *   traverse / clear   the slots, for the collector.
+ * Memory ordering: ids come from one relaxed counter; a registry chunk is published with a
+ * release CAS and read with acquire loads; registry states are exchanged with acq_rel so that
+ * a double destroy is seen by exactly one of the two.  `held` is documented in harness.h.
+ */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_BITS 16
+#define CHUNK_SIZE (1u << CHUNK_BITS)
+#define MAX_CHUNKS 1024u             /* 64M ids tracked; later ids are counted as untracked */
+
+static uint8_t *chunks[MAX_CHUNKS];
+static uint64_t next_id = 1;
+static uint64_t n_created, n_destroyed, n_rescued, n_double, n_untracked;
+
+static uint8_t *state_slot(uint64_t id, bool create)
+{
+    uint64_t c = id >> CHUNK_BITS;
+    if (c >= MAX_CHUNKS)
+        return NULL;
+    uint8_t *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+    if (!chunk && create) {
+        uint8_t *fresh = calloc(CHUNK_SIZE, 1);
+        if (!fresh)
+            return NULL;
+        uint8_t *expected = NULL;
+        if (__atomic_compare_exchange_n(&chunks[c], &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            chunk = fresh;
+        } else {
+            free(fresh);
+            chunk = expected;
+        }
+    }
+    return chunk ? &chunk[id & (CHUNK_SIZE - 1)] : NULL;
+}
+
+int hobj_state(uint64_t id)
+{
+    uint8_t *s = state_slot(id, false);
+    return s ? __atomic_load_n(s, __ATOMIC_ACQUIRE) : HREG_UNBORN;
+}
+
+uint64_t hobj_next_id(void)
+{
+    return __atomic_load_n(&next_id, __ATOMIC_RELAXED);
+}
+
+static int hobj_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    hobj *h = (hobj *)self;
+    for (int i = 0; i < HOBJ_SLOTS; i++) {
+        tally_object *o = __atomic_load_n(&h->slot[i], __ATOMIC_ACQUIRE);
+        if (o) {
+            int rc = visit(o, arg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int hobj_clear(tally_object *self)
+{
+    hobj *h = (hobj *)self;
+    for (int i = 0; i < HOBJ_SLOTS; i++) {
+        tally_object *o = __atomic_exchange_n(&h->slot[i], NULL, __ATOMIC_ACQ_REL);
+        tally_xdecref(o);
+    }
+    return 0;
+}
+
+static void hobj_finalize(tally_object *self)
+{
+    hobj *h = (hobj *)self;
+    if (__atomic_load_n(&h->canary, __ATOMIC_ACQUIRE) != HOBJ_CANARY_LIVE) {
+        stress_violation_add(SV_USE_AFTER_FREE, 1);   /* finalizing a destroyed object */
+        return;
+    }
+    int64_t held = __atomic_load_n(&h->held, __ATOMIC_RELAXED);
+    if (held > 0) {
+        /* Dying while the harness holds `held` references: the count lost increments or
+         * gained decrements.  Resurrect for good so the holders stay safe. */
+        stress_violation_add(SV_EARLY_FREE, 1);
+        tally_set_immortal(self);
+        uint8_t *s = state_slot(h->id, false);
+        if (s)
+            __atomic_store_n(s, HREG_RESCUED, __ATOMIC_RELEASE);
+        __atomic_fetch_add(&n_rescued, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void hobj_destroy(tally_object *self)
+{
+    hobj *h = (hobj *)self;
+    uint64_t c = __atomic_exchange_n(&h->canary, HOBJ_CANARY_DEAD, __ATOMIC_ACQ_REL);
+    if (c != HOBJ_CANARY_LIVE) {
+        /* destroyed twice (or memory that was never a live stress.obj) */
+        stress_violation_add(SV_DOUBLE_FREE, 1);
+        __atomic_fetch_add(&n_double, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    int64_t held = __atomic_load_n(&h->held, __ATOMIC_RELAXED);
+    if (held > 0)  /* finalize already ran once (FINALIZED bit) and cannot rescue it again */
+        stress_violation_add(SV_EARLY_FREE, 1);
+    uint8_t *s = state_slot(h->id, false);
+    if (s) {
+        uint8_t old = __atomic_exchange_n(s, (uint8_t)HREG_FREED, __ATOMIC_ACQ_REL);
+        if (old == HREG_FREED) {
+            stress_violation_add(SV_DOUBLE_FREE, 1);
+            __atomic_fetch_add(&n_double, 1, __ATOMIC_RELAXED);
+        }
+    }
+    __atomic_fetch_add(&n_destroyed, 1, __ATOMIC_RELAXED);
+    hobj_clear(self);
+}
+
+const tally_type stress_obj_type = {
+    .name = "stress.obj",
+    .size = sizeof(hobj),
+    .flags = TALLY_TYPE_GC,
+    .traverse = hobj_traverse,
+    .clear = hobj_clear,
+    .finalize = hobj_finalize,
+    .del = NULL,
+    .destroy = hobj_destroy,
+};
+
+int hobj_init(void)
+{
+    return 0;
+}
+
+void hobj_fini(void)
+{
+    for (unsigned i = 0; i < MAX_CHUNKS; i++) {
+        free(chunks[i]);
+        chunks[i] = NULL;
+    }
+}
+
+hobj *hobj_new(uint64_t payload)
+{
+    hobj *h = (hobj *)tally_new(&stress_obj_type);
+    if (!h) {
+        fprintf(stderr, "tally stress: tally_new failed: %s\n", tally_last_error());
+        abort();
+    }
+    uint64_t id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+    h->id = id;
+    h->payload = payload;
+    __atomic_store_n(&h->held, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->canary, HOBJ_CANARY_LIVE, __ATOMIC_RELEASE);
+    uint8_t *s = state_slot(id, true);
+    if (s)
+        __atomic_store_n(s, HREG_ALIVE, __ATOMIC_RELEASE);
+    else
+        __atomic_fetch_add(&n_untracked, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&n_created, 1, __ATOMIC_RELAXED);
+    return h;
+}
+
+bool hobj_check(hobj *h)
+{
+    if (__atomic_load_n(&h->canary, __ATOMIC_ACQUIRE) != HOBJ_CANARY_LIVE) {
+        stress_violation_add(SV_USE_AFTER_FREE, 1);
+        return false;
+    }
+    int st = hobj_state(h->id);
+    if (st == HREG_FREED) {
+        stress_violation_add(SV_USE_AFTER_FREE, 1);
+        return false;
+    }
+    return true;
+}
+
+void hobj_get_counts(hobj_counts *out)
+{
+    out->created = __atomic_load_n(&n_created, __ATOMIC_RELAXED);
+    out->destroyed = __atomic_load_n(&n_destroyed, __ATOMIC_RELAXED);
+    out->rescued = __atomic_load_n(&n_rescued, __ATOMIC_RELAXED);
+    out->double_destroyed = __atomic_load_n(&n_double, __ATOMIC_RELAXED);
+    out->untracked_ids = __atomic_load_n(&n_untracked, __ATOMIC_RELAXED);
+}

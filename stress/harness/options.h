@@ -1,0 +1,44 @@
+/* stress/harness/options.h - the options of `tally stress`, shared by the front end and the
+ * per-backend workers.
+ *
+ * Owns: the stress_config structure, the option table (names, ranges, defaults, help), the list
+ * of workloads with their one-line summaries, and the cross-option checks.  No runtime calls:
+ * the front end `tally` links this file without any libtally-<backend>.
+ */
+#ifndef TALLY_STRESS_OPTIONS_H
+#define TALLY_STRESS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct stress_config {
+    const char *backend;
+    const char *workload;
+    uint64_t threads;
+    double seconds;           /* run time; ignored when ops > 0 */
+    uint64_t ops;             /* total operations over all threads; 0: run for `seconds` */
+    uint64_t seed;
+    bool json;
+    bool chaos;
+    bool quiet;               /* no progress line even on a terminal */
+    uint64_t gc_threshold;    /* threshold0 of the collector (0: automatic collection off) */
+    bool gc_threshold_set;
+    uint64_t switch_interval_us;  /* gil switch interval; 0: the runtime's default */
+    uint64_t objects;         /* workload size (objects per thread / heap / graph); 0: default */
+    uint64_t burst;           /* hammer: increments per thread per round; 0: default */
+    bool seconds_set, ops_set;
+} stress_config;
+
+/* NULL-terminated list of workload names, and their summaries (same order). */
+extern const char *const stress_workload_names[];
+extern const char *const stress_workload_summaries[];
+
+/* NULL-terminated list of the backends this build has (from CMake's TALLY_BACKENDS). */
+extern const char *const stress_backend_names[];
+
+/* Parse `stress` arguments (argv[first..]).  0: ok; 1: --help printed; 2: error printed. */
+int stress_options_parse(const char *prog, int argc, char **argv, int first, stress_config *cfg);
+void stress_options_usage(FILE *f, const char *prog);
+
+#endif

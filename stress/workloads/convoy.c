@@ -1,0 +1,89 @@
+/* stress/workloads/convoy.c - wake-up latency of a sleeping thread next to CPU-bound threads.
+ *
+ * Owns: the GIL convoy measurement (bpo-7946).  Thread 0 sleeps 1 ms detached, then attaches
+ * again and records the time from waking up to being attached (and so, under the GIL, to
+ * holding it): `wake_to_run_ns`.  The other threads are CPU-bound: they count references on a
+ * private object and pass safepoints, never blocking.  gil: the sleeper waits for a holder to
+ * drop the GIL, up to the switch interval; free-threaded backends: the same measurement shows
+ * the attach cost alone.  Also records the sleep's own overshoot (`sleep_overshoot_ns`).
+ */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+typedef struct convoy {
+    stress_hist wake[1];
+    stress_hist overshoot[1];
+    unsigned spinners_left;     /* atomic */
+} convoy;
+
+static void spinner(stress_thread *th, convoy *s)
+{
+    hobj *h = hobj_new(th->index);
+    uint64_t n = 0;
+    while (!stress_done(th)) {
+        for (int i = 0; i < 64; i++) {
+            hobj_incref(h);
+            hobj_decref(h);
+        }
+        n += 64;
+        stress_op(th, 64);
+        tally_safepoint();
+    }
+    hobj_decref(h);
+    (void)n;
+    __atomic_fetch_sub(&s->spinners_left, 1, __ATOMIC_RELAXED);
+}
+
+static void sleeper(stress_thread *th, convoy *s)
+{
+    while (!stress_stopping(th->run) && __atomic_load_n(&s->spinners_left, __ATOMIC_RELAXED)) {
+        uint64_t t0 = stress_now_ns(), woke = 0;
+        TALLY_BEGIN_ALLOW_THREADS
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+        woke = stress_now_ns();
+        TALLY_END_ALLOW_THREADS
+        uint64_t ran = stress_now_ns();
+        stress_hist_add(s->wake, ran - woke);
+        stress_hist_add(s->overshoot, woke - t0 > 1000000 ? woke - t0 - 1000000 : 0);
+        stress_op(th, 1);
+    }
+}
+
+static void convoy_thread(stress_thread *th)
+{
+    convoy *s = th->arg;
+    if (th->index == 0)
+        sleeper(th, s);
+    else
+        spinner(th, s);
+}
+
+int stress_wl_convoy(stress_run *r)
+{
+    convoy *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    stress_hist_init(s->wake);
+    stress_hist_init(s->overshoot);
+    unsigned n = r->cfg->threads < 2 ? 2 : (unsigned)r->cfg->threads;
+    s->spinners_left = n - 1;
+    r->phase = "convoy";
+    /* --ops: the CPU-bound threads share the operations; the sleeper runs until they finish */
+    int rc = stress_run_threads(r, n, convoy_thread, s, r->cfg->ops_set ? r->cfg->ops : 0);
+    stress_hist *w = malloc(sizeof *w), *o = malloc(sizeof *o);
+    if (w && o) {
+        *w = *s->wake;
+        *o = *s->overshoot;
+        stress_hist_publish(r, "wake_to_run_ns", w);
+        stress_hist_publish(r, "sleep_overshoot_ns", o);
+    } else {
+        free(w), free(o);
+    }
+    stress_figure_set(r, "convoy_wakeups", (double)s->wake->count, true);
+    stress_figure_set(r, "convoy_cpu_threads", n - 1, true);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,122 @@
+/* stress/workloads/hammer.c - every thread increments and decrements one shared object.
+ *
+ * Owns: the lost-update detector.  Rounds: each thread does `burst` increments of the shared
+ * object, then `burst` decrements (a compiler barrier between operations keeps every one of
+ * them a separate read-modify-write), flushes its deferred operations and waits at a barrier.
+ * Thread 0 then checks, with every other thread parked detached at the barrier, that
+ * tally_refcount() equals the `cushion` references it holds: with correct counts the increments
+ * and decrements of a round cancel exactly; with racy counts some are lost and the count is
+ * off.  A wrong count is one refcount violation (and its drift is recorded); thread 0 restores
+ * the count with single-threaded increments/decrements, so the next round starts clean.
+ * The cushion exceeds 2 * threads * burst, the most a round can move any value written, so a
+ * racy count never reaches zero and the object never dies under the harness (if it did, the
+ * stress.obj finalizer would count an early free and resurrect it).
+ * Thread 0 creates the object (biased: it is the owner; the others are non-owners, shared
+ * counts and merges) and releases the cushion at the end.
+ */
+#include "harness.h"
+
+#include <stdlib.h>
+
+typedef struct hammer {
+    hobj *obj;
+    uint64_t cushion, burst;
+    stress_barrier bar;
+    int go;                   /* written by thread 0 between two barriers */
+    uint64_t rounds, bad_rounds;
+    int64_t max_drift;
+} hammer;
+
+#define COMPILER_BARRIER() __asm__ volatile("" ::: "memory")
+
+static void check_round(stress_thread *th, hammer *s)
+{
+    tally_object *o = &s->obj->ob_base;
+    tally_flush();
+    intptr_t rc = tally_refcount(o);
+    s->rounds++;
+    if (rc != (intptr_t)s->cushion) {
+        int64_t drift = (int64_t)rc - (int64_t)s->cushion;
+        stress_violation_add(SV_REFCOUNT, 1);
+        s->bad_rounds++;
+        if (llabs(drift) > llabs(s->max_drift))
+            s->max_drift = drift;
+        if (!tally_is_immortal(o)) {
+            /* every other thread is parked: these are exact */
+            for (; rc < (intptr_t)s->cushion; rc++)
+                tally_incref(o);
+            for (; rc > (intptr_t)s->cushion; rc--)
+                tally_decref(o);
+            tally_flush();
+        }
+    }
+    if (!hobj_check(s->obj))
+        s->go = 0;
+    else
+        s->go = !stress_done(th);
+}
+
+static void hammer_thread(stress_thread *th)
+{
+    hammer *s = th->arg;
+    if (th->index == 0) {
+        s->obj = hobj_new(0xA11);
+        /* the cushion: thread 0 holds this many references (model and runtime) */
+        for (uint64_t i = 1; i < s->cushion; i++)
+            hobj_incref(s->obj);
+        tally_flush();
+    }
+    stress_barrier_wait(&s->bar);
+    tally_object *o = &s->obj->ob_base;
+    uint64_t burst = s->burst;
+    for (;;) {
+        for (uint64_t i = 0; i < burst; i++) {
+            tally_incref(o);
+            COMPILER_BARRIER();
+            if ((i & 255) == 255) {
+                stress_chaos(th);
+                tally_safepoint();
+            }
+        }
+        for (uint64_t i = 0; i < burst; i++) {
+            tally_decref(o);
+            COMPILER_BARRIER();
+            if ((i & 255) == 255) {
+                stress_chaos(th);
+                tally_safepoint();
+            }
+        }
+        stress_op(th, 2 * burst);
+        tally_flush();
+        stress_barrier_wait(&s->bar);
+        if (th->index == 0)
+            check_round(th, s);
+        stress_barrier_wait(&s->bar);
+        if (!s->go)
+            break;
+    }
+    if (th->index == 0) {
+        for (uint64_t i = 0; i < s->cushion; i++)
+            hobj_decref(s->obj);
+        tally_flush();
+    }
+}
+
+int stress_wl_hammer(stress_run *r)
+{
+    const stress_config *c = r->cfg;
+    hammer s = { 0 };
+    s.burst = c->burst ? c->burst : 4096;
+    s.cushion = 2 * c->threads * s.burst + 16;
+    if (stress_barrier_init(&s.bar, (unsigned)c->threads) != 0)
+        return -1;
+    r->phase = "hammer";
+    int rc = stress_run_threads(r, (unsigned)c->threads, hammer_thread, &s,
+                                c->ops_set ? c->ops : 0);
+    stress_barrier_destroy(&s.bar);
+    stress_figure_set(r, "hammer_rounds", (double)s.rounds, true);
+    stress_figure_set(r, "hammer_bad_rounds", (double)s.bad_rounds, true);
+    stress_figure_set(r, "hammer_max_drift", (double)s.max_drift, true);
+    stress_figure_set(r, "hammer_burst", (double)s.burst, true);
+    return rc;
+}
