@@ -64,7 +64,9 @@ TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls __attribute__((tls_
 #define RC_SHIFT  2               /* DYING: the thread's ship count at resurrect_begin above */
 
 #define FREE_BUFS_MAX 64
-#define FLUSH_MAX_ROUNDS 100000
+/* Grace-period waits one flush makes at most while other threads keep producing work (each
+ * wait is one epoch; a death cascade takes two epochs per level when not alone). */
+#define FLUSH_MAX_WAITS 4096
 
 typedef struct rc_buf {
     struct rc_buf *next;
@@ -289,15 +291,19 @@ static inline bool apply_dec(tally_object *o)
     return c == 1;
 }
 
+static void apply_incs_range(const uintptr_t *p, const uintptr_t *end)
+{
+    for (; p < end; p++) {
+        uintptr_t e = *p;
+        if ((e & 1u) == 0 && e != 0)
+            apply_inc((tally_object *)e);
+    }
+}
+
 static void apply_incs(const rc_batch *bt)
 {
-    for (rc_buf *b = bt->head; b; b = b->next) {
-        for (size_t i = 0; i < b->n; i++) {
-            uintptr_t e = b->e[i];
-            if ((e & 1u) == 0 && e != 0)
-                apply_inc((tally_object *)e);
-        }
-    }
+    for (rc_buf *b = bt->head; b; b = b->next)
+        apply_incs_range(b->e, b->e + b->n);
 }
 
 static void zct_add(tally_object *o, uint64_t tag)
@@ -329,18 +335,22 @@ static void zero_reached(tally_object *o, uint64_t tag, obj_vec *out)
     }
 }
 
-static void apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out)
+static void apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t tag, obj_vec *zeros_out)
 {
-    for (rc_buf *b = bt->head; b; b = b->next) {
-        for (size_t i = 0; i < b->n; i++) {
-            uintptr_t e = b->e[i];
-            if ((e & 1u) && e != 1u) {
-                tally_object *o = (tally_object *)(e & ~(uintptr_t)1);
-                if (apply_dec(o))
-                    zero_reached(o, tag, zeros_out);
-            }
+    for (; p < end; p++) {
+        uintptr_t e = *p;
+        if ((e & 1u) && e != 1u) {
+            tally_object *o = (tally_object *)(e & ~(uintptr_t)1);
+            if (apply_dec(o))
+                zero_reached(o, tag, zeros_out);
         }
     }
+}
+
+static void apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out)
+{
+    for (rc_buf *b = bt->head; b; b = b->next)
+        apply_decs_range(b->e, b->e + b->n, tag, zeros_out);
 }
 
 /* ZCT entries zeroed before the current epoch: dead if their count is still zero (every
@@ -848,23 +858,51 @@ void _tally_rc_flush(void)
     if (!ts)
         return;
     obj_vec dead = { NULL, 0, 0 };
-    for (int round = 0; round < FLUSH_MAX_ROUNDS; round++) {
+    int waits = 0;
+    for (;;) {
         rc_thread *t = ts->rc_data;
         if (!t)
             break;
-        cut(t, true);
         pthread_mutex_lock(&rc.lock);
         pthread_mutex_lock(&rc.ship_lock);
-        bool solo = solo_locked(t);
+        if (solo_locked(t) && t->log->base) {
+            /* Alone: apply everything, this thread's log in place, and free at once; repeat
+             * while the deaths log more (a chain of a million lists is a million rounds). */
+            uint64_t e = rc.epoch;
+            rc_batch cur = { NULL, NULL, 0 };
+            batch_append(&cur, &rc.shipped);
+            uintptr_t *b = t->log->base, *p = t->log->pos;
+            apply_incs(&cur);
+            apply_incs_range(b, p);
+            zct_check(e, true, &dead);
+            apply_decs(&rc.prev, e, &dead);
+            apply_decs(&cur, e, &dead);
+            apply_decs_range(b, p, e, &dead);
+            t->log->pos = b;
+            batch_release_locked(&rc.prev);
+            batch_release_locked(&cur);
+            tally_atomic_store_relaxed(&rc.need_step, 0);
+            pthread_mutex_unlock(&rc.ship_lock);
+            pthread_mutex_unlock(&rc.lock);
+            cut_done_max(e);
+            if (dead.n == 0)
+                break;
+            dealloc_all(&dead);
+            continue;
+        }
+        pthread_mutex_unlock(&rc.ship_lock);
+        cut(t, true);
+        pthread_mutex_lock(&rc.ship_lock);
         bool idle = !rc.shipped.head && !rc.prev.head && rc.zct_n == 0;
         pthread_mutex_unlock(&rc.ship_lock);
-        if (idle) {
+        if (idle || waits >= FLUSH_MAX_WAITS) {
             pthread_mutex_unlock(&rc.lock);
             break;
         }
-        if (!solo && tally_atomic_load_acquire(&rc.cut_done) < rc.epoch) {
+        if (tally_atomic_load_acquire(&rc.cut_done) < rc.epoch) {
             pthread_mutex_unlock(&rc.lock);
             wait_cut();
+            waits++;
             continue;
         }
         step_locked(t, &dead);
