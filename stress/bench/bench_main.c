@@ -751,8 +751,8 @@ int tally_bench_main(int argc, char **argv)
     tally_cli_opt opts[] = {
         {"--quick", TALLY_CLI_FLAG, NULL, "short runs (under 3 minutes on 2 cores)", NULL, 0, 0, 0, 0, NULL, &quick, false},
         {"--out", TALLY_CLI_STRING, "DIR", "output directory", "report", 0, 0, 0, 0, NULL, &o.out, false},
-        {"--reps", TALLY_CLI_UINT, "N", "repetitions of every configuration", "3", 1, 100, 0, 0, NULL, &reps, false},
-        {"--seconds", TALLY_CLI_DOUBLE, "S", "seconds per stress run", "2 (quick: 0.3)", 0, 0, 0.05, 600, NULL,
+        {"--reps", TALLY_CLI_UINT, "N", "repetitions of every configuration", "3 (quick: 2)", 1, 100, 0, 0, NULL, &reps, false},
+        {"--seconds", TALLY_CLI_DOUBLE, "S", "seconds per stress run", "1 (quick: 0.2)", 0, 0, 0.05, 600, NULL,
          &seconds, false},
         {"--threads", TALLY_CLI_STRING, "LIST", "thread counts, comma-separated", "1,2,... up to 2x the cores", 0, 0,
          0, 0, NULL, &threads_arg, false},
@@ -791,8 +791,9 @@ int tally_bench_main(int argc, char **argv)
         return bench_compare(o.compare_a, o.compare_b);
 
     o.quick = quick;
-    o.reps = reps;
-    o.seconds = seconds > 0 ? seconds : quick ? 0.3 : 2.0;
+    /* quick: 2 repetitions of 0.2 s unless told otherwise; full: 3 of 1 s */
+    o.reps = tally_cli_find(opts, nopts, "--reps")->seen ? reps : quick ? 2 : 3;
+    o.seconds = seconds > 0 ? seconds : quick ? 0.2 : 1.0;
     o.micro_min_time = quick ? 0.03 : 0.2;
     o.micro_reps = quick ? 3 : reps < 3 ? 3 : reps;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

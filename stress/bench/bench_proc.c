@@ -272,21 +272,23 @@ bj *bench_machine_info(void)
         bj_set(m, "arch", bj_str(u.machine));
         bj_set(m, "hostname", bj_str(u.nodename));
     }
+    /* Container (systemd-detect-virt) and hypervisor (the cpuid flag) are both worth saying. */
     char *virt = command_line_output("systemd-detect-virt 2>/dev/null");
-    if (!virt) {
-        f = fopen("/proc/cpuinfo", "r");
-        if (f) {
-            char line[2048];
-            while (fgets(line, sizeof line, f))
-                if (strncmp(line, "flags", 5) == 0) {
-                    if (strstr(line, " hypervisor"))
-                        virt = strdup("hypervisor (virtual machine)");
-                    break;
-                }
-            fclose(f);
-        }
+    bool hypervisor = false;
+    f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[4096];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "flags", 5) == 0) {
+                hypervisor = strstr(line, " hypervisor") != NULL;
+                break;
+            }
+        fclose(f);
     }
-    bj_set(m, "virtualization", bj_str(virt ? virt : "none detected"));
+    bool container = virt && strcmp(virt, "none") != 0;
+    bj_set(m, "virtualization", bj_strf("%s%s%s", container ? virt : "", container && hypervisor ? ", " : "",
+                                        hypervisor ? "virtual machine (hypervisor cpuid flag)"
+                                                   : container ? "" : "none detected"));
     free(virt);
     double load[3];
     if (getloadavg(load, 3) == 3)

@@ -113,40 +113,38 @@ static const bj *find_cfg(const bj *cfgs, const char *backend, const char *workl
     return NULL;
 }
 
-/* Quantile named by a pause key's last component: p50 -> 0.5, p999 -> 0.999, max -> 1. */
+/* Quantile named by a histogram key's last component, as `tally stress --json` writes them:
+ * p50 -> 0.5, p99 -> 0.99, p99_9 -> 0.999, max -> 1; NaN for anything else (count, mean, min). */
 static double key_quantile(const char *comp)
 {
-    if (strncmp(comp, "max", 3) == 0)
+    if (strcmp(comp, "max") == 0)
         return 1.0;
     if (comp[0] != 'p' || comp[1] < '0' || comp[1] > '9')
         return NAN;
-    char digits[16];
+    char pct[16];
     size_t n = 0;
-    for (const char *p = comp + 1; *p >= '0' && *p <= '9' && n < sizeof digits - 1; p++)
-        digits[n++] = *p;
-    digits[n] = 0;
-    /* p50 = 50%, p99 = 99%, p999 = 99.9%, p9999 = 99.99% */
-    double v = atof(digits);
-    if (n <= 2)
-        return v / 100.0;
-    return v / pow(10.0, (double)n);
+    for (const char *p = comp + 1; *p && n < sizeof pct - 1; p++) {
+        if (*p >= '0' && *p <= '9')
+            pct[n++] = *p;
+        else if (*p == '_')
+            pct[n++] = '.';
+        else
+            return NAN;
+    }
+    pct[n] = 0;
+    return atof(pct) / 100.0;
 }
 
-/* Unit factor to microseconds from a key ("..._ns", "..._ms", "..._us"). */
-static double to_us(const char *key)
-{
-    if (strstr(key, "_ns") || strstr(key, "ns."))
-        return 1e-3;
-    if (strstr(key, "_ms") || strstr(key, "ms."))
-        return 1e3;
-    if (strstr(key, "_s.") || strstr(key, "seconds"))
-        return 1e6;
-    return 1.0;
-}
+/* The stop-the-world pause histogram of the stress JSON (nanoseconds) and its quantiles. */
+#define PAUSE_HIST "gc_stw_pause_ns"
+static const char *const pause_quantiles[] = {"p50", "p90", "p99", "p99_9", "max", NULL};
 
-static bool is_pause_key(const char *key)
+/* Median over the repetitions of `hist`.`field` in a configuration's summary. */
+static double hist_field(const bj *cfg, const char *hist, const char *field)
 {
-    return strstr(key, "pause") && isfinite(key_quantile(last_component(key)));
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", hist, field);
+    return med(bj_get(bj_get(cfg, "summary"), key));
 }
 
 /* ---- results.csv -------------------------------------------------------------------------- */
@@ -209,7 +207,7 @@ static void plot_throughput(plotter *p, const bj *cfgs, const char **workloads, 
                                       workloads[w]);
         for (size_t t = 0; t < nt; t++)
             pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, "%s%d", t ? ", " : "", threads[t]);
-        pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, ")\nset offsets 0.2, 0.2, 0, 0\nset yrange [0:*]\nplot");
+        pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, ")\nset offsets graph 0.03, graph 0.03, 0, 0\nset yrange [0:*]\nplot");
         for (size_t b = 0; b < nb; b++) {
             fprintf(d, "# %s\n", backends[b]);
             int rows = 0;
@@ -255,7 +253,7 @@ static void plot_pause_cdfs(plotter *p, const bj *cfgs, const char **workloads, 
             continue;
         char cmd[8192];
         size_t pos = (size_t)snprintf(cmd, sizeof cmd,
-                                      "reset\nset title 'Pause CDF: %s (median over repetitions)'\n"
+                                      "reset\nset title 'Stop-the-world pause CDF: %s (p50, p90, p99, p99.9, max; median over repetitions)'\n"
                                       "set xlabel 'pause (microseconds, log scale)'\n"
                                       "set ylabel 'fraction of pauses <= x'\nset logscale x\nset yrange [0:1.02]\n"
                                       "set key outside right\nset grid\nplot",
@@ -265,17 +263,22 @@ static void plot_pause_cdfs(plotter *p, const bj *cfgs, const char **workloads, 
             /* the largest thread count that has pause figures */
             for (size_t t = nt; t-- > 0;) {
                 const bj *c = find_cfg(cfgs, backends[b], workloads[w], threads[t]);
-                const bj *s = c ? bj_get(c, "summary") : NULL;
+                /* only configurations with collections during the run (not just the final one) */
+                if (!c || !(hist_field(c, PAUSE_HIST, "count") >= 2))
+                    continue;
                 double qs[16], us[16];
                 size_t n = 0;
-                for (size_t k = 0; s && k < s->n && n < 16; k++) {
-                    if (!is_pause_key(s->keys[k]))
-                        continue;
-                    double v = med(s->items[k]) * to_us(s->keys[k]);
-                    if (!(v > 0))
-                        continue;
-                    qs[n] = key_quantile(last_component(s->keys[k]));
-                    us[n++] = v;
+                double lo = hist_field(c, PAUSE_HIST, "min") * 1e-3; /* the CDF starts at the shortest pause */
+                if (lo > 0) {
+                    qs[n] = 0;
+                    us[n++] = lo;
+                }
+                for (size_t k = 0; pause_quantiles[k]; k++) {
+                    double v = hist_field(c, PAUSE_HIST, pause_quantiles[k]) * 1e-3;
+                    if (v > 0) {
+                        qs[n] = key_quantile(pause_quantiles[k]);
+                        us[n++] = v;
+                    }
                 }
                 if (n < 2)
                     continue;
@@ -495,64 +498,42 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
     fprintf(f, "(!) = at least one repetition crashed, timed out or failed; see the race-detection table.\n\n");
 }
 
-/* Table of every summary key selected by `pick`, per configuration that has any. */
-static void md_key_table(FILE *f, const bj *cfgs, bool (*pick)(const char *), const char *empty_note)
+/* Stop-the-world pauses of every configuration that collected during the run. */
+static void md_pauses(FILE *f, const bj *cfgs, const bj *plots)
 {
-    const char *cols[64];
-    size_t nc = 0;
+    fprintf(f, "## Pauses\n\nStop-the-world pauses of the collector (`" PAUSE_HIST "` of `tally stress --json`), "
+               "in microseconds, for every configuration with at least 2 collections during the run (the "
+               "final collection alone is not listed); time to safepoint = from the stop request until every "
+               "thread parked; collection = the whole collection.  Medians over the repetitions.\n\n"
+               "| backend | workload | threads | pauses | p50 | p90 | p99 | p99.9 | max | to safepoint p99 | "
+               "collection p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    int rows = 0;
     for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-        const bj *s = bj_get(cfgs->items[i], "summary");
-        for (size_t k = 0; s && k < s->n; k++) {
-            if (!pick(s->keys[k]) || nc >= 64)
-                continue;
-            size_t j;
-            for (j = 0; j < nc; j++)
-                if (strcmp(cols[j], s->keys[k]) == 0)
-                    break;
-            if (j == nc)
-                cols[nc++] = s->keys[k];
-        }
-    }
-    if (!nc) {
-        fprintf(f, "%s\n\n", empty_note);
-        return;
-    }
-    fprintf(f, "| backend | workload | threads |");
-    for (size_t c = 0; c < nc; c++)
-        fprintf(f, " %s |", cols[c]);
-    fprintf(f, "\n|---|---|---|");
-    for (size_t c = 0; c < nc; c++)
-        fprintf(f, "---|");
-    fprintf(f, "\n");
-    for (size_t i = 0; i < cfgs->n; i++) {
-        const bj *cfg = cfgs->items[i], *s = bj_get(cfg, "summary");
-        bool any = false;
-        for (size_t c = 0; c < nc && !any; c++)
-            any = bj_get(s, cols[c]) != NULL;
-        if (!any)
+        const bj *c = cfgs->items[i];
+        double count = hist_field(c, PAUSE_HIST, "count");
+        if (!(count >= 2))
             continue;
-        fprintf(f, "| %s | %s | %d |", bj_getstr(cfg, "backend", ""), bj_getstr(cfg, "workload", ""),
-                (int)bj_getnum(cfg, "threads", 0));
-        for (size_t c = 0; c < nc; c++) {
-            char buf[96];
-            fprintf(f, " %s |", fmt_stat(bj_get(s, cols[c]), buf, sizeof buf));
-        }
-        fprintf(f, "\n");
+        fprintf(f, "| %s | %s | %d | %.0f |", bj_getstr(c, "backend", ""), bj_getstr(c, "workload", ""),
+                (int)bj_getnum(c, "threads", 0), count);
+        for (size_t q = 0; pause_quantiles[q]; q++)
+            fprintf(f, " %.1f |", hist_field(c, PAUSE_HIST, pause_quantiles[q]) * 1e-3);
+        fprintf(f, " %.1f | %.1f |\n", hist_field(c, "gc_time_to_safepoint_ns", "p99") * 1e-3,
+                hist_field(c, "gc_collection_ns", "p99") * 1e-3);
+        rows++;
     }
-    fprintf(f, "\n");
+    if (!rows)
+        fprintf(f, "| (no configuration collected during its run) |||||||||||\n");
+    fprintf(f, "\nCDF of the pauses per backend (one line per workload, at the largest thread count "
+               "that collected):\n\n");
+    for (size_t i = 0; plots && i < plots->n; i++)
+        if (strncmp(plots->items[i]->str, "pause_cdf_", 10) == 0)
+            fprintf(f, "![%s](%s.svg)\n\n", plots->items[i]->str, plots->items[i]->str);
 }
 
-static bool pick_pause(const char *k) { return is_pause_key(k); }
-static bool pick_gil(const char *k) { return strncmp(last_component(k), "gil", 3) == 0 || strncmp(k, "gil", 3) == 0; }
-static bool pick_memory(const char *k)
+static void md_memory(FILE *f, const bj *res, const char **workloads, size_t nw, const char **backends, size_t nb,
+                      const bj *plots)
 {
-    return strcmp(k, "peak_rss_kb") == 0 || strstr(k, "bytes_per_object") || strstr(k, "live_objects") ||
-           strstr(k, "pages_copied");
-}
-
-static void md_memory(FILE *f, const bj *res, const char **backends, size_t nb, const bj *plots)
-{
-    const bj *micro = bj_get(res, "micro");
+    const bj *micro = bj_get(res, "micro"), *cfgs = bj_get(res, "stress");
     fprintf(f, "## Memory\n\nResident bytes per live object (bench_rc_<backend> memory rows: RSS growth while "
                "2^20 objects are alive / 2^20, in a fresh process; header, payload, GC pre-header and "
                "allocator overhead together):\n\n| backend | non-GC object (8-byte payload) | empty list (GC) |\n"
@@ -568,9 +549,81 @@ static void md_memory(FILE *f, const bj *res, const char **backends, size_t nb, 
     for (size_t i = 0; plots && i < plots->n; i++)
         if (strcmp(plots->items[i]->str, "memory_per_object") == 0)
             fprintf(f, "\n![memory per object](memory_per_object.svg)\n");
-    fprintf(f, "\nPeak RSS of every stress process (kB, from wait4) and the memory figures the workloads "
-               "report:\n\n");
-    md_key_table(f, bj_get(res, "stress"), pick_memory, "(no stress runs)");
+    int threads[64];
+    size_t nt = distinct_threads(cfgs, threads, 64);
+    if (!nt)
+        return;
+    int tmax = threads[nt - 1];
+    fprintf(f, "\nPeak RSS of the stress processes at %d threads (MiB, ru_maxrss from wait4; median "
+               "[min–max] over the repetitions):\n\n| workload |", tmax);
+    for (size_t b = 0; b < nb; b++)
+        fprintf(f, " %s |", backends[b]);
+    fprintf(f, "\n|---|");
+    for (size_t b = 0; b < nb; b++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (size_t w = 0; w < nw; w++) {
+        fprintf(f, "| %s |", workloads[w]);
+        for (size_t b = 0; b < nb; b++) {
+            const bj *c = find_cfg(cfgs, backends[b], workloads[w], tmax);
+            const bj *s = bj_get(bj_get(c, "summary"), "peak_rss_kb");
+            bj *mb = bj_obj();
+            if (s) {
+                bj_set(mb, "median", bj_num(med(s) / 1024));
+                bj_set(mb, "min", bj_num(bj_getnum(s, "min", NAN) / 1024));
+                bj_set(mb, "max", bj_num(bj_getnum(s, "max", NAN) / 1024));
+            }
+            char buf[96];
+            fprintf(f, " %s |", fmt_stat(s ? mb : NULL, buf, sizeof buf));
+            bj_free(mb);
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\n");
+}
+
+/* GIL hand-overs (the stress JSON's "gil" object, gil backend only) and the convoy workload's
+ * wake-to-run latency on every backend. */
+static void md_gil(FILE *f, const bj *cfgs, const char **backends, size_t nb)
+{
+    static const char *const cols[] = {"gil.acquisitions", "gil.switches", "gil.drop_requests", "gil.forced_switches",
+                                       NULL};
+    fprintf(f, "## GIL switching (gil backend)\n\nHand-overs of the GIL per run (`gil` of `tally stress --json`); "
+               "wait = time threads spent waiting to take the GIL.\n\n| workload | threads | acquisitions | "
+               "switches | drop requests | forced switches | wait total (ms) | longest wait (ms) |\n"
+               "|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
+        const bj *c = cfgs->items[i], *s = bj_get(c, "summary");
+        if (!bj_get(s, "gil.switches"))
+            continue;
+        fprintf(f, "| %s | %d |", bj_getstr(c, "workload", ""), (int)bj_getnum(c, "threads", 0));
+        for (size_t k = 0; cols[k]; k++) {
+            char buf[96];
+            fprintf(f, " %s |", fmt_stat(bj_get(s, cols[k]), buf, sizeof buf));
+        }
+        fprintf(f, " %.1f | %.2f |\n", med(bj_get(s, "gil.wait_ns_total")) * 1e-6,
+                med(bj_get(s, "gil.wait_ns_max")) * 1e-6);
+    }
+    fprintf(f, "\nConvoy workload: a thread that sleeps and wakes while CPU-bound threads run; wake-to-run "
+               "latency in microseconds (median over repetitions of p50 / p99):\n\n| backend |");
+    int threads[64];
+    size_t nt = distinct_threads(cfgs, threads, 64);
+    for (size_t t = 0; t < nt; t++)
+        fprintf(f, " %d threads |", threads[t]);
+    fprintf(f, "\n|---|");
+    for (size_t t = 0; t < nt; t++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (size_t b = 0; b < nb; b++) {
+        fprintf(f, "| %s |", backends[b]);
+        for (size_t t = 0; t < nt; t++) {
+            const bj *c = find_cfg(cfgs, backends[b], "convoy", threads[t]);
+            fprintf(f, " %.1f / %.1f |", hist_field(c, "wake_to_run_ns", "p50") * 1e-3,
+                    hist_field(c, "wake_to_run_ns", "p99") * 1e-3);
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\n");
 }
 
 static void md_races(FILE *f, const bj *cfgs, const char **backends, size_t nb)
@@ -691,16 +744,9 @@ static int write_md(const char *dir, const bj *res, const bj *plots)
     md_targets(f, res);
     md_micro(f, res, backends, nb);
     md_throughput(f, cfgs, workloads, nw, backends, nb, plots);
-    fprintf(f, "## Pauses\n\nPause percentiles reported by the workloads (collections, stop-the-world, "
-               "GIL waits; the unit is in the key name).  Plots: the CDF of each backend at the largest "
-               "thread count.\n\n");
-    md_key_table(f, cfgs, pick_pause, "(the stress output had no pause figures)");
-    for (size_t i = 0; plots && i < plots->n; i++)
-        if (strncmp(plots->items[i]->str, "pause_cdf_", 10) == 0)
-            fprintf(f, "![%s](%s.svg)\n\n", plots->items[i]->str, plots->items[i]->str);
-    md_memory(f, res, backends, nb, plots);
-    fprintf(f, "## GIL switching (gil backend)\n\nHand-overs of the GIL reported by the workloads.\n\n");
-    md_key_table(f, cfgs, pick_gil, "(the stress output had no GIL figures)");
+    md_pauses(f, cfgs, plots);
+    md_memory(f, res, workloads, nw, backends, nb, plots);
+    md_gil(f, cfgs, backends, nb);
     md_races(f, cfgs, backends, nb);
     md_gc(f, res, backends, nb);
     fprintf(f, "## Reproduce\n\n```\nmake report            # build/release/stress/tally bench --out report\n"
