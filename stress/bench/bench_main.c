@@ -173,7 +173,15 @@ static const char *const *discover_workloads(void)
 /* ---- running and recording -------------------------------------------------------------- */
 static double t_start;
 static size_t steps_done, steps_total;
-static double est_total_s;
+/* Estimated seconds of the whole plan, of the steps done so far, and per kind of step. */
+static double est_total_s, est_done_s;
+static double est_stress_run, est_micro_rows, est_memory, est_gc, est_anchor;
+
+static void step_done(double est_s)
+{
+    steps_done++;
+    est_done_s += est_s;
+}
 
 static void fmt_duration(double s, char *buf, size_t len)
 {
@@ -188,9 +196,9 @@ static void progress(const char *fmt, ...)
 {
     char el[32], left[32], msg[512];
     double elapsed = bench_now() - t_start;
-    double frac = steps_total ? (double)steps_done / (double)steps_total : 0;
-    /* Remaining time: the estimate scaled by how the run has gone so far. */
-    double remaining = frac > 0.05 ? elapsed / frac - elapsed : est_total_s - elapsed;
+    double frac = est_total_s > 0 ? est_done_s / est_total_s : 0;
+    /* Remaining time: what the plan has left, scaled by how fast the plan has gone so far. */
+    double remaining = est_done_s > 0 ? (est_total_s - est_done_s) * elapsed / est_done_s : est_total_s - elapsed;
     fmt_duration(elapsed, el, sizeof el);
     fmt_duration(remaining, left, sizeof left);
     va_list ap;
@@ -312,7 +320,7 @@ static void run_stress_config(const bench_opts *o, const char *backend, const ch
         if (bench_run(argv, o->seconds * 4 + 60, &r) != 0) {
             bj_set(run, "error", bj_str("could not start tally stress"));
             failures++;
-            steps_done++;
+            step_done(est_stress_run);
             continue;
         }
         bj_set(run, "process", proc_record(&r));
@@ -341,7 +349,7 @@ static void run_stress_config(const bench_opts *o, const char *backend, const ch
             failures++;
         if (r.exit_code != 0 || crashed)
             bj_set(run, "stderr_tail", stderr_tail(r.err));
-        steps_done++;
+        step_done(est_stress_run);
         if (crashed)
             progress("stress %s/%s threads=%d rep %llu/%llu: %s %d", backend, workload, threads,
                      (unsigned long long)rep + 1, (unsigned long long)o->reps,
@@ -508,15 +516,15 @@ static void run_micro(const bench_opts *o, bj *micro, bj *gc)
         bj *m = bj_set(micro, b, bj_obj());
         if (!rc) {
             bj_set(m, "error", bj_strf("bench_rc_%s not found next to %s", b, bench_exe_path()));
-            steps_done += 3;
+            step_done(est_micro_rows + est_memory);
             progress("micro %s: not built", b);
         } else {
             run_gb(rc, "-memory/", o->micro_reps, o->micro_min_time, m);
-            steps_done++;
+            step_done(est_micro_rows);
             progress("micro %s: refcount, allocation and container rows", b);
-            run_gb(rc, "^memory/object$", 1, o->micro_min_time, m);
-            run_gb(rc, "^memory/list$", 1, o->micro_min_time, m);
-            steps_done += 2;
+            run_gb(rc, "^memory/object/", 1, o->micro_min_time, m);
+            run_gb(rc, "^memory/list/", 1, o->micro_min_time, m);
+            step_done(est_memory);
             progress("micro %s: memory per object", b);
             free(rc);
         }
@@ -528,7 +536,7 @@ static void run_micro(const bench_opts *o, bj *micro, bj *gc)
             run_gb(gcp, ".", o->micro_reps, o->micro_min_time, g);
             free(gcp);
         }
-        steps_done++;
+        step_done(est_gc);
         progress("micro %s: collector rows", b);
     }
 }
@@ -542,7 +550,7 @@ static bj *run_cpython_anchor(const bench_opts *o)
         return res;
     }
     bj_set(res, "script", bj_str(script));
-    char *argv[] = {(char *)"/usr/bin/env", "python3", script, o->quick ? "--quick" : NULL, NULL};
+    char *argv[] = {(char *)"/usr/bin/env", "python3", script, NULL};
     bench_proc_result r;
     if (bench_run(argv, 600, &r) != 0) {
         bj_set(res, "error", bj_str("could not start python3"));
@@ -649,9 +657,8 @@ static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
     char d[256], id[128];
     for (size_t i = 0; i < o->nbackends; i++) {
         const char *b = o->backends[i];
+        /* A missing bench_gc_<backend> still lists its targets, as not measured. */
         const bj *rows = bj_get(bj_get(gc, b), "rows");
-        if (!rows)
-            continue;
         const bj *full = find_row(rows, "full", "ns_per_object");
         double v = full ? bj_getnum(bj_get(full, "ns_per_object"), "median", NAN) : NAN;
         snprintf(d, sizeof d, "bench_gc_%s full collection", b);
@@ -664,7 +671,7 @@ static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
         add_target(targets, id, b, "2-cycle reclaim <= 50 ns/object", v, "<=", 50, "ns/object", d);
         /* Young pauses with 0 and 1,000,000 old objects. */
         double p0 = NAN, p1 = NAN;
-        for (size_t r = 0; r < rows->n; r++) {
+        for (size_t r = 0; rows && r < rows->n; r++) {
             const char *name = rows->keys[r];
             if (!strstr(name, "young"))
                 continue;
@@ -824,11 +831,19 @@ int tally_bench_main(int argc, char **argv)
         return 1;
     }
 
-    /* Plan and estimate: micro (3 steps + 1 gc step per backend), stress runs, the anchor. */
+    /* Plan and estimate (calibrated on the 2-core machine): per backend the refcount rows
+     * (~25 rows x repetitions x min time, plus thread start-up), the two memory rows and the
+     * collector's rows; each stress run (its seconds plus process start and final checks);
+     * the CPython anchor. */
     size_t nstress = o.nbackends * o.nworkloads * o.nthreads * (size_t)o.reps;
-    steps_total = o.nbackends * 4 + nstress + 1;
-    double micro_est = (double)o.micro_reps * o.micro_min_time * 30 + 6; /* ~30 rows per backend */
-    est_total_s = (double)o.nbackends * micro_est * 1.5 + (double)nstress * (o.seconds + 0.4) + (quick ? 10 : 40);
+    steps_total = o.nbackends * 3 + nstress + 1;
+    est_micro_rows = (double)o.micro_reps * o.micro_min_time * 55 + 2;
+    est_memory = 0.5;
+    est_gc = est_micro_rows / 2;
+    est_stress_run = o.seconds + 0.15;
+    est_anchor = quick ? 10 : 40;
+    est_total_s = (double)o.nbackends * (est_micro_rows + est_memory + est_gc) + (double)nstress * est_stress_run +
+                  est_anchor;
     char est[32];
     fmt_duration(est_total_s, est, sizeof est);
     fprintf(stderr,
@@ -867,7 +882,7 @@ int tally_bench_main(int argc, char **argv)
     bj *gc = bj_set(res, "gc", bj_obj());
     run_micro(&o, micro, gc);
     bj_set(res, "cpython_gc", run_cpython_anchor(&o));
-    steps_done++;
+    step_done(est_anchor);
     progress("anchor: CPython collector (cpython_gc.py)");
 
     bj *configs = bj_set(res, "stress", bj_arr());
@@ -880,6 +895,9 @@ int tally_bench_main(int argc, char **argv)
     micro_targets(micro, targets);
     gc_targets(&o, gc, targets);
     bj_set(res, "duration_s", bj_num(bench_now() - t_start));
+    double load[1];
+    if (getloadavg(load, 1) == 1)
+        bj_set(res, "loadavg_at_end", bj_num(load[0]));
     collect_figures(res, bj_set(res, "figures", bj_arr()));
 
     char path[4096];

@@ -360,6 +360,14 @@ static void md_machine(FILE *f, const bj *res)
             bj_getstr(res, "date", "?"), bj_getnum(par, "quick", 0) ? "quick" : "full", bj_getnum(par, "reps", 0),
             bj_getnum(par, "seconds_per_stress_run", 0), bj_getnum(par, "micro_repetitions", 0),
             bj_getnum(par, "micro_min_time_s", 0), bj_getnum(res, "duration_s", 0));
+    double cores = bj_getnum(m, "cores_online", 1), load0 = bj_getnum(m, "loadavg_at_start", NAN),
+           load1 = bj_getnum(res, "loadavg_at_end", NAN);
+    if (load0 > cores || load1 > cores)
+        fprintf(f, "> **Warning: the machine was busy** (load average %.1f at the start, %.1f at the end, on %g "
+                   "cores): other processes took CPU time during the run, so absolute figures are low and "
+                   "noisy, and multi-thread scaling is understated.  Ratios inside one microbenchmark binary "
+                   "(the targets) hold up better than absolute figures.\n\n",
+                load0, load1, cores);
     fprintf(f, "**All absolute figures are for this machine only** (%g cores, shared with other work "
                "while it ran); compare backends with each other and with the anchors measured in the "
                "same run, not with other machines.  Every figure is the median over the repetitions, "
@@ -467,7 +475,7 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
     for (size_t w = 0; w < nw; w++) {
         fprintf(f, "### %s\n\n| backend |", workloads[w]);
         for (size_t t = 0; t < nt; t++)
-            fprintf(f, " %d threads |", threads[t]);
+            fprintf(f, " %d thread%s |", threads[t], threads[t] == 1 ? "" : "s");
         fprintf(f, " scaling %d→%d |\n|---|", threads[0], threads[nt - 1]);
         for (size_t t = 0; t <= nt; t++)
             fprintf(f, "---|");
@@ -485,7 +493,10 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
                     first = med(s);
                 last = med(s);
             }
-            fprintf(f, " %.2fx |\n", last / first);
+            if (isfinite(last / first))
+                fprintf(f, " %.2fx |\n", last / first);
+            else
+                fprintf(f, " – |\n");
         }
         for (size_t i = 0; plots && i < plots->n; i++) {
             char want[256];
@@ -609,7 +620,7 @@ static void md_gil(FILE *f, const bj *cfgs, const char **backends, size_t nb)
     int threads[64];
     size_t nt = distinct_threads(cfgs, threads, 64);
     for (size_t t = 0; t < nt; t++)
-        fprintf(f, " %d threads |", threads[t]);
+        fprintf(f, " %d thread%s |", threads[t], threads[t] == 1 ? "" : "s");
     fprintf(f, "\n|---|");
     for (size_t t = 0; t < nt; t++)
         fprintf(f, "---|");
