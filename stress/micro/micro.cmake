@@ -5,7 +5,8 @@
 # exists).  Each is linked with tally::<backend>, so the inline refcount fast path of that backend
 # is what is measured.  They are written next to the `tally` executable, where `tally bench`
 # looks for them; building `tally` builds them.  ctest runs each once, briefly (label "bench"),
-# to check that every row runs to completion; the figures come from `tally bench`.
+# to check that every row runs to completion; the figures come from `tally bench`, which ctest
+# checks end to end with stress/report/check_bench.sh.
 if(NOT TALLY_BUILD_BENCH)
   return()
 endif()
@@ -31,3 +32,9 @@ foreach(b ${TALLY_BACKENDS})
     endif()
   endforeach()
 endforeach()
+
+if(TALLY_BUILD_TESTS AND TARGET tally)
+  add_test(NAME tally_bench_check
+    COMMAND sh ${_tally_micro_dir}/../report/check_bench.sh $<TARGET_FILE:tally>)
+  set_tests_properties(tally_bench_check PROPERTIES LABELS "bench" TIMEOUT 300)
+endif()
