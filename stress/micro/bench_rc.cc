@@ -205,6 +205,7 @@ uint64_t anchor_word alignas(64);
 
 void BM_plain_incdec(benchmark::State &state)
 {
+    state.SetLabel("limit: ++ and -- of a memory word, compiler barrier after each, no lock");
     uint64_t *p = &anchor_word;
     benchmark::DoNotOptimize(p);
     run_batched(state, [p] {
@@ -217,6 +218,7 @@ void BM_plain_incdec(benchmark::State &state)
 
 void BM_locked_addsub(benchmark::State &state)
 {
+    state.SetLabel("limit: lock add + lock sub of one word, one thread (uncontended)");
     uint64_t *p = &anchor_word;
     benchmark::DoNotOptimize(p);
     run_batched(state, [p] {
@@ -227,6 +229,7 @@ void BM_locked_addsub(benchmark::State &state)
 
 void BM_locked_add_contended(benchmark::State &state)
 {
+    state.SetLabel("limit: lock add + lock sub of one word by every thread (contended line)");
     const int threads = int(state.range(0));
     constexpr long n = 1L << 16;
     run_pool(state, threads, n, false, [](int) {
@@ -240,6 +243,7 @@ void BM_locked_add_contended(benchmark::State &state)
 
 void BM_shared_ptr_copy(benchmark::State &state)
 {
+    state.SetLabel("C++ std::shared_ptr copy + destroy (libstdc++ atomic counts)");
     auto sp = std::make_shared<uint64_t>(42);
     run_batched(state, [&sp] {
         std::shared_ptr<uint64_t> copy(sp); // atomic increment
