@@ -32,13 +32,13 @@
  * Conditional increments (_tally_rc_try_incref: lock-free container reads, weakrefs, the
  * collector) are exact: they fail only on a dying object.  The one hard case is shared == 0
  * in the DEFAULT state, where the owner frees without an RMW when its local count reaches
- * zero.  The reader then first CASes the state to MAYBE_WEAKREF and re-reads the local count
- * (seq_cst), and the owner puts a seq_cst fence between its zero store and its load of the
- * shared word (Dekker): either the owner sees the flag and merges with a CAS, which the
- * reader's increment races correctly, or the reader sees the zero and fails.  The owner pays
- * that fence only for objects a reader can reach: GC objects (the collector) and objects
+ * zero.  The reader then first CASes the state to MAYBE_WEAKREF and re-reads the local count,
+ * and the owner re-reads the shared word with an RMW after its zero store: either the owner's
+ * RMW comes later and sees the flag (it merges with a CAS, which the reader's increment races
+ * correctly), or the reader's CAS reads from the owner's release RMW and sees the zero (it
+ * fails).  The owner pays that RMW only for objects a reader can reach: GC objects (the collector) and objects
  * marked SHARED/WEAKREFS (the marks that make object.c free through QSBR); a private non-GC
- * object dies with a load and no fence or RMW, as in CPython.
+ * object dies with a load and no RMW, as in CPython.
  */
 #include "runtime/internal.h"
 #include "sync/brc_queue.h"
@@ -179,11 +179,13 @@ static bool owner_zero_is_dead(tally_object *o)
          * the marks that make object.c free through QSBR) can be reached by one. */
         if (!(o->ob_flags & TALLY_OBF_GC) && !(tally_atomic_load_relaxed(&o->ob_gc_bits) & READER_BITS))
             return true;
-        /* Dekker with try_incref: [local = 0; fence; load shared] here against [CAS shared
-         * 0 -> MAYBE_WEAKREF; seq_cst load local] there.  Either we see its flag (and take the
-         * CAS path below) or it sees our zero (and fails). */
-        tally_atomic_fence();
-        shared = tally_atomic_load_acquire(&o->ob_ref_shared);
+        /* Against try_incref's [CAS shared 0 -> MAYBE_WEAKREF; load local]: re-read the shared
+         * word with an RMW, which reads the newest value in its modification order.  If it is
+         * after the reader's CAS we see the flag and take the CAS path below; if before, the
+         * reader's CAS reads from our release RMW, so it sees our `local = 0` and fails.  (An
+         * RMW rather than a seq_cst fence + load: same cost on x86, and ThreadSanitizer
+         * models it.) */
+        shared = __atomic_fetch_add(&o->ob_ref_shared, 0, __ATOMIC_ACQ_REL);
         if (shared == 0)
             return true;
     }
@@ -254,10 +256,10 @@ bool _tally_rc_try_incref(tally_object *o)
             return false;   /* merged and zero: being freed */
         if (shared == TALLY_REF_DEFAULT) {
             /* The total is the owner's local count, which it may drop to zero and free
-             * without an RMW.  Announce a reader first (MAYBE_WEAKREF, as CPython's
-             * _PyObject_SetMaybeWeakref), then check the local count: seq_cst CAS and load,
-             * paired with the owner's fence in owner_zero_is_dead (Dekker), so a zero we do
-             * not see is one whose owner sees our flag and merges with a CAS instead. */
+             * without a CAS.  Announce a reader first (MAYBE_WEAKREF, as CPython's
+             * _PyObject_SetMaybeWeakref), then check the local count: paired with the owner's
+             * RMW in owner_zero_is_dead, so a zero we do not see is one whose owner sees our
+             * flag and merges with a CAS instead. */
             if (!tally_atomic_cas(&o->ob_ref_shared, &shared, (intptr_t)TALLY_REF_MAYBE_WEAKREF))
                 continue;
             if (tally_atomic_load(&o->ob_ref_local) == 0)
