@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -99,7 +101,7 @@ int wait_child(pid_t pid, int seconds, bool *hung)
     }
 }
 
-void child_body(tally_object *shared_before_fork)
+void child_body(tally_object *shared_before_fork, bool shut_down)
 {
     CHILD_CHECK(tally_is_initialized());
     CHILD_CHECK(tally_thread_is_attached());
@@ -158,15 +160,49 @@ void child_body(tally_object *shared_before_fork)
     TALLY_END_ALLOW_THREADS
     CHILD_CHECK(thread_ok == 1);
     tally_decref(shared_before_fork);
-    tally_fini();
-    CHILD_CHECK(!tally_is_initialized());
+    if (shut_down) {
+        tally_fini();
+        CHILD_CHECK(!tally_is_initialized());
+    }
     _exit(0);
 }
 
-} // namespace
+// Fork `rounds` children while kWorkers attached threads churn; each child runs child_body.
+// A deadlock in the parent (inside fork() itself, say) cannot be waited out from the test
+// thread: a plain, unattached watchdog thread aborts the binary with a message instead.
+class Watchdog {
+  public:
+    explicit Watchdog(int seconds, const char *what)
+        : thread_([this, seconds, what] {
+              std::unique_lock<std::mutex> lk(mu_);
+              if (!cv_.wait_for(lk, std::chrono::seconds(seconds), [this] { return done_; })) {
+                  std::fprintf(stderr, "watchdog: %s did not finish within %d s (deadlock?)\n", what, seconds);
+                  std::fflush(stderr);
+                  std::abort();
+              }
+          })
+    {
+    }
+    ~Watchdog()
+    {
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
 
-TEST(Fork, ChildKeepsWorkingWhileParentThreadsRun)
+  private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+};
+
+void fork_while_threads_run(int rounds, bool child_shuts_down)
 {
+    Watchdog watchdog(120, "fork with running threads (parent side)");
     constexpr int kWorkers = 3;
     tally_object *before = tally_list_new();
     ASSERT_NE(before, nullptr);
@@ -203,12 +239,14 @@ TEST(Fork, ChildKeepsWorkingWhileParentThreadsRun)
         EXPECT_GE(n.load(), 50) << "a worker did not start";
 
     std::vector<pid_t> children;
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < rounds; round++) {
         std::fflush(nullptr);
         pid_t pid = fork();
         if (pid == 0)
-            child_body(before); // never returns
-        ASSERT_GT(pid, 0);
+            child_body(before, child_shuts_down); // never returns
+        EXPECT_GT(pid, 0) << "fork failed";
+        if (pid < 0)
+            break;
         children.push_back(pid);
         // The parent keeps working between forks.
         for (int i = 0; i < 200; i++)
@@ -225,8 +263,10 @@ TEST(Fork, ChildKeepsWorkingWhileParentThreadsRun)
         status = wait_child(pid, 60, &hung);
         TALLY_END_ALLOW_THREADS
         EXPECT_FALSE(hung) << "the forked child hung (deadlock after fork?)";
-        ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        EXPECT_EQ(WEXITSTATUS(status), 0);
+        EXPECT_TRUE(WIFEXITED(status)) << "child killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        if (WIFEXITED(status)) {
+            EXPECT_EQ(WEXITSTATUS(status), 0);
+        }
     }
 
     // The parent's threads are still running.
@@ -251,6 +291,20 @@ TEST(Fork, ChildKeepsWorkingWhileParentThreadsRun)
     tally_decref(before);
     tally_decref(shared);
     tally_flush();
+}
+
+} // namespace
+
+TEST(Fork, ChildKeepsWorkingWhileParentThreadsRun)
+{
+    // Three children, each: allocate, use a pre-fork container, collect, start a thread, exit 0.
+    fork_while_threads_run(3, false);
+}
+
+TEST(Fork, ChildShutsDownCleanly)
+{
+    // As above, and the child then calls tally_fini() before exiting 0.
+    fork_while_threads_run(1, true);
 }
 
 TEST(Fork, ChildOfDetachedForkerCanAttach)
