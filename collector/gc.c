@@ -38,6 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* The walks are pointer chases through memory in allocation order: the next node's header is
+ * prefetched while the current one is traversed. */
+#define GC_PREFETCH(p) __builtin_prefetch((const void *)(p), 1, 3)
+
 /* ---- the three passes --------------------------------------------------------------------- */
 
 static inline intptr_t gc_get_refs(_tally_gc_head *g) { return (intptr_t)(gc_ld(&g->gc_prev) >> GC_REFS_SHIFT); }
@@ -93,6 +97,7 @@ static void update_refs(pass_ctx *c)
     _tally_gc_head *g = gc_next(w);
     while (g != w) {
         tally_object *o = _TALLY_FROM_GC(g);
+        GC_PREFETCH(gc_next(g));
         gc_st(&g->gc_next, gc_ld(&g->gc_next) & GC_PTR_MASK);   /* tag 0: collector-owned */
         intptr_t rc = _tally_rc_gc_refcount(o);
         if (tally_unlikely(rc <= 0 || (gc_bits(o) & TALLY_GC_BIT_DEALLOCATING))) {
@@ -134,6 +139,7 @@ static void subtract_refs(_tally_gc_head *w)
 {
     for (_tally_gc_head *g = gc_next(w); g != w; g = gc_next(g)) {
         tally_object *o = _TALLY_FROM_GC(g);
+        GC_PREFETCH(gc_next(g));
         if (o->ob_type->traverse)
             o->ob_type->traverse(o, visit_decref, NULL);
     }
@@ -165,18 +171,33 @@ static int visit_reachable(tally_object *o, void *arg)
 
 /* CPython's move_unreachable: W keeps the reachable objects (prev pointers restored,
  * COLLECTING cleared); U gets those with gc_refs 0 that nothing reachable points to
- * (UNREACHABLE set, prev = pointer | COLLECTING). */
-static void move_unreachable(_tally_gc_head *w, _tally_gc_head *u)
+ * (UNREACHABLE set, prev = pointer | COLLECTING).  Reachable tuples go to `tuples` (if given)
+ * for untrack_tuples, which then touches only them.  Returns the number of reachable objects. */
+static size_t move_unreachable(_tally_gc_head *w, _tally_gc_head *u, _tally_gc_head *tuples)
 {
     _tally_gc_head *prev = w;
     _tally_gc_head *g = gc_next(w);
+    size_t reachable = 0;
     while (g != w) {
+        GC_PREFETCH(gc_next(g));
         if (gc_get_refs(g)) {
             tally_object *o = _TALLY_FROM_GC(g);
-            if (o->ob_type->traverse)
-                o->ob_type->traverse(o, visit_reachable, w);
-            gc_st(&g->gc_prev, (uintptr_t)prev);   /* COLLECTING and SPACE cleared */
-            prev = g;
+            const tally_type *t = o->ob_type;
+            if (t->traverse)
+                t->traverse(o, visit_reachable, w);
+            reachable++;
+            if (tuples && t == &tally_tuple_type) {
+                /* Traversed and reachable: out of W (COLLECTING cleared, so later visits skip it). */
+                gc_set_next(prev, gc_next(g));
+                _tally_gc_head *last = gc_prev(tuples);
+                gc_set_next(last, g);
+                gc_st(&g->gc_prev, (uintptr_t)last);
+                gc_st(&g->gc_next, (uintptr_t)tuples);
+                gc_st(&tuples->gc_prev, (uintptr_t)g);
+            } else {
+                gc_st(&g->gc_prev, (uintptr_t)prev);   /* COLLECTING and SPACE cleared */
+                prev = g;
+            }
         } else {
             gc_set_next(prev, gc_next(g));
             _tally_gc_head *last = gc_prev(u);
@@ -189,6 +210,7 @@ static void move_unreachable(_tally_gc_head *w, _tally_gc_head *u)
         g = gc_next(prev);
     }
     gc_st(&w->gc_prev, (uintptr_t)prev);
+    return reachable;
 }
 
 /* ---- survivors -------------------------------------------------------------------------- */
@@ -209,8 +231,6 @@ static void untrack_tuples(_tally_gc_head *w)
     for (_tally_gc_head *g = gc_next(w), *next; g != w; g = next) {
         next = gc_next(g);
         tally_object *o = _TALLY_FROM_GC(g);
-        if (o->ob_type != &tally_tuple_type)
-            continue;
         size_t n = tally_tuple_len(o);
         bool keep = false;
         for (size_t i = 0; i < n && !keep; i++) {
@@ -228,9 +248,10 @@ static void untrack_tuples(_tally_gc_head *w)
 
 /* Move every object of `from` (tag 0) to the old list `to`.  Incremental gen2: they enter the
  * visited half with SPACE = visited_space.  ws: world stopped (plain bit writes). */
-static void merge_into_old(_tally_gc_head *from, _tally_gc_head *to, bool set_space, int space, bool ws)
+static void merge_into_old(_tally_gc_head *from, _tally_gc_head *to, bool set_space, int space, bool ws, bool clean)
 {
-    for (_tally_gc_head *g = gc_next(from); g != from; g = gc_next(g)) {
+    /* clean: every object already has a plain prev pointer and no UNREACHABLE bit. */
+    for (_tally_gc_head *g = gc_next(from); g != from && !(clean && !(set_space && space)); g = gc_next(g)) {
         uintptr_t prev = gc_ld(&g->gc_prev) & GC_PTR_MASK;
         if (set_space && space)
             prev |= GC_PREV_SPACE;
@@ -458,23 +479,25 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     uint64_t t1 = _tally_now_ns();
     subtract_refs(&work);
     uint64_t t2 = _tally_now_ns();
-    move_unreachable(&work, &unreachable);
+    _Alignas(16) _tally_gc_head tuples;
+    gc_list_init(&tuples, 0);
+    size_t survivors = move_unreachable(&work, &unreachable, &tuples);
     uint64_t t3 = _tally_now_ns();
     rec.update_refs_ns = t1 - t0;
     rec.subtract_refs_ns = t2 - t1;
     rec.move_unreachable_ns = t3 - t2;
     rec.candidates = pc.candidates;
 
-    untrack_tuples(&work);
+    untrack_tuples(&tuples);
+    gc_list_merge(&tuples, &work);
     /* Step 4: survivors to the next generation (gen2 survivors stay). */
-    if (generation == 1 && !incremental_step) {
-        gc->long_lived_pending += (intptr_t)gc_list_size(&work);
-    }
+    if (generation == 1 && !incremental_step)
+        gc->long_lived_pending += (intptr_t)survivors;
     if (generation == 2 && !incremental_step) {
         gc->long_lived_pending = 0;
-        gc->long_lived_total = (intptr_t)gc_list_size(&work);
+        gc->long_lived_total = (intptr_t)survivors;
     }
-    merge_into_old(&work, old, old_space, space, true);
+    merge_into_old(&work, old, old_space, space, true, true);
 
     /* Step 5: legacy finalizers and everything they reach leave U. */
     move_legacy_finalizers(&unreachable, &finalizers);
@@ -549,11 +572,11 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
         pass_ctx pc2 = { &resurrected, old, old_space && space, false, space, 0, 0 };
         update_refs(&pc2);
         subtract_refs(&resurrected);
-        move_unreachable(&resurrected, &still);
+        move_unreachable(&resurrected, &still, NULL);
         /* Weakrefs created by user code to what is still trash are cleared too (GH-91636);
          * their callbacks are not called. */
         clear_weakrefs_of(&still, late, false);
-        merge_into_old(&resurrected, old, old_space, space, true);
+        merge_into_old(&resurrected, old, old_space, space, true, true);
         stw_total += world_start(&clk);
         tally_decref(late);
     } else {
@@ -601,7 +624,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
         if (keep && (saveall || o->ob_type->del) && _tally_rc_try_incref(o))
             keep[nkeep++] = o;
     }
-    merge_into_old(&finalizers, old, old_space, space, false);
+    merge_into_old(&finalizers, old, old_space, space, false, false);
     pthread_mutex_unlock(&gc->lock);
     for (size_t i = 0; i < nkeep; i++) {
         tally_list_append(garbage, keep[i]);

@@ -1,0 +1,293 @@
+// stress/micro/bench_gc.cc - the cycle collector's benchmarks for one backend (bench_gc_<backend>).
+//
+// Owns: the collector's rows, with CPython's own collector measured on the same graph shapes by
+// stress/anchors/cpython_gc.py and printed side by side (on stderr, so that stdout stays valid
+// --benchmark_format=json; set TALLY_BENCH_NO_CPYTHON=1 to skip it, it is skipped too when the
+// output format is json because `tally bench` runs the anchor itself).
+//
+// Rows:
+//   gc/full/live:1000000        tally_gc_collect(2) over 1,000,000 live lists (each holding one
+//                               small int) in gen2 plus their holder list.  Counters:
+//                               ns_per_object (wall time / objects), stw_ns_per_object.
+//   gc/cycle_reclaim/objects:1000000  500,000 garbage 2-cycles of lists (a=[], b=[a], a.append(b))
+//                               reclaimed by one young collection: ns_per_object of the
+//                               collection (find + clear + free).
+//   gc/young_pause/old:0, gc/young_pause/old:1M   automatic young collections at threshold
+//                               2000 while a loop builds and drops 2-cycles and keeps one object
+//                               in 8 in a ring of 1,000 survivors; with 0 or 1,000,000 live old
+//                               objects in gen2.  Counters over the generation-0 collections of
+//                               the run (from the collector's pause records): p50_us / p99_us
+//                               (stop-the-world time), collection_p50_us / collection_p99_us
+//                               (whole collection on the allocating thread), samples.
+#include <benchmark/benchmark.h>
+#include <tally/tally.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kObjects = 1000000;
+
+double since_ns(Clock::time_point t0)
+{
+    return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+}
+
+// Collect everything and start from a quiet collector: automatic collection off.
+void quiesce()
+{
+    tally_gc_disable();
+    tally_flush();
+    tally_gc_collect(2);
+    tally_flush();
+}
+
+tally_object *make_live_lists(size_t n)
+{
+    tally_object *holder = tally_list_new();
+    tally_object *zero = tally_int_new(0);   // cached small int: immortal
+    for (size_t i = 0; i < n; i++) {
+        tally_object *l = tally_list_new();
+        tally_list_append(l, zero);
+        tally_list_append(holder, l);
+        tally_decref(l);
+    }
+    tally_decref(zero);
+    return holder;
+}
+
+void BM_full(benchmark::State &state)
+{
+    quiesce();
+    tally_object *holder = make_live_lists(kObjects);
+    tally_gc_collect(0);
+    tally_gc_collect(1);                         // all of it in gen2
+    tally_gc_reset_pauses();
+    double total_ns = 0, stw_ns = 0;
+    uint64_t iters = 0;
+    for (auto _ : state) {
+        auto t0 = Clock::now();
+        intptr_t n = tally_gc_collect(2);
+        double ns = since_ns(t0);
+        benchmark::DoNotOptimize(n);
+        state.SetIterationTime(ns / 1e9);
+        total_ns += ns;
+        tally_gc_pause p;
+        if (tally_gc_get_pauses(&p, 1) == 1)
+            stw_ns += (double)p.stw_ns;
+        iters++;
+    }
+    double objs = double(kObjects + 1) * double(iters);
+    state.counters["ns_per_object"] = total_ns / objs;
+    state.counters["stw_ns_per_object"] = stw_ns / objs;
+    state.counters["objects"] = double(kObjects + 1);
+    tally_decref(holder);
+    quiesce();
+}
+
+void BM_cycle_reclaim(benchmark::State &state)
+{
+    quiesce();
+    double total_ns = 0;
+    uint64_t iters = 0, reclaimed = 0;
+    for (auto _ : state) {
+        for (size_t i = 0; i < kObjects / 2; i++) {
+            tally_object *a = tally_list_new();
+            tally_object *b = tally_list_new();
+            tally_list_append(b, a);
+            tally_list_append(a, b);
+            tally_decref(a);
+            tally_decref(b);
+        }
+        tally_flush();
+        auto t0 = Clock::now();
+        intptr_t n = tally_gc_collect(0);
+        tally_flush();
+        double ns = since_ns(t0);
+        state.SetIterationTime(ns / 1e9);
+        total_ns += ns;
+        reclaimed += (uint64_t)n;
+        iters++;
+    }
+    if (reclaimed != kObjects * iters)
+        state.SkipWithError("the collection did not reclaim every cycle");
+    state.counters["ns_per_object"] = total_ns / (double(kObjects) * double(iters));
+    state.counters["objects"] = double(kObjects);
+    quiesce();
+}
+
+double percentile(std::vector<double> v, double q)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    size_t i = (size_t)(q * double(v.size() - 1) + 0.5);
+    return v[std::min(i, v.size() - 1)];
+}
+
+void BM_young_pause(benchmark::State &state, size_t old)
+{
+    quiesce();
+    tally_object *holder = old ? make_live_lists(old) : nullptr;
+    tally_gc_collect(0);
+    tally_gc_collect(1);                         // the old objects are in gen2
+    int saved[3];
+    tally_gc_get_threshold(saved);
+    std::vector<double> stw, coll;
+    constexpr size_t kRing = 1000;
+    std::vector<tally_object *> ring(kRing, nullptr);
+    for (auto _ : state) {
+        tally_gc_set_threshold(2000, 10, 10);
+        tally_gc_reset_pauses();
+        tally_gc_enable();
+        size_t pos = 0;
+        auto t0 = Clock::now();
+        // About 400 young collections: 2000 allocations each.
+        for (size_t i = 0; i < 400000; i++) {
+            tally_object *a = tally_list_new();
+            tally_object *b = tally_list_new();
+            tally_list_append(b, a);
+            tally_list_append(a, b);
+            if ((i & 7) == 0) {
+                tally_xdecref(ring[pos]);
+                ring[pos] = tally_newref(a);
+                pos = (pos + 1) % kRing;
+            }
+            tally_decref(a);
+            tally_decref(b);
+        }
+        tally_gc_disable();
+        state.SetIterationTime(since_ns(t0) / 1e9);
+        static tally_gc_pause recs[TALLY_GC_PAUSE_RING];
+        size_t n = tally_gc_get_pauses(recs, TALLY_GC_PAUSE_RING);
+        for (size_t i = 0; i < n; i++) {
+            if (recs[i].generation != 0)
+                continue;
+            stw.push_back((double)recs[i].stw_ns / 1e3);
+            coll.push_back((double)recs[i].total_ns / 1e3);
+        }
+    }
+    for (tally_object *&o : ring) {
+        tally_xdecref(o);
+        o = nullptr;
+    }
+    tally_gc_set_threshold(saved[0], saved[1], saved[2]);
+    state.counters["p50_us"] = percentile(stw, 0.50);
+    state.counters["p99_us"] = percentile(stw, 0.99);
+    state.counters["max_us"] = percentile(stw, 1.0);
+    state.counters["collection_p50_us"] = percentile(coll, 0.50);
+    state.counters["collection_p99_us"] = percentile(coll, 0.99);
+    state.counters["samples"] = (double)stw.size();
+    state.counters["old_objects"] = (double)old;
+    tally_xdecref(holder);
+    quiesce();
+}
+
+// ---- CPython side by side ----------------------------------------------------------------------
+std::string anchor_script()
+{
+    std::string here = __FILE__;   // .../stress/micro/bench_gc.cc
+    size_t cut = here.rfind("/micro/");
+    if (cut == std::string::npos)
+        return "stress/anchors/cpython_gc.py";
+    return here.substr(0, cut) + "/anchors/cpython_gc.py";
+}
+
+void print_cpython_side_by_side(const std::vector<std::pair<std::string, double>> &ours)
+{
+    std::string script = anchor_script();
+    if (access(script.c_str(), R_OK) != 0) {
+        std::fprintf(stderr, "cpython anchor: %s not found\n", script.c_str());
+        return;
+    }
+    std::string cmd = "python3 '" + script + "' 2>/dev/null";
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p) {
+        std::fprintf(stderr, "cpython anchor: python3 not available\n");
+        return;
+    }
+    std::string out;
+    char buf[4096];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, p)) > 0)
+        out.append(buf, k);
+    if (pclose(p) != 0 || out.empty()) {
+        std::fprintf(stderr, "cpython anchor: python3 failed or is missing\n");
+        return;
+    }
+    auto num = [&](const char *key) {
+        std::string pat = std::string("\"") + key + "\": ";
+        size_t at = out.find(pat);
+        return at == std::string::npos ? -1.0 : std::atof(out.c_str() + at + pat.size());
+    };
+    std::fprintf(stderr, "\n%-44s %14s %14s\n", "shape (same graph)", std::string("tally-").append(tally_backend()).c_str(), "CPython");
+    for (auto &row : ours)
+        std::fprintf(stderr, "%-44s %14.2f %14.2f\n", row.first.c_str(), row.second, num(row.first.c_str()));
+    std::fprintf(stderr, "(CPython %s; raw: %s)\n", std::to_string((int)num("python_version_hex")).c_str(), out.c_str());
+}
+
+class Capture : public benchmark::ConsoleReporter {
+  public:
+    std::vector<std::pair<std::string, double>> rows;
+    void ReportRuns(const std::vector<Run> &runs) override
+    {
+        ConsoleReporter::ReportRuns(runs);
+        for (const Run &r : runs) {
+            std::string name = r.benchmark_name();
+            auto get = [&](const char *c) {
+                auto it = r.counters.find(c);
+                return it == r.counters.end() ? -1.0 : double(it->second);
+            };
+            if (name.find("gc/full") == 0)
+                rows.push_back({ "full_ns_per_object", get("ns_per_object") });
+            else if (name.find("gc/cycle_reclaim") == 0)
+                rows.push_back({ "cycle_ns_per_object", get("ns_per_object") });
+            else if (name.find("old:0") != std::string::npos) {
+                rows.push_back({ "young_old0_p50_us", get("collection_p50_us") });
+                rows.push_back({ "young_old0_p99_us", get("collection_p99_us") });
+            } else if (name.find("old:1M") != std::string::npos) {
+                rows.push_back({ "young_old1M_p50_us", get("collection_p50_us") });
+                rows.push_back({ "young_old1M_p99_us", get("collection_p99_us") });
+            }
+        }
+    }
+};
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    bool json = false;
+    for (int i = 1; i < argc; i++)
+        if (std::strstr(argv[i], "--benchmark_format=json") || std::strstr(argv[i], "--benchmark_out"))
+            json = true;
+    benchmark::Initialize(&argc, argv);
+    if (tally_init(nullptr) != 0) {
+        std::fprintf(stderr, "tally_init: %s\n", tally_last_error());
+        return 1;
+    }
+    benchmark::RegisterBenchmark("gc/full/live:1000000", BM_full)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("gc/cycle_reclaim/objects:1000000", BM_cycle_reclaim)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("gc/young_pause/old:0", BM_young_pause, size_t(0))->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("gc/young_pause/old:1M", BM_young_pause, kObjects)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+    const char *skip = std::getenv("TALLY_BENCH_NO_CPYTHON");
+    if (json || (skip && *skip && std::strcmp(skip, "0") != 0)) {
+        benchmark::RunSpecifiedBenchmarks();
+    } else {
+        Capture rep;
+        benchmark::RunSpecifiedBenchmarks(&rep);
+        print_cpython_side_by_side(rep.rows);
+    }
+    benchmark::Shutdown();
+    tally_fini();
+    return 0;
+}
