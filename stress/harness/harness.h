@@ -220,10 +220,12 @@ typedef struct hobj {
     uint64_t id;                /* registry index, 1-based */
     int64_t held;               /* references the harness holds (atomic) */
     uint64_t payload;           /* workload data, written before publication */
+    int picked;                 /* handoff: set (release) by the consumer that popped it */
     tally_object *slot[HOBJ_SLOTS]; /* owned references (atomic loads/stores) */
 } hobj;
 
-extern const tally_type stress_obj_type;
+extern const tally_type stress_obj_type;          /* finalize-checked: may form cycles */
+extern const tally_type stress_obj_acyclic_type;  /* del-checked on every death: no cycles */
 
 enum { HREG_UNBORN = 0, HREG_ALIVE = 1, HREG_FREED = 2, HREG_RESCUED = 3 };
 
@@ -233,8 +235,11 @@ void hobj_fini(void);
 hobj *hobj_new(uint64_t payload);
 static inline bool hobj_is(tally_object *o)
 {
-    return o && tally_type_of(o) == &stress_obj_type;
+    const tally_type *t = o ? tally_type_of(o) : NULL;
+    return t == &stress_obj_type || t == &stress_obj_acyclic_type;
 }
+/* Type of the objects hobj_new creates from now on (before the threads start). */
+void hobj_set_acyclic(bool acyclic);
 /* The harness takes / drops a reference it tracks in the model. */
 static inline void hobj_incref(hobj *h)
 {

@@ -6,6 +6,13 @@
  *   finalize  count reached zero (refcounting or the collector).  held > 0 means the harness
  *             still holds references: an early free.  The object is made immortal (so it is
  *             resurrected and never touched by refcounting again) and counted.
+ *   del       the same check, in the acyclic variant `stress.obj.acyclic`, on every death:
+ *             finalize runs once per object, but a racy count can make a rescued object
+ *             mortal again (a stale store over the immortal value) and kill it twice; del
+ *             runs each time, so each death is checked.  A death of an already destroyed
+ *             object (poisoned canary) is resurrected too, instead of being freed twice.
+ *             A type with del makes cyclic garbage uncollectable, so workloads that build
+ *             cycles (cycles, graph) use `stress.obj`.
  *   destroy   poisons the canary (exchange: a second destroy sees it poisoned: double free),
  *             marks the registry freed, drops the slots.
  *   traverse / clear   the slots, for the collector.
@@ -83,6 +90,15 @@ static int hobj_clear(tally_object *self)
     return 0;
 }
 
+static void rescue(hobj *h)
+{
+    tally_set_immortal(&h->ob_base);
+    uint8_t *s = state_slot(h->id, false);
+    uint8_t old = s ? __atomic_exchange_n(s, (uint8_t)HREG_RESCUED, __ATOMIC_ACQ_REL) : HREG_ALIVE;
+    if (old != HREG_RESCUED)    /* each rescued object counted once (it stays alive) */
+        __atomic_fetch_add(&n_rescued, 1, __ATOMIC_RELAXED);
+}
+
 static void hobj_finalize(tally_object *self)
 {
     hobj *h = (hobj *)self;
@@ -95,11 +111,22 @@ static void hobj_finalize(tally_object *self)
         /* Dying while the harness holds `held` references: the count lost increments or
          * gained decrements.  Resurrect for good so the holders stay safe. */
         stress_violation_add(SV_EARLY_FREE, 1);
+        rescue(h);
+    }
+}
+
+static void hobj_del(tally_object *self)
+{
+    hobj *h = (hobj *)self;
+    if (__atomic_load_n(&h->canary, __ATOMIC_ACQUIRE) != HOBJ_CANARY_LIVE) {
+        /* a second death of a destroyed object: keep its memory from being freed twice */
+        stress_violation_add(SV_DOUBLE_FREE, 1);
         tally_set_immortal(self);
-        uint8_t *s = state_slot(h->id, false);
-        if (s)
-            __atomic_store_n(s, HREG_RESCUED, __ATOMIC_RELEASE);
-        __atomic_fetch_add(&n_rescued, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (__atomic_load_n(&h->held, __ATOMIC_RELAXED) > 0) {
+        stress_violation_add(SV_EARLY_FREE, 1);
+        rescue(h);
     }
 }
 
@@ -139,6 +166,24 @@ const tally_type stress_obj_type = {
     .destroy = hobj_destroy,
 };
 
+const tally_type stress_obj_acyclic_type = {
+    .name = "stress.obj.acyclic",
+    .size = sizeof(hobj),
+    .flags = TALLY_TYPE_GC,
+    .traverse = hobj_traverse,
+    .clear = hobj_clear,
+    .finalize = NULL,
+    .del = hobj_del,
+    .destroy = hobj_destroy,
+};
+
+static const tally_type *new_type = &stress_obj_type;
+
+void hobj_set_acyclic(bool acyclic)
+{
+    new_type = acyclic ? &stress_obj_acyclic_type : &stress_obj_type;
+}
+
 int hobj_init(void)
 {
     return 0;
@@ -154,7 +199,7 @@ void hobj_fini(void)
 
 hobj *hobj_new(uint64_t payload)
 {
-    hobj *h = (hobj *)tally_new(&stress_obj_type);
+    hobj *h = (hobj *)tally_new(new_type);
     if (!h) {
         fprintf(stderr, "tally stress: tally_new failed: %s\n", tally_last_error());
         abort();

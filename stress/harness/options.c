@@ -39,11 +39,20 @@ const char *const stress_workload_summaries[] = {
 
 const char *const stress_backend_names[] = { STRESS_BACKEND_LIST NULL };
 
+/* atomic when it was built (the plain free-threaded backend), else the first one */
+static const char *default_backend(void)
+{
+    for (size_t i = 0; stress_backend_names[i]; i++)
+        if (strcmp(stress_backend_names[i], "atomic") == 0)
+            return stress_backend_names[i];
+    return stress_backend_names[0];
+}
+
 static tally_cli_opt *table(stress_config *c, size_t *n)
 {
     static tally_cli_opt t[16];
     tally_cli_opt opts[] = {
-        { "--backend", TALLY_CLI_CHOICE, "B", "refcount backend", stress_backend_names[0],
+        { "--backend", TALLY_CLI_CHOICE, "B", "refcount backend", default_backend(),
           0, 0, 0, 0, stress_backend_names, &c->backend, false },
         { "--workload", TALLY_CLI_CHOICE, "W", "workload (see the list below)", "hammer",
           0, 0, 0, 0, stress_workload_names, &c->workload, false },
@@ -68,7 +77,9 @@ static tally_cli_opt *table(stress_config *c, size_t *n)
         { "--objects", TALLY_CLI_UINT, "N",
           "workload size: objects per thread, graph nodes, forkcow heap", "per workload", 1,
           100000000, 0, 0, NULL, &c->objects, false },
-        { "--burst", TALLY_CLI_UINT, "N", "hammer: increments per thread per round", "4096", 1,
+        { "--burst", TALLY_CLI_UINT, "N",
+          "hammer: increments per thread per round; handoff: pairs of a long burst",
+          "1048576 / 262144", 1,
           10000000, 0, 0, NULL, &c->burst, false },
         { "--quiet", TALLY_CLI_FLAG, NULL, "no progress line on stderr", NULL, 0, 0, 0, 0, NULL,
           &c->quiet, false },
@@ -81,7 +92,7 @@ static tally_cli_opt *table(stress_config *c, size_t *n)
 static void defaults(stress_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->backend = stress_backend_names[0];
+    c->backend = default_backend();
     c->workload = "hammer";
     c->threads = 4;
     c->seconds = 2.0;
@@ -92,11 +103,12 @@ void stress_options_usage(FILE *f, const char *prog)
 {
     stress_config c;
     defaults(&c);
+    c.backend = default_backend();
     size_t n;
     tally_cli_opt *t = table(&c, &n);
     char usage[256];
     snprintf(usage, sizeof usage,
-             "%s stress --backend B --workload W --threads N (--seconds S | --ops N) [--seed N] "
+             "%s --backend B --workload W --threads N (--seconds S | --ops N) [--seed N] "
              "[--json] [--chaos] [--gc-threshold N] ...", prog);
     tally_cli_usage(f, usage,
                     "Drive real threads through the public API with one workload and one backend;\n"

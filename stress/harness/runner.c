@@ -13,6 +13,7 @@
  */
 #include "harness.h"
 
+#include <execinfo.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -51,6 +52,109 @@ static void on_sigint(int sig)
 {
     (void)sig;
     stress_sigint_seen = 1;
+}
+
+/* ---- a crash is a finding too ----------------------------------------------------------
+ * A fatal signal in a worker (racy counts can free an object twice, and the allocator then
+ * hands the same memory out twice) ends the run with what was counted so far, a
+ * crash_violations count of 1 and the signal, in the requested format, then exits 1.
+ * Only async-signal-safe calls: write() of text formatted by hand. */
+static const stress_config *crash_cfg;
+
+static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
+{
+    while (*s && pos + 1 < cap)
+        buf[pos++] = *s++;
+    return pos;
+}
+
+static size_t put_u64(char *buf, size_t pos, size_t cap, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n && pos + 1 < cap)
+        buf[pos++] = tmp[--n];
+    return pos;
+}
+
+static int crash_reporting;
+
+static void on_fatal(int sig)
+{
+    /* the first crashing thread reports; any other one waits for its _exit */
+    if (__atomic_exchange_n(&crash_reporting, 1, __ATOMIC_ACQ_REL))
+        for (;;)
+            pause();
+    char buf[2048];
+    size_t p = 0, cap = sizeof buf;
+    const stress_config *c = crash_cfg;
+    uint64_t total = 1;
+    for (int v = 0; v < SV_COUNT; v++)
+        total += __atomic_load_n(&stress_current->violations[v], __ATOMIC_RELAXED);
+    if (c && c->json) {
+        p = put_str(buf, p, cap, "\n{\"tool\":\"tally stress\",\"backend\":\"");
+        p = put_str(buf, p, cap, c->backend);
+        p = put_str(buf, p, cap, "\",\"workload\":\"");
+        p = put_str(buf, p, cap, c->workload);
+        p = put_str(buf, p, cap, "\",\"threads\":");
+        p = put_u64(buf, p, cap, c->threads);
+        p = put_str(buf, p, cap, ",\"seed\":");
+        p = put_u64(buf, p, cap, c->seed);
+        p = put_str(buf, p, cap, ",\"crashed\":true,\"signal\":");
+        p = put_u64(buf, p, cap, (uint64_t)sig);
+        for (int v = 0; v < SV_COUNT; v++) {
+            p = put_str(buf, p, cap, ",\"");
+            p = put_str(buf, p, cap, stress_violation_keys[v]);
+            p = put_str(buf, p, cap, "\":");
+            p = put_u64(buf, p, cap, __atomic_load_n(&stress_current->violations[v], __ATOMIC_RELAXED));
+        }
+        p = put_str(buf, p, cap, ",\"crash_violations\":1,\"violations_total\":");
+        p = put_u64(buf, p, cap, total);
+        p = put_str(buf, p, cap, "}\n");
+        if (write(1, buf, p) < 0)
+            _exit(1);
+    } else {
+        p = put_str(buf, p, cap, "\ntally stress: CRASHED with signal ");
+        p = put_u64(buf, p, cap, (uint64_t)sig);
+        p = put_str(buf, p, cap, "; counted so far:");
+        for (int v = 0; v < SV_COUNT; v++) {
+            p = put_str(buf, p, cap, " ");
+            p = put_str(buf, p, cap, stress_violation_keys[v]);
+            p = put_str(buf, p, cap, " ");
+            p = put_u64(buf, p, cap, __atomic_load_n(&stress_current->violations[v], __ATOMIC_RELAXED));
+        }
+        p = put_str(buf, p, cap, ", crash_violations 1\n  result: VIOLATIONS FOUND\n");
+        if (write(1, buf, p) < 0)
+            _exit(1);
+    }
+    if (getenv("TALLY_STRESS_BACKTRACE")) {
+        void *frames[32];
+        int n = backtrace(frames, 32);
+        backtrace_symbols_fd(frames, n, 2);
+    }
+    _exit(1);
+}
+
+static void install_fatal_handlers(const stress_config *c)
+{
+    crash_cfg = c;
+    void *warm[2];
+    backtrace(warm, 2);   /* loads the unwinder now, not inside the handler */
+    static char altstack[1 << 16];   /* the main thread's; workers report on their own stack */
+    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0 };
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
 }
 
 static void fmt_ns(char *buf, size_t len, uint64_t ns)
@@ -284,6 +388,9 @@ int main(int argc, char **argv)
     pthread_mutex_init(&r.lock, NULL);
     r.cfg = &cfg;
     stress_current = &r;
+    install_fatal_handlers(&cfg);
+    /* only cycles and graph link harness objects into cycles */
+    hobj_set_acyclic(strcmp(cfg.workload, "cycles") != 0 && strcmp(cfg.workload, "graph") != 0);
     hobj_init();
 
     end_figures e;

@@ -1,6 +1,8 @@
 /* stress/workloads/hammer.c - every thread increments and decrements one shared object.
  *
- * Owns: the lost-update detector.  Rounds: each thread does `burst` increments of the shared
+ * Owns: the lost-update detector.  Rounds: the threads meet at a spinning rendezvous (so that
+ * their bursts overlap in time rather than follow each other's barrier wake-ups), then each
+ * thread does `burst` increments of the shared
  * object, then `burst` decrements (a compiler barrier between operations keeps every one of
  * them a separate read-modify-write), flushes its deferred operations and waits at a barrier.
  * Thread 0 then checks, with every other thread parked detached at the barrier, that
@@ -11,18 +13,24 @@
  * The cushion exceeds 2 * threads * burst, the most a round can move any value written, so a
  * racy count never reaches zero and the object never dies under the harness (if it did, the
  * stress.obj finalizer would count an early free and resurrect it).
+ * Long bursts (default 2^20, milliseconds each) span scheduler ticks, so even on a loaded
+ * machine where the threads rarely run at the same time a thread is preempted between the
+ * load and the store of a racy increment while another one runs its burst.
  * Thread 0 creates the object (biased: it is the owner; the others are non-owners, shared
  * counts and merges) and releases the cushion at the end.
  */
 #include "harness.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 typedef struct hammer {
     hobj *obj;
     uint64_t cushion, burst;
     stress_barrier bar;
-    int go;                   /* written by thread 0 between two barriers */
+    int go;                   /* written by thread 0 before it arrives at the rendezvous */
+    unsigned nthreads;
+    uint64_t arrived;         /* rendezvous: arrivals so far (release add / acquire load) */
     uint64_t rounds, bad_rounds;
     int64_t max_drift;
 } hammer;
@@ -56,6 +64,22 @@ static void check_round(stress_thread *th, hammer *s)
         s->go = !stress_done(th);
 }
 
+/* All threads arrive (detached, spinning with yields) before any leaves: round r completes
+ * when r * nthreads arrivals were counted.  The release add of thread 0 publishes `go`; the
+ * acquire loads that see every arrival read it. */
+static void rendezvous(hammer *s, uint64_t round)
+{
+    uint64_t want = round * s->nthreads;
+    TALLY_BEGIN_ALLOW_THREADS
+    __atomic_fetch_add(&s->arrived, 1, __ATOMIC_RELEASE);
+    unsigned spins = 0;
+    while (__atomic_load_n(&s->arrived, __ATOMIC_ACQUIRE) < want) {
+        if (++spins > 64)
+            sched_yield();
+    }
+    TALLY_END_ALLOW_THREADS
+}
+
 static void hammer_thread(stress_thread *th)
 {
     hammer *s = th->arg;
@@ -69,7 +93,10 @@ static void hammer_thread(stress_thread *th)
     stress_barrier_wait(&s->bar);
     tally_object *o = &s->obj->ob_base;
     uint64_t burst = s->burst;
-    for (;;) {
+    for (uint64_t round = 1;; round++) {
+        rendezvous(s, round);
+        if (!s->go)
+            break;
         for (uint64_t i = 0; i < burst; i++) {
             tally_incref(o);
             COMPILER_BARRIER();
@@ -91,9 +118,6 @@ static void hammer_thread(stress_thread *th)
         stress_barrier_wait(&s->bar);
         if (th->index == 0)
             check_round(th, s);
-        stress_barrier_wait(&s->bar);
-        if (!s->go)
-            break;
     }
     if (th->index == 0) {
         for (uint64_t i = 0; i < s->cushion; i++)
@@ -106,7 +130,12 @@ int stress_wl_hammer(stress_run *r)
 {
     const stress_config *c = r->cfg;
     hammer s = { 0 };
-    s.burst = c->burst ? c->burst : 4096;
+    s.burst = c->burst ? c->burst : 1048576;
+    /* the cushion (2 * threads * burst) must stay far below the immortal count */
+    if (s.burst > (UINT64_C(1) << 31) / (2 * c->threads))
+        s.burst = (UINT64_C(1) << 31) / (2 * c->threads);
+    s.nthreads = (unsigned)c->threads;
+    s.go = 1;
     s.cushion = 2 * c->threads * s.burst + 16;
     if (stress_barrier_init(&s.bar, (unsigned)c->threads) != 0)
         return -1;

@@ -1,24 +1,35 @@
 /* stress/workloads/handoff.c - producers pass objects to consumers on other threads.
  *
  * Owns: cross-thread reference traffic.  A producer creates an object, takes a second
- * reference, publishes one through a bounded queue and keeps the other in a small ring of
- * recent objects that it keeps reading (increment, decrement) until the slot is reused.  A
- * consumer pops the object, checks it, takes and drops references of its own and drops the
- * queue's.  So both threads count the same object at the same time: with racy counts updates
+ * reference, publishes one through a short queue, reads the object (a burst of increment /
+ * decrement pairs) and keeps it in a small ring of recent objects that it re-reads until the
+ * slot is reused.  The producer starts its burst when a consumer has popped the object, and
+ * that consumer reads it (a burst of its own) at the same time, then drops the queue's
+ * reference.  Bursts are short (64 pairs), except for every 32nd object, whose bursts last
+ * milliseconds: long overlapping bursts on one object are what a racy count cannot survive,
+ * even on a loaded machine where the two threads are preempted more often than parallel.  So both threads count the same object at the same time: with racy counts updates
  * are lost, objects die while the producer still holds them (early_free_violations, counted by
  * the stress.obj finalizer, which keeps them alive) or never die (leak_violations at the end).
  * Biased: the consumer is never the owner (shared counts, merge queues to the producer).
  *
  * Queue: a ring under a pthread mutex; the mutex orders a producer's writes to an object
- * before the consumer's reads (publication).  Waiting for room or items is done detached.
+ * before the consumer's reads (publication).  `len` and `producers_left` are written under
+ * the mutex with relaxed atomic stores so that waiters may peek at them (relaxed loads, a
+ * hint only: the decision is taken again under the mutex).  Waiting is done detached.
  */
 #include "harness.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
-#define QCAP 1024
-#define RING 8
+#define QCAP 16      /* short: a consumer picks an object up while its producer still reads it */
+#define RING 8       /* the producer keeps its RING most recent objects */
+#define READ 2       /* and re-reads READ of them (round robin) after each publication */
+#define SHORT 64     /* reference pairs each side takes on a fresh object */
+#define LONG_EVERY 32 /* every 32nd object of a producer gets a long burst on both sides */
+#define BURST 262144 /* default pairs of a long burst (--burst): spans scheduler ticks */
+#define LONG_BIT (UINT64_C(1) << 39)
 #define TOUCH 4
 
 typedef struct handoff {
@@ -28,6 +39,7 @@ typedef struct handoff {
     size_t head, len;
     unsigned producers, producers_left;
     uint64_t quota;           /* objects per producer with --ops, else 0 */
+    int burst;                /* pairs per side on each fresh object */
     uint64_t consumed, content_bad;
 } handoff;
 
@@ -50,13 +62,29 @@ static void wait_detached(handoff *s, pthread_cond_t *cv)
     pthread_mutex_lock(&s->m);
 }
 
+/* Before blocking, yield a while detached (relaxed peeks at len): the other side is usually
+ * about to make progress, and producer and consumer keep running at the same time. */
+static void spin_until(handoff *s, bool want_room)
+{
+    TALLY_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < 200; i++) {
+        size_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+        if (want_room ? len < QCAP : (len > 0 || !__atomic_load_n(&s->producers_left, __ATOMIC_RELAXED)))
+            break;
+        sched_yield();
+    }
+    TALLY_END_ALLOW_THREADS
+}
+
 static void push(handoff *s, hobj *h)
 {
+    if (__atomic_load_n(&s->len, __ATOMIC_RELAXED) == QCAP)
+        spin_until(s, true);
     pthread_mutex_lock(&s->m);
     while (s->len == QCAP)
         wait_detached(s, &s->nonfull);
     s->q[(s->head + s->len) % QCAP] = h;
-    s->len++;
+    __atomic_store_n(&s->len, s->len + 1, __ATOMIC_RELAXED);
     pthread_cond_signal(&s->nonempty);
     pthread_mutex_unlock(&s->m);
 }
@@ -64,6 +92,8 @@ static void push(handoff *s, hobj *h)
 /* NULL when every producer has finished and the queue is empty. */
 static hobj *pop(handoff *s)
 {
+    if (__atomic_load_n(&s->len, __ATOMIC_RELAXED) == 0)
+        spin_until(s, false);
     pthread_mutex_lock(&s->m);
     while (s->len == 0 && s->producers_left > 0)
         wait_detached(s, &s->nonempty);
@@ -71,38 +101,68 @@ static hobj *pop(handoff *s)
     if (s->len) {
         h = s->q[s->head];
         s->head = (s->head + 1) % QCAP;
-        s->len--;
+        __atomic_store_n(&s->len, s->len - 1, __ATOMIC_RELAXED);
         pthread_cond_signal(&s->nonfull);
     }
     pthread_mutex_unlock(&s->m);
     return h;
 }
 
+/* n increment/decrement pairs by a thread that holds a reference (counted in `held`)
+ * throughout, so the pairs leave the model unchanged.  The compiler barriers keep every
+ * operation a separate read-modify-write of the count. */
+static void touch_n(stress_thread *th, hobj *h, int n)
+{
+    tally_object *o = &h->ob_base;
+    for (int k = 0; k < n; k++) {
+        tally_incref(o);
+        __asm__ volatile("" ::: "memory");
+        if ((k & 63) == 63)
+            stress_chaos(th);
+        tally_decref(o);
+        __asm__ volatile("" ::: "memory");
+    }
+}
+
 static void touch(stress_thread *th, hobj *h)
 {
-    for (int k = 0; k < TOUCH; k++) {
-        hobj_incref(h);
-        stress_chaos(th);
-        hobj_decref(h);
+    touch_n(th, h, TOUCH);
+}
+
+/* Let the consumer's burst and ours overlap: wait (detached, bounded) until a consumer has
+ * popped the object.  Pairs with the consumer's release store of `picked`. */
+static void wait_picked(hobj *h)
+{
+    TALLY_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < 4000 && !__atomic_load_n(&h->picked, __ATOMIC_ACQUIRE); i++) {
+        if (i > 32)
+            sched_yield();
     }
+    TALLY_END_ALLOW_THREADS
 }
 
 static void producer(stress_thread *th, handoff *s)
 {
     hobj *ring[RING] = { 0 };
     uint64_t made = 0;
-    unsigned k = 0;
+    unsigned k = 0, cursor = 0;
     while (!stress_stopping(th->run) && (!s->quota || made < s->quota)) {
-        hobj *h = hobj_new(((uint64_t)th->index << 40) | made);
+        bool lng = made % LONG_EVERY == LONG_EVERY - 1;
+        hobj *h = hobj_new(((uint64_t)th->index << 40) | (lng ? LONG_BIT : 0) | made);
         hobj_incref(h);              /* one for the queue, one for the ring */
         stress_chaos(th);
         push(s, h);                  /* publication: the queue owns one reference now */
+        wait_picked(h);
+        touch_n(th, h, lng ? s->burst : SHORT);   /* while the consumer reads it too */
         hobj *old = ring[k];
         ring[k] = h;
         k = (k + 1) % RING;
-        for (unsigned i = 0; i < RING; i++)
-            if (ring[i] && hobj_check(ring[i]))
-                touch(th, ring[i]);
+        for (unsigned j = 0; j < READ; j++) {
+            hobj *e = ring[cursor];
+            cursor = (cursor + 1) % RING;
+            if (e && hobj_check(e))
+                touch(th, e);
+        }
         if (old) {
             stress_chaos(th);
             hobj_decref(old);        /* drop: races with the consumer's references */
@@ -116,7 +176,7 @@ static void producer(stress_thread *th, handoff *s)
         if (ring[i])
             hobj_decref(ring[i]);
     pthread_mutex_lock(&s->m);
-    s->producers_left--;
+    __atomic_store_n(&s->producers_left, s->producers_left - 1, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&s->nonempty);
     pthread_mutex_unlock(&s->m);
 }
@@ -126,10 +186,11 @@ static void consumer(stress_thread *th, handoff *s)
     uint64_t got = 0, bad = 0;
     hobj *h;
     while ((h = pop(s)) != NULL) {
+        __atomic_store_n(&h->picked, 1, __ATOMIC_RELEASE);
         if (hobj_check(h)) {
             if ((h->payload >> 40) >= s->producers)
                 bad++;
-            touch(th, h);
+            touch_n(th, h, (h->payload & LONG_BIT) ? s->burst : SHORT);
         }
         stress_chaos(th);
         hobj_decref(h);              /* the queue's reference */
@@ -162,6 +223,7 @@ int stress_wl_handoff(stress_run *r)
     pthread_cond_init(&s->nonempty, NULL);
     pthread_cond_init(&s->nonfull, NULL);
     s->producers = n / 2;
+    s->burst = c->burst ? (c->burst > 1000000 ? 1000000 : (int)c->burst) : BURST;
     s->producers_left = s->producers;
     if (c->ops_set)
         s->quota = (c->ops + s->producers - 1) / s->producers;
@@ -170,6 +232,7 @@ int stress_wl_handoff(stress_run *r)
     stress_figure_set(r, "handoff_producers", s->producers, true);
     stress_figure_set(r, "handoff_consumers", n - s->producers, true);
     stress_figure_set(r, "handoff_objects_consumed", (double)s->consumed, true);
+    stress_figure_set(r, "handoff_burst", s->burst, true);
     pthread_cond_destroy(&s->nonempty);
     pthread_cond_destroy(&s->nonfull);
     pthread_mutex_destroy(&s->m);

@@ -1,0 +1,152 @@
+# tests/stress.cmake - ctest entries of `tally stress`, and the checker they run.
+#
+# Two uses of this one file:
+#  - included by tests/CMakeLists.txt: registers, per backend (labels "stress;<backend>"),
+#      stress_<workload>_<backend>    each workload briefly; no violation may be reported;
+#      stress_negctl_<w>_<backend>    the negative control, w = hammer and handoff, 10 seeds:
+#                                     racy must report violations in every run, every other
+#                                     backend none in any run;
+#      stress_cli                     the front end's --help/--version/bad-argument contract.
+#    racy runs only the negative controls and the workloads that share nothing between
+#    threads (private, convoy, forkcow), which must stay clean even there.
+#  - run as `cmake -DTALLY=... -DMODE=clean|violations|cli -DARGS=a|b|c [-DSEEDS=1|2] -P`:
+#    runs `tally stress ... --json` once per seed, reads the JSON object and sums every
+#    member whose key contains "violations" (violations_total excepted).
+#    clean: the sum is 0 and the exit status 0 in every run;
+#    violations: the sum is above 0 and the exit status 1 in every run.
+
+if(CMAKE_SCRIPT_MODE_FILE)
+  # ---------------------------------------------------------------- checker (cmake -P) ----
+  if(NOT TALLY)
+    message(FATAL_ERROR "stress.cmake: pass -DTALLY=<path to tally>")
+  endif()
+  if(MODE STREQUAL "cli")
+    macro(_cli expect_rc expect_text)
+      execute_process(COMMAND ${TALLY} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+      if(NOT rc EQUAL ${expect_rc})
+        message(FATAL_ERROR "tally ${ARGN}: exit status ${rc}, expected ${expect_rc}\n${out}${err}")
+      endif()
+      string(FIND "${out}${err}" "${expect_text}" pos)
+      if(pos EQUAL -1)
+        message(FATAL_ERROR "tally ${ARGN}: output lacks '${expect_text}':\n${out}${err}")
+      endif()
+      message(STATUS "ok: tally ${ARGN} -> ${rc}")
+    endmacro()
+    _cli(0 "usage: tally" --help)
+    _cli(0 "tally " --version)
+    _cli(0 "workloads:" stress --help)
+    _cli(0 "--gc-threshold" stress --help)
+    _cli(2 "accepted values are" frobnicate)
+    _cli(2 "invalid value 'nope' for --backend: accepted values are" stress --backend nope)
+    _cli(2 "invalid value 'x' for --workload: accepted values are hammer" stress --workload x)
+    _cli(2 "invalid value '0' for --threads" stress --threads 0)
+    _cli(2 "invalid value '-3' for --seconds" stress --seconds -3)
+    _cli(2 "give one of --seconds or --ops" stress --seconds 1 --ops 10)
+    _cli(2 "unknown option '--bogus'" stress --bogus)
+    _cli(2 "missing value for --seed" stress --seed)
+    return()
+  endif()
+  # lists arrive joined with '|' (a ';' does not survive add_test)
+  string(REPLACE "|" ";" ARGS "${ARGS}")
+  string(REPLACE "|" ";" SEEDS "${SEEDS}")
+  if(NOT SEEDS)
+    set(SEEDS 1)
+  endif()
+  set(failures "")
+  foreach(seed ${SEEDS})
+    execute_process(COMMAND ${TALLY} ${ARGS} --seed ${seed} --json --quiet
+      RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 600)
+    string(FIND "${out}" "{" start)
+    if(start EQUAL -1)
+      message(FATAL_ERROR "seed ${seed}: no JSON object (exit status ${rc})\nstdout: ${out}\nstderr: ${err}")
+    endif()
+    string(SUBSTRING "${out}" ${start} -1 json)
+    string(JSON n ERROR_VARIABLE jerr LENGTH "${json}")
+    if(jerr)
+      message(FATAL_ERROR "seed ${seed}: bad JSON (${jerr}):\n${json}\nstderr: ${err}")
+    endif()
+    set(sum 0)
+    set(found "")
+    math(EXPR last "${n} - 1")
+    foreach(i RANGE ${last})
+      string(JSON key MEMBER "${json}" ${i})
+      if(key MATCHES "violations" AND NOT key STREQUAL "violations_total")
+        string(JSON v GET "${json}" "${key}")
+        math(EXPR sum "${sum} + ${v}")
+        if(NOT v EQUAL 0)
+          string(APPEND found " ${key}=${v}")
+        endif()
+      endif()
+    endforeach()
+    string(JSON ops ERROR_VARIABLE ignored GET "${json}" ops)
+    message(STATUS "seed ${seed}: exit ${rc}, ops ${ops}, violations ${sum}${found}")
+    if(MODE STREQUAL "clean")
+      if(NOT sum EQUAL 0 OR NOT rc EQUAL 0)
+        string(APPEND failures "seed ${seed}: exit ${rc}, violations${found}\n${err}\n")
+      endif()
+    elseif(MODE STREQUAL "violations")
+      if(sum EQUAL 0 OR NOT rc EQUAL 1)
+        string(APPEND failures "seed ${seed}: exit ${rc}, no violation reported (the negative control must find races)\n")
+      endif()
+    else()
+      message(FATAL_ERROR "stress.cmake: MODE must be clean, violations or cli")
+    endif()
+  endforeach()
+  if(failures)
+    message(FATAL_ERROR "${failures}")
+  endif()
+  return()
+endif()
+
+# ------------------------------------------------------------------ registration (include) ----
+if(NOT TALLY_BUILD_STRESS OR NOT EXISTS ${CMAKE_SOURCE_DIR}/stress/CMakeLists.txt)
+  return()
+endif()
+set(_stress_tally ${CMAKE_BINARY_DIR}/stress/tally)
+set(_stress_script ${CMAKE_CURRENT_LIST_FILE})
+set(_stress_workloads hammer private handoff readmostly cycles graph churn forkcow convoy)
+set(_stress_racy_clean private convoy forkcow)   # nothing shared between threads
+set(_stress_seeds 1 2 3 4 5 6 7 8 9 10)
+# Sizes: smaller heaps under the sanitizers (every access is instrumented).
+if(TALLY_SANITIZE)
+  set(_stress_size_forkcow --objects 20000)
+else()
+  set(_stress_size_forkcow --objects 100000)
+endif()
+
+add_test(NAME stress_cli COMMAND ${CMAKE_COMMAND} -DTALLY=${_stress_tally} -DMODE=cli -P ${_stress_script})
+set_tests_properties(stress_cli PROPERTIES LABELS "stress" TIMEOUT 60)
+
+foreach(b ${TALLY_BACKENDS})
+  foreach(w ${_stress_workloads})
+    if(b STREQUAL "racy" AND NOT w IN_LIST _stress_racy_clean)
+      continue()
+    endif()
+    set(_extra "")
+    if(w STREQUAL "forkcow")
+      set(_extra ${_stress_size_forkcow})
+    endif()
+    set(_args stress --backend ${b} --workload ${w} --threads 4 --seconds 1 ${_extra})
+    string(REPLACE ";" "|" _args_escaped "${_args}")
+    add_test(NAME stress_${w}_${b}
+      COMMAND ${CMAKE_COMMAND} -DTALLY=${_stress_tally} -DMODE=clean "-DARGS=${_args_escaped}" -P ${_stress_script})
+    set_tests_properties(stress_${w}_${b} PROPERTIES LABELS "stress;${b}" TIMEOUT 300)
+  endforeach()
+  # the negative control, both directions, same seeds
+  foreach(w hammer handoff)
+    if(b STREQUAL "racy")
+      set(_mode violations)
+      set(_secs 2)
+    else()
+      set(_mode clean)
+      set(_secs 1)
+    endif()
+    set(_args stress --backend ${b} --workload ${w} --threads 4 --seconds ${_secs})
+    string(REPLACE ";" "|" _args_escaped "${_args}")
+    string(REPLACE ";" "|" _seeds_escaped "${_stress_seeds}")
+    add_test(NAME stress_negctl_${w}_${b}
+      COMMAND ${CMAKE_COMMAND} -DTALLY=${_stress_tally} -DMODE=${_mode} "-DARGS=${_args_escaped}"
+              "-DSEEDS=${_seeds_escaped}" -P ${_stress_script})
+    set_tests_properties(stress_negctl_${w}_${b} PROPERTIES LABELS "stress;${b}" TIMEOUT 600)
+  endforeach()
+endforeach()
