@@ -29,6 +29,9 @@
  * holds a bucket mutex (nothing in between is a safepoint), so a stop-the-world never waits on
  * one and the collector may take them with the world stopped.
  *
+ * Bookkeeping (records, queue arrays) uses libc malloc, not mimalloc: ThreadSanitizer intercepts
+ * it, so reuse of a block freed by another thread is not mistaken for a race.
+ *
  * Invariants: an object is in at most one queue (QUEUED is set once, by one CAS, and states
  * only move upward); a record is in its bucket from _tally_brc_thread_add to the end of
  * _tally_brc_thread_remove, and its queue is empty when it leaves.  Queue arrays are swapped
@@ -37,7 +40,7 @@
  */
 #include "sync/brc_queue.h"
 
-#include <mimalloc.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BRC_BUCKETS 257   /* prime, as CPython's _Py_BRC_NUM_BUCKETS */
@@ -98,7 +101,7 @@ static bool stack_push(objstack *s, tally_object *o)
 {
     if (s->len == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
-        tally_object **v = mi_malloc(cap * sizeof *v);
+        tally_object **v = malloc(cap * sizeof *v);
         if (!v)
             return false;
         if (s->len)
@@ -106,7 +109,7 @@ static bool stack_push(objstack *s, tally_object *o)
         tally_object **old = s->v;
         s->v = v;
         s->cap = cap;
-        mi_free(old);
+        free(old);
     }
     s->v[s->len] = o;
     s->len++;
@@ -147,7 +150,7 @@ void _tally_brc_release_kept(void)
     /* ob_tid is 0 after the merge: this is a shared-count decrement, which frees at zero. */
     for (size_t i = 0; i < s.len; i++)
         _tally_decref_fast(s.v[i]);
-    mi_free(s.v);
+    free(s.v);
 }
 
 /* Merge every object of q (each holds the queue's reference: extra -1).  Objects that died are
@@ -167,7 +170,7 @@ static void free_dead(objstack *q, size_t dead)
 {
     for (size_t i = 0; i < dead; i++)
         _tally_dealloc(q->v[i]);
-    mi_free(q->v);
+    free(q->v);
 }
 
 /* ---- registry ---------------------------------------------------------------------------- */
@@ -194,13 +197,13 @@ void _tally_brc_fini(void)
             brc_thread *next = t->next;
             if (t->ts)
                 t->ts->rc_data = NULL;
-            mi_free(t->q.v);
-            mi_free(t);
+            free(t->q.v);
+            free(t);
             t = next;
         }
     }
     pthread_mutex_lock(&kept.mu);
-    mi_free(kept.s.v);
+    free(kept.s.v);
     kept.s = (objstack){ NULL, 0, 0 };
     tally_atomic_store_relaxed(&kept.n, 0);
     pthread_mutex_unlock(&kept.mu);
@@ -208,7 +211,7 @@ void _tally_brc_fini(void)
 
 int _tally_brc_thread_add(tally_thread_state *ts)
 {
-    brc_thread *t = mi_zalloc(sizeof *t);
+    brc_thread *t = calloc(1, sizeof *t);
     if (!t) {
         _tally_set_error("tally_thread_attach: out of memory (biased merge queue)");
         return -1;
@@ -229,7 +232,7 @@ int _tally_brc_thread_add(tally_thread_state *ts)
             tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_MERGE);
         if (stale->ts)
             stale->ts->rc_data = NULL;
-        mi_free(stale);
+        free(stale);
     }
     t->next = b->head;
     b->head = t;
@@ -259,8 +262,8 @@ void _tally_brc_thread_remove(tally_thread_state *ts)
         size_t dead = merge_stack(&q);
         free_dead(&q, dead);
     }
-    mi_free(t->q.v);
-    mi_free(t);
+    free(t->q.v);
+    free(t);
     ts->rc_data = NULL;
 }
 
@@ -394,7 +397,7 @@ void _tally_brc_merge_all_stopped(void)
             size_t dead = merge_stack(&q);
             for (size_t k = 0; k < dead; k++)
                 keep_locked_world(q.v[k]);
-            mi_free(q.v);
+            free(q.v);
         }
         pthread_mutex_unlock(&b->mu);
     }
@@ -433,8 +436,8 @@ void _tally_brc_fork_child(void)
                             _tally_fatal("biased: out of memory in the fork child");
                     }
                 }
-                mi_free(t->q.v);
-                mi_free(t);
+                free(t->q.v);
+                free(t);
             }
             t = next;
         }

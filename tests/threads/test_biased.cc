@@ -274,9 +274,12 @@ TEST_F(BiasedMechanics, ExitedOwnersObjectsAreMergedByWhoeverDropsThem)
             objs.push_back(&it->ob_base);
         }
         made.store(true, std::memory_order_release);
-        // While we are alive: two of them are queued to us by the main thread.
-        wait_attached(queued);
-        // Exit with references still held locally and two objects in our queue.
+        // While we are alive two of them are queued to us by the main thread.  Spin attached
+        // without a safepoint so that they stay queued until our exit.
+        while (!queued.load(std::memory_order_acquire))
+            std::this_thread::yield();
+        // Drop our references (the local counts stay above zero: main holds the others) and
+        // exit with two objects in our queue: the exit drains it.
         for (int i = 0; i < kN; i++)
             tally_decref(objs[i]);
     });
@@ -287,7 +290,7 @@ TEST_F(BiasedMechanics, ExitedOwnersObjectsAreMergedByWhoeverDropsThem)
     EXPECT_EQ(state_of(objs[0]), TALLY_REF_QUEUED);
     queued.store(true, std::memory_order_release);
     owner.join();
-    // objs[0..1]: merged when dropped by the owner, or by its exit drain: all references gone.
+    // objs[0..1]: merged by the owner's exit drain: all references gone.
     EXPECT_EQ(deaths_[0].load(), 1);
     EXPECT_EQ(deaths_[1].load(), 1);
     // The rest: alive with one reference each, owner gone.  Our decrement queues nothing: the
