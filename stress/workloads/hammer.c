@@ -13,7 +13,8 @@
  * The cushion exceeds 2 * threads * burst, the most a round can move any value written, so a
  * racy count never reaches zero and the object never dies under the harness (if it did, the
  * stress.obj finalizer would count an early free and resurrect it).
- * Long bursts (default 2^20, milliseconds each) span scheduler ticks, so even on a loaded
+ * Long bursts (default 2^22, several milliseconds each: longer than a time slice) span
+ * scheduler ticks, so even on a loaded
  * machine where the threads rarely run at the same time a thread is preempted between the
  * load and the store of a racy increment while another one runs its burst.
  * Thread 0 creates the object (biased: it is the owner; the others are non-owners, shared
@@ -130,7 +131,7 @@ int stress_wl_hammer(stress_run *r)
 {
     const stress_config *c = r->cfg;
     hammer s = { 0 };
-    s.burst = c->burst ? c->burst : 1048576;
+    s.burst = c->burst ? c->burst : 4194304;
     /* the cushion (2 * threads * burst) must stay far below the immortal count */
     if (s.burst > (UINT64_C(1) << 31) / (2 * c->threads))
         s.burst = (UINT64_C(1) << 31) / (2 * c->threads);

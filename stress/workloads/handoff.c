@@ -28,7 +28,7 @@
 #define READ 2       /* and re-reads READ of them (round robin) after each publication */
 #define SHORT 64     /* reference pairs each side takes on a fresh object */
 #define LONG_EVERY 32 /* every 32nd object of a producer gets a long burst on both sides */
-#define BURST 262144 /* default pairs of a long burst (--burst): spans scheduler ticks */
+#define BURST 1048576 /* default length of a long burst (--burst): spans scheduler ticks */
 #define LONG_BIT (UINT64_C(1) << 39)
 #define TOUCH 4
 
@@ -108,19 +108,25 @@ static hobj *pop(handoff *s)
     return h;
 }
 
-/* n increment/decrement pairs by a thread that holds a reference (counted in `held`)
- * throughout, so the pairs leave the model unchanged.  The compiler barriers keep every
- * operation a separate read-modify-write of the count. */
+/* A burst: n increments, then n decrements, by a thread that holds a reference (counted in
+ * `held`) throughout, so the burst leaves the model unchanged.  Increments in a row (not
+ * pairs) make any lost update a net change of the count, as in hammer: a pair interleaved
+ * with a stale store can cancel out, a run of increments cannot.  The compiler barriers keep
+ * every operation a separate read-modify-write of the count. */
 static void touch_n(stress_thread *th, hobj *h, int n)
 {
     tally_object *o = &h->ob_base;
     for (int k = 0; k < n; k++) {
         tally_incref(o);
         __asm__ volatile("" ::: "memory");
-        if ((k & 63) == 63)
+        if ((k & 255) == 255)
             stress_chaos(th);
+    }
+    for (int k = 0; k < n; k++) {
         tally_decref(o);
         __asm__ volatile("" ::: "memory");
+        if ((k & 255) == 255)
+            stress_chaos(th);
     }
 }
 
