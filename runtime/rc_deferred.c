@@ -64,9 +64,6 @@ TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls __attribute__((tls_
 #define RC_SHIFT  2               /* DYING: the thread's ship count at resurrect_begin above */
 
 #define FREE_BUFS_MAX 64
-/* Grace-period waits one flush makes at most while other threads keep producing work (each
- * wait is one epoch; a death cascade takes two epochs per level when not alone). */
-#define FLUSH_MAX_WAITS 4096
 
 typedef struct rc_buf {
     struct rc_buf *next;
@@ -858,7 +855,11 @@ void _tally_rc_flush(void)
     if (!ts)
         return;
     obj_vec dead = { NULL, 0, 0 };
-    int waits = 0;
+    /* Entries shipped while the epoch is E are grabbed by the step at E (or E+1 if a step is
+     * running), their decrements applied one step later and the zeros checked one more step
+     * later: steps up to E+3 settle them.  Others' later work does not prolong the flush. */
+    uint64_t need_until = 0;
+    bool first = true;
     for (;;) {
         rc_thread *t = ts->rc_data;
         if (!t)
@@ -891,18 +892,21 @@ void _tally_rc_flush(void)
             continue;
         }
         pthread_mutex_unlock(&rc.ship_lock);
+        bool had = t->log->base && t->log->pos != t->log->base;
         cut(t, true);
+        if (had || first)
+            need_until = rc.epoch + 3;
+        first = false;
         pthread_mutex_lock(&rc.ship_lock);
         bool idle = !rc.shipped.head && !rc.prev.head && rc.zct_n == 0;
         pthread_mutex_unlock(&rc.ship_lock);
-        if (idle || waits >= FLUSH_MAX_WAITS) {
+        if (idle || rc.epoch > need_until) {
             pthread_mutex_unlock(&rc.lock);
             break;
         }
         if (tally_atomic_load_acquire(&rc.cut_done) < rc.epoch) {
             pthread_mutex_unlock(&rc.lock);
             wait_cut();
-            waits++;
             continue;
         }
         step_locked(t, &dead);
