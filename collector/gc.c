@@ -173,7 +173,7 @@ static int visit_reachable(tally_object *o, void *arg)
  * COLLECTING cleared); U gets those with gc_refs 0 that nothing reachable points to
  * (UNREACHABLE set, prev = pointer | COLLECTING).  Reachable tuples go to `tuples` (if given)
  * for untrack_tuples, which then touches only them.  Returns the number of reachable objects. */
-static size_t move_unreachable(_tally_gc_head *w, _tally_gc_head *u, _tally_gc_head *tuples)
+static size_t move_unreachable(_tally_gc_head *w, _tally_gc_head *u, _tally_gc_head *tuples, bool *any_del)
 {
     _tally_gc_head *prev = w;
     _tally_gc_head *g = gc_next(w);
@@ -205,7 +205,10 @@ static size_t move_unreachable(_tally_gc_head *w, _tally_gc_head *u, _tally_gc_h
             gc_st(&g->gc_prev, (uintptr_t)last | GC_PREV_COLLECTING);
             gc_st(&g->gc_next, (uintptr_t)u);
             gc_st(&u->gc_prev, (uintptr_t)g);
-            gc_bits_set_ws(_TALLY_FROM_GC(g), TALLY_GC_BIT_UNREACHABLE);
+            tally_object *o = _TALLY_FROM_GC(g);
+            gc_bits_set_ws(o, TALLY_GC_BIT_UNREACHABLE);
+            if (o->ob_type->del)   /* same cache line as the bits: a conservative hint */
+                *any_del = true;
         }
         g = gc_next(prev);
     }
@@ -316,16 +319,25 @@ static void move_legacy_finalizers(_tally_gc_head *u, _tally_gc_head *fin)
 /* ---- weakrefs (step 6, world stopped) ----------------------------------------------------- */
 
 /* Clear weakrefs that are trash themselves and every weakref to trash; weakrefs with a
- * callback that are not trash go to `pending` (new references). */
-static void clear_weakrefs_of(_tally_gc_head *u, tally_object *pending, bool trash_weakrefs)
+ * callback that are not trash go to `pending` (new references).  The same walk counts U and
+ * notes whether any object still needs its PEP 442 finalizer.  World stopped. */
+static size_t clear_weakrefs_of(_tally_gc_head *u, tally_object *pending, bool trash_weakrefs, bool *need_finalize)
 {
+    size_t n = 0;
     for (_tally_gc_head *g = gc_next(u); g != u; g = gc_next(g)) {
         tally_object *o = _TALLY_FROM_GC(g);
-        if (trash_weakrefs && _tally_is_weakref(o))
+        GC_PREFETCH(gc_next(g));
+        n++;
+        const tally_type *t = o->ob_type;
+        uint8_t bits = gc_bits(o);
+        if (trash_weakrefs && t == &tally_weakref_type)
             _tally_weakref_forget(o);
-        if (_tally_has_weakrefs(o))
+        if ((bits & TALLY_GC_BIT_WEAKREFS) && _tally_has_weakrefs(o))
             _tally_weakrefs_clear_for_gc(o, pending);
+        if (t->finalize && !(bits & TALLY_GC_BIT_FINALIZED))
+            *need_finalize = true;
     }
+    return n;
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -481,7 +493,8 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     uint64_t t2 = _tally_now_ns();
     _Alignas(16) _tally_gc_head tuples;
     gc_list_init(&tuples, 0);
-    size_t survivors = move_unreachable(&work, &unreachable, &tuples);
+    bool any_del = false;
+    size_t survivors = move_unreachable(&work, &unreachable, &tuples, &any_del);
     uint64_t t3 = _tally_now_ns();
     rec.update_refs_ns = t1 - t0;
     rec.subtract_refs_ns = t2 - t1;
@@ -500,9 +513,11 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     merge_into_old(&work, old, old_space, space, true, true);
 
     /* Step 5: legacy finalizers and everything they reach leave U. */
-    move_legacy_finalizers(&unreachable, &finalizers);
+    if (any_del)
+        move_legacy_finalizers(&unreachable, &finalizers);
     /* Step 6: clear weakrefs (before any user code runs). */
-    clear_weakrefs_of(&unreachable, pending, true);
+    bool need_finalize = false;
+    size_t n_unreachable = clear_weakrefs_of(&unreachable, pending, true, &need_finalize);
 
     stw_total += world_start(&clk);
     /* ======== world running ======== */
@@ -538,7 +553,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     _Alignas(16) _tally_gc_head seen;
     gc_list_init(&seen, 0);
     pthread_mutex_lock(&gc->lock);
-    while (!gc_list_is_empty(&unreachable)) {
+    while (need_finalize && !gc_list_is_empty(&unreachable)) {
         _tally_gc_head *g = gc_next(&unreachable);
         tally_object *o = _TALLY_FROM_GC(g);
         gc_list_move(g, &seen);
@@ -572,10 +587,12 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
         pass_ctx pc2 = { &resurrected, old, old_space && space, false, space, 0, 0 };
         update_refs(&pc2);
         subtract_refs(&resurrected);
-        move_unreachable(&resurrected, &still, NULL);
+        bool unused = false;
+        move_unreachable(&resurrected, &still, NULL, &unused);
         /* Weakrefs created by user code to what is still trash are cleared too (GH-91636);
          * their callbacks are not called. */
-        clear_weakrefs_of(&still, late, false);
+        bool unused2 = false;
+        n_unreachable = clear_weakrefs_of(&still, late, false, &unused2);
         merge_into_old(&resurrected, old, old_space, space, true, true);
         stw_total += world_start(&clk);
         tally_decref(late);
@@ -586,7 +603,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     /* Step 9: break the cycles that are left. */
     uint64_t t_clear0 = _tally_now_ns();
     pthread_mutex_lock(&gc->lock);
-    m += (intptr_t)gc_list_size(&still);
+    m += (intptr_t)n_unreachable;   /* |final unreachable|, counted by the last walk over it */
     if (debug & TALLY_GC_DEBUG_COLLECTABLE) {
         for (_tally_gc_head *g = gc_next(&still); g != &still; g = gc_next(g))
             debug_object("collectable", _TALLY_FROM_GC(g));

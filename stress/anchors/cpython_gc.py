@@ -6,6 +6,7 @@ Owns: the CPython anchor of stress/micro/bench_gc.cc.  Same shapes, same sizes:
                        all in the oldest generation; median of 5 collections.
   cycle_ns_per_object  500,000 garbage 2-cycles of lists (a=[]; b=[a]; a.append(b)) reclaimed by
                        one gc.collect(0) (find + clear + free); median of 3.
+  *_cpu_ns_per_object  the same, in CPU time of the collecting thread (time.thread_time_ns).
   young_old{0,1M}_p{50,99}_us  automatic generation-0 collections at threshold 2000 while a loop
                        builds and drops 2-cycles and keeps one object in 8 in a ring of 1,000,
                        with 0 or 1,000,000 live old objects; each collection timed from the
@@ -30,31 +31,33 @@ def full():
     gc.collect()
     holder = make_live_lists(N)
     gc.collect()
-    times = []
+    times, cpu = [], []
     for _ in range(5):
-        t0 = time.perf_counter_ns()
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         gc.collect(2)
+        cpu.append(time.thread_time_ns() - c0)
         times.append(time.perf_counter_ns() - t0)
     del holder
     gc.collect()
-    return statistics.median(times) / (N + 1), times
+    return statistics.median(times) / (N + 1), statistics.median(cpu) / (N + 1), times
 
 
 def cycles():
     gc.disable()
     gc.collect()
-    times = []
+    times, cpu = [], []
     for _ in range(3):
         for _ in range(N // 2):
             a = []
             b = [a]
             a.append(b)
         del a, b
-        t0 = time.perf_counter_ns()
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         n = gc.collect(0)
+        cpu.append(time.thread_time_ns() - c0)
         times.append(time.perf_counter_ns() - t0)
         assert n >= N, n
-    return statistics.median(times) / N, times
+    return statistics.median(times) / N, statistics.median(cpu) / N, times
 
 
 def percentile(v, q):
@@ -106,8 +109,8 @@ def young(old_count):
 def main():
     res = {"python_version": sys.version.split()[0], "python_version_hex": sys.hexversion,
            "implementation": sys.implementation.name}
-    res["full_ns_per_object"], res["full_times_ns"] = full()
-    res["cycle_ns_per_object"], res["cycle_times_ns"] = cycles()
+    res["full_ns_per_object"], res["full_cpu_ns_per_object"], res["full_times_ns"] = full()
+    res["cycle_ns_per_object"], res["cycle_cpu_ns_per_object"], res["cycle_times_ns"] = cycles()
     p50, p99, n = young(0)
     res.update(young_old0_p50_us=p50, young_old0_p99_us=p99, young_old0_samples=n)
     p50, p99, n = young(N)
