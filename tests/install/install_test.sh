@@ -44,8 +44,10 @@ run_examples() { # DIR BACKEND HOW
     for ex in hello threads custom_type; do
         [ -x "$dir/$ex" ] || fail "$how/$b: $ex was not built"
         # The program must load the installed library, not the build tree's.
-        if ! LD_LIBRARY_PATH="$libdir" ldd "$dir/$ex" | grep -q "$libdir/libtally-$b.so"; then
-            LD_LIBRARY_PATH="$libdir" ldd "$dir/$ex" >&2
+        local deps
+        deps=$(LD_LIBRARY_PATH="$libdir" ldd "$dir/$ex") || fail "$how/$b: ldd $ex"
+        if ! grep -qF "$libdir/libtally-$b.so" <<<"$deps"; then
+            echo "$deps" >&2
             fail "$how/$b: $ex does not resolve libtally-$b from the prefix"
         fi
         local out
