@@ -10,9 +10,9 @@
  * and decrements of a round cancel exactly; with racy counts some are lost and the count is
  * off.  A wrong count is one refcount violation (and its drift is recorded); thread 0 restores
  * the count with single-threaded increments/decrements, so the next round starts clean.
- * The cushion exceeds 2 * threads * burst, the most a round can move any value written, so a
- * racy count never reaches zero and the object never dies under the harness (if it did, the
- * stress.obj finalizer would count an early free and resurrect it).
+ * The cushion is 2 * threads * burst (the most a round can move any value written) capped at
+ * 2^22, so a racy count rarely reaches zero; if it does, the stress.obj del check counts an
+ * early free and resurrects the object (immortal), and the following rounds report it.
  * Long bursts (default 2^22, several milliseconds each: longer than a time slice) span
  * scheduler ticks, so even on a loaded
  * machine where the threads rarely run at the same time a thread is preempted between the
@@ -86,9 +86,10 @@ static void hammer_thread(stress_thread *th)
     hammer *s = th->arg;
     if (th->index == 0) {
         s->obj = hobj_new(0xA11);
-        /* the cushion: thread 0 holds this many references (model and runtime) */
+        /* the cushion: thread 0 holds this many references (model, then runtime) */
+        __atomic_store_n(&s->obj->held, (int64_t)s->cushion, __ATOMIC_RELAXED);
         for (uint64_t i = 1; i < s->cushion; i++)
-            hobj_incref(s->obj);
+            tally_incref(&s->obj->ob_base);
         tally_flush();
     }
     stress_barrier_wait(&s->bar);
@@ -98,15 +99,21 @@ static void hammer_thread(stress_thread *th)
         rendezvous(s, round);
         if (!s->go)
             break;
-        for (uint64_t i = 0; i < burst; i++) {
+        /* increments (cut short when the run is stopping), then exactly as many decrements */
+        uint64_t done = 0;
+        for (; done < burst; done++) {
             tally_incref(o);
             COMPILER_BARRIER();
-            if ((i & 255) == 255) {
+            if ((done & 255) == 255) {
                 stress_chaos(th);
                 tally_safepoint();
+                if ((done & 65535) == 65535 && stress_stopping(th->run)) {
+                    done++;
+                    break;
+                }
             }
         }
-        for (uint64_t i = 0; i < burst; i++) {
+        for (uint64_t i = 0; i < done; i++) {
             tally_decref(o);
             COMPILER_BARRIER();
             if ((i & 255) == 255) {
@@ -114,15 +121,18 @@ static void hammer_thread(stress_thread *th)
                 tally_safepoint();
             }
         }
-        stress_op(th, 2 * burst);
+        stress_op(th, 2 * done);
         tally_flush();
         stress_barrier_wait(&s->bar);
         if (th->index == 0)
             check_round(th, s);
     }
     if (th->index == 0) {
-        for (uint64_t i = 0; i < s->cushion; i++)
-            hobj_decref(s->obj);
+        /* drop the cushion: the model first (so the death is not an early free) */
+        __atomic_store_n(&s->obj->held, 0, __ATOMIC_RELAXED);
+        if (!tally_is_immortal(o))
+            for (uint64_t i = 0; i < s->cushion; i++)
+                tally_decref(o);
         tally_flush();
     }
 }
@@ -137,7 +147,12 @@ int stress_wl_hammer(stress_run *r)
         s.burst = (UINT64_C(1) << 31) / (2 * c->threads);
     s.nthreads = (unsigned)c->threads;
     s.go = 1;
+    /* 2 * threads * burst bounds how far a round can move the count; above 2^22 the cushion
+     * is capped (its set-up would cost more than a round): a racy drift beyond it kills the
+     * object, which the del check then counts as an early free and keeps alive */
     s.cushion = 2 * c->threads * s.burst + 16;
+    if (s.cushion > (UINT64_C(1) << 22) + 16)
+        s.cushion = (UINT64_C(1) << 22) + 16;
     if (stress_barrier_init(&s.bar, (unsigned)c->threads) != 0)
         return -1;
     r->phase = "hammer";
