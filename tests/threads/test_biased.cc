@@ -403,6 +403,39 @@ TEST_F(BiasedMechanics, CollectorSeesQueuedCounts)
     owner.join();
 }
 
+// The collector (main) breaks a cycle whose objects are private to another, running thread:
+// their shared words are DEFAULT|0, so its conditional increments must not refuse them.
+TEST_F(BiasedMechanics, CollectorClearsCyclesOwnedByAnotherThread)
+{
+    std::atomic<int> destroyed{0};
+    std::atomic<bool> made{false}, collected{false};
+    std::thread owner([&] {
+        Attached at;
+        for (int i = 0; i < 8; i++) {
+            CountedObject *a = counted_new(&destroyed);
+            CountedObject *b = counted_new(&destroyed);
+            a->ref = tally_newref(&b->ob_base);
+            b->ref = &a->ob_base;   // steals the creation reference
+            tally_decref(&b->ob_base);
+            EXPECT_EQ(shared_word(&a->ob_base), 0);
+        }
+        made.store(true, std::memory_order_release);
+        wait_attached(collected);   // alive and attached, parked by the collection
+    });
+    while (!made.load(std::memory_order_acquire))
+        std::this_thread::yield();
+    EXPECT_EQ(destroyed.load(), 0);
+    intptr_t n = tally_gc_collect(2);
+    EXPECT_GE(n, 16);
+    // Breaking the cycles dropped references the owner still counts locally: those objects
+    // wait in its queue until its next safepoint, or its exit, which drains the queue.
+    collected.store(true, std::memory_order_release);
+    TALLY_BEGIN_ALLOW_THREADS
+    owner.join();
+    TALLY_END_ALLOW_THREADS
+    EXPECT_EQ(destroyed.load(), 16);
+}
+
 TEST_F(BiasedMechanics, CollectorKeepsSharedExternalReferences)
 {
     std::atomic<int> destroyed{0};
