@@ -53,6 +53,8 @@
 #include "runtime/internal.h"
 
 #include <mimalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <urcu/urcu-qsbr.h>
 
@@ -115,10 +117,14 @@ static struct {
     zct_entry *zct;
     size_t zct_n, zct_cap;
     obj_vec release;                /* gc_prepare -> gc_after: zero counts kept at 1 */
+    /* figures (relaxed atomics), printed at fini when TALLY_DEFERRED_STATS is set */
+    uint64_t n_steps, n_solo, n_flush, n_waits, n_deaths, n_ships, n_entries;
 } rc = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .ship_lock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+#define STAT_ADD(f, v) tally_atomic_fetch_add_relaxed(&rc.f, (uint64_t)(v))
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 static void vec_push(obj_vec *v, tally_object *o)
@@ -241,6 +247,7 @@ static void ship(rc_thread *t, bool refill)
         return;
     }
     b->n = n;
+    STAT_ADD(n_ships, 1);
     rc_buf *fresh = NULL;
     pthread_mutex_lock(&rc.ship_lock);
     batch_push(&rc.shipped, b);
@@ -424,6 +431,8 @@ static bool step_locked(rc_thread *self, obj_vec *dead)
     pthread_mutex_lock(&rc.ship_lock);
     batch_append(&cur, &rc.shipped);
     bool solo = self && solo_locked(self);
+    STAT_ADD(n_steps, 1);
+    STAT_ADD(n_entries, cur.entries);
     if (!solo)
         pthread_mutex_unlock(&rc.ship_lock);
     /* Solo: ship_lock stays held, so no thread registers (and reads a count) until the zero
@@ -461,6 +470,7 @@ static bool step_locked(rc_thread *self, obj_vec *dead)
 
 static void dealloc_all(obj_vec *dead)
 {
+    STAT_ADD(n_deaths, dead->n);
     for (size_t i = 0; i < dead->n; i++)
         _tally_dealloc(dead->v[i]);
     dead->n = 0;
@@ -528,6 +538,15 @@ int _tally_rc_init(const tally_options *opt)
 
 void _tally_rc_fini(void)
 {
+    if (getenv("TALLY_DEFERRED_STATS"))
+        fprintf(stderr,
+                "tally deferred: epoch %llu, steps %llu (solo flush rounds %llu), flushes %llu, "
+                "grace-period waits %llu, logs shipped %llu, entries applied %llu, deaths %llu\n",
+                (unsigned long long)rc.epoch, (unsigned long long)rc.n_steps,
+                (unsigned long long)rc.n_solo, (unsigned long long)rc.n_flush,
+                (unsigned long long)rc.n_waits, (unsigned long long)rc.n_ships,
+                (unsigned long long)rc.n_entries, (unsigned long long)rc.n_deaths);
+    rc.n_steps = rc.n_solo = rc.n_flush = rc.n_waits = rc.n_deaths = rc.n_ships = rc.n_entries = 0;
     /* Wait for the grace-period chains still queued (a chain re-queues itself once). */
     while (tally_atomic_load(&rc.inflight) > 0)
         urcu_qsbr_barrier();
@@ -839,6 +858,7 @@ static void wait_cut(void)
         cut_done_max(e);
         return;
     }
+    STAT_ADD(n_waits, 1);
     tally_thread_state *ts = _tally_allow_threads_begin();   /* cuts this thread's log */
     urcu_qsbr_synchronize_rcu();
     urcu_qsbr_synchronize_rcu();
@@ -854,6 +874,7 @@ void _tally_rc_flush(void)
     tally_thread_state *ts = _tally_tstate_require("tally_flush");
     if (!ts)
         return;
+    STAT_ADD(n_flush, 1);
     obj_vec dead = { NULL, 0, 0 };
     /* Entries shipped while the epoch is E are grabbed by the step at E (or E+1 if a step is
      * running), their decrements applied one step later and the zeros checked one more step
@@ -872,6 +893,8 @@ void _tally_rc_flush(void)
             uint64_t e = rc.epoch;
             rc_batch cur = { NULL, NULL, 0 };
             batch_append(&cur, &rc.shipped);
+            STAT_ADD(n_solo, 1);
+            STAT_ADD(n_entries, cur.entries + (size_t)(t->log->pos - t->log->base));
             uintptr_t *b = t->log->base, *p = t->log->pos;
             apply_incs(&cur);
             apply_incs_range(b, p);
