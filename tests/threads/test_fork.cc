@@ -202,7 +202,7 @@ class Watchdog {
 
 void fork_while_threads_run(int rounds, bool child_shuts_down)
 {
-    Watchdog watchdog(120, "fork with running threads (parent side)");
+    Watchdog watchdog(90, "fork with running threads (parent side)");
     constexpr int kWorkers = 3;
     tally_object *before = tally_list_new();
     ASSERT_NE(before, nullptr);
@@ -219,9 +219,14 @@ void fork_while_threads_run(int rounds, bool child_shuts_down)
         workers.emplace_back([&, w] {
             if (tally_thread_attach() != 0)
                 return;
-            for (int i = 0; !stop.load(); i++) {
+            // Bounded: if the parent deadlocks (and no collection can finish) the workers must
+            // not eat the machine's memory before the watchdog fires.
+            auto give_up = Clock::now() + std::chrono::seconds(20);
+            for (int i = 0; !stop.load() && i < 2000000; i++) {
                 churn(shared, w, i);
                 iterations[w]++;
+                if (i % 1024 == 0 && Clock::now() > give_up)
+                    break;
             }
             tally_thread_detach();
         });
