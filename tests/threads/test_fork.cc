@@ -202,7 +202,7 @@ class Watchdog {
 
 void fork_while_threads_run(int rounds, bool child_shuts_down)
 {
-    Watchdog watchdog(90, "fork with running threads (parent side)");
+    Watchdog watchdog(150, "fork with running threads (parent side)");
     constexpr int kWorkers = 3;
     tally_object *before = tally_list_new();
     ASSERT_NE(before, nullptr);
@@ -222,7 +222,7 @@ void fork_while_threads_run(int rounds, bool child_shuts_down)
             // Bounded: if the parent deadlocks (and no collection can finish) the workers must
             // not eat the machine's memory before the watchdog fires.
             auto give_up = Clock::now() + std::chrono::seconds(20);
-            for (int i = 0; !stop.load() && i < 2000000; i++) {
+            for (int i = 0; !stop.load() && i < 500000; i++) {
                 churn(shared, w, i);
                 iterations[w]++;
                 if (i % 1024 == 0 && Clock::now() > give_up)
@@ -265,7 +265,7 @@ void fork_while_threads_run(int rounds, bool child_shuts_down)
         bool hung = false;
         int status;
         TALLY_BEGIN_ALLOW_THREADS
-        status = wait_child(pid, 60, &hung);
+        status = wait_child(pid, 30, &hung);
         TALLY_END_ALLOW_THREADS
         EXPECT_FALSE(hung) << "the forked child hung (deadlock after fork?)";
         EXPECT_TRUE(WIFEXITED(status)) << "child killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
