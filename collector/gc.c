@@ -552,7 +552,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     /* Step 7: PEP 442 finalizers, at most once per object. */
     _Alignas(16) _tally_gc_head seen;
     gc_list_init(&seen, 0);
-    pthread_mutex_lock(&gc->lock);
+    gc_global_lock();
     while (need_finalize && !gc_list_is_empty(&unreachable)) {
         _tally_gc_head *g = gc_next(&unreachable);
         tally_object *o = _TALLY_FROM_GC(g);
@@ -560,15 +560,15 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
         void (*fin)(tally_object *) = o->ob_type->finalize;
         if (fin && !(gc_bits(o) & TALLY_GC_BIT_FINALIZED) && _tally_rc_try_incref(o)) {
             gc_bits_set_rt(o, TALLY_GC_BIT_FINALIZED);
-            pthread_mutex_unlock(&gc->lock);
+            gc_global_unlock();
             fin(o);
             user_code_ran = true;
             tally_decref(o);
-            pthread_mutex_lock(&gc->lock);
+            gc_global_lock();
         }
     }
     gc_list_merge(&seen, &unreachable);
-    pthread_mutex_unlock(&gc->lock);
+    gc_global_unlock();
     rec.finalize_ns = _tally_now_ns() - t_fin0;
 
     /* Step 8: resurrection check, only if user code could have published something. */
@@ -602,7 +602,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
 
     /* Step 9: break the cycles that are left. */
     uint64_t t_clear0 = _tally_now_ns();
-    pthread_mutex_lock(&gc->lock);
+    gc_global_lock();
     m += (intptr_t)n_unreachable;   /* |final unreachable|, counted by the last walk over it */
     if (debug & TALLY_GC_DEBUG_COLLECTABLE) {
         for (_tally_gc_head *g = gc_next(&still); g != &still; g = gc_next(g))
@@ -612,24 +612,24 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
         _tally_gc_head *g = gc_next(&still);
         tally_object *o = _TALLY_FROM_GC(g);
         if (_tally_rc_try_incref(o)) {
-            pthread_mutex_unlock(&gc->lock);
+            gc_global_unlock();
             if (saveall) {
                 tally_list_append(garbage, o);
             } else if (o->ob_type->clear) {
                 o->ob_type->clear(o);
             }
             tally_decref(o);
-            pthread_mutex_lock(&gc->lock);
+            gc_global_lock();
         }
         if (gc_next(&still) == g)   /* still alive (or dying elsewhere): it may die later */
             move_one_to_old(g, old, old_space, space);
     }
-    pthread_mutex_unlock(&gc->lock);
+    gc_global_unlock();
     rec.clear_ns = _tally_now_ns() - t_clear0;
 
     /* Step 10: the uncollectable. */
     intptr_t n = 0;
-    pthread_mutex_lock(&gc->lock);
+    gc_global_lock();
     size_t nfin = gc_list_size(&finalizers);
     tally_object **keep = nfin ? calloc(nfin, sizeof *keep) : NULL;
     size_t nkeep = 0;
@@ -642,7 +642,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
             keep[nkeep++] = o;
     }
     merge_into_old(&finalizers, old, old_space, space, false, false);
-    pthread_mutex_unlock(&gc->lock);
+    gc_global_unlock();
     for (size_t i = 0; i < nkeep; i++) {
         tally_list_append(garbage, keep[i]);
         tally_decref(keep[i]);
@@ -656,14 +656,14 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     rec.time_to_safepoint_ns = clk.to_safepoint;
     rec.stw_ns = stw_total;
     rec.total_ns = t_end - t_begin;
-    pthread_mutex_lock(&gc->lock);
+    gc_global_lock();
     tally_gc_stats *st = &gc->stats[generation];
     st->collections++;
     st->collected += (uint64_t)m;
     st->uncollectable += (uint64_t)n;
     st->candidates += pc.candidates;
     st->duration += (double)(rec.total_ns ? rec.total_ns : 1) / 1e9;
-    pthread_mutex_unlock(&gc->lock);
+    gc_global_unlock();
     _tally_gc_record_pause(&rec);
     if (debug & TALLY_GC_DEBUG_STATS)
         fprintf(stderr, "gc: done, %ld unreachable, %ld uncollectable, %.6fs elapsed (%.1f us stopped)\n",
@@ -687,9 +687,9 @@ intptr_t _tally_gc_collect_generations(void)
     for (int i = 2; i >= 0; i--) {
         if (tally_atomic_load_relaxed(&gc->count[i]) > tally_atomic_load_relaxed(&gc->threshold[i])) {
             if (i == 2 && !inc) {
-                pthread_mutex_lock(&gc->lock);
+                gc_global_lock();
                 bool skip = gc->long_lived_pending < gc->long_lived_total / 4;
-                pthread_mutex_unlock(&gc->lock);
+                gc_global_unlock();
                 if (skip)
                     continue;
             }

@@ -59,9 +59,9 @@ int tally_gc_get_stats(int generation, tally_gc_stats *out)
         _tally_set_error("tally_gc_get_stats: generation %d is out of range (accepted: 0, 1, 2)", generation);
         return -1;
     }
-    pthread_mutex_lock(&_tally_gc.lock);
+    gc_global_lock();
     *out = _tally_gc.stats[generation];
-    pthread_mutex_unlock(&_tally_gc.lock);
+    gc_global_unlock();
     return 0;
 }
 

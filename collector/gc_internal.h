@@ -55,7 +55,8 @@ typedef struct gc_callback_entry {
 } gc_callback_entry;
 
 typedef struct gc_state {
-    pthread_mutex_t lock;           /* the global lists, stats, the collector's lists when the world runs */
+    uint8_t lock;                   /* the global lists, stats, the collector's lists when the world
+                                     * runs: a one-byte lock (gc_global_lock) */
     _Alignas(16) _tally_gc_head gen1;
     _Alignas(16) _tally_gc_head gen2;          /* gen2; in incremental mode its pending half */
     _Alignas(16) _tally_gc_head gen2_visited;  /* incremental mode: scanned this old-gen cycle */
@@ -182,6 +183,19 @@ static inline void gc_shard_lock(gc_shard *s)
     _tally_mutex_lock_slow(&s->lock);
 }
 static inline void gc_shard_unlock(gc_shard *s) { __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE); }
+
+/* gc.lock: the same one-byte test-and-test-and-set lock as the shards (uncontended: one CAS and
+ * one release store; contended: spin, yield, then sleep in sync/lock.c).  Acquire pairs with the
+ * release of the previous holder.  Never held across user code, a GC allocation or a
+ * safepoint. */
+static inline void gc_global_lock(void)
+{
+    uint8_t expected = 0;
+    if (tally_likely(__atomic_compare_exchange_n(&_tally_gc.lock, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+        return;
+    _tally_mutex_lock_slow(&_tally_gc.lock);
+}
+static inline void gc_global_unlock(void) { __atomic_store_n(&_tally_gc.lock, 0, __ATOMIC_RELEASE); }
 
 /* ---- cross-file functions of the collector ---- */
 /* Lock the list that holds tracked object g and return with it held (*shard set for a young

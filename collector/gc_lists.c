@@ -37,7 +37,7 @@ bool _tally_gc_lock_list_of(_tally_gc_head *g, gc_shard **shard)
         if (s)
             gc_shard_lock(s);
         else
-            pthread_mutex_lock(&_tally_gc.lock);
+            gc_global_lock();
         uintptr_t again = gc_ld(&g->gc_next);
         if (again != 0 && (again & GC_TAG_MASK) == tag) {
             *shard = s;
@@ -52,12 +52,12 @@ void _tally_gc_unlock_list(gc_shard *s)
     if (s)
         gc_shard_unlock(s);
     else
-        pthread_mutex_unlock(&_tally_gc.lock);
+        gc_global_unlock();
 }
 
 void _tally_gc_lock_all(void)
 {
-    pthread_mutex_lock(&_tally_gc.lock);
+    gc_global_lock();
     for (int i = 0; i < GC_NSHARDS; i++)
         gc_shard_lock(&_tally_gc.shards[i]);
 }
@@ -66,7 +66,7 @@ void _tally_gc_unlock_all(void)
 {
     for (int i = GC_NSHARDS - 1; i >= 0; i--)
         gc_shard_unlock(&_tally_gc.shards[i]);
-    pthread_mutex_unlock(&_tally_gc.lock);
+    gc_global_unlock();
 }
 
 /* ---- life cycle --------------------------------------------------------------------------- */
@@ -77,7 +77,7 @@ int _tally_gc_init(const tally_options *opt)
     gc_callback_entry *cbs = gc->callbacks;
     size_t cbcap = gc->cbcap;
     memset(gc, 0, sizeof *gc);
-    pthread_mutex_init(&gc->lock, NULL);
+    gc->lock = 0;
     pthread_mutex_init(&gc->cb_lock, NULL);
     pthread_mutex_init(&gc->pause_lock, NULL);
     gc_list_init(&gc->gen1, 0);
@@ -146,7 +146,7 @@ void _tally_gc_thread_fini(tally_thread_state *ts)
 void _tally_gc_fork_child(void)
 {
     gc_state *gc = &_tally_gc;
-    pthread_mutex_init(&gc->lock, NULL);
+    gc->lock = 0;
     pthread_mutex_init(&gc->cb_lock, NULL);
     pthread_mutex_init(&gc->pause_lock, NULL);
     for (int i = 0; i < GC_NSHARDS; i++)
@@ -303,18 +303,18 @@ void tally_gc_freeze(void)
 void tally_gc_unfreeze(void)
 {
     gc_state *gc = &_tally_gc;
-    pthread_mutex_lock(&gc->lock);
+    gc_global_lock();
     set_frozen(&gc->permanent, false);
     gc_list_merge(&gc->permanent, &gc->gen2);
     gc->space_valid = 0;
-    pthread_mutex_unlock(&gc->lock);
+    gc_global_unlock();
 }
 
 size_t tally_gc_get_freeze_count(void)
 {
-    pthread_mutex_lock(&_tally_gc.lock);
+    gc_global_lock();
     size_t n = gc_list_size(&_tally_gc.permanent);
-    pthread_mutex_unlock(&_tally_gc.lock);
+    gc_global_unlock();
     return n;
 }
 
