@@ -145,9 +145,18 @@ static void subtract_refs(_tally_gc_head *w)
     }
 }
 
+/* move_unreachable's context: W, and what it learns about U on the way. */
+typedef struct mu_ctx {
+    _tally_gc_head *w;
+    size_t to_u, moved_back;   /* |U| = to_u - moved_back */
+    bool any_del;              /* some object sent to U has a legacy finalizer */
+    bool need_walk;            /* some object sent to U is or has weakrefs, or needs finalize */
+} mu_ctx;
+
 static int visit_reachable(tally_object *o, void *arg)
 {
-    _tally_gc_head *reachable = arg;
+    mu_ctx *c = arg;
+    _tally_gc_head *reachable = c->w;
     if (!o || !_TALLY_IS_GC(o))
         return 0;
     _tally_gc_head *g = _TALLY_AS_GC(o);
@@ -163,6 +172,7 @@ static int visit_reachable(tally_object *o, void *arg)
         gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
         gc_list_append(g, reachable);
         gc_set_refs(g, 1);
+        c->moved_back++;
     } else if ((prev >> GC_REFS_SHIFT) == 0) {
         gc_set_refs(g, 1);   /* still ahead in W: tell move_unreachable it is reachable */
     }
@@ -172,9 +182,11 @@ static int visit_reachable(tally_object *o, void *arg)
 /* CPython's move_unreachable: W keeps the reachable objects (prev pointers restored,
  * COLLECTING cleared); U gets those with gc_refs 0 that nothing reachable points to
  * (UNREACHABLE set, prev = pointer | COLLECTING).  Reachable tuples go to `tuples` (if given)
- * for untrack_tuples, which then touches only them.  Returns the number of reachable objects. */
-static size_t move_unreachable(_tally_gc_head *w, _tally_gc_head *u, _tally_gc_head *tuples, bool *any_del)
+ * for untrack_tuples, which then touches only them.  Returns the number of reachable objects;
+ * c gets |U| and conservative hints (objects that came back to W may have set them). */
+static size_t move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *tuples)
 {
+    _tally_gc_head *w = c->w;
     _tally_gc_head *prev = w;
     _tally_gc_head *g = gc_next(w);
     size_t reachable = 0;
@@ -184,7 +196,7 @@ static size_t move_unreachable(_tally_gc_head *w, _tally_gc_head *u, _tally_gc_h
             tally_object *o = _TALLY_FROM_GC(g);
             const tally_type *t = o->ob_type;
             if (t->traverse)
-                t->traverse(o, visit_reachable, w);
+                t->traverse(o, visit_reachable, c);
             reachable++;
             if (tuples && t == &tally_tuple_type) {
                 /* Traversed and reachable: out of W (COLLECTING cleared, so later visits skip it). */
@@ -206,9 +218,16 @@ static size_t move_unreachable(_tally_gc_head *w, _tally_gc_head *u, _tally_gc_h
             gc_st(&g->gc_next, (uintptr_t)u);
             gc_st(&u->gc_prev, (uintptr_t)g);
             tally_object *o = _TALLY_FROM_GC(g);
-            gc_bits_set_ws(o, TALLY_GC_BIT_UNREACHABLE);
-            if (o->ob_type->del)   /* same cache line as the bits: a conservative hint */
-                *any_del = true;
+            uint8_t bits = gc_bits(o);
+            tally_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(bits | TALLY_GC_BIT_UNREACHABLE));
+            /* The header line is loaded anyway: note what the later passes over U must do. */
+            const tally_type *t = o->ob_type;
+            c->to_u++;
+            if (t->del)
+                c->any_del = true;
+            if ((bits & TALLY_GC_BIT_WEAKREFS) || t == &tally_weakref_type ||
+                (t->finalize && !(bits & TALLY_GC_BIT_FINALIZED)))
+                c->need_walk = true;
         }
         g = gc_next(prev);
     }
@@ -493,8 +512,8 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     uint64_t t2 = _tally_now_ns();
     _Alignas(16) _tally_gc_head tuples;
     gc_list_init(&tuples, 0);
-    bool any_del = false;
-    size_t survivors = move_unreachable(&work, &unreachable, &tuples, &any_del);
+    mu_ctx mc = { &work, 0, 0, false, false };
+    size_t survivors = move_unreachable(&mc, &unreachable, &tuples);
     uint64_t t3 = _tally_now_ns();
     rec.update_refs_ns = t1 - t0;
     rec.subtract_refs_ns = t2 - t1;
@@ -513,11 +532,15 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     merge_into_old(&work, old, old_space, space, true, true);
 
     /* Step 5: legacy finalizers and everything they reach leave U. */
-    if (any_del)
+    if (mc.any_del)
         move_legacy_finalizers(&unreachable, &finalizers);
     /* Step 6: clear weakrefs (before any user code runs). */
+    /* Step 6 and the census of U, in one walk, skipped when no object sent to U had weakrefs, was
+     * a weakref or needed its finalizer (then |U| is move_unreachable's count). */
     bool need_finalize = false;
-    size_t n_unreachable = clear_weakrefs_of(&unreachable, pending, true, &need_finalize);
+    size_t n_unreachable = mc.to_u - mc.moved_back;
+    if (mc.need_walk || mc.any_del)
+        n_unreachable = clear_weakrefs_of(&unreachable, pending, true, &need_finalize);
 
     stw_total += world_start(&clk);
     /* ======== world running ======== */
@@ -587,8 +610,8 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
         pass_ctx pc2 = { &resurrected, old, old_space && space, false, space, 0, 0 };
         update_refs(&pc2);
         subtract_refs(&resurrected);
-        bool unused = false;
-        move_unreachable(&resurrected, &still, NULL, &unused);
+        mu_ctx mc2 = { &resurrected, 0, 0, false, false };
+        move_unreachable(&mc2, &still, NULL);
         /* Weakrefs created by user code to what is still trash are cleared too (GH-91636);
          * their callbacks are not called. */
         bool unused2 = false;
