@@ -47,6 +47,7 @@ typedef struct {
     size_t nworkloads;
     double micro_min_time;
     uint64_t micro_reps;
+    uint64_t gc_reps;     /* bench_gc rows are long (10^6 objects each): fewer in --quick */
 } bench_opts;
 
 int bench_cmp_double(const void *a, const void *b)
@@ -535,7 +536,7 @@ static void run_micro(const bench_opts *o, bj *micro, bj *gc)
         if (!gcp) {
             bj_set(g, "error", bj_strf("bench_gc_%s not found next to %s", b, bench_exe_path()));
         } else {
-            run_gb(gcp, ".", o->micro_reps, o->micro_min_time, g);
+            run_gb(gcp, ".", o->gc_reps, o->micro_min_time, g);
             free(gcp);
         }
         step_done(est_gc);
@@ -659,16 +660,21 @@ static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
     char d[256], id[128];
     for (size_t i = 0; i < o->nbackends; i++) {
         const char *b = o->backends[i];
+        if (strcmp(b, "racy") == 0)
+            continue; /* the negative control: its collector figures are no target */
         /* A missing bench_gc_<backend> still lists its targets, as not measured. */
         const bj *rows = bj_get(bj_get(gc, b), "rows");
+        /* Wall time is the figure; the CPU time beside it shows how much a busy machine added. */
         const bj *full = find_row(rows, "full", "ns_per_object");
         double v = full ? bj_getnum(bj_get(full, "ns_per_object"), "median", NAN) : NAN;
-        snprintf(d, sizeof d, "bench_gc_%s full collection", b);
+        snprintf(d, sizeof d, "bench_gc_%s full collection: wall %.1f ns/object, CPU %.1f ns/object", b, v,
+                 full ? bj_getnum(bj_get(full, "cpu_ns_per_object"), "median", NAN) : NAN);
         snprintf(id, sizeof id, "gc_full_%s", b);
         add_target(targets, id, b, "full collection <= 15 ns/object", v, "<=", 15, "ns/object", d);
         const bj *cyc = find_row(rows, "cycle", "ns_per_object");
         v = cyc ? bj_getnum(bj_get(cyc, "ns_per_object"), "median", NAN) : NAN;
-        snprintf(d, sizeof d, "bench_gc_%s 2-cycle reclaim", b);
+        snprintf(d, sizeof d, "bench_gc_%s 2-cycle reclaim: wall %.1f ns/object, CPU %.1f ns/object", b, v,
+                 cyc ? bj_getnum(bj_get(cyc, "cpu_ns_per_object"), "median", NAN) : NAN);
         snprintf(id, sizeof id, "gc_cycle_%s", b);
         add_target(targets, id, b, "2-cycle reclaim <= 50 ns/object", v, "<=", 50, "ns/object", d);
         /* Young pauses with 0 and 1,000,000 old objects. */
@@ -726,6 +732,19 @@ static void collect_figures(const bj *res, bj *figs)
                 }
         }
     }
+    const bj *cp = bj_get(bj_get(res, "cpython_gc"), "result");
+    for (size_t k = 0; cp && k < cp->n; k++) {
+        if (cp->items[k]->type != BJ_NUM || strstr(cp->keys[k], "version"))
+            continue;
+        char id[256];
+        snprintf(id, sizeof id, "cpython_gc/%s", cp->keys[k]);
+        bj *one = bj_obj();
+        bj_set(one, "median", bj_num(cp->items[k]->num));
+        bj_set(one, "min", bj_num(cp->items[k]->num));
+        bj_set(one, "max", bj_num(cp->items[k]->num));
+        add_figure(figs, id, one);
+        bj_free(one);
+    }
     const bj *cfgs = bj_get(res, "stress");
     for (size_t i = 0; cfgs && i < cfgs->n; i++) {
         const bj *cfg = cfgs->items[i];
@@ -763,7 +782,7 @@ int tally_bench_main(int argc, char **argv)
         {"--quick", TALLY_CLI_FLAG, NULL, "short runs (under 3 minutes on 2 cores)", NULL, 0, 0, 0, 0, NULL, &quick, false},
         {"--out", TALLY_CLI_STRING, "DIR", "output directory", "report", 0, 0, 0, 0, NULL, &o.out, false},
         {"--reps", TALLY_CLI_UINT, "N", "repetitions of every configuration", "3 (quick: 2)", 1, 100, 0, 0, NULL, &reps, false},
-        {"--seconds", TALLY_CLI_DOUBLE, "S", "seconds per stress run", "1 (quick: 0.2)", 0, 0, 0.05, 600, NULL,
+        {"--seconds", TALLY_CLI_DOUBLE, "S", "seconds per stress run", "0.8 (quick: 0.15)", 0, 0, 0.05, 600, NULL,
          &seconds, false},
         {"--threads", TALLY_CLI_STRING, "LIST", "thread counts, comma-separated", "1,2,... up to 2x the cores", 0, 0,
          0, 0, NULL, &threads_arg, false},
@@ -808,11 +827,13 @@ int tally_bench_main(int argc, char **argv)
         return bench_compare(o.compare_a, o.compare_b);
 
     o.quick = quick;
-    /* quick: 2 repetitions of 0.2 s unless told otherwise; full: 3 of 1 s */
+    /* quick: 2 repetitions of 0.15 s unless told otherwise; full: 3 of 0.8 s (about 13 minutes
+     * on the 2-core machine, 3 when --quick) */
     o.reps = tally_cli_find(opts, nopts, "--reps")->seen ? reps : quick ? 2 : 3;
-    o.seconds = seconds > 0 ? seconds : quick ? 0.2 : 1.0;
-    o.micro_min_time = quick ? 0.03 : 0.2;
+    o.seconds = seconds > 0 ? seconds : quick ? 0.15 : 0.8;
+    o.micro_min_time = quick ? 0.03 : 0.1;
     o.micro_reps = quick ? 3 : reps < 3 ? 3 : reps;
+    o.gc_reps = quick ? 1 : o.micro_reps;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1)
         cores = 1;
@@ -847,10 +868,10 @@ int tally_bench_main(int argc, char **argv)
      * the CPython anchor. */
     size_t nstress = o.nbackends * o.nworkloads * o.nthreads * (size_t)o.reps;
     steps_total = o.nbackends * 3 + nstress + 1;
-    est_micro_rows = (double)o.micro_reps * o.micro_min_time * 55 + 2;
-    est_memory = 0.5;
-    est_gc = est_micro_rows / 2;
-    est_stress_run = o.seconds + 0.15;
+    est_micro_rows = (double)o.micro_reps * o.micro_min_time * 80 + 3;
+    est_memory = 1;
+    est_gc = (double)o.gc_reps * 10 + 2;
+    est_stress_run = o.seconds + 0.25;
     est_anchor = quick ? 10 : 40;
     est_total_s = (double)o.nbackends * (est_micro_rows + est_memory + est_gc) + (double)nstress * est_stress_run +
                   est_anchor;

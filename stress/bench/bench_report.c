@@ -383,10 +383,10 @@ static void md_targets(FILE *f, const bj *res)
     for (size_t i = 0; t && i < t->n; i++) {
         const bj *x = t->items[i];
         const char *st = bj_getstr(x, "status", "?");
-        char v[32];
+        char v[64], num[32];
         double val = bj_getnum(x, "value", NAN);
         if (isfinite(val))
-            snprintf(v, sizeof v, "%.3g %s", val, bj_getstr(x, "unit", ""));
+            snprintf(v, sizeof v, "%s %s", fmt_num(val, num, sizeof num), bj_getstr(x, "unit", ""));
         else
             snprintf(v, sizeof v, "n/a");
         fprintf(f, "| %s | %s | %s | %s %g %s | **%s** | %s |\n", bj_getstr(x, "target", ""), bj_getstr(x, "backend", ""),
@@ -693,22 +693,70 @@ static void md_races(FILE *f, const bj *cfgs, const char **backends, size_t nb)
     fprintf(f, "\n");
 }
 
+/* The counter of the first bench_gc row whose name contains `needle`. */
+static const bj *gc_stat(const bj *rows, const char *needle, const char *counter)
+{
+    for (size_t i = 0; rows && i < rows->n; i++)
+        if (strstr(rows->keys[i], needle) && bj_get(rows->items[i], counter))
+            return bj_get(rows->items[i], counter);
+    return NULL;
+}
+
 static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
 {
     const bj *gc = bj_get(res, "gc");
-    fprintf(f, "## Collector (bench_gc_<backend>) and the CPython anchor\n\n");
-    bool any = false;
+    const bj *cp = bj_get(bj_get(res, "cpython_gc"), "result");
+    fprintf(f, "## Collector (bench_gc_<backend>) and the CPython anchor\n\n"
+               "The same graph shapes in every backend and in CPython (stress/anchors/cpython_gc.py): a full "
+               "collection over 1,000,000 live lists; 500,000 garbage 2-cycles reclaimed by one young "
+               "collection; automatic young collections (threshold 2000) with 0 and 1,000,000 old objects "
+               "(p99 of the stop-the-world time; CPython: the whole collection, under its GIL).  Medians "
+               "[min–max] over the repetitions.\n\n"
+               "| | full collection (ns/object) | 2-cycle reclaim (ns/object) | young p50 / p99, 0 old (us) | "
+               "young p50 / p99, 1M old (us) | young collection p99, 1M old (us) |\n|---|---|---|---|---|---|\n");
     for (size_t b = 0; b < nb; b++) {
         const bj *g = bj_get(gc, backends[b]);
         const bj *rows = bj_get(g, "rows");
         if (!rows) {
-            fprintf(f, "- %s: %s\n", backends[b], bj_getstr(g, "error", "no rows"));
+            fprintf(f, "| %s | %s |||||\n", backends[b], bj_getstr(g, "error", "no rows"));
             continue;
         }
-        if (!any)
-            fprintf(f, "| backend | row | counter | median [min–max] |\n|---|---|---|---|\n");
-        any = true;
-        for (size_t r = 0; r < rows->n; r++)
+        char a[96], c[96], y0[96], y0b[96], y1[96], y1b[96], yc[96];
+        fprintf(f, "| %s | %s | %s | %s / %s | %s / %s | %s |\n", backends[b],
+                fmt_stat(gc_stat(rows, "full", "ns_per_object"), a, sizeof a),
+                fmt_stat(gc_stat(rows, "cycle", "ns_per_object"), c, sizeof c),
+                fmt_stat(gc_stat(rows, "old:0", "p50_us"), y0, sizeof y0),
+                fmt_stat(gc_stat(rows, "old:0", "p99_us"), y0b, sizeof y0b),
+                fmt_stat(gc_stat(rows, "old:1M", "p50_us"), y1, sizeof y1),
+                fmt_stat(gc_stat(rows, "old:1M", "p99_us"), y1b, sizeof y1b),
+                fmt_stat(gc_stat(rows, "old:1M", "collection_p99_us"), yc, sizeof yc));
+    }
+    if (cp)
+        fprintf(f, "| CPython %s | %.1f | %.1f | %.1f / %.1f | %.1f / %.1f | %.1f |\n",
+                bj_getstr(cp, "python_version", "?"), bj_getnum(cp, "full_ns_per_object", NAN),
+                bj_getnum(cp, "cycle_ns_per_object", NAN), bj_getnum(cp, "young_old0_p50_us", NAN),
+                bj_getnum(cp, "young_old0_p99_us", NAN), bj_getnum(cp, "young_old1M_p50_us", NAN),
+                bj_getnum(cp, "young_old1M_p99_us", NAN), bj_getnum(cp, "young_old1M_p99_us", NAN));
+    else
+        fprintf(f, "\nCPython anchor: %s\n", bj_getstr(bj_get(res, "cpython_gc"), "error", "not run"));
+    if (cp) {
+        fprintf(f, "\nRatio to CPython (tally / CPython; below 1 = faster than CPython):\n\n"
+                   "| backend | full collection | 2-cycle reclaim | young p99, 1M old |\n|---|---|---|---|\n");
+        for (size_t b = 0; b < nb; b++) {
+            const bj *rows = bj_get(bj_get(gc, backends[b]), "rows");
+            if (!rows)
+                continue;
+            fprintf(f, "| %s | %.2f | %.2f | %.2f |\n", backends[b],
+                    med(gc_stat(rows, "full", "ns_per_object")) / bj_getnum(cp, "full_ns_per_object", NAN),
+                    med(gc_stat(rows, "cycle", "ns_per_object")) / bj_getnum(cp, "cycle_ns_per_object", NAN),
+                    med(gc_stat(rows, "old:1M", "p99_us")) / bj_getnum(cp, "young_old1M_p99_us", NAN));
+        }
+    }
+    fprintf(f, "\nEvery counter of bench_gc_<backend>:\n\n| backend | row | counter | median [min–max] |\n"
+               "|---|---|---|---|\n");
+    for (size_t b = 0; b < nb; b++) {
+        const bj *rows = bj_get(bj_get(gc, backends[b]), "rows");
+        for (size_t r = 0; rows && r < rows->n; r++)
             for (size_t c = 0; c < rows->items[r]->n; c++) {
                 const char *cn = rows->items[r]->keys[c];
                 if (strcmp(cn, "error") == 0)
@@ -719,15 +767,6 @@ static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
             }
     }
     fprintf(f, "\n");
-    const bj *cp = bj_get(res, "cpython_gc");
-    const bj *doc = bj_get(cp, "result");
-    if (doc) {
-        fprintf(f, "CPython's collector on the same graph shapes (stress/anchors/cpython_gc.py):\n\n```json\n");
-        bj_write(f, doc, 2);
-        fprintf(f, "\n```\n\n");
-    } else {
-        fprintf(f, "CPython anchor: %s\n\n", bj_getstr(cp, "error", "not run"));
-    }
 }
 
 static int write_md(const char *dir, const bj *res, const bj *plots)
