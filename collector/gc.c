@@ -49,7 +49,6 @@ static inline void gc_set_refs(_tally_gc_head *g, intptr_t r)
 {
     gc_st(&g->gc_prev, ((uintptr_t)r << GC_REFS_SHIFT) | GC_PREV_COLLECTING);
 }
-static inline bool gc_is_collecting(_tally_gc_head *g) { return (gc_ld(&g->gc_prev) & GC_PREV_COLLECTING) != 0; }
 
 typedef struct pass_ctx {
     _tally_gc_head *work;       /* W: the list being examined */
@@ -534,8 +533,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     /* Step 5: legacy finalizers and everything they reach leave U. */
     if (mc.any_del)
         move_legacy_finalizers(&unreachable, &finalizers);
-    /* Step 6: clear weakrefs (before any user code runs). */
-    /* Step 6 and the census of U, in one walk, skipped when no object sent to U had weakrefs, was
+    /* Step 6 (weakrefs cleared before any user code runs) and the census of U, in one walk, skipped when no object sent to U had weakrefs, was
      * a weakref or needed its finalizer (then |U| is move_unreachable's count). */
     bool need_finalize = false;
     size_t n_unreachable = mc.to_u - mc.moved_back;
