@@ -5,9 +5,10 @@
  * decrement pairs) and keeps it in a small ring of recent objects that it re-reads until the
  * slot is reused.  The producer starts its burst when a consumer has popped the object, and
  * that consumer reads it (a burst of its own) at the same time, then drops the queue's
- * reference.  Bursts are short (64 pairs), except for every 32nd object, whose bursts last
- * milliseconds: long overlapping bursts on one object are what a racy count cannot survive,
- * even on a loaded machine where the two threads are preempted more often than parallel.  So both threads count the same object at the same time: with racy counts updates
+ * reference.  Bursts are short (64 increments, then 64 decrements), except for every 16th
+ * object, whose bursts last 8 ms: long overlapping bursts on one object are what a racy count
+ * cannot survive, even on a loaded machine where the two threads are preempted more often
+ * than parallel.  ops = objects handed over.  So both threads count the same object at the same time: with racy counts updates
  * are lost, objects die while the producer still holds them (early_free_violations, counted by
  * the stress.obj finalizer, which keeps them alive) or never die (leak_violations at the end).
  * Biased: the consumer is never the owner (shared counts, merge queues to the producer).
@@ -26,9 +27,10 @@
 #define QCAP 16      /* short: a consumer picks an object up while its producer still reads it */
 #define RING 8       /* the producer keeps its RING most recent objects */
 #define READ 2       /* and re-reads READ of them (round robin) after each publication */
-#define SHORT 64     /* reference pairs each side takes on a fresh object */
-#define LONG_EVERY 32 /* every 32nd object of a producer gets a long burst on both sides */
-#define BURST 1048576 /* default length of a long burst (--burst): spans scheduler ticks */
+#define SHORT 64     /* increments (then decrements) each side takes on a fresh object */
+#define LONG_EVERY 16 /* every 16th object of a producer gets a long burst on both sides */
+#define BURST 4194304 /* most increments of a long burst (--burst) */
+#define LONG_NS 8000000u /* a long burst's increments stop after 8 ms: longer than a time slice */
 #define LONG_BIT (UINT64_C(1) << 39)
 #define TOUCH 4
 
@@ -39,7 +41,7 @@ typedef struct handoff {
     size_t head, len;
     unsigned producers, producers_left;
     uint64_t quota;           /* objects per producer with --ops, else 0 */
-    int burst;                /* pairs per side on each fresh object */
+    uint64_t burst;           /* most increments of a long burst */
     uint64_t consumed, content_bad;
 } handoff;
 
@@ -108,31 +110,40 @@ static hobj *pop(handoff *s)
     return h;
 }
 
-/* A burst: n increments, then n decrements, by a thread that holds a reference (counted in
- * `held`) throughout, so the burst leaves the model unchanged.  Increments in a row (not
- * pairs) make any lost update a net change of the count, as in hammer: a pair interleaved
- * with a stale store can cancel out, a run of increments cannot.  The compiler barriers keep
- * every operation a separate read-modify-write of the count. */
-static void touch_n(stress_thread *th, hobj *h, int n)
+/* A burst: up to n increments (for at most max_ns when max_ns > 0), then as many decrements,
+ * by a thread that holds a reference (counted in `held`) throughout, so the burst leaves the
+ * model unchanged.  Increments in a row (not pairs) make any lost update a net change of the
+ * count, as in hammer: a pair interleaved with a stale store can cancel out, a run of
+ * increments cannot.  The compiler barriers keep every operation a separate read-modify-write.
+ * A long burst is bounded by time rather than by count so that it spans scheduler ticks on
+ * every backend, fast or slow: a thread preempted between the load and the store of a racy
+ * increment while the other side goes on then writes back a stale count. */
+static void touch_n(stress_thread *th, hobj *h, uint64_t n, uint64_t max_ns)
 {
     tally_object *o = &h->ob_base;
-    for (int k = 0; k < n; k++) {
+    uint64_t t0 = max_ns ? stress_now_ns() : 0;
+    uint64_t done = 0;
+    while (done < n) {
         tally_incref(o);
         __asm__ volatile("" ::: "memory");
-        if ((k & 255) == 255)
+        done++;
+        if ((done & 1023) == 0) {
             stress_chaos(th);
+            if (max_ns && stress_now_ns() - t0 >= max_ns)
+                break;
+        }
     }
-    for (int k = 0; k < n; k++) {
+    for (uint64_t k = 0; k < done; k++) {
         tally_decref(o);
         __asm__ volatile("" ::: "memory");
-        if ((k & 255) == 255)
+        if ((k & 1023) == 1023)
             stress_chaos(th);
     }
 }
 
 static void touch(stress_thread *th, hobj *h)
 {
-    touch_n(th, h, TOUCH);
+    touch_n(th, h, TOUCH, 0);
 }
 
 /* Let the consumer's burst and ours overlap: wait (detached, bounded) until a consumer has
@@ -159,7 +170,7 @@ static void producer(stress_thread *th, handoff *s)
         stress_chaos(th);
         push(s, h);                  /* publication: the queue owns one reference now */
         wait_picked(h);
-        touch_n(th, h, lng ? s->burst : SHORT);   /* while the consumer reads it too */
+        touch_n(th, h, lng ? s->burst : SHORT, lng ? LONG_NS : 0);   /* while the consumer does too */
         hobj *old = ring[k];
         ring[k] = h;
         k = (k + 1) % RING;
@@ -196,7 +207,8 @@ static void consumer(stress_thread *th, handoff *s)
         if (hobj_check(h)) {
             if ((h->payload >> 40) >= s->producers)
                 bad++;
-            touch_n(th, h, (h->payload & LONG_BIT) ? s->burst : SHORT);
+            bool lng = (h->payload & LONG_BIT) != 0;
+            touch_n(th, h, lng ? s->burst : SHORT, lng ? LONG_NS : 0);
         }
         stress_chaos(th);
         hobj_decref(h);              /* the queue's reference */
@@ -229,7 +241,7 @@ int stress_wl_handoff(stress_run *r)
     pthread_cond_init(&s->nonempty, NULL);
     pthread_cond_init(&s->nonfull, NULL);
     s->producers = n / 2;
-    s->burst = c->burst ? (c->burst > 1000000 ? 1000000 : (int)c->burst) : BURST;
+    s->burst = c->burst ? c->burst : BURST;
     s->producers_left = s->producers;
     if (c->ops_set)
         s->quota = (c->ops + s->producers - 1) / s->producers;
@@ -238,7 +250,7 @@ int stress_wl_handoff(stress_run *r)
     stress_figure_set(r, "handoff_producers", s->producers, true);
     stress_figure_set(r, "handoff_consumers", n - s->producers, true);
     stress_figure_set(r, "handoff_objects_consumed", (double)s->consumed, true);
-    stress_figure_set(r, "handoff_burst", s->burst, true);
+    stress_figure_set(r, "handoff_long_burst_max", (double)s->burst, true);
     pthread_cond_destroy(&s->nonempty);
     pthread_cond_destroy(&s->nonfull);
     pthread_mutex_destroy(&s->m);
