@@ -14,7 +14,12 @@
 // safepoint are short and no other thread stops the world during them (collection disabled).
 #include "tally_test.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -487,6 +492,96 @@ TEST_F(BiasedMechanics, WeakrefReadByNonOwner)
     });
     t2.join();
     tally_decref(wr);
+}
+
+// fork() while objects are queued to, and owned by, a thread that does not exist in the child.
+// The parent forks while detached (so the fork handlers never wait on it for a grace period).
+TEST_F(BiasedMechanics, ForkChildMergesObjectsOfThreadsItDoesNotHave)
+{
+    constexpr int kN = 10;
+    std::vector<tally_object *> objs;
+    std::atomic<bool> made{false}, queued{false}, done{false};
+    std::thread w([&] {
+        Attached a;
+        for (int i = 0; i < kN; i++) {
+            Item *it = item_new(i, deaths_);
+            tally_incref(&it->ob_base);        // local 2: one for w, one for main
+            objs.push_back(&it->ob_base);
+        }
+        made.store(true, std::memory_order_release);
+        while (!queued.load(std::memory_order_acquire))
+            std::this_thread::yield();         // attached, no safepoint: the queue stays
+        TALLY_BEGIN_ALLOW_THREADS
+        while (!done.load(std::memory_order_acquire))
+            std::this_thread::yield();
+        TALLY_END_ALLOW_THREADS
+        for (tally_object *o : objs)
+            tally_decref(o);                   // w's references
+    });
+    while (!made.load(std::memory_order_acquire))
+        std::this_thread::yield();
+    for (int i = 0; i < kN / 2; i++)
+        tally_decref(objs[i]);                 // queued to w
+    EXPECT_EQ(state_of(objs[0]), TALLY_REF_QUEUED);
+    queued.store(true, std::memory_order_release);
+    std::fflush(nullptr);
+    pid_t pid;
+    TALLY_BEGIN_ALLOW_THREADS
+    pid = fork();
+    TALLY_END_ALLOW_THREADS
+    if (pid == 0) {
+        // Child: w is gone.  Its queue was merged by the fork handler (w's references remain);
+        // main's references to the other half are merged here, directly (no owner).
+        int rc = 0;
+        for (int i = kN / 2; i < kN; i++)
+            tally_decref(objs[i]);
+        tally_flush();
+        for (int i = 0; i < kN; i++) {
+            if (deaths_[i].load() != 0)
+                rc = 3;
+            if (owner_of(objs[i]) != 0 || tally_refcount(objs[i]) != 1)
+                rc = 4;
+        }
+        for (int i = 0; i < kN; i++)
+            tally_decref(objs[i]);             // the references w held: every object dies once
+        tally_flush();
+        for (int i = 0; i < kN; i++)
+            if (deaths_[i].load() != 1)
+                rc = 5;
+        std::fflush(nullptr);
+        _exit(rc);
+    }
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    bool hung = true;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    TALLY_BEGIN_ALLOW_THREADS
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            hung = false;
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (hung) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    TALLY_END_ALLOW_THREADS
+    EXPECT_FALSE(hung) << "the fork child hung";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "child status " << status << " (3: died early, 4: not merged, 5: not freed once)";
+    // Parent: unchanged by the child.
+    done.store(true, std::memory_order_release);
+    TALLY_BEGIN_ALLOW_THREADS
+    w.join();                                  // w's exit drains its queue: objs[0..4] die
+    TALLY_END_ALLOW_THREADS
+    for (int i = 0; i < kN; i++)
+        EXPECT_EQ(deaths_[i].load(), i < kN / 2 ? 1 : 0) << "object " << i;
+    for (int i = kN / 2; i < kN; i++)
+        tally_decref(objs[i]);                 // exited owner: merged and freed here
+    for (int i = 0; i < kN; i++)
+        EXPECT_EQ(deaths_[i].load(), 1) << "object " << i;
 }
 
 TEST_F(BiasedMechanics, ImmortalObjectsAreNeverWritten)
