@@ -238,6 +238,15 @@ TEST_F(Misuse, SafepointAndDetachFromUnattachedThread)
                 t.join();
             },
             "tally_thread_detach.*not attached");
+        EXPECT_DEATH(
+            {
+                std::thread t([] {
+                    TALLY_BEGIN_ALLOW_THREADS
+                    TALLY_END_ALLOW_THREADS
+                });
+                t.join();
+            },
+            "TALLY_BEGIN_ALLOW_THREADS.*not attached");
     }
     ScopedEnv env("TALLY_DEBUG", "0");
     EXPECT_EXIT(
