@@ -17,10 +17,18 @@ _tally_runtime_t _tally_runtime = {
 
 void _tally_threads_fork_child(void);
 
+/* fork(): like CPython's PyOS_BeforeFork, the forking thread stops the world first, so the child
+ * inherits a consistent heap (no thread in the middle of a container update, a refcount merge or
+ * a collection's stopped phase) and every other thread offline in QSBR (liburcu's registry in the
+ * child then holds no online reader that can never report).  Then liburcu's call_rcu workers are
+ * paused, and released (parent) or re-created (child). */
+static int fork_stopped_world;
+
 static void fork_prepare(void)
 {
     if (!tally_atomic_load_relaxed(&_tally_runtime.initialized))
         return;
+    fork_stopped_world = tally_thread_is_attached() && _tally_stop_the_world(NULL) == 0;
     _tally_qsbr_fork_prepare();
 }
 
@@ -29,12 +37,16 @@ static void fork_parent(void)
     if (!tally_atomic_load_relaxed(&_tally_runtime.initialized))
         return;
     _tally_qsbr_fork_parent();
+    if (fork_stopped_world)
+        _tally_start_the_world();
+    fork_stopped_world = 0;
 }
 
 static void fork_child(void)
 {
     if (!tally_atomic_load_relaxed(&_tally_runtime.initialized))
         return;
+    fork_stopped_world = 0;
     _tally_threads_fork_child();
 }
 

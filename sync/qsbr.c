@@ -17,9 +17,12 @@
  * state, which has a full barrier) before the free in the callback.
  *
  * gil and racy: nothing is read lock-free, so memory is freed at once and liburcu is not used.
- * After fork() the child has only the forking thread but urcu's registry still lists the others
- * (which can never report quiescence), so the child switches to immediate frees: with one thread
- * there is no concurrent reader.
+ * After fork(): liburcu's state in the child is not trustworthy (its registry lists the parent's
+ * threads, its call_rcu workers are gone, its locks may be held), so the child never calls it
+ * again.  Instead, delayed frees are freed at once while the child has a single thread and
+ * otherwise parked on a list that the next stop-the-world releases: with every other thread
+ * parked at a safepoint no lock-free reader can hold the memory (CPython frees its delayed
+ * memory during the collector's stop-the-world the same way).
  */
 #include "runtime/internal.h"
 
@@ -38,7 +41,12 @@ struct free_batch {
 
 static _Thread_local struct free_batch *cur_batch;
 static _Thread_local int registered;
-static int single_threaded_child; /* set in a fork child; read relaxed */
+static int child_mode; /* set in a fork child, never cleared; read relaxed */
+
+/* Child mode: memory waiting for the next stop-the-world. */
+static pthread_mutex_t child_pending_mu = PTHREAD_MUTEX_INITIALIZER;
+static void **child_pending;
+static size_t child_pending_n, child_pending_cap;
 
 static void free_batch_cb(struct rcu_head *head)
 {
@@ -58,7 +66,7 @@ static void flush_batch(void)
         mi_free(b);
         return;
     }
-    if (tally_atomic_load_relaxed(&single_threaded_child) || !registered) {
+    if (!registered) {
         free_batch_cb(&b->head);
         return;
     }
@@ -67,8 +75,43 @@ static void flush_batch(void)
 
 int _tally_qsbr_init(void)
 {
-    single_threaded_child = 0;
     return 0;
+}
+
+static void child_free_pending_locked(void)
+{
+    for (size_t i = 0; i < child_pending_n; i++)
+        mi_free(child_pending[i]);
+    child_pending_n = 0;
+}
+
+/* Called by the stop-the-world requester with every other thread parked. */
+void _tally_qsbr_world_stopped(void)
+{
+    if (!tally_atomic_load_relaxed(&child_mode))
+        return;
+    pthread_mutex_lock(&child_pending_mu);
+    child_free_pending_locked();
+    pthread_mutex_unlock(&child_pending_mu);
+}
+
+static void child_free_delayed(void *p)
+{
+    if (_tally_runtime.nthreads <= 1) {
+        mi_free(p);   /* one thread: no concurrent reader */
+        return;
+    }
+    pthread_mutex_lock(&child_pending_mu);
+    if (child_pending_n == child_pending_cap) {
+        size_t cap = child_pending_cap ? child_pending_cap * 2 : 1024;
+        void **n = mi_realloc(child_pending, cap * sizeof *n);
+        if (!n)
+            _tally_fatal("out of memory for the delayed-free list (%zu entries)", cap);
+        child_pending = n;
+        child_pending_cap = cap;
+    }
+    child_pending[child_pending_n++] = p;
+    pthread_mutex_unlock(&child_pending_mu);
 }
 
 void _tally_qsbr_fini(void)
@@ -80,6 +123,8 @@ void _tally_qsbr_fini(void)
 void _tally_qsbr_thread_register(tally_thread_state *ts)
 {
     (void)ts;
+    if (tally_atomic_load_relaxed(&child_mode))
+        return;   /* liburcu is not used in a fork child */
     if (!registered) {
         urcu_qsbr_register_thread();   /* online from here on */
         registered = 1;
@@ -120,11 +165,14 @@ void _tally_free_delayed(void *p)
 {
     if (!p)
         return;
-    if (tally_unlikely(tally_atomic_load_relaxed(&single_threaded_child) || !registered)) {
-        /* No lock-free reader can exist: the fork child has one thread; an unregistered thread
-         * only frees memory no registered reader could have seen (shutdown). */
-        if (!registered && !tally_atomic_load_relaxed(&single_threaded_child))
-            urcu_qsbr_synchronize_rcu();
+    if (tally_unlikely(tally_atomic_load_relaxed(&child_mode))) {
+        child_free_delayed(p);
+        return;
+    }
+    if (tally_unlikely(!registered)) {
+        /* An unregistered thread (shutdown, a thread exit) frees memory that registered readers
+         * may have seen: wait for a grace period first. */
+        urcu_qsbr_synchronize_rcu();
         mi_free(p);
         return;
     }
@@ -148,8 +196,14 @@ void _tally_free_delayed(void *p)
 void _tally_qsbr_barrier(void)
 {
     flush_batch();
-    if (tally_atomic_load_relaxed(&single_threaded_child))
+    if (tally_atomic_load_relaxed(&child_mode)) {
+        if (_tally_runtime.nthreads <= 1) {
+            pthread_mutex_lock(&child_pending_mu);
+            child_free_pending_locked();
+            pthread_mutex_unlock(&child_pending_mu);
+        }
         return;
+    }
     /* urcu_qsbr_barrier() waits for grace periods: this thread must not hold one back. */
     if (registered)
         urcu_qsbr_thread_offline();
@@ -160,15 +214,32 @@ void _tally_qsbr_barrier(void)
 
 bool _tally_qsbr_is_single_threaded_child(void)
 {
-    return tally_atomic_load_relaxed(&single_threaded_child) != 0;
+    return tally_atomic_load_relaxed(&child_mode) != 0;
 }
 
-void _tally_qsbr_fork_prepare(void) { urcu_qsbr_call_rcu_before_fork(); }
-void _tally_qsbr_fork_parent(void) { urcu_qsbr_call_rcu_after_fork_parent(); }
+/* The forking thread goes offline while liburcu pauses its call_rcu workers (a worker may be
+ * waiting for a grace period that needs this thread's quiescent state). */
+void _tally_qsbr_fork_prepare(void)
+{
+    _tally_qsbr_offline();
+    urcu_qsbr_call_rcu_before_fork();
+}
+
+void _tally_qsbr_fork_parent(void)
+{
+    urcu_qsbr_call_rcu_after_fork_parent();
+    _tally_qsbr_online();
+}
+
 void _tally_qsbr_fork_child(void)
 {
-    urcu_qsbr_call_rcu_after_fork_child();
-    tally_atomic_store_relaxed(&single_threaded_child, 1);
+    /* Not urcu_qsbr_call_rcu_after_fork_child(): liburcu is never used again in the child, and
+     * its worker would only wait for the parent's threads.  Batches queued before the fork are
+     * the parent's to free. */
+    tally_atomic_store_relaxed(&child_mode, 1);
+    registered = 0;
+    cur_batch = NULL;
+    pthread_mutex_init(&child_pending_mu, NULL);
 }
 
 #else /* gil, racy: no lock-free readers */
@@ -181,6 +252,7 @@ void _tally_qsbr_online(void) {}
 void _tally_qsbr_offline(void) {}
 void _tally_qsbr_quiescent(void) {}
 void _tally_free_delayed(void *p) { mi_free(p); }
+void _tally_qsbr_world_stopped(void) {}
 void _tally_qsbr_barrier(void) {}
 bool _tally_qsbr_is_single_threaded_child(void) { return false; }
 void _tally_qsbr_fork_prepare(void) {}

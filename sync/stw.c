@@ -18,6 +18,8 @@
  * happens-before edges (a parked thread's writes before the collector's reads, the collector's
  * writes before a resumed thread's reads).  TALLY_BREAK_STOP is only a hint read relaxed at
  * safepoints; the authoritative state is read under `mu`.
+ * QSBR: parked threads and a requester waiting for them are offline, so no grace period (and no
+ * thread waiting for one) can wait for a stopped world.
  * gil: the collector holds the GIL, so no other thread runs Tally code; a stop only takes the
  * registry lock (the thread list stays stable) and measures nothing.
  */
@@ -106,12 +108,22 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
         }
     }
     tally_atomic_store_relaxed(&stw.stopped, 1);
-    while (stw.countdown > 0)
-        pthread_cond_wait(&stw.parked, &stw.mu);
-    pthread_mutex_unlock(&stw.mu);
+    if (stw.countdown > 0) {
+        /* Offline while waiting: a thread that is inside a grace-period wait (deferred
+         * reconciliation, a delayed-free barrier) must be able to finish it and reach its
+         * safepoint. */
+        _tally_qsbr_offline();
+        while (stw.countdown > 0)
+            pthread_cond_wait(&stw.parked, &stw.mu);
+        pthread_mutex_unlock(&stw.mu);
+        _tally_qsbr_online();
+    } else {
+        pthread_mutex_unlock(&stw.mu);
+    }
 #endif
     if (to_safepoint_ns)
         *to_safepoint_ns = _tally_now_ns() - t0;
+    _tally_qsbr_world_stopped();   /* fork child: release delayed frees */
     return 0;
 }
 
@@ -147,6 +159,9 @@ static void park_locked(tally_thread_state *ts)
 
 void _tally_stw_park(tally_thread_state *ts)
 {
+    /* A parked thread is quiescent: offline in QSBR, so grace periods (delayed frees, deferred
+     * epochs, liburcu's fork preparation) never wait for a stopped world. */
+    _tally_qsbr_offline();
     pthread_mutex_lock(&stw.mu);
     if (tally_atomic_load_relaxed(&ts->breaker) & TALLY_BREAK_STOP) {
         park_locked(ts);
@@ -155,6 +170,7 @@ void _tally_stw_park(tally_thread_state *ts)
         tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
     }
     pthread_mutex_unlock(&stw.mu);
+    _tally_qsbr_online();
 }
 
 void _tally_stw_attach(tally_thread_state *ts)
