@@ -435,10 +435,16 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     for (int i = 0; i <= generation; i++)
         tally_atomic_store_relaxed(&gc->count[i], 0);
 
-    _Alignas(16) _tally_gc_head work, unreachable, finalizers, resurrected, still;
-    gc_list_init(&work, 0);
-    gc_list_init(&unreachable, 0);
-    gc_list_init(&finalizers, 0);
+    _Alignas(16) _tally_gc_head work, unreachable, finalizers, resurrected, still, seen, tuples;
+    _tally_gc_head *mine[] = { &work, &unreachable, &finalizers, &resurrected, &still, &seen, &tuples };
+    for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+        gc_list_init(mine[i], 0);
+    /* Published for a fork() child, which adopts them if this thread does not survive the fork
+     * (the lists are consistent whenever gc.lock is free; the fork handlers hold it). */
+    gc_global_lock();
+    gc->cur_lists = mine;
+    gc->ncur_lists = sizeof mine / sizeof mine[0];
+    gc_global_unlock();
 
     stw_clock clk = { 0, 0 };
     uint64_t stw_total = 0;
@@ -509,8 +515,6 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     uint64_t t1 = _tally_now_ns();
     subtract_refs(&work);
     uint64_t t2 = _tally_now_ns();
-    _Alignas(16) _tally_gc_head tuples;
-    gc_list_init(&tuples, 0);
     mu_ctx mc = { &work, 0, 0, false, false };
     size_t survivors = move_unreachable(&mc, &unreachable, &tuples);
     uint64_t t3 = _tally_now_ns();
@@ -571,8 +575,6 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     tally_decref(pending);
 
     /* Step 7: PEP 442 finalizers, at most once per object. */
-    _Alignas(16) _tally_gc_head seen;
-    gc_list_init(&seen, 0);
     gc_global_lock();
     while (need_finalize && !gc_list_is_empty(&unreachable)) {
         _tally_gc_head *g = gc_next(&unreachable);
@@ -593,8 +595,6 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     rec.finalize_ns = _tally_now_ns() - t_fin0;
 
     /* Step 8: resurrection check, only if user code could have published something. */
-    gc_list_init(&resurrected, 0);
-    gc_list_init(&still, 0);
     if (user_code_ran) {
         tally_object *late = new_scratch_list();
         if (!late)
@@ -693,6 +693,10 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from
     /* Step 12. */
     if (!shutdown)
         _tally_gc_invoke_callbacks(TALLY_GC_STOP, generation, m, n);
+    gc_global_lock();
+    gc->cur_lists = NULL;
+    gc->ncur_lists = 0;
+    gc_global_unlock();
     __atomic_store_n(&gc->collecting, 0, __ATOMIC_RELEASE);
     return n + m;   /* step 13 */
 }

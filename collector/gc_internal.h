@@ -75,6 +75,8 @@ typedef struct gc_state {
 
     int collecting;                 /* 1 while a collection runs (CAS 0 -> 1, acq_rel) */
     pthread_t collector;            /* valid while collecting */
+    _tally_gc_head **cur_lists;     /* the running collection's private lists (under lock) */
+    size_t ncur_lists;
     int shutting_down;
 
     tally_gc_stats stats[3];        /* under lock */

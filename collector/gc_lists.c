@@ -24,6 +24,9 @@
 #include <string.h>
 
 gc_state _tally_gc;
+static int fork_locked;   /* the fork handlers hold every collector lock */
+static pthread_once_t gc_atfork_once = PTHREAD_ONCE_INIT;
+static void gc_register_atfork(void);
 
 /* ---- locks -------------------------------------------------------------------------------- */
 bool _tally_gc_lock_list_of(_tally_gc_head *g, gc_shard **shard)
@@ -99,6 +102,7 @@ int _tally_gc_init(const tally_options *opt)
         return -1;
     }
     gc->pauses = ring;
+    pthread_once(&gc_atfork_once, gc_register_atfork);
     gc->callbacks = cbs;   /* callbacks are cleared (kept allocated) across a re-init */
     gc->cbcap = cbcap;
     gc->ncallbacks = 0;
@@ -151,10 +155,52 @@ void _tally_gc_fork_child(void)
     pthread_mutex_init(&gc->pause_lock, NULL);
     for (int i = 0; i < GC_NSHARDS; i++)
         gc->shards[i].lock = 0;
-    /* A collection that another thread was running is gone with that thread; its private lists
-     * are unreachable in the child (their objects leak, as with any thread's stack). */
-    if (tally_atomic_load_relaxed(&gc->collecting) && !pthread_equal(gc->collector, pthread_self()))
+    fork_locked = 0;
+    /* A collection that another thread was running is gone with that thread.  Its private lists
+     * (list heads on that thread's stack, which the child's copy of memory still has) were left
+     * consistent by the fork handlers: their objects join gen2 with their scratch flags cleared,
+     * so the child's collections treat them as ordinary old objects. */
+    if (tally_atomic_load_relaxed(&gc->collecting) && !pthread_equal(gc->collector, pthread_self())) {
+        for (size_t i = 0; i < gc->ncur_lists; i++) {
+            _tally_gc_head *l = gc->cur_lists[i];
+            for (_tally_gc_head *g = gc_next(l); g != l; g = gc_next(g)) {
+                gc_st(&g->gc_prev, gc_ld(&g->gc_prev) & GC_PTR_MASK);
+                gc_st(&g->gc_next, gc_ld(&g->gc_next) & GC_PTR_MASK);
+                gc_bits_clear_ws(_TALLY_FROM_GC(g), TALLY_GC_BIT_UNREACHABLE);
+            }
+            gc_list_merge(l, &gc->gen2);
+        }
+        gc->cur_lists = NULL;
+        gc->ncur_lists = 0;
+        gc->space_valid = 0;
         tally_atomic_store_relaxed(&gc->collecting, 0);
+    }
+}
+
+/* fork(): the lists must not be caught half-linked by another thread.  The prepare handler takes
+ * gc.lock and every shard lock (none is ever held across a wait, so this terminates); the parent
+ * releases them, the child re-initialises them in _tally_gc_fork_child (runtime/runtime.c's child
+ * handler calls it).  Registered in _tally_gc_init, before runtime.c's handlers, so it runs after
+ * their prepare and before their parent/child handlers. */
+static void gc_fork_prepare(void)
+{
+    if (!tally_atomic_load_acquire(&_tally_runtime.initialized))
+        return;
+    _tally_gc_lock_all();
+    fork_locked = 1;
+}
+
+static void gc_fork_parent(void)
+{
+    if (fork_locked) {
+        fork_locked = 0;
+        _tally_gc_unlock_all();
+    }
+}
+
+static void gc_register_atfork(void)
+{
+    pthread_atfork(gc_fork_prepare, gc_fork_parent, NULL);
 }
 
 /* ---- the object core's hooks ------------------------------------------------------------- */
