@@ -94,10 +94,27 @@ bool _tally_is_weakref(tally_object *o)
 }
 
 /* ---- the sharded table ------------------------------------------------------------------ */
+/* fork(): the child must not inherit a shard lock held by a thread that does not exist there,
+ * nor a table in the middle of a change.  Take every shard lock around fork() (leaf locks: a
+ * holder never waits for anything, so this cannot deadlock) and release them on both sides.
+ * Registered after the runtime's own handlers, so this prepare runs before theirs. */
+static void shards_fork_prepare(void)
+{
+    for (int i = 0; i < WR_SHARDS; i++)
+        pthread_mutex_lock(&shards[i].lock);
+}
+
+static void shards_fork_release(void)
+{
+    for (int i = WR_SHARDS; i-- > 0;)
+        pthread_mutex_unlock(&shards[i].lock);
+}
+
 static void shards_init_once(void)
 {
     for (int i = 0; i < WR_SHARDS; i++)
         pthread_mutex_init(&shards[i].lock, NULL);
+    pthread_atfork(shards_fork_prepare, shards_fork_release, shards_fork_release);
 }
 
 static inline uint64_t addr_hash(const tally_object *o)
@@ -181,24 +198,6 @@ static void list_unlink(wr_entry *e, tally_weakref *w)
     w->prev = w->next = NULL;
 }
 
-#if defined(TALLY_BACKEND_BIASED)
-/* CPython's _PyObject_SetMaybeWeakref: move a DEFAULT shared state to MAYBE_WEAKREF, so the
- * owner's last decref goes through the CAS that races correctly with a weakref's conditional
- * increment instead of freeing at once when the shared count is zero. */
-static void set_maybe_weakref(tally_object *o)
-{
-    if (tally_atomic_load_relaxed(&o->ob_ref_local) == TALLY_IMMORTAL_REFCNT)
-        return;
-    intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
-    for (;;) {
-        if ((shared & TALLY_REF_SHARED_FLAG_MASK) != 0)
-            return;   /* already MAYBE_WEAKREF, QUEUED or MERGED */
-        if (tally_atomic_cas(&o->ob_ref_shared, &shared, shared | TALLY_REF_MAYBE_WEAKREF))
-            return;
-    }
-}
-#endif
-
 /* ---- public API ------------------------------------------------------------------------- */
 tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb, void *arg)
 {
@@ -259,11 +258,10 @@ tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb,
     e->head = w;
     tally_atomic_store_release(&w->target, target);
     /* Before the caller can drop its reference to target: the thread that deallocates target
-     * acquires that reference's release decrement and so sees the bit. */
+     * acquires that reference's release decrement and so sees the bit.  (biased: the bit also
+     * makes the owner's last decrement take the RMW path that races correctly with
+     * tally_weakref_get's _tally_rc_try_incref, see runtime/rc_biased.c.) */
     tally_atomic_fetch_or(&target->ob_gc_bits, (uint8_t)TALLY_GC_BIT_WEAKREFS);
-#if defined(TALLY_BACKEND_BIASED)
-    set_maybe_weakref(target);
-#endif
     shard_unlock(s);
     mi_free(fresh);
     return &w->ob_base;
