@@ -495,7 +495,6 @@ TEST_F(BiasedMechanics, WeakrefReadByNonOwner)
 }
 
 // fork() while objects are queued to, and owned by, a thread that does not exist in the child.
-// The parent forks while detached (so the fork handlers never wait on it for a grace period).
 // Not under ThreadSanitizer: liburcu's call_rcu_after_fork_child() starts a thread in the
 // child, and TSan kills a multi-threaded process's child that starts threads (die_after_fork),
 // as tests/threads/test_fork.cc notes.
@@ -529,10 +528,7 @@ TEST_F(BiasedMechanics, ForkChildMergesObjectsOfThreadsItDoesNotHave)
     EXPECT_EQ(state_of(objs[0]), TALLY_REF_QUEUED);
     queued.store(true, std::memory_order_release);
     std::fflush(nullptr);
-    pid_t pid;
-    TALLY_BEGIN_ALLOW_THREADS
-    pid = fork();
-    TALLY_END_ALLOW_THREADS
+    pid_t pid = fork();   // attached: the runtime stops the world around it (w is detached)
     if (pid == 0) {
         // Child: w is gone.  Its queue was merged by the fork handler (w's references remain);
         // main's references to the other half are merged here, directly (no owner).
