@@ -387,11 +387,13 @@ static void world_stop(stw_clock *clk)
     if (_tally_stop_the_world(&tsp) != 0)
         _tally_fatal("cycle collector: cannot stop the world: %s", tally_last_error());
     clk->to_safepoint += tsp;
+    pthread_mutex_lock(&_tally_gc.stw_phase);
     _tally_rc_gc_prepare();
 }
 
 static uint64_t world_start(stw_clock *clk)
 {
+    pthread_mutex_unlock(&_tally_gc.stw_phase);
     _tally_start_the_world();
     uint64_t held = _tally_now_ns() - clk->t_request;
     _tally_rc_gc_after();

@@ -76,6 +76,9 @@ typedef struct gc_state {
     int collecting;                 /* 1 while a collection runs (CAS 0 -> 1, acq_rel) */
     pthread_t collector;            /* valid while collecting */
     _tally_gc_head **cur_lists;     /* the running collection's private lists (under lock) */
+    pthread_mutex_t stw_phase;      /* held by the collector while the world is stopped, and by
+                                     * fork()'s prepare handler: a detached thread that forks
+                                     * never copies lists that a stopped-world phase is editing */
     size_t ncur_lists;
     int shutting_down;
 

@@ -83,6 +83,7 @@ int _tally_gc_init(const tally_options *opt)
     gc->lock = 0;
     pthread_mutex_init(&gc->cb_lock, NULL);
     pthread_mutex_init(&gc->pause_lock, NULL);
+    pthread_mutex_init(&gc->stw_phase, NULL);
     gc_list_init(&gc->gen1, 0);
     gc_list_init(&gc->gen2, 0);
     gc_list_init(&gc->gen2_visited, 0);
@@ -153,6 +154,7 @@ void _tally_gc_fork_child(void)
     gc->lock = 0;
     pthread_mutex_init(&gc->cb_lock, NULL);
     pthread_mutex_init(&gc->pause_lock, NULL);
+    pthread_mutex_init(&gc->stw_phase, NULL);
     for (int i = 0; i < GC_NSHARDS; i++)
         gc->shards[i].lock = 0;
     fork_locked = 0;
@@ -178,7 +180,9 @@ void _tally_gc_fork_child(void)
 }
 
 /* fork(): the lists must not be caught half-linked by another thread.  The prepare handler takes
- * gc.lock and every shard lock (none is ever held across a wait, so this terminates); the parent
+ * stw_phase (a detached forker waits for a stopped-world phase of a collection to end; an
+ * attached forker can never meet one, since the world cannot stop without it), then gc.lock and
+ * every shard lock (none is ever held across a wait, so this terminates); the parent
  * releases them, the child re-initialises them in _tally_gc_fork_child (runtime/runtime.c's child
  * handler calls it).  Registered in _tally_gc_init, before runtime.c's handlers, so it runs after
  * their prepare and before their parent/child handlers. */
@@ -186,6 +190,7 @@ static void gc_fork_prepare(void)
 {
     if (!tally_atomic_load_acquire(&_tally_runtime.initialized))
         return;
+    pthread_mutex_lock(&_tally_gc.stw_phase);
     _tally_gc_lock_all();
     fork_locked = 1;
 }
@@ -195,6 +200,7 @@ static void gc_fork_parent(void)
     if (fork_locked) {
         fork_locked = 0;
         _tally_gc_unlock_all();
+        pthread_mutex_unlock(&_tally_gc.stw_phase);
     }
 }
 
