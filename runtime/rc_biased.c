@@ -162,7 +162,7 @@ intptr_t _tally_biased_explicit_merge(tally_object *o, intptr_t extra)
     /* acq_rel: release our accesses; acquire those of every thread whose (release) decrement
      * we just summed, for the caller that frees at zero. */
     if (tally_unlikely(refcnt < 0))
-        _tally_refcount_error(o, "biased merge: negative refcount (more decrefs than increfs)");
+        _tally_refcount_error(o, "tally_decref: negative refcount (found when merging the owner's count)");
     return refcnt;
 }
 
@@ -211,7 +211,7 @@ static bool decref_shared_is_dead(tally_object *o)
     bool queue;
     do {
         if (tally_unlikely(STATE(shared) == TALLY_REF_MERGED && COUNT(shared) <= 0)) {
-            _tally_refcount_error(o, "decref of an object whose refcount is already 0");
+            _tally_refcount_error(o, "tally_decref: negative refcount (the merged count is already 0)");
             return false;
         }
         /* Count 0, neither queued nor merged: our reference is counted in the owner's local

@@ -303,6 +303,13 @@ static void merge_after_oom(tally_object *o)
 
 void _tally_brc_queue_object(tally_object *o)
 {
+    /* API misuse that the other backends report when they free: a thread that is not attached
+     * dropped what may be the last reference.  Reported here, at the decrement (aborts in debug
+     * mode); otherwise the object is still handed over and dies at the owner's merge. */
+    tally_thread_state *self = _tally_tstate();
+    if (tally_unlikely(!self || tally_atomic_load_relaxed(&self->state) != TALLY_TS_ATTACHED))
+        _tally_misuse(o, "tally_decref: reference dropped by a thread that is not attached "
+                         "(call tally_thread_attach first)");
     uintptr_t tid = tally_atomic_load_relaxed(&o->ob_tid);
     if (tid == 0) {
         /* The owner merged concurrently: the QUEUED reference is an ordinary shared one now. */

@@ -51,7 +51,7 @@ static inline void _tally_decref_fast(tally_object *o)
     if (tally_likely(tally_atomic_load_relaxed(&o->ob_tid) == _tally_thread_id())) {
 #ifdef TALLY_DEBUG
         if (tally_unlikely(local == 0)) {
-            _tally_refcount_error(o, "owner decref of an object whose local refcount is 0");
+            _tally_refcount_error(o, "tally_decref: negative refcount (owner decref of an object whose local count is already 0)");
             return;
         }
 #endif
