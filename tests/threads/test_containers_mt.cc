@@ -202,7 +202,7 @@ TEST(ContainersMT, ListReadersRaceWritersThatReplaceAndResize)
     // Slots 0..K-1 always hold a live item: a reader must always get one.  One writer keeps
     // replacing them; another appends and pops beyond K, so the item array is reallocated
     // (grown and shrunk) under the readers' feet.
-    constexpr int K = 64, R = 3, REPLACE = 30000, CHURN = 150;
+    constexpr int K = 64, R = 3, REPLACE = 15000, CHURN = 100;
     constexpr int kIds = K + REPLACE + CHURN * 100 + 16;
     Deaths deaths(kIds);
     std::atomic<int> next_id{0};
@@ -333,7 +333,7 @@ TEST(ContainersMT, DictReadersRaceWritersThatReplaceAndResize)
 {
     // Keys 0..K-1 are always present: readers must always find them, alive, while one writer
     // replaces their values and another inserts and deletes other keys (tombstones, resizes).
-    constexpr int K = 64, R = 3, REPLACE = 30000, CHURN = 60;
+    constexpr int K = 64, R = 3, REPLACE = 10000, CHURN = 25;
     constexpr int kIds = K + REPLACE + 16;
     Deaths deaths(kIds);
     std::atomic<int> next_id{0};
