@@ -1,17 +1,18 @@
 /* stress/workloads/handoff.c - producers pass objects to consumers on other threads.
  *
- * Owns: cross-thread reference traffic.  A producer creates an object, takes a second
- * reference, publishes one through a short queue, reads the object (a burst of increment /
- * decrement pairs) and keeps it in a small ring of recent objects that it re-reads until the
- * slot is reused.  The producer starts its burst when a consumer has popped the object, and
- * that consumer reads it (a burst of its own) at the same time, then drops the queue's
- * reference.  Bursts are short (64 increments, then 64 decrements), except for every 16th
- * object, whose bursts last 8 ms: long overlapping bursts on one object are what a racy count
- * cannot survive, even on a loaded machine where the two threads are preempted more often
- * than parallel.  ops = objects handed over.  So both threads count the same object at the same time: with racy counts updates
- * are lost, objects die while the producer still holds them (early_free_violations, counted by
- * the stress.obj finalizer, which keeps them alive) or never die (leak_violations at the end).
- * Biased: the consumer is never the owner (shared counts, merge queues to the producer).
+ * Owns: cross-thread reference traffic.  Half the threads produce, half consume.  A producer
+ * creates an object, takes a second reference, publishes one through a short queue and keeps
+ * the other in a small ring of recent objects that it re-reads until the slot is reused.  It
+ * starts reading the new object (a burst: increments, then as many decrements) once a
+ * consumer has popped it, and that consumer reads it with a burst of its own at the same
+ * time, then drops the queue's reference.  So both threads count the same object at once:
+ * with racy counts updates are lost, and objects die while the producer still holds them
+ * (early_free_violations, counted by the stress.obj del check, which keeps them alive) or
+ * never die (leak_violations at the end).  Biased: the consumer is never the owner (shared
+ * counts, merge queues to the producer).  Bursts are short (64 increments, then 64
+ * decrements), except for every 16th object, whose bursts last 8 ms: long overlapping bursts
+ * on one object are what a racy count cannot survive, even on a loaded machine where the two
+ * threads are preempted more often than they run in parallel.  ops = objects handed over.
  *
  * Queue: a ring under a pthread mutex; the mutex orders a producer's writes to an object
  * before the consumer's reads (publication).  `len` and `producers_left` are written under
