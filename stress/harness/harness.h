@@ -206,8 +206,9 @@ void stress_sleep_ns(uint64_t ns);
  * tally_decref.  Memory ordering: the relaxed -1 is sequenced before the decrement that
  * follows it, and the runtime orders every decrement before the deallocation of the last one
  * (release/acquire in `atomic`, the GIL, the merge queue, the reconciler's lock), so the
- * finalizer that runs on the count reaching zero sees every earlier -1: held > 0 there means
- * the object is dying while the harness still holds it (early free, racy counts).
+ * check that runs on the count reaching zero (finalize in stress.obj, del in the acyclic
+ * variant, see hobj.c) sees every earlier -1: held > 0 there means the object is dying
+ * while the harness still holds it (early free, racy counts).
  * Such an object is then made immortal (resurrected): the harness goes on using it safely and
  * the run counts it as an early-free violation instead of crashing on a use after free. */
 #define HOBJ_SLOTS 4
