@@ -398,3 +398,22 @@ TEST_F(GcTest, IncrementalModeCollectsOldCyclesInIncrements)
     tally_flush();
     EXPECT_EQ(g_log.destroyed.load(), 500);
 }
+
+TEST_F(GcTest, DebugFlagsReportOnStderr)
+{
+    tally_object *a = make_cycle(&node_type);
+    tally_decref(a);
+    tally_object *d = node_new(&del_node_type);
+    node_set_a(d, d);
+    tally_decref(d);
+    tally_gc_set_debug(TALLY_GC_DEBUG_STATS | TALLY_GC_DEBUG_COLLECTABLE | TALLY_GC_DEBUG_UNCOLLECTABLE);
+    ::testing::internal::CaptureStderr();
+    intptr_t n = collect(0);
+    std::string err = ::testing::internal::GetCapturedStderr();
+    tally_gc_set_debug(0);
+    EXPECT_EQ(n, 3);
+    EXPECT_NE(err.find("gc: collecting generation 0"), std::string::npos) << err;
+    EXPECT_NE(err.find("gc: collectable <Node"), std::string::npos) << err;
+    EXPECT_NE(err.find("gc: uncollectable <DelNode"), std::string::npos) << err;
+    EXPECT_NE(err.find("gc: done, 3 unreachable, 1 uncollectable"), std::string::npos) << err;
+}
