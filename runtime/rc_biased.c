@@ -129,7 +129,10 @@ intptr_t _tally_rc_get(tally_object *o)
     uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
     if (local == TALLY_IMMORTAL_REFCNT)
         return (intptr_t)TALLY_IMMORTAL_REFCNT;
-    return (intptr_t)local + COUNT(tally_atomic_load_relaxed(&o->ob_ref_shared));
+    intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
+    /* While QUEUED the queue holds one reference that was dropped by the program already (it
+     * is given up at the merge): not counted, as an immediate backend would not count it. */
+    return (intptr_t)local + COUNT(shared) - (STATE(shared) == TALLY_REF_QUEUED ? 1 : 0);
 }
 
 void _tally_rc_set_immortal(tally_object *o)

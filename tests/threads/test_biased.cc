@@ -242,6 +242,7 @@ TEST_F(BiasedMechanics, NonOwnerDropBelowZeroQueuesAndOwnerMergesAtSafepoint)
     EXPECT_EQ(owner_of(o), _tally_thread_id());
     EXPECT_EQ(local_count(o), 2u);
     EXPECT_EQ(state_of(o), TALLY_REF_QUEUED);
+    EXPECT_EQ(tally_refcount(o), 1);
     tally_safepoint();   // TALLY_BREAK_MERGE: merge with the queue's reference dropped
     EXPECT_EQ(owner_of(o), 0u);
     EXPECT_EQ(local_count(o), 0u);
@@ -394,7 +395,8 @@ TEST_F(BiasedMechanics, CollectorSeesQueuedCounts)
     tally_object *ao = &a->ob_base;
     tally_decref(ao);   // queued to the owner: its local count still says 2
     EXPECT_EQ(state_of(ao), TALLY_REF_QUEUED);
-    EXPECT_EQ(tally_refcount(ao), 2);
+    EXPECT_EQ(local_count(ao), 2u);
+    EXPECT_EQ(tally_refcount(ao), 1);   // the queue's reference is not the program's
     dropped.store(true, std::memory_order_release);
     while (!detached.load(std::memory_order_acquire))
         std::this_thread::yield();
