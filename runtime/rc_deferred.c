@@ -67,8 +67,10 @@ TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls __attribute__((tls_
 
 #define FREE_BUFS_MAX 64
 
+struct rc_thread;
 typedef struct rc_buf {
     struct rc_buf *next;
+    struct rc_thread *owner;   /* the thread that logged it (NULL once that thread is gone) */
     size_t n;          /* entries in e[] (set when shipped) */
     uintptr_t e[];     /* rc.cap entries */
 } rc_buf;
@@ -78,6 +80,11 @@ typedef struct rc_batch {
     size_t entries;
 } rc_batch;
 
+typedef struct obj_vec {
+    tally_object **v;
+    size_t n, cap;
+} obj_vec;
+
 typedef struct rc_thread {
     struct rc_thread *next, *prev;  /* rc.threads, under ship_lock */
     tally_thread_state *ts;
@@ -86,17 +93,18 @@ typedef struct rc_thread {
     uint64_t seen;                  /* epoch read at the last cut (owner only) */
     uint64_t ships;                 /* logs shipped by this thread (owner only) */
     int tearing_down;               /* inside thread_teardown (its flush may detach) */
+    /* Deaths this thread's decrements caused, found by another thread's step: freed by this
+     * thread at its next safepoint (so each thread pays for its own garbage). */
+    pthread_mutex_t inbox_lock;
+    obj_vec inbox;
+    size_t inbox_n;                 /* hint, relaxed */
 } rc_thread;
 
 typedef struct zct_entry {
     tally_object *o;
     uint64_t tag;                   /* epoch when its count was set to zero */
+    struct rc_thread *owner;        /* thread whose decrement zeroed it (NULL: unknown/gone) */
 } zct_entry;
-
-typedef struct obj_vec {
-    tally_object **v;
-    size_t n, cap;
-} obj_vec;
 
 static struct {
     pthread_mutex_t lock;           /* one reconciler: prev, zct, release, count writes */
@@ -106,6 +114,7 @@ static struct {
     uint64_t cut_done;              /* highest E whose cut is complete (atomic max) */
     int need_step;                  /* something is shipped or pending (hint, relaxed) */
     int inflight;                   /* call_rcu chains not yet finished (atomic) */
+    int forking;                    /* fork() in progress: start no chain (atomic) */
     /* under ship_lock */
     rc_batch shipped;
     rc_buf *free_bufs;
@@ -117,6 +126,7 @@ static struct {
     zct_entry *zct;
     size_t zct_n, zct_cap;
     obj_vec release;                /* gc_prepare -> gc_after: zero counts kept at 1 */
+    obj_vec release_owner;          /* ... and the thread whose decrement zeroed each */
     /* figures (relaxed atomics), printed at fini when TALLY_DEFERRED_STATS is set */
     uint64_t n_steps, n_solo, n_flush, n_waits, n_deaths, n_ships, n_entries;
 } rc = {
@@ -139,6 +149,7 @@ static void vec_push(obj_vec *v, tally_object *o)
     }
     v->v[v->n++] = o;
 }
+
 
 static void vec_free(obj_vec *v)
 {
@@ -247,6 +258,7 @@ static void ship(rc_thread *t, bool refill)
         return;
     }
     b->n = n;
+    b->owner = t;
     STAT_ADD(n_ships, 1);
     rc_buf *fresh = NULL;
     pthread_mutex_lock(&rc.ship_lock);
@@ -310,7 +322,7 @@ static void apply_incs(const rc_batch *bt)
         apply_incs_range(b->e, b->e + b->n);
 }
 
-static void zct_add(tally_object *o, uint64_t tag)
+static void zct_add(tally_object *o, uint64_t tag, rc_thread *owner)
 {
     if (rc.zct_n == rc.zct_cap) {
         size_t cap = rc.zct_cap ? rc.zct_cap * 2 : 256;
@@ -322,31 +334,37 @@ static void zct_add(tally_object *o, uint64_t tag)
     }
     rc.zct[rc.zct_n].o = o;
     rc.zct[rc.zct_n].tag = tag;
+    rc.zct[rc.zct_n].owner = owner;
     rc.zct_n++;
 }
 
 /* A count reached zero: queue it once (QUEUED flag), either in the ZCT (tag) or in `out`. */
-static void zero_reached(tally_object *o, uint64_t tag, obj_vec *out)
+static obj_vec *zero_owners;   /* gc_prepare: owners parallel to the zeros (under lock) */
+
+static void zero_reached(tally_object *o, uint64_t tag, obj_vec *out, rc_thread *owner)
 {
     if (tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_QUEUED)
         return;
     if (out) {
         tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
         vec_push(out, o);
+        if (zero_owners)
+            vec_push(zero_owners, (tally_object *)owner);
     } else {
         tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
-        zct_add(o, tag);
+        zct_add(o, tag, owner);
     }
 }
 
-static void apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t tag, obj_vec *zeros_out)
+static void apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t tag, obj_vec *zeros_out,
+                             rc_thread *owner)
 {
     for (; p < end; p++) {
         uintptr_t e = *p;
         if ((e & 1u) && e != 1u) {
             tally_object *o = (tally_object *)(e & ~(uintptr_t)1);
             if (apply_dec(o))
-                zero_reached(o, tag, zeros_out);
+                zero_reached(o, tag, zeros_out, owner);
         }
     }
 }
@@ -354,13 +372,61 @@ static void apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t 
 static void apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out)
 {
     for (rc_buf *b = bt->head; b; b = b->next)
-        apply_decs_range(b->e, b->e + b->n, tag, zeros_out);
+        apply_decs_range(b->e, b->e + b->n, tag, zeros_out, b->owner);
 }
 
 /* ZCT entries zeroed before the current epoch: dead if their count is still zero (every
  * increment a racing reader logged is applied by now), otherwise revived.  `all`: check every
  * entry (solo mode / world stopped: nothing can be pending). */
-static void zct_check(uint64_t e, bool all, obj_vec *dead)
+/* A death found by `self`'s step: into the inbox of the thread whose decrement caused it. */
+static void route_dead(tally_object *o, rc_thread *owner, rc_thread *self, obj_vec *dead)
+{
+    if (!owner || owner == self) {
+        vec_push(dead, o);
+        return;
+    }
+    pthread_mutex_lock(&owner->inbox_lock);
+    vec_push(&owner->inbox, o);
+    tally_atomic_store_relaxed(&owner->inbox_n, owner->inbox.n);
+    pthread_mutex_unlock(&owner->inbox_lock);
+    tally_atomic_fetch_or(&owner->ts->breaker, TALLY_BREAK_RC);
+}
+
+/* Move t's inbox into `dead`. */
+static void take_inbox(rc_thread *t, obj_vec *dead)
+{
+    if (!tally_atomic_load_relaxed(&t->inbox_n))
+        return;
+    obj_vec got = { NULL, 0, 0 };
+    pthread_mutex_lock(&t->inbox_lock);
+    got = t->inbox;
+    t->inbox = (obj_vec){ NULL, 0, 0 };
+    tally_atomic_store_relaxed(&t->inbox_n, 0);
+    pthread_mutex_unlock(&t->inbox_lock);
+    if (dead->n == 0) {
+        vec_free(dead);
+        *dead = got;
+        return;
+    }
+    for (size_t i = 0; i < got.n; i++)
+        vec_push(dead, got.v[i]);
+    vec_free(&got);
+}
+
+/* Flush: the deaths waiting for threads that are not attached now (they would free them only
+ * after attaching again), and the caller's own.  Under ship_lock (the thread list). */
+static void take_inboxes_of_detached(rc_thread *self, obj_vec *dead)
+{
+    take_inbox(self, dead);
+    pthread_mutex_lock(&rc.ship_lock);
+    for (rc_thread *t = rc.threads; t; t = t->next) {
+        if (t != self && tally_atomic_load_relaxed(&t->ts->state) != TALLY_TS_ATTACHED)
+            take_inbox(t, dead);
+    }
+    pthread_mutex_unlock(&rc.ship_lock);
+}
+
+static void zct_check(uint64_t e, bool all, obj_vec *dead, rc_thread *self)
 {
     size_t keep = 0;
     for (size_t i = 0; i < rc.zct_n; i++) {
@@ -371,7 +437,7 @@ static void zct_check(uint64_t e, bool all, obj_vec *dead)
         }
         tally_atomic_store_relaxed(&z.o->ob_ref_shared, 0);
         if (tally_atomic_load_relaxed(&z.o->ob_ref_local) == 0)
-            vec_push(dead, z.o);
+            route_dead(z.o, all ? NULL : z.owner, self, dead);
     }
     rc.zct_n = keep;
 }
@@ -409,8 +475,8 @@ static void gp_chain_cb(struct rcu_head *h)
 
 static void gp_chain_start(uint64_t target)
 {
-    if (_tally_qsbr_is_single_threaded_child())
-        return;
+    if (_tally_qsbr_is_single_threaded_child() || tally_atomic_load(&rc.forking))
+        return;   /* tally_flush waits for its own grace periods */
     gp_chain *c = mi_malloc(sizeof *c);
     if (!c)
         return;   /* tally_flush waits for grace periods itself */
@@ -441,7 +507,7 @@ static bool step_locked(rc_thread *self, obj_vec *dead)
     apply_incs(&cur);
     if (solo) {
         /* Nothing can be unapplied anywhere: everything at once, deaths now. */
-        zct_check(e, true, dead);
+        zct_check(e, true, dead, self);
         apply_decs(&rc.prev, e, dead);
         apply_decs(&cur, e, dead);
         batch_release_locked(&rc.prev);
@@ -451,7 +517,7 @@ static bool step_locked(rc_thread *self, obj_vec *dead)
         cut_done_max(e);
         return false;
     }
-    zct_check(e, false, dead);
+    zct_check(e, false, dead, self);
     apply_decs(&rc.prev, e, NULL);
     pthread_mutex_lock(&rc.ship_lock);
     batch_release_locked(&rc.prev);
@@ -474,6 +540,17 @@ static void dealloc_all(obj_vec *dead)
     for (size_t i = 0; i < dead->n; i++)
         _tally_dealloc(dead->v[i]);
     dead->n = 0;
+}
+
+/* Free the deaths other threads' steps found for this thread.  Attached, no locks held. */
+static void drain_inbox(rc_thread *t)
+{
+    if (!tally_atomic_load_relaxed(&t->inbox_n))
+        return;
+    obj_vec dead = { NULL, 0, 0 };
+    take_inbox(t, &dead);
+    dealloc_all(&dead);
+    vec_free(&dead);
 }
 
 /* Run a step if one is due and nobody else is running one.  Attached caller, no locks held. */
@@ -499,25 +576,56 @@ static void maybe_step(rc_thread *t)
     vec_free(&dead);
 }
 
-/* ---- the backend interface ------------------------------------------------------------------ */
-static void atfork_prepare(void)
+/* ---- fork ----------------------------------------------------------------------------------- */
+/* A grace-period chain queued in the parent would run in the child, whose urcu registry still
+ * lists the parent's other threads, and wait for them forever (holding urcu's locks).  So:
+ *  - the `outer` handlers are registered after runtime.c's (at the first thread init), so this
+ *    prepare runs before runtime.c's call_rcu_before_fork: it stops new chains (`forking`) and
+ *    waits, detached (a stop-the-world or a grace period never waits for it), until the queued
+ *    ones are done;
+ *  - the `inner` handlers (registered first, prepare runs last, after call_rcu_before_fork)
+ *    hold `lock` and ship_lock, so no step is half-done in the child.  Parent and child
+ *    release everything. */
+static void atfork_outer_prepare(void)
+{
+    tally_atomic_store(&rc.forking, 1);
+    if (tally_atomic_load(&rc.inflight) == 0 || _tally_qsbr_is_single_threaded_child())
+        return;
+    tally_thread_state *ts = tally_thread_is_attached() ? _tally_allow_threads_begin() : NULL;
+    bool was_online = urcu_qsbr_read_ongoing();
+    if (was_online)
+        urcu_qsbr_thread_offline();
+    while (tally_atomic_load(&rc.inflight) > 0)
+        urcu_qsbr_barrier();
+    if (was_online)
+        urcu_qsbr_thread_online();
+    if (ts)
+        _tally_allow_threads_end(ts);
+}
+static void atfork_outer_after(void) { tally_atomic_store(&rc.forking, 0); }
+static void atfork_inner_prepare(void)
 {
     pthread_mutex_lock(&rc.lock);
     pthread_mutex_lock(&rc.ship_lock);
 }
-static void atfork_parent(void)
+static void atfork_inner_after(void)
 {
     pthread_mutex_unlock(&rc.ship_lock);
     pthread_mutex_unlock(&rc.lock);
 }
-static void atfork_child(void)
+
+static pthread_once_t atfork_inner_once = PTHREAD_ONCE_INIT;
+static pthread_once_t atfork_outer_once = PTHREAD_ONCE_INIT;
+static void register_atfork_inner(void)
 {
-    /* The forking thread holds both (prepare); no step was half-done. */
-    pthread_mutex_unlock(&rc.ship_lock);
-    pthread_mutex_unlock(&rc.lock);
+    pthread_atfork(atfork_inner_prepare, atfork_inner_after, atfork_inner_after);
 }
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void register_atfork(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+static void register_atfork_outer(void)
+{
+    pthread_atfork(atfork_outer_prepare, atfork_outer_after, atfork_outer_after);
+}
+
+/* ---- the backend interface ------------------------------------------------------------------ */
 
 int _tally_rc_init(const tally_options *opt)
 {
@@ -531,8 +639,8 @@ int _tally_rc_init(const tally_options *opt)
     rc.nthreads = 0;
     rc.zct_n = 0;
     rc.release.n = 0;
-    /* Registered before runtime.c's handlers: our prepare runs after theirs, our child first. */
-    pthread_once(&atfork_once, register_atfork);
+    /* Before runtime.c's handlers: this prepare runs after theirs, this child handler first. */
+    pthread_once(&atfork_inner_once, register_atfork_inner);
     return 0;
 }
 
@@ -562,6 +670,7 @@ void _tally_rc_fini(void)
     rc.zct = NULL;
     rc.zct_n = rc.zct_cap = 0;
     vec_free(&rc.release);
+    vec_free(&rc.release_owner);
     while (rc.free_bufs) {
         rc_buf *b = rc.free_bufs;
         rc.free_bufs = b->next;
@@ -586,6 +695,22 @@ static void thread_link(rc_thread *t)
     log_install(t, b ? b : buf_new());
 }
 
+/* Under lock and ship_lock: t goes away; buffers and ZCT entries stop naming it. */
+static void forget_owner_locked(rc_thread *t)
+{
+    rc_batch *bs[2] = { &rc.shipped, &rc.prev };
+    for (int k = 0; k < 2; k++)
+        for (rc_buf *b = bs[k]->head; b; b = b->next)
+            if (b->owner == t)
+                b->owner = NULL;
+    for (size_t i = 0; i < rc.zct_n; i++)
+        if (rc.zct[i].owner == t)
+            rc.zct[i].owner = NULL;
+    for (size_t i = 0; i < rc.release_owner.n; i++)
+        if (rc.release_owner.v[i] == (tally_object *)t)
+            rc.release_owner.v[i] = NULL;
+}
+
 static void thread_unlink_locked(rc_thread *t)
 {
     if (t->prev)
@@ -606,6 +731,9 @@ int _tally_rc_thread_init(tally_thread_state *ts)
     }
     t->ts = ts;
     t->log = &_tally_rclog_tls;
+    pthread_mutex_init(&t->inbox_lock, NULL);
+    /* After runtime.c's handlers (tally_init registered them before attaching this thread). */
+    pthread_once(&atfork_outer_once, register_atfork_outer);
     _tally_qsbr_thread_register(ts);   /* online from here on */
     thread_link(t);
     t->seen = tally_atomic_load_acquire(&rc.epoch);
@@ -630,6 +758,7 @@ static void thread_teardown(tally_thread_state *ts, rc_thread *t)
     if (tally_atomic_load_relaxed(&rc.nthreads) == 1)
         _tally_rc_flush();
     cut(t, false);
+    pthread_mutex_lock(&rc.lock);
     pthread_mutex_lock(&rc.ship_lock);
     thread_unlink_locked(t);
     if (t->buf) {
@@ -637,8 +766,16 @@ static void thread_teardown(tally_thread_state *ts, rc_thread *t)
         rc.free_bufs = t->buf;
         rc.nfree++;
     }
+    forget_owner_locked(t);
     pthread_mutex_unlock(&rc.ship_lock);
+    pthread_mutex_unlock(&rc.lock);
     log_clear(t);
+    /* No step can route to t any more (owners forgotten under `lock`): free what it was sent. */
+    obj_vec dead = { NULL, 0, 0 };
+    take_inbox(t, &dead);
+    dealloc_all(&dead);
+    vec_free(&dead);
+    pthread_mutex_destroy(&t->inbox_lock);
     ts->rc_data = NULL;
     mi_free(t);
     _tally_qsbr_thread_unregister(ts);
@@ -686,6 +823,7 @@ void _tally_rc_safepoint(tally_thread_state *ts)
     if (tally_atomic_load_acquire(&rc.epoch) != t->seen)
         cut(t, true);
     maybe_step(t);
+    drain_inbox(t);
 }
 
 void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
@@ -702,6 +840,7 @@ void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
     if (tally_atomic_load_acquire(&rc.epoch) != t->seen)
         cut(t, true);
     maybe_step(t);
+    drain_inbox(t);
 }
 
 void _tally_deferred_log_slow(tally_object *o, uintptr_t is_decref)
@@ -898,10 +1037,11 @@ void _tally_rc_flush(void)
             uintptr_t *b = t->log->base, *p = t->log->pos;
             apply_incs(&cur);
             apply_incs_range(b, p);
-            zct_check(e, true, &dead);
+            zct_check(e, true, &dead, t);
             apply_decs(&rc.prev, e, &dead);
             apply_decs(&cur, e, &dead);
-            apply_decs_range(b, p, e, &dead);
+            apply_decs_range(b, p, e, &dead, t);
+            take_inbox(t, &dead);
             t->log->pos = b;
             batch_release_locked(&rc.prev);
             batch_release_locked(&cur);
@@ -925,7 +1065,11 @@ void _tally_rc_flush(void)
         pthread_mutex_unlock(&rc.ship_lock);
         if (idle || rc.epoch > need_until) {
             pthread_mutex_unlock(&rc.lock);
-            break;
+            take_inboxes_of_detached(t, &dead);
+            if (dead.n == 0)
+                break;
+            dealloc_all(&dead);   /* may log more: go round again */
+            continue;
         }
         if (tally_atomic_load_acquire(&rc.cut_done) < rc.epoch) {
             pthread_mutex_unlock(&rc.lock);
@@ -934,6 +1078,7 @@ void _tally_rc_flush(void)
         }
         step_locked(t, &dead);
         pthread_mutex_unlock(&rc.lock);
+        take_inboxes_of_detached(t, &dead);
         dealloc_all(&dead);
     }
     vec_free(&dead);
@@ -952,16 +1097,21 @@ void _tally_rc_gc_prepare(void)
         if (!t->buf || !t->log->base || t->log->pos == t->log->base)
             continue;   /* detached (shipped when it detached) or empty */
         t->buf->n = (size_t)(t->log->pos - t->buf->e);
+        t->buf->owner = t;
         batch_push(&all, t->buf);
         rc_buf *b = buf_get_locked();
         log_install(t, b ? b : buf_new());   /* parked: its log is ours to replace */
     }
     batch_append(&all, &rc.shipped);
     apply_incs(&all);
-    obj_vec zeros = { NULL, 0, 0 };
-    zct_check(rc.epoch, true, &zeros);
+    obj_vec zeros = { NULL, 0, 0 }, owners = { NULL, 0, 0 };
+    zct_check(rc.epoch, true, &zeros, NULL);
+    for (size_t i = 0; i < zeros.n; i++)
+        vec_push(&owners, NULL);
+    zero_owners = &owners;
     apply_decs(&rc.prev, rc.epoch, &zeros);
     apply_decs(&all, rc.epoch, &zeros);
+    zero_owners = NULL;
     batch_release_locked(&rc.prev);
     batch_release_locked(&all);
     for (size_t i = 0; i < zeros.n; i++) {
@@ -969,8 +1119,10 @@ void _tally_rc_gc_prepare(void)
         tally_atomic_store_relaxed(&o->ob_ref_local, 1u);
         tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
         vec_push(&rc.release, o);
+        vec_push(&rc.release_owner, owners.v[i]);
     }
     vec_free(&zeros);
+    vec_free(&owners);
     tally_atomic_store_relaxed(&rc.need_step, rc.release.n > 0);
     pthread_mutex_unlock(&rc.ship_lock);
     cut_done_max(rc.epoch);   /* every log is empty: the cut is trivially complete */
@@ -992,9 +1144,10 @@ void _tally_rc_gc_after(void)
             tally_object *o = rc.release.v[i];
             tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
             if (apply_dec(o))
-                zero_reached(o, rc.epoch, NULL);
+                zero_reached(o, rc.epoch, NULL, (rc_thread *)rc.release_owner.v[i]);
         }
         rc.release.n = 0;
+        rc.release_owner.n = 0;
         tally_atomic_store_relaxed(&rc.need_step, 1);
     }
     pthread_mutex_unlock(&rc.lock);
@@ -1016,17 +1169,27 @@ void _tally_rc_fork_child(void)
                 size_t n = t->log->base ? (size_t)(t->log->pos - t->buf->e) : 0;
                 if (n > 0 && n <= rc.cap) {
                     t->buf->n = n;
+                    t->buf->owner = NULL;
                     batch_push(&rc.shipped, t->buf);
                 } else {
                     mi_free(t->buf);
                 }
             }
             thread_unlink_locked(t);
+            forget_owner_locked(t);
+            /* Its inbox (deaths it had not freed yet) becomes ours. */
+            for (size_t i = 0; self && i < t->inbox.n; i++)
+                vec_push(&self->inbox, t->inbox.v[i]);
+            vec_free(&t->inbox);
             if (t->ts)
                 t->ts->rc_data = NULL;
             mi_free(t);
         }
         t = next;
+    }
+    if (self) {
+        pthread_mutex_init(&self->inbox_lock, NULL);
+        tally_atomic_store_relaxed(&self->inbox_n, self->inbox.n);
     }
     tally_atomic_store_relaxed(&rc.inflight, 0);   /* queued chains belong to the parent */
     tally_atomic_store_relaxed(&rc.need_step, 1);
