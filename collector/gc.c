@@ -402,14 +402,13 @@ static uint64_t world_start(stw_clock *clk)
 
 /* ---- the collection ------------------------------------------------------------------------ */
 
-intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from_threshold)
+intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
 {
     gc_state *gc = &_tally_gc;
     int expected = 0;
     if (!__atomic_compare_exchange_n(&gc->collecting, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return 0;
     gc->collector = pthread_self();
-    (void)from_threshold;
 
     uint64_t t_begin = _tally_now_ns();
     unsigned debug = tally_atomic_load_relaxed(&gc->debug);
@@ -721,8 +720,8 @@ intptr_t _tally_gc_collect_generations(void)
                     continue;
             }
             if (inc && i >= 1)
-                return _tally_gc_collect_main(1, true, true);
-            return _tally_gc_collect_main(i, false, true);
+                return _tally_gc_collect_main(1, true);
+            return _tally_gc_collect_main(i, false);
         }
     }
     return 0;

@@ -22,8 +22,8 @@ intptr_t tally_gc_collect(int generation)
         return -1;
     /* CPython 3.14: with incremental collection on, collect(1) is one increment. */
     if (generation == 1 && tally_atomic_load_relaxed(&_tally_gc.incremental))
-        return _tally_gc_collect_main(1, true, false);
-    return _tally_gc_collect_main(generation, false, false);
+        return _tally_gc_collect_main(1, true);
+    return _tally_gc_collect_main(generation, false);
 }
 
 void tally_gc_enable(void) { tally_atomic_store_relaxed(&_tally_gc.enabled, 1); }

@@ -211,7 +211,7 @@ TALLY_HIDDEN void _tally_gc_lock_all(void);     /* gc.lock then every shard, in 
 TALLY_HIDDEN void _tally_gc_unlock_all(void);
 /* The collection proper (collector/gc.c).  Returns collected + uncollectable, 0 when another
  * collection is running.  `incremental_step`: a gen-1 collection plus an increment of gen2. */
-TALLY_HIDDEN intptr_t _tally_gc_collect_main(int generation, bool incremental_step, bool from_threshold);
+TALLY_HIDDEN intptr_t _tally_gc_collect_main(int generation, bool incremental_step);
 TALLY_HIDDEN intptr_t _tally_gc_collect_generations(void);   /* threshold-driven choice */
 TALLY_HIDDEN void _tally_gc_record_pause(const tally_gc_pause *p);
 TALLY_HIDDEN void _tally_gc_invoke_callbacks(int phase, int generation, intptr_t collected, intptr_t uncollectable);

@@ -115,7 +115,7 @@ void _tally_gc_fini(void)
     gc_state *gc = &_tally_gc;
     tally_atomic_store_relaxed(&gc->shutting_down, 1);
     /* Final collection: finalizers run, no callbacks (CPython's finalize_garbage at exit). */
-    _tally_gc_collect_main(2, false, false);
+    _tally_gc_collect_main(2, false);
     tally_object *garbage = gc->garbage;
     if (garbage) {
         size_t n = tally_list_len(garbage);
