@@ -36,9 +36,9 @@
  * and the owner re-reads the shared word with an RMW after its zero store: either the owner's
  * RMW comes later and sees the flag (it merges with a CAS, which the reader's increment races
  * correctly), or the reader's CAS reads from the owner's release RMW and sees the zero (it
- * fails).  The owner pays that RMW only for objects a reader can reach: GC objects (the collector) and objects
- * marked SHARED/WEAKREFS (the marks that make object.c free through QSBR); a private non-GC
- * object dies with a load and no RMW, as in CPython.
+ * fails).  The owner pays that RMW only for objects a reader can reach: GC objects (the
+ * collector) and objects marked SHARED/WEAKREFS (the marks that make object.c free through
+ * QSBR); a private non-GC object dies with a load and no RMW, as in CPython.
  */
 #include "runtime/internal.h"
 #include "sync/brc_queue.h"
