@@ -142,6 +142,10 @@ void _tally_gc_invoke_callbacks(int phase, int generation, intptr_t collected, i
     gc_callback_entry *copy = local;
     pthread_mutex_lock(&gc->cb_lock);
     size_t n = gc->ncallbacks;
+    if (n == 0) {
+        pthread_mutex_unlock(&gc->cb_lock);
+        return;
+    }
     if (n > 16)
         copy = malloc(n * sizeof *copy);
     if (copy)
