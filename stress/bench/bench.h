@@ -69,6 +69,7 @@ typedef struct bench_proc_result {
     int exit_code;        /* exit status, or -1 if killed by a signal or not started */
     int term_signal;      /* signal that ended it, 0 if none */
     bool timed_out;       /* killed by us after the time limit */
+    bool killed_descendants; /* it exited, but processes it started held its output: killed */
     double wall_s;
     long peak_rss_kb;     /* ru_maxrss of the child */
     char *out;            /* stdout (NUL-terminated, owned) */

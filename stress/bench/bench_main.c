@@ -278,6 +278,7 @@ static bj *proc_record(const bench_proc_result *r)
     bj_set(rec, "exit", bj_num(r->exit_code));
     bj_set(rec, "signal", bj_num(r->term_signal));
     bj_set(rec, "timed_out", bj_bool(r->timed_out));
+    bj_set(rec, "killed_descendants", bj_bool(r->killed_descendants));
     bj_set(rec, "wall_s", bj_num(r->wall_s));
     bj_set(rec, "peak_rss_kb", bj_num((double)r->peak_rss_kb));
     return rec;
@@ -345,7 +346,8 @@ static void run_stress_config(const bench_opts *o, const char *backend, const ch
         violations += v;
         if (v > 0)
             with_violations++;
-        bool crashed = r.term_signal != 0 || r.timed_out;
+        /* a hang counts as a crash: timed out, or descendants left holding its output */
+        bool crashed = r.term_signal != 0 || r.timed_out || r.killed_descendants;
         if (crashed)
             crashes++;
         else if (r.exit_code != 0 && !(parsed && v > 0))
@@ -354,9 +356,10 @@ static void run_stress_config(const bench_opts *o, const char *backend, const ch
             bj_set(run, "stderr_tail", stderr_tail(r.err));
         step_done(est_stress_run);
         if (crashed)
-            progress("stress %s/%s threads=%d rep %llu/%llu: %s %d", backend, workload, threads,
+            progress("stress %s/%s threads=%d rep %llu/%llu: %s (exit %d, signal %d)", backend, workload, threads,
                      (unsigned long long)rep + 1, (unsigned long long)o->reps,
-                     r.timed_out ? "timed out, signal" : "killed by signal", r.term_signal);
+                     r.timed_out ? "timed out" : r.killed_descendants ? "left processes behind" : "crashed",
+                     r.exit_code, r.term_signal);
         else
             progress("stress %s/%s threads=%d rep %llu/%llu: exit %d, %.0f violations, %.2f s", backend, workload,
                      threads, (unsigned long long)rep + 1, (unsigned long long)o->reps, r.exit_code, v, r.wall_s);

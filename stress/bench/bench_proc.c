@@ -55,6 +55,9 @@ static void gb_add(growbuf *g, const char *p, size_t n)
     g->buf[g->len] = 0;
 }
 
+/* The child runs in its own process group, so that a time-out, or descendants that outlive it
+ * (a fork()ed grandchild that hangs while holding the output pipes), are killed with the whole
+ * group and never stall the bench. */
 int bench_run(char *const argv[], double timeout_s, bench_proc_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -79,6 +82,7 @@ int bench_run(char *const argv[], double timeout_s, bench_proc_result *r)
         return -1;
     }
     if (pid == 0) {
+        setpgid(0, 0);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, 0);
@@ -88,26 +92,39 @@ int bench_run(char *const argv[], double timeout_s, bench_proc_result *r)
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid); /* also here: no window in which kill(-pid) misses */
     close(out_pipe[1]);
     close(err_pipe[1]);
     growbuf out = {0}, err = {0};
     gb_add(&out, "", 0);
     gb_add(&err, "", 0);
     struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    int open_fds = 2;
-    bool killed = false;
-    while (open_fds > 0) {
-        double left = timeout_s - (bench_now() - t0);
-        if (left <= 0 && !killed) {
-            kill(pid, SIGKILL);
-            killed = true;
+    int open_fds = 2, status = 0;
+    bool exited = false;
+    double exit_time = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    for (;;) {
+        if (!exited && wait4(pid, &status, WNOHANG, &ru) == pid) {
+            exited = true;
+            exit_time = bench_now();
+        }
+        if (exited && open_fds == 0)
+            break;
+        if (exited && bench_now() - exit_time > 2.0) {
+            /* The child is gone but descendants still hold its pipes. */
+            kill(-pid, SIGKILL);
+            r->killed_descendants = true;
+            break;
+        }
+        if (!exited && !r->timed_out && bench_now() - t0 > timeout_s) {
+            kill(-pid, SIGKILL);
             r->timed_out = true;
         }
-        int ms = killed ? 1000 : (int)(left * 1000) + 1;
-        int n = poll(fds, 2, ms);
+        int n = poll(fds, 2, 100); /* short: the child's exit is noticed by wait4 above */
         if (n < 0 && errno != EINTR)
             break;
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; n > 0 && i < 2; i++) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             char buf[8192];
@@ -124,12 +141,10 @@ int bench_run(char *const argv[], double timeout_s, bench_proc_result *r)
     for (int i = 0; i < 2; i++)
         if (fds[i].fd >= 0)
             close(fds[i].fd);
-    int status = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
-        ;
-    r->wall_s = bench_now() - t0;
+    if (!exited)
+        while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+            ;
+    r->wall_s = (exited ? exit_time : bench_now()) - t0;
     r->peak_rss_kb = ru.ru_maxrss;
     if (WIFEXITED(status))
         r->exit_code = WEXITSTATUS(status);
