@@ -319,7 +319,8 @@ static void run_stress_config(const bench_opts *o, const char *backend, const ch
                         (char *)workload, "--threads", th, "--seconds", secs, "--seed", seed, "--json", NULL};
         bench_proc_result r;
         bj *run = bj_push(runs, bj_obj());
-        if (bench_run(argv, o->seconds * 4 + 60, &r) != 0) {
+        /* generous for a busy machine, short enough that a hung run costs little */
+        if (bench_run(argv, o->seconds * 5 + 15, &r) != 0) {
             bj_set(run, "error", bj_str("could not start tally stress"));
             failures++;
             step_done(est_stress_run);
