@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <urcu/urcu-qsbr.h>
 
 TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls __attribute__((tls_model("initial-exec")));
@@ -66,6 +67,7 @@ TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls __attribute__((tls_
 #define RC_SHIFT  2               /* DYING: the thread's ship count at resurrect_begin above */
 
 #define FREE_BUFS_MAX 64
+#define FORK_WAIT_NS (500u * 1000u * 1000u)   /* fork: longest wait for queued chains */
 
 struct rc_thread;
 typedef struct rc_buf {
@@ -595,8 +597,13 @@ static void atfork_outer_prepare(void)
     bool was_online = urcu_qsbr_read_ongoing();
     if (was_online)
         urcu_qsbr_thread_offline();
-    while (tally_atomic_load(&rc.inflight) > 0)
-        urcu_qsbr_barrier();
+    /* Bounded: an attached thread that never reaches a safepoint holds every grace period
+     * back; then fork anyway (the child only needs the call_rcu worker to start threads). */
+    uint64_t t0 = _tally_now_ns();
+    while (tally_atomic_load(&rc.inflight) > 0 && _tally_now_ns() - t0 < FORK_WAIT_NS) {
+        struct timespec nap = { 0, 200000 };
+        nanosleep(&nap, NULL);
+    }
     if (was_online)
         urcu_qsbr_thread_online();
     if (ts)
