@@ -11,13 +11,16 @@
 #include "tally_test.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -115,20 +118,45 @@ bool negative_refcount_aborts_in_debug_mode()
     static int cached = -1;
     if (cached >= 0)
         return cached != 0;
-    std::fflush(nullptr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        setenv("TALLY_TEST_MISUSE_PROBE", "1", 1);
-        setenv("TALLY_DEBUG", "1", 1);
-        execl("/proc/self/exe", "/proc/self/exe", (char *)nullptr);
-        std::_Exit(127);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+    // posix_spawn, not fork(): the probe must not depend on (or exercise) the runtime's fork
+    // handlers; tests/threads/test_fork.cc does that.
+    std::vector<std::string> env_store;
+    for (char **e = environ; *e; e++)
+        if (std::strncmp(*e, "TALLY_DEBUG=", 12) != 0)
+            env_store.emplace_back(*e);
+    env_store.emplace_back("TALLY_DEBUG=1");
+    env_store.emplace_back("TALLY_TEST_MISUSE_PROBE=1");
+    std::vector<char *> envp;
+    for (auto &e : env_store)
+        envp.push_back(&e[0]);
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    char exe[] = "/proc/self/exe";
+    char *argv[] = {exe, nullptr};
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, exe, &fa, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        ADD_FAILURE() << "posix_spawn of the probe failed: " << std::strerror(rc);
         return false;
+    }
+    // Bounded wait: a hang is a failure of its own, not a reason to hang the suite.
+    int status = 0;
+    for (int i = 0; i < 6000; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (i == 5999) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            ADD_FAILURE() << "the misuse probe (a decref past zero with TALLY_DEBUG=1) hung for 60 s";
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     cached = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
     return cached != 0;
 }
