@@ -23,6 +23,20 @@
 #include <tally/tally.h>
 #include <tally/static/thread_id.h>
 
+#include <mimalloc.h>
+/* ThreadSanitizer cannot see mimalloc (not instrumented) hand a freed block to another thread,
+ * so every reuse would look like a race with the previous owner.  TSan builds therefore route the
+ * same calls to the C allocator, which TSan intercepts.  Every other build uses mimalloc. */
+#if defined(TALLY_TSAN)
+#  include <stdlib.h>
+#  define mi_malloc(n) malloc(n)
+#  define mi_zalloc(n) calloc(1, (n))
+#  define mi_calloc(n, m) calloc((n), (m))
+#  define mi_realloc(p, n) realloc((p), (n))
+#  define mi_free(p) free(p)
+#  define mi_process_init() ((void)0)
+#endif
+
 #define TALLY_HIDDEN __attribute__((visibility("hidden")))
 #define TALLY_NOINLINE __attribute__((noinline))
 #define TALLY_CACHELINE 64

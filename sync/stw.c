@@ -81,7 +81,7 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
         _tally_set_error("stop-the-world requested by a thread that is not attached");
         return -1;
     }
-    if (stw.requester == self) {
+    if (tally_atomic_load_relaxed(&stw.requester) == self) {  /* only self stores self */
         _tally_set_error("stop-the-world: nested request");
         return -1;
     }
@@ -89,13 +89,13 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
 #if defined(TALLY_BACKEND_GIL)
     /* The GIL already excludes every other thread from Tally code. */
     _tally_registry_lock();
-    stw.requester = self;
+    tally_atomic_store_relaxed(&stw.requester, self);
     tally_atomic_store_relaxed(&stw.stopped, 1);
 #else
     lock_parkable(&stw.owner, self);
     _tally_registry_lock();
     pthread_mutex_lock(&stw.mu);
-    stw.requester = self;
+    tally_atomic_store_relaxed(&stw.requester, self);
     stw.countdown = 0;
     _TALLY_FOREACH_THREAD(ts) {
         if (ts == self)
@@ -130,7 +130,7 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
 void _tally_start_the_world(void)
 {
 #if defined(TALLY_BACKEND_GIL)
-    stw.requester = NULL;
+    tally_atomic_store_relaxed(&stw.requester, NULL);
     tally_atomic_store_relaxed(&stw.stopped, 0);
     _tally_registry_unlock();
 #else
@@ -139,7 +139,7 @@ void _tally_start_the_world(void)
         if (tally_atomic_load_relaxed(&ts->state) == TALLY_TS_SUSPENDED)
             tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
     }
-    stw.requester = NULL;
+    tally_atomic_store_relaxed(&stw.requester, NULL);
     tally_atomic_store_relaxed(&stw.stopped, 0);
     pthread_cond_broadcast(&stw.restart);
     pthread_mutex_unlock(&stw.mu);
