@@ -260,7 +260,7 @@ static void ship(rc_thread *t, bool refill)
         return;
     }
     b->n = n;
-    b->owner = t;
+    b->owner = t->tearing_down ? NULL : t;   /* a thread going away receives no more deaths */
     STAT_ADD(n_ships, 1);
     rc_buf *fresh = NULL;
     pthread_mutex_lock(&rc.ship_lock);
@@ -761,11 +761,21 @@ void _tally_rc_thread_fini(tally_thread_state *ts)
 static void thread_teardown(tally_thread_state *ts, rc_thread *t)
 {
     /* Last thread: nobody else will reconcile, so do it now while still attached. */
-    t->tearing_down = 1;
+    t->tearing_down = 1;   /* from here on its shipped logs name no owner */
     if (tally_atomic_load_relaxed(&rc.nthreads) == 1)
         _tally_rc_flush();
-    cut(t, false);
+    /* Stop steps from sending deaths here, then free those already sent (still attached: the
+     * deallocations may log), then ship the rest. */
     pthread_mutex_lock(&rc.lock);
+    pthread_mutex_lock(&rc.ship_lock);
+    forget_owner_locked(t);
+    pthread_mutex_unlock(&rc.ship_lock);
+    pthread_mutex_unlock(&rc.lock);
+    obj_vec dead = { NULL, 0, 0 };
+    take_inbox(t, &dead);
+    dealloc_all(&dead);
+    vec_free(&dead);
+    cut(t, false);
     pthread_mutex_lock(&rc.ship_lock);
     thread_unlink_locked(t);
     if (t->buf) {
@@ -773,15 +783,8 @@ static void thread_teardown(tally_thread_state *ts, rc_thread *t)
         rc.free_bufs = t->buf;
         rc.nfree++;
     }
-    forget_owner_locked(t);
     pthread_mutex_unlock(&rc.ship_lock);
-    pthread_mutex_unlock(&rc.lock);
     log_clear(t);
-    /* No step can route to t any more (owners forgotten under `lock`): free what it was sent. */
-    obj_vec dead = { NULL, 0, 0 };
-    take_inbox(t, &dead);
-    dealloc_all(&dead);
-    vec_free(&dead);
     pthread_mutex_destroy(&t->inbox_lock);
     ts->rc_data = NULL;
     mi_free(t);
