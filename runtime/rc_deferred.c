@@ -67,6 +67,7 @@ TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls __attribute__((tls_
 #define RC_SHIFT  2               /* DYING: the thread's ship count at resurrect_begin above */
 
 #define FREE_BUFS_MAX 64
+#define BACKLOG_LOGS 32   /* shipped logs beyond which a safepoint waits for the epoch */
 #define FORK_WAIT_NS (500u * 1000u * 1000u)   /* fork: longest wait for queued chains */
 
 struct rc_thread;
@@ -117,6 +118,7 @@ static struct {
     int need_step;                  /* something is shipped or pending (hint, relaxed) */
     int inflight;                   /* call_rcu chains not yet finished (atomic) */
     int forking;                    /* fork() in progress: start no chain (atomic) */
+    size_t backlog;                 /* entries in `shipped` (hint, relaxed; set under ship_lock) */
     /* under ship_lock */
     rc_batch shipped;
     rc_buf *free_bufs;
@@ -265,6 +267,7 @@ static void ship(rc_thread *t, bool refill)
     rc_buf *fresh = NULL;
     pthread_mutex_lock(&rc.ship_lock);
     batch_push(&rc.shipped, b);
+    tally_atomic_store_relaxed(&rc.backlog, rc.shipped.entries);
     tally_atomic_store_relaxed(&rc.need_step, 1);
     if (refill)
         fresh = buf_get_locked();
@@ -498,6 +501,7 @@ static bool step_locked(rc_thread *self, obj_vec *dead)
     rc_batch cur = { NULL, NULL, 0 };
     pthread_mutex_lock(&rc.ship_lock);
     batch_append(&cur, &rc.shipped);
+    tally_atomic_store_relaxed(&rc.backlog, 0);
     bool solo = self && solo_locked(self);
     STAT_ADD(n_steps, 1);
     STAT_ADD(n_entries, cur.entries);
@@ -556,14 +560,23 @@ static void drain_inbox(rc_thread *t)
 }
 
 /* Run a step if one is due and nobody else is running one.  Attached caller, no locks held. */
+static void wait_cut(void);
+
 static void maybe_step(rc_thread *t)
 {
     if (!tally_atomic_load_relaxed(&rc.need_step))
         return;
     uint64_t e = tally_atomic_load_acquire(&rc.epoch);
     bool solo = tally_atomic_load_relaxed(&rc.nthreads) == 1;
-    if (!solo && tally_atomic_load_acquire(&rc.cut_done) < e)
-        return;
+    if (!solo && tally_atomic_load_acquire(&rc.cut_done) < e) {
+        /* Backpressure: when the shipped logs pile up faster than the asynchronous grace
+         * periods complete, the thread at this safepoint waits for the cut itself (detached,
+         * so nobody waits for it) and reconciles: producers of refcount traffic pay for it,
+         * and the backlog stays near BACKLOG_LOGS logs. */
+        if (tally_atomic_load_relaxed(&rc.backlog) < BACKLOG_LOGS * rc.cap)
+            return;
+        wait_cut();
+    }
     if (pthread_mutex_trylock(&rc.lock) != 0)
         return;
     cut(t, true);

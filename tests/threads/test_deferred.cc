@@ -156,7 +156,7 @@ TEST(Handover, ReferenceHandedOverSurvivesTheGiversDecref)
     // B keeps using the object across many safepoints (epochs) and only then drops it.  With
     // buffered counts, A's decrement must not be applied before A's increment, whatever the
     // epoch boundaries between the two threads.
-    constexpr int kObjects = 3000;
+    constexpr int kObjects = 1000;
     Book book(kObjects);
     tally_flush();   // what earlier tests left pending is not ours to count
     uint64_t base = live_objects();
