@@ -229,8 +229,8 @@ void fork_while_threads_run(int rounds, bool child_shuts_down)
                 return;
             // Bounded: if the parent deadlocks (and no collection can finish) the workers must
             // not eat the machine's memory before the watchdog fires.
-            auto give_up = Clock::now() + std::chrono::seconds(60);
-            for (int i = 0; !stop.load() && i < 500000; i++) {
+            auto give_up = Clock::now() + std::chrono::seconds(240);
+            for (int i = 0; !stop.load() && i < 5000000; i++) {
                 churn(shared, w, i);
                 iterations[w]++;
                 if (i % 1024 == 0 && Clock::now() > give_up)
