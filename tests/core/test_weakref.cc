@@ -330,3 +330,47 @@ TEST(Weakref, ManyReferentsAndWeakrefs)
             tally_decref(cbrefs[i]);
     }
 }
+
+// ---- with the cycle collector ---------------------------------------------------------------
+
+TEST(Weakref, CollectorClearsWeakrefsToCyclicTrashAndRunsLiveCallbacks)
+{
+    CallLog log;
+    CbArg a{&log, "live"};
+    tally_object *l = tally_list_new();
+    ASSERT_EQ(tally_list_append(l, l), 0);   // a self-cycle: only the collector frees it
+    tally_object *w = tally_weakref_new(l, record_cb, &a);
+    tally_object *plain = tally_weakref_new(l, nullptr, nullptr);
+    log.must_be_cleared = {w, plain};
+    tally_decref(l);
+    tally_flush();
+    EXPECT_TRUE(log.calls.empty()) << "the cycle is still alive before a collection";
+    tally_object *g = tally_weakref_get(plain);
+    EXPECT_EQ(g, l);
+    tally_xdecref(g);
+    EXPECT_GE(tally_gc_collect(2), 1);
+    tally_flush();
+    EXPECT_EQ(log.calls, std::vector<std::string>({"live"}));
+    EXPECT_EQ(log.cleared_violations, 0);
+    EXPECT_EQ(tally_weakref_get(w), nullptr);
+    EXPECT_EQ(tally_weakref_get(plain), nullptr);
+    tally_decref(w);
+    tally_decref(plain);
+}
+
+TEST(Weakref, WeakrefThatIsPartOfTheTrashNeverCallsBack)
+{
+    // d -> w (a weakref with a callback to d), d -> d: the weakref is reachable only from the
+    // trash, so it is trash itself and its callback must not run (CPython handle_weakrefs).
+    CallLog log;
+    CbArg a{&log, "trash"};
+    tally_object *d = tally_dict_new();
+    tally_object *w = tally_weakref_new(d, record_cb, &a);
+    ASSERT_EQ(tally_dict_set(d, tally_int_new(1), w), 0);
+    ASSERT_EQ(tally_dict_set(d, tally_int_new(2), d), 0);
+    tally_decref(w);
+    tally_decref(d);
+    EXPECT_GE(tally_gc_collect(2), 2);
+    tally_flush();
+    EXPECT_TRUE(log.calls.empty());
+}
