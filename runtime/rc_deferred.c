@@ -232,11 +232,13 @@ static void log_install(rc_thread *t, rc_buf *b)
     t->log->base = b->e;
     t->log->pos = b->e;
     t->log->end = b->e + rc.cap;
+    t->log->last = 0;
 }
 
 static void log_clear(rc_thread *t)
 {
     t->log->base = t->log->pos = t->log->end = NULL;
+    t->log->last = 0;
 }
 
 static inline rc_thread *rc_self(void)
@@ -882,6 +884,7 @@ void _tally_deferred_log_slow(tally_object *o, uintptr_t is_decref)
         tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_RC);
     }
     *t->log->pos++ = (uintptr_t)o | (is_decref ? 1u : 0u);
+    t->log->last = is_decref ? 0 : (uintptr_t)o;
 }
 
 void _tally_rc_object_init(tally_object *o, tally_thread_state *ts)
@@ -989,6 +992,7 @@ bool _tally_rc_resurrect_end(tally_object *o)
             for (uintptr_t *p = t->log->base; p < t->log->pos; p++)
                 if ((*p & ~(uintptr_t)1) == (uintptr_t)o)
                     *p = 0;   /* erased: the reconciler skips it */
+            t->log->last = 0;
         }
         intptr_t n = (intptr_t)c + incs - decs - 1;
         if (n < 0) {
@@ -1003,6 +1007,7 @@ bool _tally_rc_resurrect_end(tally_object *o)
         for (uintptr_t *p = t->log->base; p < t->log->pos; p++)
             if (*p == (uintptr_t)o)
                 *p = 0;
+        t->log->last = 0;
     }
     tally_atomic_store_relaxed(&o->ob_ref_local, c + (uint32_t)incs);
     pthread_mutex_unlock(&rc.lock);
@@ -1066,6 +1071,7 @@ void _tally_rc_flush(void)
             apply_decs_range(b, p, e, &dead, t);
             take_inbox(t, &dead);
             t->log->pos = b;
+            t->log->last = 0;
             batch_release_locked(&rc.prev);
             batch_release_locked(&cur);
             tally_atomic_store_relaxed(&rc.need_step, 0);

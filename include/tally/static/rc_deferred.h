@@ -8,7 +8,9 @@
  * Log entry: the object pointer, with bit 0 set for a decrement.  A decrement of the object
  * whose increment is the newest entry cancels it (a pair on one object by one thread is net
  * zero and that thread holds a reference throughout), so short-lived borrows never reach the
- * reconciler.
+ * reconciler.  `last` caches that newest increment (0 when the newest entry is anything else),
+ * so the cancelling test does not wait for the load of `pos` (invariant: last != 0 implies
+ * pos[-1] == last; runtime/rc_deferred.c resets it whenever it touches the log).
  *
  * Memory ordering: the log is thread-private; its hand-over to the reconciler is ordered by
  * the reconciler's lock (see runtime/rc_deferred.c).  The immortality test is a relaxed load.
@@ -23,6 +25,7 @@ struct _tally_rclog {
     uintptr_t *pos;   /* next free entry */
     uintptr_t *end;   /* one past the last entry; pos == end: full (or not attached) */
     uintptr_t *base;  /* first entry */
+    uintptr_t last;   /* the newest entry if it is an increment, else 0 */
 };
 
 #ifdef __cplusplus
@@ -44,6 +47,7 @@ static inline void _tally_incref_fast(tally_object *o)
         return;
     }
     *l->pos++ = (uintptr_t)o;
+    l->last = (uintptr_t)o;
 }
 
 static inline void _tally_decref_fast(tally_object *o)
@@ -51,8 +55,9 @@ static inline void _tally_decref_fast(tally_object *o)
     if (tally_unlikely(tally_atomic_load_relaxed(&o->ob_ref_local) == TALLY_IMMORTAL_REFCNT))
         return;
     struct _tally_rclog *l = &_tally_rclog_tls;
-    if (l->pos != l->base && l->pos[-1] == (uintptr_t)o) {
+    if (l->last == (uintptr_t)o) {
         l->pos--; /* cancels this thread's own pending increment */
+        l->last = 0;
         return;
     }
     if (tally_unlikely(l->pos == l->end)) {
@@ -60,6 +65,7 @@ static inline void _tally_decref_fast(tally_object *o)
         return;
     }
     *l->pos++ = (uintptr_t)o | 1u;
+    l->last = 0;
 }
 
 #endif
