@@ -199,6 +199,8 @@ static void list_unlink(wr_entry *e, tally_weakref *w)
 }
 
 /* ---- public API ------------------------------------------------------------------------- */
+/* The caller holds a reference to target (a live object): a weakref to an object whose
+ * deallocation already cleared its weakrefs would outlive it in the table. */
 tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb, void *arg)
 {
     if (!target) {
@@ -235,13 +237,15 @@ tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb,
     shard_lock(s);
     wr_entry *e = entry_find(s, target);
     if (!e) {
-        if (!fresh) {
+        if (fresh)
+            shard_maybe_grow(s);
+        if (!fresh || !s->buckets) {
             shard_unlock(s);
+            mi_free(fresh);
             _tally_set_error("tally_weakref_new: out of memory");
             tally_decref(&w->ob_base);   /* never linked: destroy finds no referent */
             return NULL;
         }
-        shard_maybe_grow(s);
         e = fresh;
         fresh = NULL;
         e->target = target;
