@@ -201,7 +201,8 @@ static rc_buf *buf_get_locked(void)
 
 static rc_buf *buf_new(void)
 {
-    rc_buf *b = mi_malloc(sizeof(rc_buf) + rc.cap * sizeof(uintptr_t));
+    /* One slot past `end` for a pending `last` written out when the log is shipped. */
+    rc_buf *b = mi_malloc(sizeof(rc_buf) + (rc.cap + 1) * sizeof(uintptr_t));
     if (!b)
         _tally_fatal("deferred refcounts: out of memory for a %zu-entry log", rc.cap);
     return b;
@@ -255,6 +256,10 @@ static void ship(rc_thread *t, bool refill)
     rc_buf *b = t->buf;
     if (!b || !t->log->base)
         return;   /* detached: already shipped */
+    if (t->log->last) {   /* the pending increment: into the log (the spare slot if full) */
+        *t->log->pos++ = t->log->last;
+        t->log->last = 0;
+    }
     size_t n = (size_t)(t->log->pos - b->e);
     if (n == 0) {
         if (!refill) {
@@ -884,7 +889,6 @@ void _tally_deferred_log_slow(tally_object *o, uintptr_t is_decref)
         tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_RC);
     }
     *t->log->pos++ = (uintptr_t)o | (is_decref ? 1u : 0u);
-    t->log->last = is_decref ? 0 : (uintptr_t)o;
 }
 
 void _tally_rc_object_init(tally_object *o, tally_thread_state *ts)
@@ -900,7 +904,7 @@ static intptr_t own_delta(tally_object *o)
     rc_thread *t = rc_self();
     if (!t || !t->buf)
         return 0;
-    intptr_t d = 0;
+    intptr_t d = t->log->last == (uintptr_t)o;
     for (uintptr_t *p = t->log->base; p < t->log->pos; p++) {
         if (*p == (uintptr_t)o)
             d++;
@@ -977,6 +981,8 @@ bool _tally_rc_resurrect_end(tally_object *o)
     uint64_t ships_then = (uint64_t)flags >> RC_SHIFT;
     bool shipped = !t || !(flags & RC_DYING) || (t->ships & 0xffffffffu) != ships_then;
     intptr_t incs = 0, decs = 0;
+    bool in_last = t && t->log->last == (uintptr_t)o;
+    incs += in_last;
     if (t && t->buf) {
         for (uintptr_t *p = t->log->base; p < t->log->pos; p++) {
             if (*p == (uintptr_t)o)
@@ -992,7 +998,8 @@ bool _tally_rc_resurrect_end(tally_object *o)
             for (uintptr_t *p = t->log->base; p < t->log->pos; p++)
                 if ((*p & ~(uintptr_t)1) == (uintptr_t)o)
                     *p = 0;   /* erased: the reconciler skips it */
-            t->log->last = 0;
+            if (in_last)
+                t->log->last = 0;
         }
         intptr_t n = (intptr_t)c + incs - decs - 1;
         if (n < 0) {
@@ -1007,7 +1014,8 @@ bool _tally_rc_resurrect_end(tally_object *o)
         for (uintptr_t *p = t->log->base; p < t->log->pos; p++)
             if (*p == (uintptr_t)o)
                 *p = 0;
-        t->log->last = 0;
+        if (in_last)
+            t->log->last = 0;
     }
     tally_atomic_store_relaxed(&o->ob_ref_local, c + (uint32_t)incs);
     pthread_mutex_unlock(&rc.lock);
@@ -1065,6 +1073,8 @@ void _tally_rc_flush(void)
             uintptr_t *b = t->log->base, *p = t->log->pos;
             apply_incs(&cur);
             apply_incs_range(b, p);
+            if (t->log->last)
+                apply_inc((tally_object *)t->log->last);   /* the pending increment */
             zct_check(e, true, &dead, t);
             apply_decs(&rc.prev, e, &dead);
             apply_decs(&cur, e, &dead);
@@ -1123,6 +1133,10 @@ void _tally_rc_gc_prepare(void)
     pthread_mutex_lock(&rc.ship_lock);
     rc_batch all = { NULL, NULL, 0 };
     for (rc_thread *t = rc.threads; t; t = t->next) {
+        if (t->log->last) {   /* a parked thread's pending increment: apply it now */
+            apply_inc((tally_object *)t->log->last);
+            t->log->last = 0;
+        }
         if (!t->buf || !t->log->base || t->log->pos == t->log->base)
             continue;   /* detached (shipped when it detached) or empty */
         t->buf->n = (size_t)(t->log->pos - t->buf->e);
@@ -1194,9 +1208,13 @@ void _tally_rc_fork_child(void)
     while (t) {
         rc_thread *next = t->next;
         if (t != self) {
+            if (t->log->last) {   /* its pending increment */
+                apply_inc((tally_object *)t->log->last);
+                t->log->last = 0;
+            }
             if (t->buf) {
                 size_t n = t->log->base ? (size_t)(t->log->pos - t->buf->e) : 0;
-                if (n > 0 && n <= rc.cap) {
+                if (n > 0 && n <= rc.cap + 1) {
                     t->buf->n = n;
                     t->buf->owner = NULL;
                     batch_push(&rc.shipped, t->buf);

@@ -8,9 +8,12 @@
  * Log entry: the object pointer, with bit 0 set for a decrement.  A decrement of the object
  * whose increment is the newest entry cancels it (a pair on one object by one thread is net
  * zero and that thread holds a reference throughout), so short-lived borrows never reach the
- * reconciler.  `last` caches that newest increment (0 when the newest entry is anything else),
- * so the cancelling test does not wait for the load of `pos` (invariant: last != 0 implies
- * pos[-1] == last; runtime/rc_deferred.c resets it whenever it touches the log).
+ * reconciler.  The newest increment is held in `last` before it is written to the log: the
+ * next increment writes it out, a decrement of the same object drops it (a borrow costs two
+ * stores to `last` and nothing else).  The order of entries within a log does not matter to the
+ * reconciler (a log's increments are applied one epoch before its decrements), so decrements
+ * of other objects may be appended meanwhile.  Every buffer has one slot past `end`, where
+ * shipping writes a pending `last` (runtime/rc_deferred.c accounts for it everywhere).
  *
  * Memory ordering: the log is thread-private; its hand-over to the reconciler is ordered by
  * the reconciler's lock (see runtime/rc_deferred.c).  The immortality test is a relaxed load.
@@ -25,7 +28,7 @@ struct _tally_rclog {
     uintptr_t *pos;   /* next free entry */
     uintptr_t *end;   /* one past the last entry; pos == end: full (or not attached) */
     uintptr_t *base;  /* first entry */
-    uintptr_t last;   /* the newest entry if it is an increment, else 0 */
+    uintptr_t last;   /* an increment not yet written to the log (0: none) */
 };
 
 #ifdef __cplusplus
@@ -46,8 +49,10 @@ static inline void _tally_incref_fast(tally_object *o)
         _tally_deferred_log_slow(o, 0);
         return;
     }
-    *l->pos++ = (uintptr_t)o;
+    uintptr_t prev = l->last;
     l->last = (uintptr_t)o;
+    if (prev)
+        *l->pos++ = prev;
 }
 
 static inline void _tally_decref_fast(tally_object *o)
@@ -56,8 +61,7 @@ static inline void _tally_decref_fast(tally_object *o)
         return;
     struct _tally_rclog *l = &_tally_rclog_tls;
     if (l->last == (uintptr_t)o) {
-        l->pos--; /* cancels this thread's own pending increment */
-        l->last = 0;
+        l->last = 0; /* cancels this thread's own pending increment */
         return;
     }
     if (tally_unlikely(l->pos == l->end)) {
@@ -65,7 +69,6 @@ static inline void _tally_decref_fast(tally_object *o)
         return;
     }
     *l->pos++ = (uintptr_t)o | 1u;
-    l->last = 0;
 }
 
 #endif
