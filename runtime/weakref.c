@@ -57,6 +57,7 @@ struct tally_weakref {
 typedef struct wr_entry {
     tally_object *target;
     tally_weakref *head;             /* newest first; never empty while the entry exists */
+    tally_weakref *basic;            /* newest callback-less ref (shared, CPython's basic ref) */
     struct wr_entry *chain;
 } wr_entry;
 
@@ -189,6 +190,8 @@ static void shard_maybe_grow(wr_shard *s)
 /* Lock held.  Unlink w from e's list; frees nothing. */
 static void list_unlink(wr_entry *e, tally_weakref *w)
 {
+    if (e->basic == w)
+        e->basic = NULL;
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -210,17 +213,14 @@ tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb,
     pthread_once(&shards_once, shards_init_once);
     wr_shard *s = shard_of(target);
 
-    /* CPython reuses the referent's callback-less ref for another callback-less request. */
+    /* CPython reuses the referent's callback-less ref for another callback-less request.  The
+     * entry points at it, so this is O(1) however many weakrefs with callbacks there are. */
     if (!cb) {
         tally_object *found = NULL;
         shard_lock(s);
         wr_entry *e = entry_find(s, target);
-        for (tally_weakref *w = e ? e->head : NULL; w; w = w->next) {
-            if (!tally_atomic_load_relaxed(&w->cb) && _tally_rc_try_incref(&w->ob_base)) {
-                found = &w->ob_base;
-                break;
-            }
-        }
+        if (e && e->basic && _tally_rc_try_incref(&e->basic->ob_base))
+            found = &e->basic->ob_base;
         shard_unlock(s);
         if (found)
             return found;
@@ -250,6 +250,7 @@ tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb,
         fresh = NULL;
         e->target = target;
         e->head = NULL;
+        e->basic = NULL;
         size_t b = addr_hash(target) & (s->nbuckets - 1);
         e->chain = s->buckets[b];
         s->buckets[b] = e;
@@ -260,6 +261,8 @@ tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb,
     if (e->head)
         e->head->prev = w;
     e->head = w;
+    if (!cb)
+        e->basic = w;
     tally_atomic_store_release(&w->target, target);
     /* Before the caller can drop its reference to target: the thread that deallocates target
      * acquires that reference's release decrement and so sees the bit.  (biased: the bit also
@@ -300,6 +303,7 @@ static void clear_list_locked(wr_entry *e, tally_weakref **pending)
     tally_weakref **tail = pending;
     tally_weakref *w = e->head;
     e->head = NULL;
+    e->basic = NULL;
     while (w) {
         tally_weakref *next = w->next;
         w->prev = w->next = NULL;
@@ -364,6 +368,7 @@ void _tally_weakrefs_clear_for_gc(tally_object *o, tally_object *pending_list)
         tally_weakref **tail = &keep;
         tally_weakref *w = e->head;
         e->head = NULL;
+        e->basic = NULL;
         while (w) {
             tally_weakref *next = w->next;
             w->prev = w->next = NULL;
