@@ -524,8 +524,8 @@ static void write_value(FILE *f, const bj *v, int indent, int level)
     case BJ_ARR:
     case BJ_OBJ: {
         bool obj = v->type == BJ_OBJ;
-        /* Short arrays of scalars stay on one line. */
-        int ind = (!obj && is_flat(v)) ? 0 : indent;
+        /* Arrays of scalars, and small objects of scalars ({median, min, max, n}), stay on one line. */
+        int ind = (is_flat(v) && (!obj || v->n <= 8)) ? 0 : indent;
         fputc(obj ? '{' : '[', f);
         for (size_t i = 0; i < v->n; i++) {
             if (i)

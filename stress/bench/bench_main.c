@@ -763,6 +763,32 @@ static void collect_figures(const bj *res, bj *figs)
 }
 
 /* ---- the command ---------------------------------------------------------------------------- */
+/* --render: the report of an existing results.json (after the report code changed, say). */
+static int render_only(const char *path, const char *out)
+{
+    char err[512];
+    bj *res = bj_read_file(path, err, sizeof err);
+    if (!res || strcmp(bj_getstr(res, "schema", ""), "tally-bench-results") != 0) {
+        int rc = tally_cli_error(PROG, "invalid value '%s' for --render: %s", path,
+                                 res ? "not a tally bench results.json" : err);
+        bj_free(res);
+        return rc;
+    }
+    if (bench_mkdir_p(out) != 0) {
+        fprintf(stderr, PROG ": cannot create output directory %s\n", out);
+        bj_free(res);
+        return 1;
+    }
+    char dst[4096];
+    snprintf(dst, sizeof dst, "%s/results.json", out);
+    int rc = bj_write_file(dst, res) != 0 ? 1 : bench_write_report(out, res);
+    if (!rc)
+        fprintf(stderr, PROG ": wrote %s/results.json, results.csv, report.md and plots from %s\n", out, path);
+    bj_free(res);
+    return rc;
+}
+
+
 static void usage(FILE *f, tally_cli_opt *opts, size_t n)
 {
     tally_cli_usage(f, "tally bench [--quick] [--out DIR] [--reps N] [--threads LIST] [--backends LIST] "
@@ -781,7 +807,8 @@ int tally_bench_main(int argc, char **argv)
     bool quick = false;
     uint64_t reps = 3;
     double seconds = 0;
-    const char *threads_arg = NULL, *backends_arg = NULL, *workloads_arg = NULL, *unused_compare = NULL;
+    const char *threads_arg = NULL, *backends_arg = NULL, *workloads_arg = NULL, *unused_compare = NULL,
+               *render = NULL;
     tally_cli_opt opts[] = {
         {"--quick", TALLY_CLI_FLAG, NULL, "short runs (under 3 minutes on 2 cores)", NULL, 0, 0, 0, 0, NULL, &quick, false},
         {"--out", TALLY_CLI_STRING, "DIR", "output directory", "report", 0, 0, 0, 0, NULL, &o.out, false},
@@ -794,6 +821,8 @@ int tally_bench_main(int argc, char **argv)
          "all", 0, 0, 0, 0, NULL, &backends_arg, false},
         {"--workloads", TALLY_CLI_STRING, "LIST", "stress workloads, comma-separated (see tally stress --help)", "all",
          0, 0, 0, 0, NULL, &workloads_arg, false},
+        {"--render", TALLY_CLI_STRING, "FILE", "write results.csv, report.md and the plots of an existing "
+         "results.json into --out, measuring nothing", NULL, 0, 0, 0, 0, NULL, &render, false},
         /* Listed for --help and error messages; taken out of argv before parsing (two values). */
         {"--compare", TALLY_CLI_STRING, "A B", "print the ratio B/A of every figure of two results.json and exit",
          NULL, 0, 0, 0, 0, NULL, &unused_compare, false},
@@ -829,6 +858,8 @@ int tally_bench_main(int argc, char **argv)
                                unused_compare);
     if (o.compare_a)
         return bench_compare(o.compare_a, o.compare_b);
+    if (render)
+        return render_only(render, o.out);
 
     o.quick = quick;
     /* quick: 2 repetitions of 0.15 s unless told otherwise; full: 3 of 0.8 s (about 13 minutes
