@@ -221,7 +221,15 @@ static void flatten(const bj *v, const char *prefix, bj *out)
     }
     if (v->type != BJ_OBJ)
         return;
+    /* Echoes of the configuration and of the machine are stored once, not per run. */
+    static const char *const echoes[] = {"machine", "seed", "threads", "seconds_requested", "interrupted", "chaos",
+                                         NULL};
     for (size_t i = 0; i < v->n; i++) {
+        bool echo = false;
+        for (size_t e = 0; !prefix[0] && echoes[e]; e++)
+            echo |= strcmp(v->keys[i], echoes[e]) == 0;
+        if (echo)
+            continue;
         char key[256];
         if (prefix[0])
             snprintf(key, sizeof key, "%s.%s", prefix, v->keys[i]);
