@@ -30,7 +30,8 @@
 
 static const char *const known_backends[] = {"gil", "atomic", "biased", "deferred", "racy", NULL};
 /* Used when `tally stress --help` cannot be read. */
-static const char *const fallback_workloads[] = {"churn", "shared", "readmostly", "cycles", NULL};
+static const char *const fallback_workloads[] = {"hammer", "private", "handoff", "readmostly", "cycles", "graph",
+                                                 "churn", "forkcow", "convoy", NULL};
 
 typedef struct {
     bool quick;
