@@ -101,9 +101,11 @@ int bench_write_report(const char *dir, const bj *results);
 int bench_compare(const char *a_path, const char *b_path);
 
 /* ==== helpers (bench_main.c) ============================================================== */
-int bench_cmp_double(const void *a, const void *b);
 /* Median, min and max of n values (n >= 1; v is sorted in place). */
 void bench_stats(double *v, size_t n, double *median, double *min, double *max);
+/* The first Google Benchmark row (of rows[name][counter]) whose name contains needle and that
+ * has the counter; NULL if none. */
+const bj *bench_find_row(const bj *rows, const char *needle, const char *counter);
 
 int tally_bench_main(int argc, char **argv);
 

@@ -51,7 +51,7 @@ typedef struct {
     uint64_t gc_reps;     /* bench_gc rows are long (10^6 objects each): fewer in --quick */
 } bench_opts;
 
-int bench_cmp_double(const void *a, const void *b)
+static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -59,7 +59,7 @@ int bench_cmp_double(const void *a, const void *b)
 
 void bench_stats(double *v, size_t n, double *median, double *min, double *max)
 {
-    qsort(v, n, sizeof *v, bench_cmp_double);
+    qsort(v, n, sizeof *v, cmp_double);
     *min = v[0];
     *max = v[n - 1];
     *median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -660,7 +660,7 @@ static void micro_targets(const bj *micro, bj *targets)
 
 /* Collector targets from bench_gc_<backend> rows: the counters the collector's benchmark
  * reports (ns_per_object for full collections and 2-cycle reclaim, p99 pause in us). */
-static const bj *find_row(const bj *rows, const char *needle, const char *counter)
+const bj *bench_find_row(const bj *rows, const char *needle, const char *counter)
 {
     for (size_t i = 0; rows && i < rows->n; i++)
         if (strstr(rows->keys[i], needle) && bj_get(rows->items[i], counter))
@@ -678,13 +678,13 @@ static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
         /* A missing bench_gc_<backend> still lists its targets, as not measured. */
         const bj *rows = bj_get(bj_get(gc, b), "rows");
         /* Wall time is the figure; the CPU time beside it shows how much a busy machine added. */
-        const bj *full = find_row(rows, "full", "ns_per_object");
+        const bj *full = bench_find_row(rows, "full", "ns_per_object");
         double v = full ? bj_getnum(bj_get(full, "ns_per_object"), "median", NAN) : NAN;
         snprintf(d, sizeof d, "bench_gc_%s full collection: wall %.1f ns/object, CPU %.1f ns/object", b, v,
                  full ? bj_getnum(bj_get(full, "cpu_ns_per_object"), "median", NAN) : NAN);
         snprintf(id, sizeof id, "gc_full_%s", b);
         add_target(targets, id, b, "full collection <= 15 ns/object", v, "<=", 15, "ns/object", d);
-        const bj *cyc = find_row(rows, "cycle", "ns_per_object");
+        const bj *cyc = bench_find_row(rows, "cycle", "ns_per_object");
         v = cyc ? bj_getnum(bj_get(cyc, "ns_per_object"), "median", NAN) : NAN;
         snprintf(d, sizeof d, "bench_gc_%s 2-cycle reclaim: wall %.1f ns/object, CPU %.1f ns/object", b, v,
                  cyc ? bj_getnum(bj_get(cyc, "cpu_ns_per_object"), "median", NAN) : NAN);

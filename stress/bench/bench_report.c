@@ -147,6 +147,17 @@ static double hist_field(const bj *cfg, const char *hist, const char *field)
     return med(bj_get(bj_get(cfg, "summary"), key));
 }
 
+/* The names listed under parameters.<key> of results.json (backends, workloads). */
+static size_t param_names(const bj *res, const char *key, const char **out, size_t max)
+{
+    const bj *l = bj_get(bj_get(res, "parameters"), key);
+    size_t n = 0;
+    for (size_t i = 0; l && i < l->n && n < max; i++)
+        if (l->items[i]->type == BJ_STR)
+            out[n++] = l->items[i]->str;
+    return n;
+}
+
 /* ---- results.csv -------------------------------------------------------------------------- */
 static int write_csv(const char *dir, const bj *res)
 {
@@ -696,10 +707,7 @@ static void md_races(FILE *f, const bj *cfgs, const char **backends, size_t nb)
 /* The counter of the first bench_gc row whose name contains `needle`. */
 static const bj *gc_stat(const bj *rows, const char *needle, const char *counter)
 {
-    for (size_t i = 0; rows && i < rows->n; i++)
-        if (strstr(rows->keys[i], needle) && bj_get(rows->items[i], counter))
-            return bj_get(rows->items[i], counter);
-    return NULL;
+    return bj_get(bench_find_row(rows, needle, counter), counter);
 }
 
 static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
@@ -776,14 +784,8 @@ static int write_md(const char *dir, const bj *res, const bj *plots)
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
-    const bj *par = bj_get(res, "parameters");
     const char *backends[32], *workloads[64];
-    size_t nb = 0, nw = 0;
-    const bj *bl = bj_get(par, "backends"), *wl = bj_get(par, "workloads");
-    for (size_t i = 0; bl && i < bl->n && nb < 32; i++)
-        backends[nb++] = bl->items[i]->str;
-    for (size_t i = 0; wl && i < wl->n && nw < 64; i++)
-        workloads[nw++] = wl->items[i]->str;
+    size_t nb = param_names(res, "backends", backends, 32), nw = param_names(res, "workloads", workloads, 64);
     const bj *cfgs = bj_get(res, "stress");
 
     fprintf(f, "# Tally backend comparison\n\n");
@@ -812,14 +814,8 @@ int bench_write_report(const char *dir, const bj *res)
         fprintf(stderr, "tally bench: cannot write %s/results.csv\n", dir);
         rc = 1;
     }
-    const bj *par = bj_get(res, "parameters");
     const char *backends[32], *workloads[64];
-    size_t nb = 0, nw = 0;
-    const bj *bl = bj_get(par, "backends"), *wl = bj_get(par, "workloads");
-    for (size_t i = 0; bl && i < bl->n && nb < 32; i++)
-        backends[nb++] = bl->items[i]->str;
-    for (size_t i = 0; wl && i < wl->n && nw < 64; i++)
-        workloads[nw++] = wl->items[i]->str;
+    size_t nb = param_names(res, "backends", backends, 32), nw = param_names(res, "workloads", workloads, 64);
 
     bj *plots = bj_arr();
     char gpath[4096];
