@@ -66,7 +66,11 @@ for b in $backends; do
     cflags=$(pkg --cflags "tally-$b")
     B=$(tr '[:lower:]' '[:upper:]' <<<"$b")
     grep -q -- "-DTALLY_BACKEND_$B=1" <<<"$cflags" || fail "tally-$b.pc does not define TALLY_BACKEND_$B ($cflags)"
-    grep -q -- "-I$prefix/include" <<<"$cflags" || fail "tally-$b.pc include path is not the prefix's ($cflags)"
+    # The .pc file is relocatable (prefix from ${pcfiledir}): its include directory must resolve
+    # to the prefix's, whatever the spelling.
+    incdir=$(pkg --variable=includedir "tally-$b")
+    [ "$(realpath -m "$incdir")" = "$(realpath -m "$prefix/include")" ] \
+        || fail "tally-$b.pc include path is not the prefix's ($incdir, cflags $cflags)"
 
     # 1. pkg-config + make
     out=$work/pc-$b
