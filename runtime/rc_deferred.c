@@ -94,6 +94,7 @@ typedef struct rc_thread {
     struct _tally_rclog *log;       /* &_tally_rclog_tls of that thread */
     rc_buf *buf;                    /* the buffer the log points into (NULL while detached) */
     uint64_t seen;                  /* epoch read at the last cut (owner only) */
+    uint64_t cut_seq;               /* cuts made; release store at each cut (see step_locked) */
     uint64_t ships;                 /* logs shipped by this thread (owner only) */
     int tearing_down;               /* inside thread_teardown (its flush may detach) */
     /* Deaths this thread's decrements caused, found by another thread's step: freed by this
@@ -294,6 +295,10 @@ static void cut(rc_thread *t, bool refill)
     uint64_t e = tally_atomic_load_acquire(&rc.epoch);  /* pairs with the release store of E */
     ship(t, refill);
     t->seen = e;
+    /* Release: everything this thread did before the cut (also reads of objects whose
+     * incref/decref pair cancelled and left no entry) happens before the step that relies on
+     * this cut; the step acquires it (the grace period orders it too, invisibly to TSan). */
+    tally_atomic_store_release(&t->cut_seq, t->cut_seq + 1);
 }
 
 /* ---- applying entries (under lock, or world stopped) --------------------------------------- */
@@ -530,6 +535,11 @@ static bool step_locked(rc_thread *self, obj_vec *dead)
         cut_done_max(e);
         return false;
     }
+    /* Acquire every thread's latest cut (pairs with the release in cut()). */
+    pthread_mutex_lock(&rc.ship_lock);
+    for (rc_thread *t = rc.threads; t; t = t->next)
+        (void)tally_atomic_load_acquire(&t->cut_seq);
+    pthread_mutex_unlock(&rc.ship_lock);
     zct_check(e, false, dead, self);
     apply_decs(&rc.prev, e, NULL);
     pthread_mutex_lock(&rc.ship_lock);
@@ -613,6 +623,13 @@ static void atfork_outer_prepare(void)
     tally_atomic_store(&rc.forking, 1);
     if (tally_atomic_load(&rc.inflight) == 0 || _tally_qsbr_is_single_threaded_child())
         return;
+#if defined(TALLY_TSAN)
+    /* TSan's fork interceptor already holds most of its lock budget here (its deadlock
+     * detector aborts beyond 64 held locks): do not detach and wait.  A chain still queued can
+     * only stall a child that starts threads, which TSan does not support after a
+     * multi-threaded fork anyway. */
+    return;
+#endif
     tally_thread_state *ts = tally_thread_is_attached() ? _tally_allow_threads_begin() : NULL;
     bool was_online = urcu_qsbr_read_ongoing();
     if (was_online)
