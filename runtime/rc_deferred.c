@@ -699,9 +699,12 @@ void _tally_rc_fini(void)
                 (unsigned long long)rc.n_waits, (unsigned long long)rc.n_ships,
                 (unsigned long long)rc.n_entries, (unsigned long long)rc.n_deaths);
     rc.n_steps = rc.n_solo = rc.n_flush = rc.n_waits = rc.n_deaths = rc.n_ships = rc.n_entries = 0;
-    /* Wait for the grace-period chains still queued (a chain re-queues itself once). */
-    while (tally_atomic_load(&rc.inflight) > 0)
-        urcu_qsbr_barrier();
+    /* Wait for the grace-period chains still queued (a chain re-queues itself once).  Polled,
+     * not urcu_qsbr_barrier(): this thread is unregistered, so they complete on their own. */
+    while (tally_atomic_load(&rc.inflight) > 0) {
+        struct timespec nap = { 0, 100000 };
+        nanosleep(&nap, NULL);
+    }
     pthread_mutex_lock(&rc.lock);
     pthread_mutex_lock(&rc.ship_lock);
     /* Normally empty: the last thread flushed when it detached.  What is left has no attached
