@@ -6,9 +6,12 @@
  * rc_deferred.h) appends to.  docs/backend-deferred.md has the full argument; in short:
  *
  *  - incref/decref append the object pointer (bit 0 set for a decrement) to a thread-private log;
- *    no atomic instruction, no write to the object.  A full log is *shipped* (handed to a global
- *    queue under ship_lock) and replaced; the thread asks itself (TALLY_BREAK_RC) to reconcile
- *    at its next safepoint or allocation.
+ *    no atomic instruction, no write to the object.  The newest increment waits in the log's
+ *    `last` slot (a decrement of the same object cancels it); everything here that reads a log
+ *    accounts for it.  A full log is *shipped* (handed to a global queue under ship_lock) and
+ *    replaced; the thread asks itself (TALLY_BREAK_RC) to reconcile at its next safepoint or
+ *    allocation.  Backpressure: a safepoint that finds BACKLOG_LOGS logs waiting waits for the
+ *    epoch itself (detached) and reconciles.
  *  - Epochs.  `epoch` E is a global counter.  A thread *cuts* its log when it ships it after
  *    having read E: every entry logged before the cut is then in the shipped queue.  The cut for
  *    E is complete once every thread cut after E was published; the reconciler learns that from
@@ -47,8 +50,13 @@
  *  - cut_done: atomic max with release by the call_rcu chain / flush; read with acquire before a
  *    step (the grace periods themselves order the cuts before the chain's callback: urcu-qsbr's
  *    quiescent state and grace-period wait are full barriers).
- *  - deallocation runs outside both locks, on the thread that ran the step.
- * Lock order: lock -> ship_lock.  Neither is held while running user code.
+ *  - cut_seq: each cut releases it, each step acquires every thread's (the same order the grace
+ *    periods give, made visible to TSan, which does not see inside liburcu).
+ *  - deallocation runs outside every lock: a death found by a step goes to the inbox of the
+ *    thread whose decrement caused it (inbox_lock; freed at that thread's next safepoint or
+ *    allocation), or is freed by the stepping thread when that thread is gone; tally_flush also
+ *    frees what waits for detached threads.  Finalizers and weakref callbacks run there.
+ * Lock order: lock -> ship_lock -> inbox_lock.  None is held while running user code.
  */
 #include "runtime/internal.h"
 
