@@ -565,9 +565,19 @@ static bool step_locked(rc_thread *self, obj_vec *dead)
     return remaining;
 }
 
+/* Weakrefs that died in the same batch as their referent go first: a weakref being deallocated
+ * never calls back (CPython), and deaths found together have no order of their own. */
 static void dealloc_all(obj_vec *dead)
 {
     STAT_ADD(n_deaths, dead->n);
+    size_t w = 0;
+    for (size_t i = 0; i < dead->n; i++) {
+        if (_tally_is_weakref(dead->v[i])) {
+            tally_object *t = dead->v[w];
+            dead->v[w++] = dead->v[i];
+            dead->v[i] = t;
+        }
+    }
     for (size_t i = 0; i < dead->n; i++)
         _tally_dealloc(dead->v[i]);
     dead->n = 0;
@@ -972,7 +982,16 @@ bool _tally_rc_try_incref(tally_object *o)
         return false;
     if (tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_DYING)
         return false;   /* a finalizer of o is running: o is dying */
-    _tally_incref_fast(o);
+    /* Straight into the log, not the `last` slot: the caller's matching decrement is then
+     * logged too, so o's death is decided in the same step as (or after) the deaths of what the
+     * caller dropped while holding o.  (Cancelled in the slot, the pair would leave o's death to
+     * another thread's earlier decrement, and a weakref the caller dropped before its own drop
+     * of o could still be registered, and called back, at o's death.) */
+    struct _tally_rclog *l = &_tally_rclog_tls;
+    if (tally_unlikely(l->pos == l->end))
+        _tally_deferred_log_slow(o, 0);
+    else
+        *l->pos++ = (uintptr_t)o;
     return true;
 }
 
@@ -1079,9 +1098,9 @@ void _tally_rc_flush(void)
         return;
     STAT_ADD(n_flush, 1);
     obj_vec dead = { NULL, 0, 0 };
-    /* Entries shipped while the epoch is E are grabbed by the step at E (or E+1 if a step is
-     * running), their decrements applied one step later and the zeros checked one more step
-     * later: steps up to E+3 settle them.  Others' later work does not prolong the flush. */
+    /* The caller cuts while holding `lock`, so no step is running: what it ships, and what
+     * others shipped before, is grabbed by the step at the current epoch E; the decrements are
+     * applied at E+1 and their zeros checked at E+2.  Others' later work does not prolong it. */
     uint64_t need_until = 0;
     bool first = true;
     for (;;) {
@@ -1125,7 +1144,7 @@ void _tally_rc_flush(void)
         bool had = t->log->base && t->log->pos != t->log->base;
         cut(t, true);
         if (had || first)
-            need_until = rc.epoch + 3;
+            need_until = rc.epoch + 2;
         first = false;
         pthread_mutex_lock(&rc.ship_lock);
         bool idle = !rc.shipped.head && !rc.prev.head && rc.zct_n == 0;
