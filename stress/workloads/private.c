@@ -11,6 +11,7 @@
 #include "harness.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void private_thread(stress_thread *th)
 {
@@ -22,6 +23,7 @@ static void private_thread(stress_thread *th)
         return;
     }
     uint64_t batch = 0;
+    const bool defers_deaths = strcmp(tally_backend(), "deferred") == 0;
     while (!stress_done(th)) {
         tally_object *list = tally_list_new();
         for (size_t i = 0; i < n; i++) {
@@ -63,10 +65,17 @@ static void private_thread(stress_thread *th)
         for (size_t i = n; i-- > 0;)
             hobj_decref(objs[i]);
         tally_flush();
-        for (size_t i = 0; i < n; i++) {
-            int st = hobj_state(ids[i]);
-            if (st == HREG_ALIVE)
-                stress_violation_add(SV_LEAK, 1);
+        /* Prompt deaths: after this thread's flush every object of the batch is gone.  Not for
+         * `deferred` while other threads are attached: there a flush settles the epochs it
+         * waited for, but deaths found by another thread's reconciliation step can still be
+         * released after it returns (docs/backend-deferred.md, "flush").  Those objects are
+         * still checked: the end of the run requires every object destroyed exactly once. */
+        if (!defers_deaths || th->run->cfg->threads == 1) {
+            for (size_t i = 0; i < n; i++) {
+                int st = hobj_state(ids[i]);
+                if (st == HREG_ALIVE)
+                    stress_violation_add(SV_LEAK, 1);
+            }
         }
         stress_op(th, n);
         batch++;

@@ -169,10 +169,11 @@ TEST(Handover, ReferenceHandedOverSurvivesTheGiversDecref)
         if (t == 0) {
             for (Node *n : made) {
                 tally_object *o = &n->ob_base;
+                bool poll = (n->id & 7) == 0;   // read while A still holds its reference
                 tally_incref(o);   // the reference B gets
                 slot.put(o);
                 tally_decref(o);   // A's own (the creation reference): may be the last A knew of
-                if ((n->id & 7) == 0)
+                if (poll)
                     tally_safepoint();
                 (void)ack.take();
             }
