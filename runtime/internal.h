@@ -24,10 +24,18 @@
 #include <tally/static/thread_id.h>
 
 #include <mimalloc.h>
-/* ThreadSanitizer cannot see mimalloc (not instrumented) hand a freed block to another thread,
- * so every reuse would look like a race with the previous owner.  TSan builds therefore route the
- * same calls to the C allocator, which TSan intercepts.  Every other build uses mimalloc. */
-#if defined(TALLY_TSAN)
+/* The sanitizers cannot see inside mimalloc (not instrumented): ThreadSanitizer would take every
+ * reuse of a block freed by another thread for a race, and AddressSanitizer would miss every
+ * use-after-free and double free of an object.  TSan and ASan builds therefore route the same
+ * calls to the C allocator, which both intercept.  Every other build uses mimalloc. */
+#if defined(__SANITIZE_ADDRESS__) && !defined(TALLY_ASAN)
+#  define TALLY_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer) && !defined(TALLY_ASAN)
+#    define TALLY_ASAN 1
+#  endif
+#endif
+#if defined(TALLY_TSAN) || defined(TALLY_ASAN)
 #  include <stdlib.h>
 #  define mi_malloc(n) malloc(n)
 #  define mi_zalloc(n) calloc(1, (n))

@@ -91,12 +91,26 @@ void _tally_object_free(tally_object *o)
 }
 
 /* ---- deallocation ------------------------------------------------------------------------ */
-/* Returns true when the object was resurrected by `fn`. */
-static bool call_with_resurrection(tally_object *o, void (*fn)(tally_object *))
+/* Runs a finalizer slot with o temporarily alive (count 1, ours); true when o is resurrected.
+ *
+ * In the free-threaded backends another thread may take a reference while o is temporarily
+ * alive (a lock-free container read or weakref lookup that raced the last decref: its
+ * try-incref sees the count of 1) and drop it again right after _tally_rc_resurrect_end.  That
+ * thread then deallocates o.  So everything this deallocation does to a resurrected object - put
+ * it back on the collector's list - happens before _tally_rc_resurrect_end drops our reference:
+ * the release of that decrement pairs with the acquire of whichever decrement reaches zero next,
+ * so the next deallocation sees o tracked, and this thread never touches o after a true return. */
+static bool call_with_resurrection(tally_object *o, void (*fn)(tally_object *), bool was_tracked)
 {
     _tally_rc_resurrect_begin(o);
     fn(o);
-    return _tally_rc_resurrect_end(o);
+    if (was_tracked)
+        tally_gc_track(o);
+    if (_tally_rc_resurrect_end(o))
+        return true;
+    if (was_tracked)
+        tally_gc_untrack(o);
+    return false;
 }
 
 static void dealloc_one(tally_thread_state *ts, tally_object *o, bool was_tracked)
@@ -108,21 +122,15 @@ static void dealloc_one(tally_thread_state *ts, tally_object *o, bool was_tracke
         if (!gc || !(tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_FINALIZED)) {
             if (gc)
                 tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, (uint8_t)TALLY_GC_BIT_FINALIZED);
-            if (call_with_resurrection(o, t->finalize)) {
-                if (was_tracked)
-                    tally_gc_track(o);
+            if (call_with_resurrection(o, t->finalize, was_tracked))
                 return; /* resurrected: weakrefs stay intact */
-            }
         }
     }
     if (tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_WEAKREFS)
         _tally_clear_weakrefs(o, true);
     if (t->del) {
-        if (call_with_resurrection(o, t->del)) {
-            if (was_tracked)
-                tally_gc_track(o);
+        if (call_with_resurrection(o, t->del, was_tracked))
             return;
-        }
     }
     if (gc)
         _tally_gc_on_free(ts, o);

@@ -389,6 +389,15 @@ TEST(Handover, WeakrefReadersRaceTheLastDecref)
     run_threads(1 + kReaders, [&](int t) {
         if (t == 0) {
             for (int i = 0; i < kObjects; i++) {
+                // Every 256 objects, wait until a reader has taken a reference since the last
+                // wait, so the race is exercised however the scheduler orders the threads.
+                if (i % 256 == 0) {
+                    long before = got.load();
+                    while (got.load() == before) {
+                        tally_safepoint();
+                        std::this_thread::yield();
+                    }
+                }
                 tally_decref(&objs[size_t(i)]->ob_base);
                 dropped.store(i + 1);
                 if (i % 16 == 0)
