@@ -41,6 +41,19 @@ void tracked_destroy(tally_object *self)
 const tally_type tracked_type = {"Tracked", sizeof(Tracked), TALLY_TYPE_GC, nullptr, nullptr, nullptr, nullptr,
                                  tracked_destroy};
 
+// The same with a PEP 442 finalizer, which deallocation runs with the object temporarily alive
+// again: a lock-free reader racing the last decref can take a reference in that window.
+std::atomic<int> *g_finalizations;   // indexed by id; set by the test using the type
+
+void tracked_finalize(tally_object *self)
+{
+    auto *t = reinterpret_cast<Tracked *>(self);
+    g_finalizations[t->id].fetch_add(1);
+}
+
+const tally_type tracked_fin_type = {"TrackedFin", sizeof(Tracked), TALLY_TYPE_GC, nullptr, nullptr,
+                                     tracked_finalize, nullptr, tracked_destroy};
+
 struct Deaths {
     explicit Deaths(size_t n) : n(n), c(new std::atomic<int>[n]) {
         for (size_t i = 0; i < n; i++)
@@ -48,9 +61,10 @@ struct Deaths {
     }
     size_t n;
     std::unique_ptr<std::atomic<int>[]> c;
+    const tally_type *type = &tracked_type;
     tally_object *make(int id)
     {
-        auto *t = reinterpret_cast<Tracked *>(tally_new(&tracked_type));
+        auto *t = reinterpret_cast<Tracked *>(tally_new(type));
         if (!t)
             return nullptr;
         t->magic = kLive;
@@ -70,7 +84,7 @@ struct Deaths {
 
 bool is_live(tally_object *o, const Deaths &d)
 {
-    if (!o || tally_type_of(o) != &tracked_type)
+    if (!o || (tally_type_of(o) != &tracked_type && tally_type_of(o) != &tracked_fin_type))
         return false;
     auto *t = reinterpret_cast<Tracked *>(o);
     return __atomic_load_n(&t->magic, __ATOMIC_RELAXED) == kLive && t->id >= 0 && size_t(t->id) < d.n;
@@ -480,4 +494,79 @@ TEST(ContainersMT, WeakrefGetsRaceReferentDeaths)
     }
     EXPECT_EQ(kept_n + dropped_before_death.load(), created.load());
     EXPECT_EQ(cb_count.load(), kept_n) << "each weakref alive at its referent's death called back once";
+}
+
+TEST(ContainersMT, ReadersRaceTheDeathOfItemsWithFinalizers)
+{
+    // Items with a finalizer are replaced under lock-free readers of a list and a dict.  A reader
+    // may take its reference while the dying item is temporarily alive for its finalizer and
+    // drop it right after; that reader then frees the item.  Every item must be finalized once
+    // and destroyed once, and no reader may see a destroyed one.
+    constexpr int K = 16, R = 3, REPLACE = 100000;
+    constexpr int kIds = K + REPLACE;
+    Deaths deaths(kIds);
+    deaths.type = &tracked_fin_type;
+    std::unique_ptr<std::atomic<int>[]> fin(new std::atomic<int>[kIds]);
+    for (int i = 0; i < kIds; i++)
+        fin[i] = 0;
+    g_finalizations = fin.get();
+    std::atomic<int> next_id{0};
+    tally_object *l = tally_list_new();
+    tally_object *d = tally_dict_new();
+    std::vector<tally_object *> keys;
+    for (int i = 0; i < K; i++) {
+        keys.push_back(tally_int_new(1000 + i));   // not cached: ordinary objects
+        tally_object *o = deaths.make(next_id++);
+        tally_list_append(l, o);
+        ASSERT_EQ(tally_dict_set(d, keys.back(), o), 0);
+        tally_decref(o);
+    }
+    std::atomic<bool> writing{true};
+    std::atomic<long> reads{0}, misses{0}, dead_seen{0};
+    run_threads(1 + R, [&](int t) {
+        if (t == 0) {
+            std::mt19937 rng(7);
+            for (int n = 0; n < REPLACE; n++) {
+                int i = int(rng() % K);
+                tally_object *o = deaths.make(next_id++);
+                EXPECT_EQ(tally_list_set(l, size_t(i), o), 0);
+                EXPECT_EQ(tally_dict_set(d, keys[size_t(i)], o), 0);
+                tally_decref(o);   // the old item dies here, or in the reader that held it
+                if (n % 64 == 0)
+                    tally_safepoint();
+            }
+            writing = false;
+        } else {
+            std::mt19937 rng(200 + t);
+            for (long n = 0; writing.load(std::memory_order_relaxed) || n < kMinReads; n++) {
+                size_t i = rng() % K;
+                tally_object *o = (n & 1) ? tally_list_get(l, i) : tally_dict_get(d, keys[i]);
+                if (!o)
+                    misses++;
+                else if (!is_live(o, deaths))
+                    dead_seen++;
+                tally_xdecref(o);
+                reads++;
+                if (n % 64 == 0)
+                    tally_safepoint();
+            }
+        }
+    });
+    EXPECT_GT(reads.load(), 0);
+    EXPECT_EQ(misses.load(), 0);
+    EXPECT_EQ(dead_seen.load(), 0);
+    int made = next_id.load();
+    tally_decref(l);
+    tally_decref(d);
+    for (tally_object *k : keys)
+        tally_decref(k);
+    tally_flush();
+    tally_gc_collect(2);
+    tally_flush();
+    EXPECT_EQ(deaths.wrong(1, size_t(made)), 0u) << "every item destroyed exactly once";
+    size_t fin_wrong = 0;
+    for (int i = 0; i < made; i++)
+        fin_wrong += fin[i].load() != 1;
+    EXPECT_EQ(fin_wrong, 0u) << "every item finalized exactly once";
+    g_finalizations = nullptr;
 }
