@@ -62,6 +62,9 @@ void _tally_static_object_init(tally_object *o, const tally_type *t)
     o->ob_type = t;
     o->ob_flags = TALLY_OBF_STATIC;
     o->ob_ref_local = TALLY_IMMORTAL_REFCNT;
+#if defined(TALLY_BACKEND_ATOMIC)
+    o->ob_tid = TALLY_ATOMIC_IMMORTAL_MARK;
+#endif
 }
 
 void _tally_object_mark_shared(tally_object *o)
@@ -201,6 +204,10 @@ void tally_set_immortal(tally_object *o)
 
 bool tally_is_immortal(tally_object *o)
 {
+#if defined(TALLY_BACKEND_ATOMIC)
+    if (o && tally_atomic_load_relaxed(&o->ob_tid) != 0)
+        return true;
+#endif
     return o && tally_atomic_load_relaxed(&o->ob_ref_local) == TALLY_IMMORTAL_REFCNT;
 }
 

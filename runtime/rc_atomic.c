@@ -59,13 +59,23 @@ intptr_t _tally_rc_get(tally_object *o)
     return (intptr_t)tally_atomic_load_relaxed(&o->ob_ref_local);
 }
 
+static inline bool is_immortal(tally_object *o)
+{
+    return tally_atomic_load_relaxed(&o->ob_tid) != 0;
+}
+
+/* The count first, then the mark: a thread that still misses the mark and writes the saturated
+ * count repairs it itself (tally/static/rc_atomic.h). */
 void _tally_rc_set_immortal(tally_object *o)
 {
     tally_atomic_store_relaxed(&o->ob_ref_local, TALLY_IMMORTAL_REFCNT);
+    tally_atomic_store_relaxed(&o->ob_tid, TALLY_ATOMIC_IMMORTAL_MARK);
 }
 
 bool _tally_rc_try_incref(tally_object *o)
 {
+    if (is_immortal(o))
+        return true;
     uint32_t n = tally_atomic_load_relaxed(&o->ob_ref_local);
     for (;;) {
         if (n == 0)
@@ -87,7 +97,7 @@ void _tally_rc_resurrect_begin(tally_object *o)
 
 bool _tally_rc_resurrect_end(tally_object *o)
 {
-    if (tally_atomic_load_relaxed(&o->ob_ref_local) == TALLY_IMMORTAL_REFCNT)
+    if (is_immortal(o))
         return true;
     uint32_t old = tally_atomic_fetch_sub_release(&o->ob_ref_local, 1);
     if (old == 1) {

@@ -9,7 +9,7 @@
  * Object header (64-bit, 32 bytes; GC objects carry a 16-byte tally_gc_head before it):
  *
  *     offset  field           gil / racy      atomic         biased               deferred
- *     0       ob_tid          0               0              owner thread id      0
+ *     0       ob_tid          0               immortal mark  owner thread id      0
  *     8       ob_ref_local    count           atomic count   owner-only count     reconciled count
  *     12      ob_mutex        -               per-object lock (containers)
  *     13      ob_gc_bits      TRACKED FINALIZED ... (see TALLY_GC_BIT_*)
@@ -20,6 +20,8 @@
  * Immortality is one rule in every backend: ob_ref_local == TALLY_IMMORTAL_REFCNT.  It is
  * sticky (nothing ever lowers it) and saturating (a count that climbs to it stays there), and
  * every fast path tests it before writing, so immortal objects are never written by refcounting.
+ * The atomic backend also marks ob_tid (TALLY_ATOMIC_IMMORTAL_MARK) and its fast path tests that
+ * mark instead of the count (tally/static/rc_atomic.h).
  */
 #ifndef TALLY_OBJECT_H
 #define TALLY_OBJECT_H
@@ -57,6 +59,8 @@ struct tally_object {
 #define TALLY_OBJECT_HEAD tally_object ob_base
 
 #define TALLY_IMMORTAL_REFCNT UINT32_MAX
+/* atomic backend only: ob_tid of an immortal object (tally/static/rc_atomic.h says why) */
+#define TALLY_ATOMIC_IMMORTAL_MARK ((uintptr_t)1)
 
 /* ob_gc_bits */
 #define TALLY_GC_BIT_TRACKED     0x01u  /* in a collector list */
