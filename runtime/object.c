@@ -137,6 +137,10 @@ static void dealloc_one(tally_thread_state *ts, tally_object *o, bool was_tracke
     }
     if (gc)
         _tally_gc_on_free(ts, o);
+    /* From here on o is being destroyed: a decref through the exported tally_decref (one that
+     * destroy itself makes, say) is misuse and is reported instead of being applied to memory
+     * about to be freed. */
+    tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, (uint8_t)TALLY_GC_BIT_DEALLOCATING);
     if (t->destroy)
         t->destroy(o);
     if (ts)
@@ -193,13 +197,41 @@ void _tally_dealloc(tally_object *o)
 }
 
 /* ---- immortality and counts ------------------------------------------------------------- */
+/* Heap objects made immortal are never freed.  They are listed here so that they stay reachable
+ * from a global: a leak checker (LeakSanitizer in the asan preset) then sees memory the runtime
+ * keeps on purpose, not memory it lost.  Appends only; a duplicate entry (two threads making the
+ * same object immortal at once) is harmless. */
+static pthread_mutex_t immortal_list_mu = PTHREAD_MUTEX_INITIALIZER;
+static tally_object **immortal_list;
+static size_t immortal_n, immortal_cap;
+
+static void immortal_list_add(tally_object *o)
+{
+    pthread_mutex_lock(&immortal_list_mu);
+    if (immortal_n == immortal_cap) {
+        size_t cap = immortal_cap ? immortal_cap * 2 : 64;
+        tally_object **n = mi_realloc(immortal_list, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&immortal_list_mu);
+            return;   /* only a leak checker would notice */
+        }
+        immortal_list = n;
+        immortal_cap = cap;
+    }
+    immortal_list[immortal_n++] = o;
+    pthread_mutex_unlock(&immortal_list_mu);
+}
+
 void tally_set_immortal(tally_object *o)
 {
     if (!o) {
         _tally_misuse(NULL, "tally_set_immortal(NULL)");
         return;
     }
-    _tally_rc_set_immortal(o);
+    bool was = tally_is_immortal(o);
+    _tally_rc_set_immortal(o);   /* also restores a saturated count (atomic backend) */
+    if (!was && !(o->ob_flags & TALLY_OBF_STATIC))
+        immortal_list_add(o);
 }
 
 bool tally_is_immortal(tally_object *o)
@@ -246,6 +278,10 @@ void (tally_decref)(tally_object *o)
 {
     if (tally_unlikely(!o)) {
         _tally_misuse(NULL, "tally_decref(NULL)");
+        return;
+    }
+    if (tally_unlikely(tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_DEALLOCATING)) {
+        _tally_misuse(o, "tally_decref: negative refcount (a decref of an object inside its own deallocation)");
         return;
     }
 #if defined(TALLY_BACKEND_GIL) || defined(TALLY_BACKEND_RACY) || defined(TALLY_BACKEND_ATOMIC)
