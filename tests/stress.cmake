@@ -158,7 +158,7 @@ foreach(b ${TALLY_BACKENDS})
     string(REPLACE ";" "|" _args_escaped "${_args}")
     add_test(NAME stress_${w}_${b}
       COMMAND ${CMAKE_COMMAND} -DTALLY=${_stress_tally} -DMODE=clean "-DARGS=${_args_escaped}" -P ${_stress_script})
-    set_tests_properties(stress_${w}_${b} PROPERTIES LABELS "stress;${b}" TIMEOUT 300)
+    set_tests_properties(stress_${w}_${b} PROPERTIES LABELS "stress;${b}" TIMEOUT ${TALLY_STRESS_TIMEOUT})
   endforeach()
   # the negative control, both directions, same seeds
   foreach(w hammer handoff)
@@ -175,6 +175,6 @@ foreach(b ${TALLY_BACKENDS})
     add_test(NAME stress_negctl_${w}_${b}
       COMMAND ${CMAKE_COMMAND} -DTALLY=${_stress_tally} -DMODE=${_mode} "-DARGS=${_args_escaped}"
               "-DSEEDS=${_seeds_escaped}" -P ${_stress_script})
-    set_tests_properties(stress_negctl_${w}_${b} PROPERTIES LABELS "stress;${b}" TIMEOUT 600)
+    set_tests_properties(stress_negctl_${w}_${b} PROPERTIES LABELS "stress;${b}" TIMEOUT ${TALLY_TEST_TIMEOUT})
   endforeach()
 endforeach()
