@@ -89,7 +89,7 @@ set logscale x 2
 set xtics (1, 2, 4)
 set offsets graph 0.03, graph 0.03, 0, 0
 set yrange [0:*]
-plot 'throughput_readmostly.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 title 'gil', 'throughput_readmostly.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 title 'atomic', 'throughput_readmostly.dat' index 2 using 1:2:3:4 with yerrorlines lw 2 title 'biased', 'throughput_readmostly.dat' index 3 using 1:2:3:4 with yerrorlines lw 2 title 'deferred', 'throughput_readmostly.dat' index 4 using 1:2:3:4 with yerrorlines lw 2 title 'racy'
+plot 'throughput_readmostly.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 title 'gil', 'throughput_readmostly.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 title 'atomic', 'throughput_readmostly.dat' index 2 using 1:2:3:4 with yerrorlines lw 2 title 'biased', 'throughput_readmostly.dat' index 3 using 1:2:3:4 with yerrorlines lw 2 title 'deferred'
 set terminal svg size 900,560 dynamic font ',10'
 set output 'throughput_readmostly.svg'
 reset
@@ -102,7 +102,7 @@ set logscale x 2
 set xtics (1, 2, 4)
 set offsets graph 0.03, graph 0.03, 0, 0
 set yrange [0:*]
-plot 'throughput_readmostly.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 title 'gil', 'throughput_readmostly.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 title 'atomic', 'throughput_readmostly.dat' index 2 using 1:2:3:4 with yerrorlines lw 2 title 'biased', 'throughput_readmostly.dat' index 3 using 1:2:3:4 with yerrorlines lw 2 title 'deferred', 'throughput_readmostly.dat' index 4 using 1:2:3:4 with yerrorlines lw 2 title 'racy'
+plot 'throughput_readmostly.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 title 'gil', 'throughput_readmostly.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 title 'atomic', 'throughput_readmostly.dat' index 2 using 1:2:3:4 with yerrorlines lw 2 title 'biased', 'throughput_readmostly.dat' index 3 using 1:2:3:4 with yerrorlines lw 2 title 'deferred'
 set terminal pngcairo size 900,560 font ',10'
 set output 'throughput_cycles.png'
 reset
@@ -331,7 +331,7 @@ set logscale x
 set yrange [0:1.02]
 set key outside right
 set grid
-plot 'pause_cdf_racy.dat' index 0 using 1:2 with linespoints lw 2 title 'cycles, 4 threads', 'pause_cdf_racy.dat' index 1 using 1:2 with linespoints lw 2 title 'graph, 2 threads', 'pause_cdf_racy.dat' index 2 using 1:2 with linespoints lw 2 title 'forkcow, 4 threads'
+plot 'pause_cdf_racy.dat' index 0 using 1:2 with linespoints lw 2 title 'cycles, 4 threads', 'pause_cdf_racy.dat' index 1 using 1:2 with linespoints lw 2 title 'graph, 1 threads', 'pause_cdf_racy.dat' index 2 using 1:2 with linespoints lw 2 title 'forkcow, 4 threads'
 set terminal svg size 900,560 dynamic font ',10'
 set output 'pause_cdf_racy.svg'
 reset
@@ -342,7 +342,7 @@ set logscale x
 set yrange [0:1.02]
 set key outside right
 set grid
-plot 'pause_cdf_racy.dat' index 0 using 1:2 with linespoints lw 2 title 'cycles, 4 threads', 'pause_cdf_racy.dat' index 1 using 1:2 with linespoints lw 2 title 'graph, 2 threads', 'pause_cdf_racy.dat' index 2 using 1:2 with linespoints lw 2 title 'forkcow, 4 threads'
+plot 'pause_cdf_racy.dat' index 0 using 1:2 with linespoints lw 2 title 'cycles, 4 threads', 'pause_cdf_racy.dat' index 1 using 1:2 with linespoints lw 2 title 'graph, 1 threads', 'pause_cdf_racy.dat' index 2 using 1:2 with linespoints lw 2 title 'forkcow, 4 threads'
 set terminal pngcairo size 900,560 font ',10'
 set output 'memory_per_object.png'
 reset

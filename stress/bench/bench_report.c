@@ -379,11 +379,11 @@ static void md_machine(FILE *f, const bj *res)
                    "noisy, and multi-thread scaling is understated.  Ratios inside one microbenchmark binary "
                    "(the targets) hold up better than absolute figures.\n\n",
                 load0, load1, cores);
-    fprintf(f, "**All absolute figures are for this machine only** (%g cores, shared with other work "
-               "while it ran); compare backends with each other and with the anchors measured in the "
-               "same run, not with other machines.  Every figure is the median over the repetitions, "
-               "with [min–max] where they differ.\n\n",
-            bj_getnum(m, "cores_online", 0));
+    fprintf(f, "**All absolute figures are for this machine only** (%g cores, load average %.2f at the "
+               "start and %.2f at the end of the run); compare backends with each other and with the "
+               "anchors measured in the same run, not with other machines.  Every figure is the median "
+               "over the repetitions, with [min–max] where they differ.\n\n",
+            bj_getnum(m, "cores_online", 0), load0, load1);
 }
 
 static void md_targets(FILE *f, const bj *res)

@@ -90,6 +90,21 @@ bool is_live(tally_object *o, const Deaths &d)
     return __atomic_load_n(&t->magic, __ATOMIC_RELAXED) == kLive && t->id >= 0 && size_t(t->id) < d.n;
 }
 
+// What the readers of a container saw.  note() takes a get's result (a new reference or NULL),
+// checks it and drops it.
+struct ReadCounts {
+    std::atomic<long> reads{0}, misses{0}, dead_seen{0};
+    void note(tally_object *o, const Deaths &d)
+    {
+        if (!o)
+            misses++;
+        else if (!is_live(o, d))
+            dead_seen++;
+        tally_xdecref(o);
+        reads++;
+    }
+};
+
 // Let other threads run: detached, so the GIL and a stop-the-world are not held up.
 void yield_detached()
 {
@@ -227,7 +242,7 @@ TEST(ContainersMT, ListReadersRaceWritersThatReplaceAndResize)
         tally_decref(o);
     }
     std::atomic<int> writers_left{2};
-    std::atomic<long> reads{0}, misses{0}, dead_seen{0};
+    ReadCounts rc;
     run_threads(2 + R, [&](int t) {
         if (t == 0) {
             std::mt19937 rng(1);
@@ -249,7 +264,7 @@ TEST(ContainersMT, ListReadersRaceWritersThatReplaceAndResize)
                 for (int j = 0; j < 100; j++) {
                     tally_object *o = tally_list_pop(l);
                     if (!is_live(o, deaths))
-                        dead_seen++;
+                        rc.dead_seen++;
                     tally_xdecref(o);
                 }
                 tally_safepoint();
@@ -258,21 +273,15 @@ TEST(ContainersMT, ListReadersRaceWritersThatReplaceAndResize)
         } else {
             std::mt19937 rng(100 + t);
             for (long n = 0; writers_left.load(std::memory_order_relaxed) > 0 || n < kMinReads; n++) {
-                tally_object *o = tally_list_get(l, rng() % K);
-                if (!o)
-                    misses++;
-                else if (!is_live(o, deaths))
-                    dead_seen++;
-                tally_xdecref(o);
-                reads++;
+                rc.note(tally_list_get(l, rng() % K), deaths);
                 if (n % 64 == 0)
                     tally_safepoint();
             }
         }
     });
-    EXPECT_GT(reads.load(), 0);
-    EXPECT_EQ(misses.load(), 0) << "an index that was always present must always be found";
-    EXPECT_EQ(dead_seen.load(), 0);
+    EXPECT_GT(rc.reads.load(), 0);
+    EXPECT_EQ(rc.misses.load(), 0) << "an index that was always present must always be found";
+    EXPECT_EQ(rc.dead_seen.load(), 0);
     EXPECT_EQ(tally_list_len(l), size_t(K));
     int made = next_id.load();
     tally_decref(l);
@@ -360,7 +369,7 @@ TEST(ContainersMT, DictReadersRaceWritersThatReplaceAndResize)
         tally_decref(v);
     }
     std::atomic<int> writers_left{2};
-    std::atomic<long> reads{0}, misses{0}, dead_seen{0};
+    ReadCounts rc;
     run_threads(2 + R, [&](int t) {
         if (t == 0) {
             std::mt19937 rng(3);
@@ -392,22 +401,16 @@ TEST(ContainersMT, DictReadersRaceWritersThatReplaceAndResize)
                 int i = rng() % K;
                 // An equal, distinct key object: found by value.
                 tally_object *probe = i % 2 ? tally_int_new(5000 + i) : tally_str_new(("fixed" + std::to_string(i)).c_str());
-                tally_object *v = tally_dict_get(d, probe);
-                if (!v)
-                    misses++;
-                else if (!is_live(v, deaths))
-                    dead_seen++;
-                tally_xdecref(v);
+                rc.note(tally_dict_get(d, probe), deaths);
                 tally_decref(probe);
-                reads++;
                 if (n % 64 == 0)
                     tally_safepoint();
             }
         }
     });
-    EXPECT_GT(reads.load(), 0);
-    EXPECT_EQ(misses.load(), 0) << "a key that was always present must always be found";
-    EXPECT_EQ(dead_seen.load(), 0);
+    EXPECT_GT(rc.reads.load(), 0);
+    EXPECT_EQ(rc.misses.load(), 0) << "a key that was always present must always be found";
+    EXPECT_EQ(rc.dead_seen.load(), 0);
     EXPECT_EQ(tally_dict_len(d), size_t(K));
     int made = next_id.load();
     tally_decref(d);
@@ -522,7 +525,7 @@ TEST(ContainersMT, ReadersRaceTheDeathOfItemsWithFinalizers)
         tally_decref(o);
     }
     std::atomic<bool> writing{true};
-    std::atomic<long> reads{0}, misses{0}, dead_seen{0};
+    ReadCounts rc;
     run_threads(1 + R, [&](int t) {
         if (t == 0) {
             std::mt19937 rng(7);
@@ -540,21 +543,15 @@ TEST(ContainersMT, ReadersRaceTheDeathOfItemsWithFinalizers)
             std::mt19937 rng(200 + t);
             for (long n = 0; writing.load(std::memory_order_relaxed) || n < kMinReads; n++) {
                 size_t i = rng() % K;
-                tally_object *o = (n & 1) ? tally_list_get(l, i) : tally_dict_get(d, keys[i]);
-                if (!o)
-                    misses++;
-                else if (!is_live(o, deaths))
-                    dead_seen++;
-                tally_xdecref(o);
-                reads++;
+                rc.note((n & 1) ? tally_list_get(l, i) : tally_dict_get(d, keys[i]), deaths);
                 if (n % 64 == 0)
                     tally_safepoint();
             }
         }
     });
-    EXPECT_GT(reads.load(), 0);
-    EXPECT_EQ(misses.load(), 0);
-    EXPECT_EQ(dead_seen.load(), 0);
+    EXPECT_GT(rc.reads.load(), 0);
+    EXPECT_EQ(rc.misses.load(), 0);
+    EXPECT_EQ(rc.dead_seen.load(), 0);
     int made = next_id.load();
     tally_decref(l);
     tally_decref(d);
