@@ -34,6 +34,7 @@
  * with a release store, so consecutive collections on different threads see each other's lists.
  */
 #include "collector/gc_internal.h"
+#include "collector/gc_traverse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,10 +138,92 @@ static int visit_decref(tally_object *o, void *arg)
 static void subtract_refs(_tally_gc_head *w)
 {
     for (_tally_gc_head *g = gc_next(w); g != w; g = gc_next(g)) {
-        tally_object *o = _TALLY_FROM_GC(g);
         GC_PREFETCH(gc_next(g));
-        if (o->ob_type->traverse)
-            o->ob_type->traverse(o, visit_decref, NULL);
+        gc_traverse(_TALLY_FROM_GC(g), visit_decref, NULL);
+    }
+}
+
+/* ---- update_refs and subtract_refs fused (one walk instead of two) --------------------------
+ * When membership of W can be read off an object that has not been reached yet, subtract_refs
+ * can run in update_refs' walk: a reference to a W object not yet given its gc_refs gives it
+ * gc_refs = count - 1 on the spot (lazy initialisation), and the walk, reaching an object that
+ * already has COLLECTING, only traverses it.  The result is the same gc_refs as the two passes
+ * (each W object is initialised once, from the same exact count, and loses one per internal
+ * reference), so move_unreachable is unchanged.  Membership tests, before initialisation:
+ *   young (generation 0): W is the young shards, spliced in with their tags (1..15); every other
+ *                         list has tag 0.
+ *   full (generation 2, not an incremental step): W is every tracked object that is not frozen.
+ * Generation 1 and incremental steps mix tag-0 objects in and out of W and use the two walks.
+ * Objects that are not candidates (count 0, being destroyed) are never initialised: a lazy visit
+ * skips them (their references count as external) and the walk moves them out when it gets
+ * there.  While the walk runs, prev words of W objects ahead of it may hold gc_refs, so an
+ * object is unlinked through the walk's own predecessor and a successor's prev is rewritten
+ * only while it is still a pointer; move_unreachable rebuilds every prev pointer of W. */
+enum { FUSE_YOUNG, FUSE_FULL };
+
+static inline __attribute__((always_inline)) bool fused_is_candidate(tally_object *o, intptr_t *rc)
+{
+    if (gc_bits(o) & TALLY_GC_BIT_DEALLOCATING)
+        return false;
+    *rc = _tally_rc_gc_refcount(o);
+    return *rc > 0;
+}
+
+static inline __attribute__((always_inline)) int visit_decref_fused(tally_object *o, int mode)
+{
+    if (!o || !_TALLY_IS_GC(o))
+        return 0;
+    _tally_gc_head *g = _TALLY_AS_GC(o);
+    uintptr_t prev = gc_ld(&g->gc_prev);
+    if (prev & GC_PREV_COLLECTING) {
+        if (tally_likely(prev >> GC_REFS_SHIFT))
+            gc_st(&g->gc_prev, prev - ((uintptr_t)1 << GC_REFS_SHIFT));
+        else
+            _tally_misuse(o, "cycle collector: refcount is too small (traverse visits more references than the count holds)");
+        return 0;
+    }
+    bool in_w = mode == FUSE_YOUNG ? gc_tag(g) != 0
+                                   : (gc_bits(o) & (TALLY_GC_BIT_TRACKED | TALLY_GC_BIT_FROZEN)) == TALLY_GC_BIT_TRACKED;
+    intptr_t rc;
+    if (in_w && fused_is_candidate(o, &rc))
+        gc_set_refs(g, rc - 1);   /* rc >= 1: this reference is one of them */
+    return 0;
+}
+static int visit_decref_young(tally_object *o, void *arg) { (void)arg; return visit_decref_fused(o, FUSE_YOUNG); }
+static int visit_decref_full(tally_object *o, void *arg) { (void)arg; return visit_decref_fused(o, FUSE_FULL); }
+
+static inline __attribute__((always_inline)) void update_subtract_refs(pass_ctx *c, int mode)
+{
+    _tally_gc_head *w = c->work;
+    _tally_gc_head *kept = w;   /* the walk's predecessor in W */
+    _tally_gc_head *g = gc_next(w);
+    while (g != w) {
+        tally_object *o = _TALLY_FROM_GC(g);
+        _tally_gc_head *next = gc_next(g);
+        GC_PREFETCH(next);
+        if (!(gc_ld(&g->gc_prev) & GC_PREV_COLLECTING)) {
+            intptr_t rc;
+            if (tally_unlikely(!fused_is_candidate(o, &rc))) {
+                /* Not a candidate (see update_refs): out of W, unlinked through `kept`. */
+                gc_set_next(kept, next);
+                if (!(gc_ld(&next->gc_prev) & GC_PREV_COLLECTING))
+                    gc_set_prev(next, kept);
+                gc_st(&g->gc_next, 0);
+                gc_st(&g->gc_prev, 0);
+                gc_list_append(g, c->excluded);
+                gc_st(&g->gc_prev, (gc_ld(&g->gc_prev) & GC_PTR_MASK) | (c->excluded_space ? GC_PREV_SPACE : 0));
+                if (gc_bits(o) & TALLY_GC_BIT_UNREACHABLE)
+                    gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+                g = next;
+                continue;
+            }
+            gc_set_refs(g, rc);
+        }
+        gc_st(&g->gc_next, (uintptr_t)next);   /* tag 0: collector-owned */
+        c->candidates++;
+        gc_traverse(o, mode == FUSE_YOUNG ? visit_decref_young : visit_decref_full, NULL);
+        kept = g;
+        g = next;
     }
 }
 
@@ -194,8 +277,7 @@ static size_t move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *tup
         if (gc_get_refs(g)) {
             tally_object *o = _TALLY_FROM_GC(g);
             const tally_type *t = o->ob_type;
-            if (t->traverse)
-                t->traverse(o, visit_reachable, c);
+            gc_traverse(o, visit_reachable, c);
             reachable++;
             if (tuples && t == &tally_tuple_type) {
                 /* Traversed and reachable: out of W (COLLECTING cleared, so later visits skip it). */
@@ -512,10 +594,20 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
 
     uint64_t t0 = _tally_now_ns();
     pass_ctx pc = { &work, old, old_space && space, incremental_step, space, 0, 0 };
-    update_refs(&pc);
-    uint64_t t1 = _tally_now_ns();
-    subtract_refs(&work);
-    uint64_t t2 = _tally_now_ns();
+    uint64_t t1, t2;
+    if (!incremental_step && (generation == 0 || generation == 2)) {
+        /* One walk (see update_subtract_refs); its time is recorded as update_refs'. */
+        if (generation == 0)
+            update_subtract_refs(&pc, FUSE_YOUNG);
+        else
+            update_subtract_refs(&pc, FUSE_FULL);
+        t1 = t2 = _tally_now_ns();
+    } else {
+        update_refs(&pc);
+        t1 = _tally_now_ns();
+        subtract_refs(&work);
+        t2 = _tally_now_ns();
+    }
     mu_ctx mc = { &work, 0, 0, false, false };
     size_t survivors = move_unreachable(&mc, &unreachable, &tuples);
     uint64_t t3 = _tally_now_ns();

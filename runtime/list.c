@@ -32,7 +32,7 @@
  *    SHARED as clear and skipped the lock can only be the owner itself, which never races its
  *    own writes.  Single-threaded lists therefore free their old arrays at once.
  */
-#include "runtime/internal.h"
+#include "runtime/seq_layout.h"
 
 #include <mimalloc.h>
 #include <string.h>
@@ -49,18 +49,6 @@
 
 #define LIST_MIN_CAP 4
 #define LIST_SHRINK_MIN_CAP 16
-
-typedef struct list_array {
-    size_t cap;                 /* immutable once published */
-    tally_object *items[];      /* atomic pointers in free-threaded builds */
-} list_array;
-
-typedef struct tally_list {
-    TALLY_OBJECT_HEAD;
-    uintptr_t owner;            /* _tally_thread_id() of the creating thread */
-    size_t size;                /* written under the lock (release); read lock-free (acquire) */
-    list_array *arr;            /* NULL while the capacity is 0; same discipline as size */
-} tally_list;
 
 static int list_traverse(tally_object *self, tally_visitproc visit, void *arg);
 static int list_clear_slot(tally_object *self);

@@ -67,7 +67,13 @@
 #include <time.h>
 #include <urcu/urcu-qsbr.h>
 
-TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls __attribute__((tls_model("initial-exec")));
+/* The `last` of a thread without a log (include/tally/static/rc_deferred.h): an immortal
+ * object that is never logged, applied or freed; only its address and count are ever read. */
+static tally_object rclog_no_log = { .ob_ref_local = TALLY_IMMORTAL_REFCNT, .ob_flags = TALLY_OBF_STATIC };
+#define RCLOG_NO_LOG ((uintptr_t)&rclog_no_log)
+
+TALLY_API _Thread_local struct _tally_rclog _tally_rclog_tls
+    __attribute__((tls_model("initial-exec"))) = { .last = RCLOG_NO_LOG };
 
 /* ob_ref_shared flags (this backend only) */
 #define RC_QUEUED ((intptr_t)1)   /* in the ZCT or the release list */
@@ -248,7 +254,7 @@ static void log_install(rc_thread *t, rc_buf *b)
 static void log_clear(rc_thread *t)
 {
     t->log->base = t->log->pos = t->log->end = NULL;
-    t->log->last = 0;
+    t->log->last = RCLOG_NO_LOG;
 }
 
 static inline rc_thread *rc_self(void)
@@ -911,22 +917,36 @@ void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
     drain_inbox(t);
 }
 
-void _tally_deferred_log_slow(tally_object *o, uintptr_t is_decref)
+/* entry != 0: append that entry (a decrement, or try_incref's direct increment).  entry == 0: an
+ * increment through `last` (the fast path already stored o there; spill is what it held). */
+void _tally_deferred_log_slow(tally_object *o, uintptr_t entry, uintptr_t spill)
 {
+    struct _tally_rclog *l = &_tally_rclog_tls;
     tally_thread_state *ts = _tally_tstate();
     rc_thread *t = ts ? ts->rc_data : NULL;
     if (tally_unlikely(!t || !t->buf || tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED)) {
+        if (!entry)
+            l->last = spill ? spill : RCLOG_NO_LOG;   /* the fast path's store is undone */
         _tally_misuse(o, "tally_%s: the calling thread is not attached (call tally_thread_attach first)",
-                      is_decref ? "decref" : "incref");
+                      (entry & 1u) ? "decref" : "incref");
         return;
     }
-    if (t->log->pos == t->log->end) {
-        /* Full: ship it (a cut) and reconcile at the next safepoint; never here, where the
-         * caller may hold an object lock. */
+    if (!entry)   /* program order: the spilled increment goes into this log first */
+        l->last = spill && tally_atomic_load_relaxed(&((tally_object *)spill)->ob_ref_local) != TALLY_IMMORTAL_REFCNT
+                      ? spill : 0;
+    if (l->pos == l->end) {
+        /* Full: ship it (a cut; ship writes `last` into the spare slot) and reconcile at the
+         * next safepoint; never here, where the caller may hold an object lock. */
         cut(t, true);
         tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_RC);
+    } else if (!entry && l->last) {
+        *l->pos++ = l->last;
+        l->last = 0;
     }
-    *t->log->pos++ = (uintptr_t)o | (is_decref ? 1u : 0u);
+    if (entry)
+        *l->pos++ = entry;
+    else
+        l->last = (uintptr_t)o;   /* pending, as on the fast path */
 }
 
 void _tally_rc_object_init(tally_object *o, tally_thread_state *ts)
@@ -936,28 +956,56 @@ void _tally_rc_object_init(tally_object *o, tally_thread_state *ts)
     o->ob_ref_shared = 0;
 }
 
-/* Net pending delta of o in the caller's own log. */
-static intptr_t own_delta(tally_object *o)
+/* Net delta of o in the entries e[0, n) (only decrements when incs is false). */
+static intptr_t entries_delta(const uintptr_t *e, size_t n, tally_object *o, bool incs)
 {
-    rc_thread *t = rc_self();
-    if (!t || !t->buf)
-        return 0;
-    intptr_t d = t->log->last == (uintptr_t)o;
-    for (uintptr_t *p = t->log->base; p < t->log->pos; p++) {
-        if (*p == (uintptr_t)o)
+    intptr_t d = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (incs && e[i] == (uintptr_t)o)
             d++;
-        else if (*p == ((uintptr_t)o | 1u))
+        else if (e[i] == ((uintptr_t)o | 1u))
             d--;
     }
     return d;
 }
 
+/* Net delta of o in what the caller logged and no step has applied yet: its current log and
+ * `last`, its shipped logs (nothing applied), and its logs of the previous batch (increments
+ * applied, decrements not).  Under lock and ship_lock, so no step runs meanwhile. */
+static intptr_t own_delta_locked(rc_thread *t, tally_object *o)
+{
+    intptr_t d = 0;
+    if (t->buf && t->log->base) {
+        d += t->log->last == (uintptr_t)o;
+        d += entries_delta(t->log->base, (size_t)(t->log->pos - t->log->base), o, true);
+    }
+    for (rc_buf *b = rc.shipped.head; b; b = b->next)
+        if (b->owner == t)
+            d += entries_delta(b->e, b->n, o, true);
+    for (rc_buf *b = rc.prev.head; b; b = b->next)
+        if (b->owner == t)
+            d += entries_delta(b->e, b->n, o, false);
+    return d;
+}
+
+/* The reconciled count plus the caller's own unapplied operations: exact for a thread's own
+ * increments and decrements whatever the log's shipping did with them (not a hot path: it
+ * scans the caller's logs). */
 intptr_t _tally_rc_get(tally_object *o)
 {
     uint32_t c = tally_atomic_load_relaxed(&o->ob_ref_local);
+    rc_thread *t = rc_self();
+    if (c == TALLY_IMMORTAL_REFCNT || !t)
+        return c == TALLY_IMMORTAL_REFCNT ? (intptr_t)TALLY_IMMORTAL_REFCNT : (intptr_t)c;
+    pthread_mutex_lock(&rc.lock);
+    pthread_mutex_lock(&rc.ship_lock);
+    c = tally_atomic_load_relaxed(&o->ob_ref_local);
+    intptr_t d = own_delta_locked(t, o);
+    pthread_mutex_unlock(&rc.ship_lock);
+    pthread_mutex_unlock(&rc.lock);
     if (c == TALLY_IMMORTAL_REFCNT)
         return (intptr_t)TALLY_IMMORTAL_REFCNT;
-    return (intptr_t)c + own_delta(o);
+    return (intptr_t)c + d;
 }
 
 void _tally_rc_set_immortal(tally_object *o)
@@ -989,7 +1037,7 @@ bool _tally_rc_try_incref(tally_object *o)
      * of o could still be registered, and called back, at o's death.) */
     struct _tally_rclog *l = &_tally_rclog_tls;
     if (tally_unlikely(l->pos == l->end))
-        _tally_deferred_log_slow(o, 0);
+        _tally_deferred_log_slow(o, (uintptr_t)o, 0);   /* unattached: reported; full: shipped */
     else
         *l->pos++ = (uintptr_t)o;
     return true;
@@ -1180,7 +1228,7 @@ void _tally_rc_gc_prepare(void)
     pthread_mutex_lock(&rc.ship_lock);
     rc_batch all = { NULL, NULL, 0 };
     for (rc_thread *t = rc.threads; t; t = t->next) {
-        if (t->log->last) {   /* a parked thread's pending increment: apply it now */
+        if (t->log->base && t->log->last) {   /* a parked thread's pending increment: apply it now */
             apply_inc((tally_object *)t->log->last);
             t->log->last = 0;
         }

@@ -8,18 +8,9 @@
  * built").  Like CPython's tuple there is no clear slot: immutable objects cannot close a
  * cycle on their own; the collector breaks cycles through the mutable containers in them.
  */
-#include "runtime/internal.h"
+#include "runtime/seq_layout.h"
 
 #include <mimalloc.h>
-
-#define TUPLE_INLINE 3
-
-typedef struct tally_tuple {
-    TALLY_OBJECT_HEAD;
-    size_t n;
-    tally_object **items;          /* == inline_items when n <= TUPLE_INLINE */
-    tally_object *inline_items[TUPLE_INLINE];
-} tally_tuple;
 
 static int tuple_traverse(tally_object *self, tally_visitproc visit, void *arg);
 static void tuple_destroy(tally_object *self);

@@ -72,7 +72,9 @@ typedef struct tally_gc_pause {
     uint64_t uncollectable;
     uint64_t time_to_safepoint_ns; /* from the stop request until every thread parked */
     uint64_t stw_ns;          /* total time other threads were held stopped */
-    uint64_t update_refs_ns;  /* phase times */
+    uint64_t update_refs_ns;  /* phase times (world stopped).  Generation-0 and full collections
+                               * fuse subtract_refs into update_refs' walk: their whole time is
+                               * update_refs_ns and subtract_refs_ns is 0 */
     uint64_t subtract_refs_ns;
     uint64_t move_unreachable_ns;
     uint64_t finalize_ns;     /* weakref callbacks + finalizers (world running) */
