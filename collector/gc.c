@@ -722,6 +722,11 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
         for (_tally_gc_head *g = gc_next(&still); g != &still; g = gc_next(g))
             debug_object("collectable", _TALLY_FROM_GC(g));
     }
+    /* Objects of `still` freed by this loop skip the QSBR grace period (_tally_free_needs_grace):
+     * no other thread can reach them. */
+    tally_thread_state *self = _tally_tstate();
+    if (self)
+        self->gc_clearing = 1;
     while (!gc_list_is_empty(&still)) {
         _tally_gc_head *g = gc_next(&still);
         tally_object *o = _TALLY_FROM_GC(g);
@@ -738,6 +743,8 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
         if (gc_next(&still) == g)   /* still alive (or dying elsewhere): it may die later */
             move_one_to_old(g, old, old_space, space);
     }
+    if (self)
+        self->gc_clearing = 0;
     gc_global_unlock();
     rec.clear_ns = _tally_now_ns() - t_clear0;
 

@@ -110,6 +110,8 @@ struct tally_thread_state {
 
     /* collector (collector/ owns these) */
     void *gc_data;
+    int gc_clearing;               /* this thread is the collector clearing its final unreachable
+                                    * set (owner only; see _tally_free_needs_grace) */
 
     /* backend (runtime/rc_<backend>.c owns this) */
     void *rc_data;
@@ -127,9 +129,30 @@ typedef struct _tally_runtime {
 } _tally_runtime_t;
 
 TALLY_HIDDEN extern _tally_runtime_t _tally_runtime;
-TALLY_HIDDEN extern _Thread_local tally_thread_state *_tally_tstate_tls;
+/* initial-exec: a %fs-relative load, not a __tls_get_addr call (the library is loaded at start-up
+ * or with static TLS to spare, as it already needs for the deferred log). */
+TALLY_HIDDEN extern _Thread_local tally_thread_state *_tally_tstate_tls __attribute__((tls_model("initial-exec")));
 
 static inline tally_thread_state *_tally_tstate(void) { return _tally_tstate_tls; }
+
+/* Must freeing o's memory (or memory only o points to, such as a list's item array) wait for a
+ * QSBR grace period?  Yes when o is SHARED or has weak references (a lock-free reader may be on
+ * it), except for an object of the collector's final unreachable set (UNREACHABLE) freed by the
+ * collector's own clear loop (gc_clearing): after the last stop nothing outside that set refers
+ * to it, its weakrefs are cleared, and every thread was at a safepoint then, so no reader can
+ * hold or obtain a pointer to it (collector/gc.c, step 9; docs/collector.md).  Weakref'd objects
+ * always wait: their weakrefs' readers are not covered by that argument. */
+static inline bool _tally_free_needs_grace(tally_object *o)
+{
+    uint8_t bits = tally_atomic_load_relaxed(&o->ob_gc_bits);
+    if (!(bits & (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)))
+        return false;
+    if ((bits & (TALLY_GC_BIT_UNREACHABLE | TALLY_GC_BIT_WEAKREFS)) == TALLY_GC_BIT_UNREACHABLE) {
+        tally_thread_state *ts = _tally_tstate_tls;
+        return !(ts && ts->gc_clearing);
+    }
+    return true;
+}
 /* The calling thread's state if it is attached, else NULL with an error set (and an abort in
  * debug mode naming `what`). */
 TALLY_HIDDEN tally_thread_state *_tally_tstate_require(const char *what);

@@ -356,7 +356,8 @@ static void list_clear_impl(tally_list *l)
     size_t n = l->size;
     ST_REL(&l->arr, NULL);
     ST_REL(&l->size, 0);
-    bool delayed = list_is_shared(l);
+    /* A list of the collector's final unreachable set, cleared by the collector: no reader. */
+    bool delayed = list_is_shared(l) && _tally_free_needs_grace(&l->ob_base);
     _tally_object_unlock(&l->ob_base);
     if (!a)
         return;

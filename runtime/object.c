@@ -85,7 +85,7 @@ void _tally_object_free(tally_object *o)
 #if defined(TALLY_FREE_THREADED)
     /* Another thread may still read this header lock-free (a container read racing the removal,
      * or a weakref lookup): keep the memory until every thread has passed a safepoint. */
-    if (tally_atomic_load_relaxed(&o->ob_gc_bits) & (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)) {
+    if (_tally_free_needs_grace(o)) {
         _tally_free_delayed(mem);
         return;
     }

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Thread_local tally_thread_state *_tally_tstate_tls;
+_Thread_local tally_thread_state *_tally_tstate_tls __attribute__((tls_model("initial-exec")));
 static pthread_key_t tstate_key;
 static pthread_once_t tstate_key_once = PTHREAD_ONCE_INIT;
 

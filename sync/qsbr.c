@@ -39,7 +39,7 @@ struct free_batch {
     void *ptrs[FREE_BATCH];
 };
 
-static _Thread_local struct free_batch *cur_batch;
+static _Thread_local struct free_batch *cur_batch __attribute__((tls_model("initial-exec")));
 static _Thread_local int registered;
 static int child_mode; /* set in a fork child, never cleared; read relaxed */
 
