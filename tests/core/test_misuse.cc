@@ -331,6 +331,54 @@ TEST_F(Misuse, LastReferenceDroppedByUnattachedThreadNamesTheType)
     EXPECT_EXIT(child_unattached_last_decref(), ::testing::ExitedWithCode(0), "");
 }
 
+#if defined(TALLY_BACKEND_DEFERRED)
+// deferred: a borrow on an attached thread touches only the thread's pending-increment slot and
+// never the log, so an unattached thread is recognised by a sentinel in that slot.  Its very
+// first increment (a thread that never attached), and an increment after a detach, must be
+// reported and must change nothing.
+void child_unattached_incref()
+{
+    std::atomic<int> destroyed{0};
+    CountedObject *c = counted_new(&destroyed);
+    CHILD_CHECK(c != nullptr);
+    tally_flush();
+    std::string first, second;
+    std::thread t([&] {
+        tally_incref(&c->ob_base);   // the thread's first refcount operation
+        first = tally_last_error();
+        tally_incref(&c->ob_base);
+        second = tally_last_error();
+    });
+    t.join();
+    CHILD_CHECK(contains(first.c_str(), "tally_incref") && contains(first.c_str(), "not attached"));
+    CHILD_CHECK(contains(second.c_str(), "not attached"));
+    std::string after_detach;
+    std::thread t2([&] {
+        CHILD_CHECK(tally_thread_attach() == 0);
+        tally_incref(&c->ob_base);   // a real, pending increment...
+        tally_decref(&c->ob_base);   // ...cancelled
+        tally_thread_detach();
+        tally_incref(&c->ob_base);   // detached: reported, not applied
+        after_detach = tally_last_error();
+        tally_thread_release();
+    });
+    t2.join();
+    CHILD_CHECK(contains(after_detach.c_str(), "not attached"));
+    tally_flush();
+    CHILD_CHECK(tally_refcount(&c->ob_base) == 1);
+    tally_decref(&c->ob_base);
+    tally_flush();
+    CHILD_CHECK(destroyed.load() == 1);
+    std::_Exit(0);
+}
+
+TEST_F(Misuse, DeferredIncrefFromUnattachedThreadIsReportedAndNotApplied)
+{
+    ScopedEnv env("TALLY_DEBUG", "0");
+    EXPECT_EXIT(child_unattached_incref(), ::testing::ExitedWithCode(0), "");
+}
+#endif
+
 // ---- error returns -------------------------------------------------------------------------
 
 TEST(MisuseErrors, CollectBadGenerationReturnsMinusOne)
