@@ -27,6 +27,10 @@
 // every worker the same number of operations and the round's wall time (from the start barrier
 // to the last worker's finish) is the manual time.  The benchmark's main thread is detached
 // while it waits, so under `gil` the workers pass the GIL between them at their safepoints.
+// A round also pays for waking the workers and for their attach and detach; readmostly rounds
+// are sized to about 3-4 ms on the 2-core development machine so that this fixed cost stays
+// near 1% (with 1 ms rounds it was enough to move a 2-thread ratio between 1.4x and 2.0x from
+// one run to the next).
 #include <benchmark/benchmark.h>
 #include <tally/tally.h>
 
@@ -419,7 +423,7 @@ std::vector<tally_object *> shared_keys;
 void BM_read_immortal(benchmark::State &state)
 {
     const int threads = int(state.range(0));
-    constexpr long n = 1L << 20;
+    constexpr long n = 1L << 22;
     run_pool(
         state, threads, n, true,
         [](int) {
@@ -442,7 +446,7 @@ void BM_read_immortal(benchmark::State &state)
 void read_list_rounds(benchmark::State &state, bool immortal_items)
 {
     const int threads = int(state.range(0));
-    constexpr long n = 1L << 17;
+    constexpr long n = 1L << 19;
     run_pool(
         state, threads, n, true,
         [](int tid) {
@@ -468,7 +472,7 @@ void BM_read_list_mortal(benchmark::State &state) { read_list_rounds(state, fals
 void BM_read_dict(benchmark::State &state)
 {
     const int threads = int(state.range(0));
-    constexpr long n = 1L << 17;
+    constexpr long n = 1L << 19;
     run_pool(
         state, threads, n, true,
         [](int tid) {
