@@ -119,7 +119,7 @@ static void update_refs(pass_ctx *c)
     }
 }
 
-static int visit_decref(tally_object *o, void *arg)
+static inline int visit_decref(tally_object *o, void *arg)
 {
     (void)arg;
     if (!o || !_TALLY_IS_GC(o))
@@ -139,7 +139,7 @@ static void subtract_refs(_tally_gc_head *w)
 {
     for (_tally_gc_head *g = gc_next(w); g != w; g = gc_next(g)) {
         GC_PREFETCH(gc_next(g));
-        gc_traverse(_TALLY_FROM_GC(g), visit_decref, NULL);
+        GC_TRAVERSE(_TALLY_FROM_GC(g), visit_decref, NULL);
     }
 }
 
@@ -189,8 +189,8 @@ static inline __attribute__((always_inline)) int visit_decref_fused(tally_object
         gc_set_refs(g, rc - 1);   /* rc >= 1: this reference is one of them */
     return 0;
 }
-static int visit_decref_young(tally_object *o, void *arg) { (void)arg; return visit_decref_fused(o, FUSE_YOUNG); }
-static int visit_decref_full(tally_object *o, void *arg) { (void)arg; return visit_decref_fused(o, FUSE_FULL); }
+static inline int visit_decref_young(tally_object *o, void *arg) { (void)arg; return visit_decref_fused(o, FUSE_YOUNG); }
+static inline int visit_decref_full(tally_object *o, void *arg) { (void)arg; return visit_decref_fused(o, FUSE_FULL); }
 
 static inline __attribute__((always_inline)) void update_subtract_refs(pass_ctx *c, int mode)
 {
@@ -221,7 +221,10 @@ static inline __attribute__((always_inline)) void update_subtract_refs(pass_ctx 
         }
         gc_st(&g->gc_next, (uintptr_t)next);   /* tag 0: collector-owned */
         c->candidates++;
-        gc_traverse(o, mode == FUSE_YOUNG ? visit_decref_young : visit_decref_full, NULL);
+        if (mode == FUSE_YOUNG)
+            GC_TRAVERSE(o, visit_decref_young, NULL);
+        else
+            GC_TRAVERSE(o, visit_decref_full, NULL);
         kept = g;
         g = next;
     }
@@ -235,7 +238,7 @@ typedef struct mu_ctx {
     bool need_walk;            /* some object sent to U is or has weakrefs, or needs finalize */
 } mu_ctx;
 
-static int visit_reachable(tally_object *o, void *arg)
+static inline int visit_reachable(tally_object *o, void *arg)
 {
     mu_ctx *c = arg;
     _tally_gc_head *reachable = c->w;
@@ -277,7 +280,7 @@ static size_t move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *tup
         if (gc_get_refs(g)) {
             tally_object *o = _TALLY_FROM_GC(g);
             const tally_type *t = o->ob_type;
-            gc_traverse(o, visit_reachable, c);
+            GC_TRAVERSE(o, visit_reachable, c);
             reachable++;
             if (tuples && t == &tally_tuple_type) {
                 /* Traversed and reachable: out of W (COLLECTING cleared, so later visits skip it). */

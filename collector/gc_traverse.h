@@ -1,6 +1,6 @@
 /* collector/gc_traverse.h - how the collector's hot passes traverse one object.
  *
- * Owns: gc_traverse(), called by subtract_refs and move_unreachable instead of the traverse slot.
+ * Owns: GC_TRAVERSE(), used by subtract_refs and move_unreachable instead of the traverse slot.
  * Lists and tuples, the containers that make up most heaps, are walked inline with the pass's
  * visit function inlined into the loop: no indirect call per object and none per reference.
  * Every other type goes through its traverse slot, as before.  The result is the same walk as
@@ -16,24 +16,27 @@
 
 #include "runtime/seq_layout.h"
 
-static inline __attribute__((always_inline)) void gc_traverse(tally_object *o, tally_visitproc visit, void *arg)
-{
-    const tally_type *t = o->ob_type;
-    if (t == &tally_list_type) {
-        const tally_list *l = (const tally_list *)o;
-        size_t n = l->size;
-        tally_object *const *items = n ? l->arr->items : NULL;
-        for (size_t i = 0; i < n; i++)
-            (void)visit(items[i], arg);
-    } else if (t == &tally_tuple_type) {
-        const tally_tuple *tu = (const tally_tuple *)o;
-        size_t n = tu->n;
-        for (size_t i = 0; i < n; i++)
-            if (tu->items[i])
-                (void)visit(tu->items[i], arg);
-    } else if (t->traverse) {
-        (void)t->traverse(o, visit, arg);
-    }
-}
+/* A macro, not a function taking a visitproc: VISIT is named, so the calls in the loops are
+ * direct and the compiler inlines the visit function (through a function-pointer parameter,
+ * gcc 12 made a direct but out-of-line call: 13% of a full collection in visit_reachable). */
+#define GC_TRAVERSE(o, VISIT, arg)                                                   \
+    do {                                                                             \
+        tally_object *gct_o = (o);                                                   \
+        const tally_type *gct_t = gct_o->ob_type;                                    \
+        if (gct_t == &tally_list_type) {                                             \
+            const tally_list *gct_l = (const tally_list *)gct_o;                     \
+            size_t gct_n = gct_l->size;                                              \
+            tally_object *const *gct_items = gct_n ? gct_l->arr->items : NULL;       \
+            for (size_t gct_i = 0; gct_i < gct_n; gct_i++)                           \
+                (void)VISIT(gct_items[gct_i], (arg));                                \
+        } else if (gct_t == &tally_tuple_type) {                                     \
+            const tally_tuple *gct_tu = (const tally_tuple *)gct_o;                  \
+            for (size_t gct_i = 0; gct_i < gct_tu->n; gct_i++)                       \
+                if (gct_tu->items[gct_i])                                            \
+                    (void)VISIT(gct_tu->items[gct_i], (arg));                        \
+        } else if (gct_t->traverse) {                                                \
+            (void)gct_t->traverse(gct_o, VISIT, (arg));                              \
+        }                                                                            \
+    } while (0)
 
 #endif
