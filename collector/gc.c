@@ -119,19 +119,25 @@ static void update_refs(pass_ctx *c)
     }
 }
 
+/* One internal reference to o: -1 on its gc_refs if it is being counted (COLLECTING); false
+ * when it is not (outside W, or not reached yet by the fused walk). */
+static inline bool gc_refs_decrement(tally_object *o, _tally_gc_head *g)
+{
+    uintptr_t prev = gc_ld(&g->gc_prev);
+    if (!(prev & GC_PREV_COLLECTING))
+        return false;
+    if (tally_likely(prev >> GC_REFS_SHIFT))
+        gc_st(&g->gc_prev, prev - ((uintptr_t)1 << GC_REFS_SHIFT));
+    else
+        _tally_misuse(o, "cycle collector: refcount is too small (traverse visits more references than the count holds)");
+    return true;
+}
+
 static inline int visit_decref(tally_object *o, void *arg)
 {
     (void)arg;
-    if (!o || !_TALLY_IS_GC(o))
-        return 0;
-    _tally_gc_head *g = _TALLY_AS_GC(o);
-    uintptr_t prev = gc_ld(&g->gc_prev);
-    if (prev & GC_PREV_COLLECTING) {
-        if (tally_likely(prev >> GC_REFS_SHIFT))
-            gc_st(&g->gc_prev, prev - ((uintptr_t)1 << GC_REFS_SHIFT));
-        else
-            _tally_misuse(o, "cycle collector: refcount is too small (traverse visits more references than the count holds)");
-    }
+    if (o && _TALLY_IS_GC(o))
+        (void)gc_refs_decrement(o, _TALLY_AS_GC(o));
     return 0;
 }
 
@@ -174,14 +180,8 @@ static inline __attribute__((always_inline)) int visit_decref_fused(tally_object
     if (!o || !_TALLY_IS_GC(o))
         return 0;
     _tally_gc_head *g = _TALLY_AS_GC(o);
-    uintptr_t prev = gc_ld(&g->gc_prev);
-    if (prev & GC_PREV_COLLECTING) {
-        if (tally_likely(prev >> GC_REFS_SHIFT))
-            gc_st(&g->gc_prev, prev - ((uintptr_t)1 << GC_REFS_SHIFT));
-        else
-            _tally_misuse(o, "cycle collector: refcount is too small (traverse visits more references than the count holds)");
+    if (gc_refs_decrement(o, g))
         return 0;
-    }
     bool in_w = mode == FUSE_YOUNG ? gc_tag(g) != 0
                                    : (gc_bits(o) & (TALLY_GC_BIT_TRACKED | TALLY_GC_BIT_FROZEN)) == TALLY_GC_BIT_TRACKED;
     intptr_t rc;

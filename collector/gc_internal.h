@@ -19,6 +19,8 @@
  *     phase                         COLLECTING(prev)  UNREACHABLE(ob_gc_bits)  tag
  *     generation lists              clear             clear                    shard / 0
  *     update_refs..subtract_refs    set (refs)        clear                    0
+ *     fused walk, not yet reached   clear, or set     clear                    shard/0
+ *                                   (refs) once a reference initialised it
  *     move_unreachable: reachable   clear (pointer)   clear                    0
  *     move_unreachable: unreachable set (pointer)     set                      0
  *     legacy finalizers list        clear             clear                    0
