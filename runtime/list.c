@@ -26,7 +26,7 @@
  *    is stored, so object.c frees it through QSBR too: nothing the reader touches between two of
  *    its safepoints is freed under it (a tally_list_get has no safepoint inside).
  *  - SHARED on the list (CPython's ensure_shared_on_read/resize): the list remembers the thread
- *    that created it; the first lock-free read by any other thread sets SHARED while holding the
+ *    that created it (in a header word its backend leaves free, runtime/seq_layout.h); the first lock-free read by any other thread sets SHARED while holding the
  *    list's lock, and so does a write by any other thread.  A writer decides between mi_free and
  *    a delayed free under the lock, after that bit can have been set, so a reader that read
  *    SHARED as clear and skipped the lock can only be the owner itself, which never races its
@@ -97,7 +97,7 @@ static inline bool list_is_shared(tally_list *l)
 static inline void list_ensure_shared_locked(tally_list *l)
 {
 #if defined(TALLY_FREE_THREADED)
-    if (l->owner != _tally_thread_id() && !list_is_shared(l))
+    if (_tally_list_owner(l) != _tally_thread_id() && !list_is_shared(l))
         _tally_object_mark_shared(&l->ob_base);
 #else
     (void)l;
@@ -109,7 +109,7 @@ static inline void list_ensure_shared_locked(tally_list *l)
  * later writer sees it before choosing how to free a replaced array. */
 static inline void list_ensure_shared_on_read(tally_list *l)
 {
-    if (tally_likely(list_is_shared(l)) || l->owner == _tally_thread_id())
+    if (tally_likely(list_is_shared(l)) || _tally_list_owner(l) == _tally_thread_id())
         return;
     _tally_object_lock(&l->ob_base);
     _tally_object_mark_shared(&l->ob_base);
@@ -173,7 +173,10 @@ tally_object *tally_list_new(void)
     tally_list *l = (tally_list *)tally_new(&tally_list_type);
     if (!l)
         return NULL;
-    l->owner = _tally_thread_id();
+#if defined(TALLY_FREE_THREADED) && !defined(TALLY_BACKEND_BIASED)
+    /* (biased: ob_tid already holds this thread, the list's owner; see runtime/seq_layout.h) */
+    tally_atomic_store_relaxed(_tally_list_owner_word(l), _tally_thread_id());
+#endif
     return &l->ob_base;
 }
 

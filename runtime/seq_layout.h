@@ -17,12 +17,33 @@ typedef struct list_array {
     tally_object *items[];      /* atomic pointers in free-threaded builds */
 } list_array;
 
+/* 64 bytes with the GC pre-header: one cache line and mimalloc's 64-byte class (the creator's
+ * id used to be a field of its own, which made it 80 and two lines). */
 typedef struct tally_list {
     TALLY_OBJECT_HEAD;
-    uintptr_t owner;            /* _tally_thread_id() of the creating thread */
     size_t size;                /* written under the lock (release); read lock-free (acquire) */
     list_array *arr;            /* NULL while the capacity is 0; same discipline as size */
 } tally_list;
+
+/* The creating thread of a list (_tally_thread_id(); runtime/list.c's sharing protocol) lives in
+ * a header word that the backend leaves to it: ob_tid, which `biased` already sets to that very
+ * thread (and clears when the list's counts merge) and `deferred` does not use; in `atomic`,
+ * whose ob_tid is the immortal mark, ob_ref_shared, which that backend does not use.  The value
+ * only ever goes from the creator's id to 0 (biased merge), never to another thread's id, and
+ * that is all the protocol needs: a thread that reads itself as the owner is the creator, and
+ * anyone else (the creator too, after a merge) takes the shared path, which is always safe.
+ * Read and written with relaxed atomics (biased merges write ob_tid concurrently). */
+#if defined(TALLY_FREE_THREADED)
+static inline uintptr_t *_tally_list_owner_word(tally_list *l)
+{
+#  if defined(TALLY_BACKEND_ATOMIC)
+    return (uintptr_t *)(void *)&l->ob_base.ob_ref_shared;
+#  else
+    return &l->ob_base.ob_tid;
+#  endif
+}
+static inline uintptr_t _tally_list_owner(tally_list *l) { return tally_atomic_load_relaxed(_tally_list_owner_word(l)); }
+#endif
 
 #define TUPLE_INLINE 3
 
