@@ -9,13 +9,16 @@
  * Object header (64-bit, 32 bytes; GC objects carry a 16-byte tally_gc_head before it):
  *
  *     offset  field           gil / racy      atomic         biased               deferred
- *     0       ob_tid          0               immortal mark  owner thread id      0
+ *     0       ob_tid          0               immortal mark  owner thread id      0 (list: creator)
  *     8       ob_ref_local    count           atomic count   owner-only count     reconciled count
  *     12      ob_mutex        -               per-object lock (containers)
  *     13      ob_gc_bits      TRACKED FINALIZED ... (see TALLY_GC_BIT_*)
  *     14      ob_flags        object flags (TALLY_OBF_*)
- *     16      ob_ref_shared   0               0              shared<<2 | state    0
+ *     16      ob_ref_shared   0               0 (list: creator) shared<<2 | state  QUEUED / DYING
  *     24      ob_type
+ *
+ * A list's creator id (free-threaded backends) sits in the word its backend leaves free
+ * (runtime/seq_layout.h); biased lists use ob_tid, which already holds it.
  *
  * Immortality is one rule in every backend: ob_ref_local == TALLY_IMMORTAL_REFCNT.  It is
  * sticky (nothing ever lowers it) and saturating (a count that climbs to it stays there), and
