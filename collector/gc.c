@@ -175,10 +175,11 @@ static inline __attribute__((always_inline)) bool fused_is_candidate(tally_objec
     return *rc > 0;
 }
 
-static inline __attribute__((always_inline)) int visit_decref_fused(tally_object *o, int mode)
+static inline __attribute__((always_inline)) int visit_decref_fused(tally_object *o, bool *saw_gc, int mode)
 {
     if (!o || !_TALLY_IS_GC(o))
         return 0;
+    *saw_gc = true;
     _tally_gc_head *g = _TALLY_AS_GC(o);
     if (gc_refs_decrement(o, g))
         return 0;
@@ -189,8 +190,8 @@ static inline __attribute__((always_inline)) int visit_decref_fused(tally_object
         gc_set_refs(g, rc - 1);   /* rc >= 1: this reference is one of them */
     return 0;
 }
-static inline int visit_decref_young(tally_object *o, void *arg) { (void)arg; return visit_decref_fused(o, FUSE_YOUNG); }
-static inline int visit_decref_full(tally_object *o, void *arg) { (void)arg; return visit_decref_fused(o, FUSE_FULL); }
+static inline int visit_decref_young(tally_object *o, void *arg) { return visit_decref_fused(o, arg, FUSE_YOUNG); }
+static inline int visit_decref_full(tally_object *o, void *arg) { return visit_decref_fused(o, arg, FUSE_FULL); }
 
 static inline __attribute__((always_inline)) void update_subtract_refs(pass_ctx *c, int mode)
 {
@@ -219,12 +220,14 @@ static inline __attribute__((always_inline)) void update_subtract_refs(pass_ctx 
             }
             gc_set_refs(g, rc);
         }
-        gc_st(&g->gc_next, (uintptr_t)next);   /* tag 0: collector-owned */
         c->candidates++;
+        bool saw_gc = false;
         if (mode == FUSE_YOUNG)
-            GC_TRAVERSE(o, visit_decref_young, NULL);
+            GC_TRAVERSE(o, visit_decref_young, &saw_gc);
         else
-            GC_TRAVERSE(o, visit_decref_full, NULL);
+            GC_TRAVERSE(o, visit_decref_full, &saw_gc);
+        /* tag 0 (collector-owned), or GC_NEXT_LEAF: nothing for move_unreachable to traverse */
+        gc_st(&g->gc_next, (uintptr_t)next | (saw_gc ? 0 : GC_NEXT_LEAF));
         kept = g;
         g = next;
     }
@@ -280,7 +283,11 @@ static size_t move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *tup
         if (gc_get_refs(g)) {
             tally_object *o = _TALLY_FROM_GC(g);
             const tally_type *t = o->ob_type;
-            GC_TRAVERSE(o, visit_reachable, c);
+            uintptr_t next_word = gc_ld(&g->gc_next);
+            if (next_word & GC_NEXT_LEAF)
+                gc_st(&g->gc_next, next_word & GC_PTR_MASK);   /* no GC referent: no traversal */
+            else
+                GC_TRAVERSE(o, visit_reachable, c);
             reachable++;
             if (tuples && t == &tally_tuple_type) {
                 /* Traversed and reachable: out of W (COLLECTING cleared, so later visits skip it). */

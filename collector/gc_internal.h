@@ -21,6 +21,9 @@
  *     update_refs..subtract_refs    set (refs)        clear                    0
  *     fused walk, not yet reached   clear, or set     clear                    shard/0
  *                                   (refs) once a reference initialised it
+ *     fused walk, reached           set (refs)        clear                    0, or LEAF
+ *                                   (LEAF = 1: its traversal met no GC object; move_unreachable
+ *                                   clears it and skips that object's traversal)
  *     move_unreachable: reachable   clear (pointer)   clear                    0
  *     move_unreachable: unreachable set (pointer)     set                      0
  *     legacy finalizers list        clear             clear                    0
@@ -35,6 +38,9 @@
 #include "runtime/internal.h"
 
 #define GC_TAG_MASK ((uintptr_t)0xF)
+/* In W between the fused walk and move_unreachable only (world stopped): the object's traversal
+ * met no GC object, so move_unreachable need not traverse it again (collector/gc.c). */
+#define GC_NEXT_LEAF ((uintptr_t)0x1)
 #define GC_PTR_MASK (~(uintptr_t)0xF)
 #define GC_PREV_SPACE ((uintptr_t)0x1)
 #define GC_PREV_COLLECTING ((uintptr_t)0x2)

@@ -414,7 +414,8 @@ static const char *const micro_rows[] = {
     "anchor/plain_incdec", "anchor/locked_addsub", "anchor/locked_add_contended/threads:2/manual_time",
     "anchor/shared_ptr_copy", "rc/pair_own", "rc/pair_immortal", "rc/pair_shared/threads:2/manual_time",
     "alloc/object", "alloc/list", "container/list_get", "container/list_set", "container/dict_get",
-    "container/dict_set", "readmostly/immortal_object/threads:1/manual_time",
+    "container/dict_set", "anchor/parallel_read/threads:1/manual_time",
+    "anchor/parallel_read/threads:2/manual_time", "readmostly/immortal_object/threads:1/manual_time",
     "readmostly/immortal_object/threads:2/manual_time", "readmostly/list_immortal_items/threads:1/manual_time",
     "readmostly/list_immortal_items/threads:2/manual_time", "readmostly/dict_get/threads:1/manual_time",
     "readmostly/dict_get/threads:2/manual_time", "readmostly/list_mortal_items/threads:1/manual_time",
@@ -431,7 +432,10 @@ static void md_micro(FILE *f, const bj *res, const char **backends, size_t nb)
                "(no lock: the floor for any count); `locked_addsub` = `lock add` + `lock sub` by one "
                "thread (the floor for an atomic count); `locked_add_contended` = the same by 2 threads on "
                "one word (cache-line ping-pong); `shared_ptr_copy` = C++ std::shared_ptr copy + destroy "
-               "(libstdc++, atomic counts).\n\n| row |");
+               "(libstdc++, atomic counts); `parallel_read` = every thread reads one shared word in a "
+               "loop, no runtime, in the same worker pool as the readmostly rows and just before them "
+               "(the machine's own 1- to 2-thread scaling at that moment: the ceiling for the readmostly "
+               "ratios).\n\n| row |");
     for (size_t b = 0; b < nb; b++)
         fprintf(f, " %s |", backends[b]);
     fprintf(f, "\n|---|");

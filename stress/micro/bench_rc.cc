@@ -20,6 +20,7 @@
 //   alloc/object               tally_new + decref of a non-GC object (memory freed each time)
 //   alloc/list                 tally_list_new + decref (a GC container: collector bookkeeping)
 //   container/{list,dict}_{get,set}  one get (+ decref of the result) or one set
+//   anchor/parallel_read/threads:N  N threads reading one shared word, no runtime (machine scaling)
 //   readmostly/*/threads:N     N threads reading one shared object or container at once
 //   memory/{object,list}       resident bytes per live object (counter bytes_per_object)
 //
@@ -417,6 +418,27 @@ void BM_dict_set(benchmark::State &state)
 }
 
 // ---- read-mostly scaling -----------------------------------------------------------------------
+// The machine's own scaling, measured the same way as the readmostly rows (same pool, rounds of
+// about the same length, workers not attached): each thread sums one shared word in a loop.  On a
+// 2-vCPU VM the second core is not always all ours; this row says how much of it was there.
+uint64_t parallel_word alignas(64) = 1;
+
+void BM_parallel_read(benchmark::State &state)
+{
+    state.SetLabel("limit: every thread reads one shared word in a loop, no runtime");
+    const int threads = int(state.range(0));
+    constexpr long n = 1L << 23;
+    run_pool(state, threads, n, false, [](int) {
+        const volatile uint64_t *p = &parallel_word;
+        uint64_t sum = 0;
+        for (long i = 0; i < n; i++) {
+            sum += *p;
+            barrier();
+        }
+        benchmark::DoNotOptimize(sum);
+    });
+}
+
 tally_object *shared_container;
 std::vector<tally_object *> shared_keys;
 
@@ -599,6 +621,7 @@ int main(int argc, char **argv)
     benchmark::RegisterBenchmark("memory/list", BM_memory_list)->Iterations(1)->Repetitions(1);
 
     for (int t : {1, 2}) {
+        reg_threads("anchor/parallel_read", BM_parallel_read, t);
         reg_threads("readmostly/immortal_object", BM_read_immortal, t);
         reg_threads("readmostly/list_immortal_items", BM_read_list_immortal, t);
         reg_threads("readmostly/dict_get", BM_read_dict, t);
