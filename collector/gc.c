@@ -88,6 +88,17 @@ static int visit_pull_in(tally_object *o, void *arg)
     return 0;
 }
 
+/* A non-candidate (count 0 at the stop: the backend releases it after the restart; or inside
+ * its deallocation), already unlinked from W, joins the excluded (old) list: its references
+ * then count as external.  World stopped. */
+static void exclude_unlinked(pass_ctx *c, _tally_gc_head *g, tally_object *o)
+{
+    gc_list_append(g, c->excluded);
+    gc_st(&g->gc_prev, (gc_ld(&g->gc_prev) & GC_PTR_MASK) | (c->excluded_space ? GC_PREV_SPACE : 0));
+    if (gc_bits(o) & TALLY_GC_BIT_UNREACHABLE)
+        gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+}
+
 /* gc_refs = the backend's true count (world stopped).  No atomics needed: every other thread is
  * parked.  Objects pulled in by the incremental closure are appended to W and reached by this
  * same walk. */
@@ -101,13 +112,9 @@ static void update_refs(pass_ctx *c)
         gc_st(&g->gc_next, gc_ld(&g->gc_next) & GC_PTR_MASK);   /* tag 0: collector-owned */
         intptr_t rc = _tally_rc_gc_refcount(o);
         if (tally_unlikely(rc <= 0 || (gc_bits(o) & TALLY_GC_BIT_DEALLOCATING))) {
-            /* Released by the backend after the restart, or being destroyed: not a candidate;
-             * its references count as external. */
             _tally_gc_head *next = gc_next(g);
-            gc_list_move(g, c->excluded);
-            gc_st(&g->gc_prev, (gc_ld(&g->gc_prev) & GC_PTR_MASK) | (c->excluded_space ? GC_PREV_SPACE : 0));
-            if (gc_bits(o) & TALLY_GC_BIT_UNREACHABLE)
-                gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+            gc_list_unlink(g);
+            exclude_unlinked(c, g, o);
             g = next;
             continue;
         }
@@ -205,16 +212,11 @@ static inline __attribute__((always_inline)) void update_subtract_refs(pass_ctx 
         if (!(gc_ld(&g->gc_prev) & GC_PREV_COLLECTING)) {
             intptr_t rc;
             if (tally_unlikely(!fused_is_candidate(o, &rc))) {
-                /* Not a candidate (see update_refs): out of W, unlinked through `kept`. */
+                /* Not a candidate: out of W, unlinked through `kept`. */
                 gc_set_next(kept, next);
                 if (!(gc_ld(&next->gc_prev) & GC_PREV_COLLECTING))
                     gc_set_prev(next, kept);
-                gc_st(&g->gc_next, 0);
-                gc_st(&g->gc_prev, 0);
-                gc_list_append(g, c->excluded);
-                gc_st(&g->gc_prev, (gc_ld(&g->gc_prev) & GC_PTR_MASK) | (c->excluded_space ? GC_PREV_SPACE : 0));
-                if (gc_bits(o) & TALLY_GC_BIT_UNREACHABLE)
-                    gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
+                exclude_unlinked(c, g, o);
                 g = next;
                 continue;
             }
