@@ -307,7 +307,6 @@ static void clear_list_locked(wr_entry *e, tally_weakref **pending)
     while (w) {
         tally_weakref *next = w->next;
         w->prev = w->next = NULL;
-        tally_atomic_store_release(&w->target, NULL);
         if (pending && tally_atomic_load_relaxed(&w->cb) && _tally_rc_try_incref(&w->ob_base)) {
             w->pending_next = NULL;
             *tail = w;
@@ -315,6 +314,12 @@ static void clear_list_locked(wr_entry *e, tally_weakref **pending)
         } else {
             tally_atomic_store_relaxed(&w->cb, NULL);
         }
+        /* Last: a dying w (count 0, try_incref refused it) reads target with acquire in its
+         * destroy and, finding NULL, frees w without taking this lock; this release orders
+         * every access above before that free.  (Cleared first, w could be freed while we
+         * still read its count: a TSan report in ContainersMT.WeakrefGetsRaceReferentDeaths.)
+         * A kept w is ours: touching it after this store is safe. */
+        tally_atomic_store_release(&w->target, NULL);
         w = next;
     }
 }
