@@ -996,7 +996,7 @@ intptr_t _tally_rc_get(tally_object *o)
     uint32_t c = tally_atomic_load_relaxed(&o->ob_ref_local);
     rc_thread *t = rc_self();
     if (c == TALLY_IMMORTAL_REFCNT || !t)
-        return c == TALLY_IMMORTAL_REFCNT ? (intptr_t)TALLY_IMMORTAL_REFCNT : (intptr_t)c;
+        return (intptr_t)c;   /* immortal, or a thread with no log of its own */
     pthread_mutex_lock(&rc.lock);
     pthread_mutex_lock(&rc.ship_lock);
     c = tally_atomic_load_relaxed(&o->ob_ref_local);
