@@ -88,6 +88,16 @@ static int visit_pull_in(tally_object *o, void *arg)
     return 0;
 }
 
+/* A candidate for W: not inside its deallocation, and a true count above 0 (0: the backend
+ * releases it after the restart).  *rc gets the count.  World stopped. */
+static inline __attribute__((always_inline)) bool gc_is_candidate(tally_object *o, intptr_t *rc)
+{
+    if (gc_bits(o) & TALLY_GC_BIT_DEALLOCATING)
+        return false;
+    *rc = _tally_rc_gc_refcount(o);
+    return *rc > 0;
+}
+
 /* A non-candidate (count 0 at the stop: the backend releases it after the restart; or inside
  * its deallocation), already unlinked from W, joins the excluded (old) list: its references
  * then count as external.  World stopped. */
@@ -110,8 +120,8 @@ static void update_refs(pass_ctx *c)
         tally_object *o = _TALLY_FROM_GC(g);
         GC_PREFETCH(gc_next(g));
         gc_st(&g->gc_next, gc_ld(&g->gc_next) & GC_PTR_MASK);   /* tag 0: collector-owned */
-        intptr_t rc = _tally_rc_gc_refcount(o);
-        if (tally_unlikely(rc <= 0 || (gc_bits(o) & TALLY_GC_BIT_DEALLOCATING))) {
+        intptr_t rc;
+        if (tally_unlikely(!gc_is_candidate(o, &rc))) {
             _tally_gc_head *next = gc_next(g);
             gc_list_unlink(g);
             exclude_unlinked(c, g, o);
@@ -174,14 +184,6 @@ static void subtract_refs(_tally_gc_head *w)
  * only while it is still a pointer; move_unreachable rebuilds every prev pointer of W. */
 enum { FUSE_YOUNG, FUSE_FULL };
 
-static inline __attribute__((always_inline)) bool fused_is_candidate(tally_object *o, intptr_t *rc)
-{
-    if (gc_bits(o) & TALLY_GC_BIT_DEALLOCATING)
-        return false;
-    *rc = _tally_rc_gc_refcount(o);
-    return *rc > 0;
-}
-
 static inline __attribute__((always_inline)) int visit_decref_fused(tally_object *o, bool *saw_gc, int mode)
 {
     if (!o || !_TALLY_IS_GC(o))
@@ -193,7 +195,7 @@ static inline __attribute__((always_inline)) int visit_decref_fused(tally_object
     bool in_w = mode == FUSE_YOUNG ? gc_tag(g) != 0
                                    : (gc_bits(o) & (TALLY_GC_BIT_TRACKED | TALLY_GC_BIT_FROZEN)) == TALLY_GC_BIT_TRACKED;
     intptr_t rc;
-    if (in_w && fused_is_candidate(o, &rc))
+    if (in_w && gc_is_candidate(o, &rc))
         gc_set_refs(g, rc - 1);   /* rc >= 1: this reference is one of them */
     return 0;
 }
@@ -211,7 +213,7 @@ static inline __attribute__((always_inline)) void update_subtract_refs(pass_ctx 
         GC_PREFETCH(next);
         if (!(gc_ld(&g->gc_prev) & GC_PREV_COLLECTING)) {
             intptr_t rc;
-            if (tally_unlikely(!fused_is_candidate(o, &rc))) {
+            if (tally_unlikely(!gc_is_candidate(o, &rc))) {
                 /* Not a candidate: out of W, unlinked through `kept`. */
                 gc_set_next(kept, next);
                 if (!(gc_ld(&next->gc_prev) & GC_PREV_COLLECTING))
