@@ -532,8 +532,8 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     for (int i = 0; i <= generation; i++)
         tally_atomic_store_relaxed(&gc->count[i], 0);
 
-    _Alignas(16) _tally_gc_head work, unreachable, finalizers, resurrected, still, seen, tuples;
-    _tally_gc_head *mine[] = { &work, &unreachable, &finalizers, &resurrected, &still, &seen, &tuples };
+    _Alignas(16) _tally_gc_head work, unreachable, finalizers, resurrected, still, seen, tuples, cleared;
+    _tally_gc_head *mine[] = { &work, &unreachable, &finalizers, &resurrected, &still, &seen, &tuples, &cleared };
     for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
         gc_list_init(mine[i], 0);
     /* Published for a fork() child, which adopts them if this thread does not survive the fork
@@ -737,13 +737,16 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
             debug_object("collectable", _TALLY_FROM_GC(g));
     }
     /* Objects of `still` freed by this loop skip the QSBR grace period (_tally_free_needs_grace):
-     * no other thread can reach them. */
+     * no other thread can reach them.  Each object goes to `cleared` (still UNREACHABLE) before
+     * its clear(); whatever is left there once the backend has settled (deferred applies this
+     * thread's operations on the set only now, see _tally_rc_gc_settle) lives on: to old. */
     tally_thread_state *self = _tally_tstate();
     if (self)
         self->gc_clearing = 1;
     while (!gc_list_is_empty(&still)) {
         _tally_gc_head *g = gc_next(&still);
         tally_object *o = _TALLY_FROM_GC(g);
+        gc_list_move(g, &cleared);
         if (_tally_rc_try_incref(o)) {
             gc_global_unlock();
             if (saveall) {
@@ -752,13 +755,17 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
                 o->ob_type->clear(o);
             }
             tally_decref(o);
+            _tally_rc_gc_settle(false);
             gc_global_lock();
         }
-        if (gc_next(&still) == g)   /* still alive (or dying elsewhere): it may die later */
-            move_one_to_old(g, old, old_space, space);
     }
+    gc_global_unlock();
+    _tally_rc_gc_settle(true);
     if (self)
         self->gc_clearing = 0;
+    gc_global_lock();
+    while (!gc_list_is_empty(&cleared))   /* alive (or dying elsewhere): it may die later */
+        move_one_to_old(gc_next(&cleared), old, old_space, space);
     gc_global_unlock();
     rec.clear_ns = _tally_now_ns() - t_clear0;
 

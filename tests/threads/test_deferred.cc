@@ -533,6 +533,123 @@ TEST(Deferred, AnotherThreadsDecrementIsNotAppliedBeforeItsEpochEnds)
     EXPECT_EQ(book.total(), 1);
 }
 
+// A GC node with two slots, counted per id like Node (for the collector's clear loop).
+struct CycleNode {
+    TALLY_OBJECT_HEAD;
+    tally_object *a, *b;
+    int id;
+    std::atomic<int> *deaths;
+};
+int cycle_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    auto *n = reinterpret_cast<CycleNode *>(self);
+    if (n->a)
+        visit(n->a, arg);
+    if (n->b)
+        visit(n->b, arg);
+    return 0;
+}
+int cycle_clear(tally_object *self)
+{
+    auto *n = reinterpret_cast<CycleNode *>(self);
+    tally_object *a = n->a, *b = n->b;
+    n->a = n->b = nullptr;
+    tally_xdecref(a);
+    tally_xdecref(b);
+    return 0;
+}
+void cycle_destroy(tally_object *self)
+{
+    auto *n = reinterpret_cast<CycleNode *>(self);
+    n->deaths[n->id].fetch_add(1);
+    cycle_clear(self);
+}
+const tally_type cycle_node_type = {"DeferredCycleNode", sizeof(CycleNode), TALLY_TYPE_GC, cycle_traverse,
+                                    cycle_clear, nullptr, nullptr, cycle_destroy};
+
+TEST(Deferred, CollectionFreesItsGarbageItselfExactlyOnce)
+{
+    // The collector's clear loop applies its own operations on the unreachable set at once
+    // (runtime/rc_deferred.c, gc_settle_log): the garbage is freed inside tally_gc_collect, not
+    // at a later reconciliation, and exactly once, also when the log fills in the middle of the
+    // loop (several logs' worth of cycles, of three shapes, with a live object they point to).
+    tally_flush();
+    bool was_enabled = tally_gc_is_enabled();
+    tally_gc_disable();
+    tally_gc_collect(2);
+    tally_flush();
+    tally_options opt;
+    tally_get_options(&opt);
+    const size_t cycles = 3 * size_t(opt.rclog_size);
+    std::vector<std::atomic<int>> deaths(4 * cycles + 1);
+    int next_id = 0;
+    auto make = [&] {
+        auto *n = reinterpret_cast<CycleNode *>(tally_new(&cycle_node_type));
+        n->a = n->b = nullptr;
+        n->id = next_id++;
+        n->deaths = deaths.data();
+        return n;
+    };
+    CycleNode *anchor = make();   // live: held here, pointed to by every 7th cycle
+    const int anchor_id = anchor->id;
+    size_t garbage = 0, anchor_refs = 1;
+    for (size_t i = 0; i < cycles; i++) {
+        CycleNode *x = make(), *y = make();
+        switch (i % 3) {
+        case 0:   // x <-> y
+            x->a = &y->ob_base;
+            y->a = &x->ob_base;
+            tally_incref(&x->ob_base);
+            break;
+        case 1: { // x -> y -> z -> x
+            CycleNode *z = make();
+            x->a = &y->ob_base;
+            y->a = &z->ob_base;
+            z->a = &x->ob_base;
+            tally_incref(&x->ob_base);
+            garbage++;
+            break;
+        }
+        default:  // x -> x, and a tail y that only x holds
+            x->a = &x->ob_base;
+            tally_incref(&x->ob_base);
+            x->b = &y->ob_base;
+            break;
+        }
+        if (i % 7 == 0) {
+            y->b = &anchor->ob_base;
+            tally_incref(&anchor->ob_base);
+            anchor_refs++;
+        }
+        garbage += 2;
+        tally_decref(&x->ob_base);
+    }
+    tally_flush();
+    ASSERT_EQ(tally_refcount(&anchor->ob_base), (intptr_t)anchor_refs);
+    intptr_t n = tally_gc_collect(2);
+    // No flush: what the collection reclaimed is gone now.
+    size_t dead_once = 0, dead_more = 0;
+    for (int id = 0; id < next_id; id++) {
+        if (id == anchor_id)
+            continue;
+        dead_once += deaths[id].load() == 1;
+        dead_more += deaths[id].load() > 1;
+    }
+    EXPECT_EQ(n, (intptr_t)garbage);
+    EXPECT_EQ(dead_once, garbage) << "garbage left for a later reconciliation";
+    EXPECT_EQ(dead_more, 0u);
+    EXPECT_EQ(deaths[anchor_id].load(), 0);
+    tally_flush();
+    EXPECT_EQ(tally_refcount(&anchor->ob_base), 1) << "the cycles' references to the live anchor";
+    tally_decref(&anchor->ob_base);
+    tally_flush();
+    EXPECT_EQ(deaths[anchor_id].load(), 1);
+    for (int id = 0; id < next_id; id++)
+        EXPECT_LE(deaths[id].load(), 1) << "id " << id;
+    if (was_enabled)
+        tally_gc_enable();
+}
+
 // Not in TSan builds: ThreadSanitizer's fork interceptor plus the runtime's fork handlers (a
 // stop-the-world) exceed its deadlock detector's 64-held-locks limit, and it aborts.
 #if !defined(TALLY_TSAN)
