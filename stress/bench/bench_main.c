@@ -480,8 +480,11 @@ static void run_gb(const char *path, const char *filter, uint64_t reps, double m
     snprintf(f_filter, sizeof f_filter, "--benchmark_filter=%s", filter);
     snprintf(f_reps, sizeof f_reps, "--benchmark_repetitions=%llu", (unsigned long long)reps);
     snprintf(f_min, sizeof f_min, "--benchmark_min_time=%g", min_time);
+    /* Random interleaving: the repetitions of all rows run in a random order, so a ratio of two
+     * rows (2 threads / 1, a backend / its anchor) compares measurements spread over the same
+     * minutes instead of two blocks taken at different moments of a noisy shared machine. */
     char *argv[] = {(char *)path, f_filter, f_reps, f_min, "--benchmark_report_aggregates_only=true",
-                    "--benchmark_format=json", NULL};
+                    "--benchmark_enable_random_interleaving=true", "--benchmark_format=json", NULL};
     bench_proc_result r;
     bj *procs = bj_get(into, "processes");
     if (!procs)
