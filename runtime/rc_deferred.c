@@ -1446,10 +1446,15 @@ void _tally_rc_fork_child(void)
             }
             thread_unlink_locked(t);
             forget_owner_locked(t);
-            /* Its inbox (deaths it had not freed yet) becomes ours. */
+            /* Its inbox (deaths it had not freed yet) becomes ours, and so do the deaths its
+             * clear loop had found (it was the collector; this process adopts its lists). */
             for (size_t i = 0; self && i < t->inbox.n; i++)
                 vec_push(&self->inbox, t->inbox.v[i]);
+            for (size_t i = 0; self && i < t->gc_dead.n; i++)
+                vec_push(&self->inbox, t->gc_dead.v[i]);
             vec_free(&t->inbox);
+            vec_free(&t->gc_dead);
+            vec_free(&t->gc_dying);
             if (t->ts)
                 t->ts->rc_data = NULL;
             mi_free(t);
