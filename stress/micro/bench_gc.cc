@@ -13,6 +13,11 @@
 //   gc/cycle_reclaim/objects:1000000  500,000 garbage 2-cycles of lists (a=[], b=[a], a.append(b))
 //                               reclaimed by one young collection: ns_per_object of the
 //                               collection (find + clear + free); cpu_ns_per_object.
+//   anchor/seq_read/bytes:256M  the machine's sequential read bandwidth at that moment (one load
+//                               per 64-byte line over 256 MiB, several times the last-level
+//                               cache): gb_per_s.  A full collection walks 64 MB of list headers
+//                               several times and is bound by it (docs/collector.md); on a shared
+//                               VM it varies run to run, so it is measured next to the rows.
 //   gc/young_pause/old:0, gc/young_pause/old:1M   automatic young collections at threshold
 //                               2000 while a loop builds and drops 2-cycles and keeps one object
 //                               in 8 in a ring of 1,000 survivors; with 0 or 1,000,000 live old
@@ -140,6 +145,25 @@ void BM_cycle_reclaim(benchmark::State &state)
     state.counters["cpu_ns_per_object"] = cpu_ns / (double(kObjects) * double(iters));
     state.counters["objects"] = double(kObjects);
     quiesce();
+}
+
+void BM_seq_read(benchmark::State &state)
+{
+    constexpr size_t kBytes = size_t(256) << 20;
+    std::vector<uint64_t> buf(kBytes / sizeof(uint64_t), 1);   // written: every page is mapped
+    double total_ns = 0;
+    uint64_t iters = 0, sum = 0;
+    for (auto _ : state) {
+        auto t0 = Clock::now();
+        for (size_t i = 0; i < buf.size(); i += 64 / sizeof(uint64_t))
+            sum += buf[i];
+        double ns = since_ns(t0);
+        state.SetIterationTime(ns / 1e9);
+        total_ns += ns;
+        iters++;
+    }
+    benchmark::DoNotOptimize(sum);
+    state.counters["gb_per_s"] = double(kBytes) * double(iters) / total_ns;
 }
 
 double percentile(std::vector<double> v, double q)
@@ -311,6 +335,7 @@ int main(int argc, char **argv)
     }
     benchmark::RegisterBenchmark("gc/full/live:1000000", BM_full)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("gc/cycle_reclaim/objects:1000000", BM_cycle_reclaim)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("anchor/seq_read/bytes:256M", BM_seq_read)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("gc/young_pause/old:0", BM_young_pause, size_t(0))->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("gc/young_pause/old:1M", BM_young_pause, kObjects)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
     const char *skip = std::getenv("TALLY_BENCH_NO_CPYTHON");
