@@ -1157,6 +1157,16 @@ bool _tally_rc_try_incref(tally_object *o)
         return false;
     if (tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_DYING)
         return false;   /* a finalizer of o is running: o is dying */
+    tally_thread_state *self = _tally_tstate();
+    if (tally_unlikely(self && self->gc_clearing) && in_gc_unreachable((uintptr_t)o)) {
+        /* The collector's clear loop taking its reference to a member of U: through `last`, so
+         * that its release cancels it.  The reason below does not apply: no other thread and
+         * no weakref can reach o, and gc_settle_log applies this thread's entries in order.
+         * The log has room (made above), so the spill cannot settle between the read of the
+         * count and the increment. */
+        _tally_incref_fast(o);
+        return true;
+    }
     /* Straight into the log, not the `last` slot: the caller's matching decrement is then
      * logged too, so o's death is decided in the same step as (or after) the deaths of what the
      * caller dropped while holding o.  (Cancelled in the slot, the pair would leave o's death to
