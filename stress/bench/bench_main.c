@@ -888,8 +888,12 @@ int tally_bench_main(int argc, char **argv)
     o.reps = tally_cli_find(opts, nopts, "--reps")->seen ? reps : quick ? 2 : 3;
     o.seconds = seconds > 0 ? seconds : quick ? 0.15 : 0.8;
     o.micro_min_time = quick ? 0.03 : 0.1;
-    o.micro_reps = quick ? 3 : reps < 3 ? 3 : reps;
-    o.gc_reps = quick ? 1 : o.micro_reps;
+    /* Refcount rows: at least 7 repetitions of 0.1 s, so a median (and the ratios of medians:
+     * 2 threads / 1, a pair / its anchor) survives up to 3 repetitions that a busy moment of a
+     * shared machine slowed; 3 moved the scaling rows by 0.5x from one run to the next.  The
+     * collector rows are long (10^6 objects, 3,000 collections): the --reps of the run. */
+    o.micro_reps = quick ? 3 : reps < 7 ? 7 : reps;
+    o.gc_reps = quick ? 1 : reps < 3 ? 3 : reps;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1)
         cores = 1;
