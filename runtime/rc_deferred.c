@@ -1138,12 +1138,12 @@ void _tally_rc_set_immortal(tally_object *o)
 bool _tally_rc_try_incref(tally_object *o)
 {
     struct _tally_rclog *l = &_tally_rclog_tls;
+    tally_thread_state *self = _tally_tstate();
     if (tally_unlikely(l->pos == l->end && l->base)) {
         /* Room first: in the collector's clear loop that settles the log, which may take o's
          * count to zero (gc_settle_log); the count must be read after that, not before. */
-        tally_thread_state *ts = _tally_tstate();
-        if (ts && ts->rc_data && tally_atomic_load_relaxed(&ts->state) == TALLY_TS_ATTACHED)
-            log_make_room(ts->rc_data, ts);
+        if (self && self->rc_data && tally_atomic_load_relaxed(&self->state) == TALLY_TS_ATTACHED)
+            log_make_room(self->rc_data, self);
     }
     /* Acquire: pairs with the release store of resurrect_begin (see below) and orders the
      * caller's reads of o after the check.  A count of zero means reconciled dead (in the ZCT
@@ -1157,11 +1157,10 @@ bool _tally_rc_try_incref(tally_object *o)
         return false;
     if (tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_DYING)
         return false;   /* a finalizer of o is running: o is dying */
-    tally_thread_state *self = _tally_tstate();
     if (tally_unlikely(self && self->gc_clearing) && in_gc_unreachable((uintptr_t)o)) {
         /* The collector's clear loop taking its reference to a member of U: through `last`, so
          * that its release cancels it.  The reason below does not apply: no other thread and
-         * no weakref can reach o, and gc_settle_log applies this thread's entries in order.
+         * no weakref can reach o, and gc_settle_log applies all of this thread's entries for U.
          * The log has room (made above), so the spill cannot settle between the read of the
          * count and the increment. */
         _tally_incref_fast(o);
