@@ -25,7 +25,7 @@
 //                               the run (from the collector's pause records): p50_us / p99_us
 //                               (stop-the-world time), collection_p50_us / collection_p99_us
 //                               (whole collection on the allocating thread), samples.  About
-//                               3,000 collections per run (about 1 s): with 400 (80 ms) one
+//                               3,000 collections per run (0.44-0.49 s here): with 400 (80 ms) one
 //                               noisy moment of a shared VM covered a whole run, and the p99
 //                               of the same code read 25-106 us from one run to the next.
 #include <benchmark/benchmark.h>
