@@ -28,6 +28,9 @@
  *     move_unreachable: unreachable set (pointer)     set                      0
  *     legacy finalizers list        clear             clear                    0
  *     finalize / clear phases       set               set                      0
+ * A full collection with incremental mode off keeps gc_refs and these marks in its side table
+ * (collector/gc_side_table.h) instead: its W objects keep plain prev pointers throughout, and
+ * only the objects it moves to U get COLLECTING and UNREACHABLE, as above.
  * No object in a generation list has COLLECTING or UNREACHABLE once a collection returns.
  * SPACE (bit0 of gc_prev) is meaningful only in gen2 while incremental mode is on: an object
  * whose SPACE equals gc.visited_space has been scanned in the current old-generation cycle.
@@ -39,7 +42,7 @@
 
 #define GC_TAG_MASK ((uintptr_t)0xF)
 /* In W between the fused walk and move_unreachable only (world stopped): the object's traversal
- * met no GC object, so move_unreachable need not traverse it again (collector/gc.c). */
+ * met no GC object, so move_unreachable need not traverse it again (collector/gc_trial.c). */
 #define GC_NEXT_LEAF ((uintptr_t)0x1)
 #define GC_PTR_MASK (~(uintptr_t)0xF)
 #define GC_PREV_SPACE ((uintptr_t)0x1)

@@ -34,13 +34,20 @@ static struct {
     pthread_cond_t parked;      /* signalled when countdown reaches 0 */
     pthread_cond_t restart;     /* broadcast when the world restarts */
     int countdown;              /* attached threads not yet parked */
-    int stopped;                /* world stopped (written under mu; read relaxed as a hint) */
+    int stopped;                /* every other attached thread parked (under mu; _tally_world_is_stopped) */
     tally_thread_state *requester;
 } stw = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
     PTHREAD_COND_INITIALIZER, 0, 0, NULL,
 };
 
+/* True only on the thread that stopped the world, from the moment every attached thread has
+ * parked until its restart: `stopped` is set under `mu` after the countdown reached 0 and
+ * cleared under `mu` before any parked thread resumes, and no other thread runs Tally code in
+ * between.  (Set before the wait, as it once was, a thread still running towards its safepoint
+ * read it as "stopped", and the biased queue merged an object as if its owner were parked while
+ * the owner could still write its local count: ThreadSanitizer reported the free racing with
+ * the owner's accesses in stress_graph_biased, about one run in 30.) */
 bool _tally_world_is_stopped(void)
 {
     return tally_atomic_load_relaxed(&stw.stopped) != 0;
@@ -107,7 +114,6 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
             stw.countdown++;
         }
     }
-    tally_atomic_store_relaxed(&stw.stopped, 1);
     if (stw.countdown > 0) {
         /* Offline while waiting: a thread that is inside a grace-period wait (deferred
          * reconciliation, a delayed-free barrier) must be able to finish it and reach its
@@ -115,9 +121,11 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
         _tally_qsbr_offline();
         while (stw.countdown > 0)
             pthread_cond_wait(&stw.parked, &stw.mu);
+        tally_atomic_store_relaxed(&stw.stopped, 1);
         pthread_mutex_unlock(&stw.mu);
         _tally_qsbr_online();
     } else {
+        tally_atomic_store_relaxed(&stw.stopped, 1);
         pthread_mutex_unlock(&stw.mu);
     }
 #endif

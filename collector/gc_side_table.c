@@ -1,0 +1,235 @@
+/* collector/gc_side_table.c - a full collection's trial deletion over an address-indexed table.
+ *
+ * Owns: _tally_gst_top and the mapping of its middle arrays and leaves
+ * (collector/gc_side_table.h has the layout, the keys and the invariants), and the two passes
+ * that use it (_tally_gc_side_update_subtract_refs, _tally_gc_side_move_unreachable) with the
+ * arrays they keep between collections.  Collecting thread only, world stopped (or the GIL
+ * held): no atomics.
+ */
+#include "collector/gc_side_table.h"
+#include "collector/gc_trial.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+
+gst_mid *_tally_gst_top[1u << GST_TOP_BITS];
+
+gst_entry *_tally_gst_map(const void *o)
+{
+    uintptr_t a = (uintptr_t)o;
+    if (a >> GST_ADDR_BITS)
+        _tally_fatal("cycle collector: object %p lies above the 48-bit addresses its side table covers", o);
+    gst_mid **mp = &_tally_gst_top[a >> (GST_LEAF_SHIFT + GST_MID_BITS)];
+    if (!*mp) {
+        *mp = calloc(1, sizeof(gst_mid));
+        if (!*mp)
+            _tally_fatal("cycle collector: out of memory for its side table");
+    }
+    gst_entry **lp = &(*mp)->leaf[(a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)];
+    if (!*lp) {
+        /* Zero pages on demand: a leaf costs memory only where W members lie. */
+        size_t bytes = sizeof(gst_entry) << (GST_LEAF_SHIFT - GST_GRAIN_SHIFT);
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            _tally_fatal("cycle collector: out of memory for its side table");
+        *lp = p;
+    }
+    return gst_find(o);
+}
+
+/* ---- the passes ------------------------------------------------------------------------------
+ * The same trial deletion for a full collection (generation 2, incremental mode off), with each
+ * member's gc_refs and flags in the side table (collector/gc_side_table.h) instead of its
+ * gc_prev word.  Results are those of update_subtract_refs + move_unreachable: W keeps the
+ * reachable objects (links untouched, so their prev pointers never need rebuilding), U gets the
+ * unreachable ones exactly as move_unreachable leaves them, reachable tuples go to `tuples`.
+ *
+ * Pass A walks W from its tail (the youngest objects) to its head.  A container is usually made
+ * before what it holds, so by the time the walk traverses it, its items were walked and given
+ * their entries, and its visits touch the table, not the items' headers.  A visit to a member
+ * not walked yet initialises its entry from the header (lazy initialisation, as in
+ * update_subtract_refs).  The walk records W in `order`.
+ * Pass B is move_unreachable over `order` taken head to tail (list order): an entry with gc_refs
+ * > 0 is reachable and cleared (a later visit then sees 0: done); one with 0 is marked TENT
+ * (tentatively unreachable) and remembered; a visit from a reachable object gives a member
+ * ahead with gc_refs 0 a 1, and takes a TENT member back (its entry gets 1 and it is appended to
+ * `order`, to be traversed again).  A member whose traversal met no GC object (LEAF) is not
+ * traversed, and its header is not read at all.  At the end the members still TENT are moved to
+ * U.  Every entry set is cleared once (s->live counts them; a collection that leaves one set
+ * is a collector bug and fatal). */
+typedef struct gc_ptr_vec {
+    _tally_gc_head **v;
+    size_t n, cap;
+} gc_ptr_vec;
+
+typedef struct side_ctx {
+    gc_ptr_vec order;    /* W in pass A's walk order, then pass B's take-backs */
+    gc_ptr_vec tent;     /* pass B: members found at gc_refs 0 */
+    size_t live;         /* entries set and not cleared */
+    bool saw_gc;         /* pass A: the current traversal met a GC object */
+} side_ctx;
+
+/* Kept between collections (one collection at a time): no allocation per collection. */
+static side_ctx gc_side;
+
+static __attribute__((noinline)) void ptr_vec_grow(gc_ptr_vec *v)
+{
+    size_t cap = v->cap ? v->cap * 2 : 4096;
+    _tally_gc_head **n = realloc(v->v, cap * sizeof *n);
+    if (!n)
+        _tally_fatal("cycle collector: out of memory for its working-set order (%zu objects)", cap);
+    v->v = n;
+    v->cap = cap;
+}
+
+static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
+{
+    if (tally_unlikely(v->n == v->cap))
+        ptr_vec_grow(v);
+    v->v[v->n++] = g;
+}
+
+static inline int visit_side_decref(tally_object *o, void *arg)
+{
+    side_ctx *s = arg;
+    if (!o)
+        return 0;
+    gst_entry *e = gst_find(o);
+    if (e) {
+        gst_entry v = *e;
+        if (v & GST_W) {
+            s->saw_gc = true;
+            gst_entry r = v & GST_REFS;
+            if (tally_likely(r && r != GST_REFS))
+                *e = v - 1;
+            else if (!r)
+                _tally_misuse(o, "cycle collector: refcount is too small (traverse visits more references than the count holds)");
+            return 0;
+        }
+    }
+    if (!_TALLY_IS_GC(o))
+        return 0;
+    s->saw_gc = true;
+    intptr_t rc;
+    if ((gc_bits(o) & (TALLY_GC_BIT_TRACKED | TALLY_GC_BIT_FROZEN)) == TALLY_GC_BIT_TRACKED && gc_is_candidate(o, &rc)) {
+        *gst_slot(o) = GST_W | gst_refs(rc - 1);   /* rc >= 1: this reference is one of them */
+        s->live++;
+    }
+    return 0;
+}
+
+void _tally_gc_side_update_subtract_refs(pass_ctx *c)
+{
+    side_ctx *s = &gc_side;
+    _tally_gc_head *w = c->work;
+    _tally_gc_head *g = gc_prev(w);
+    while (g != w) {
+        _tally_gc_head *prev = gc_prev(g);
+        GC_PREFETCH(prev);
+        tally_object *o = _TALLY_FROM_GC(g);
+        gst_entry *e = gst_slot(o);
+        gst_entry v = *e;
+        if (!(v & GST_W)) {
+            intptr_t rc;
+            if (tally_unlikely(!gc_is_candidate(o, &rc))) {
+                gc_list_unlink(g);
+                exclude_unlinked(c, g, o);
+                g = prev;
+                continue;
+            }
+            v = GST_W | gst_refs(rc);
+            s->live++;
+        }
+        if (o->ob_type == &tally_tuple_type)
+            v |= GST_TUPLE;
+        *e = v;   /* before the traversal: a reference o holds to itself decrements it */
+        uintptr_t next_word = gc_ld(&g->gc_next);
+        if (next_word & GC_TAG_MASK)
+            gc_st(&g->gc_next, next_word & GC_PTR_MASK);   /* a young shard's tag: collector-owned */
+        ptr_vec_push(&s->order, g);
+        c->candidates++;
+        s->saw_gc = false;
+        GC_TRAVERSE(o, visit_side_decref, s);
+        if (!s->saw_gc)
+            *e |= GST_LEAF;
+        g = prev;
+    }
+}
+
+static inline int visit_side_reachable(tally_object *o, void *arg)
+{
+    side_ctx *s = arg;
+    if (!o)
+        return 0;
+    gst_entry *e = gst_find(o);
+    if (!e)
+        return 0;
+    gst_entry v = *e;
+    if (!(v & GST_W))
+        return 0;   /* not a member, or already found reachable */
+    if (v & GST_TENT) {
+        *e = (v & ~(GST_TENT | GST_REFS)) | 1;   /* behind us after all: traverse it again */
+        ptr_vec_push(&s->order, _TALLY_AS_GC(o));
+    } else if (!(v & GST_REFS)) {
+        *e = v | 1;   /* ahead: reachable */
+    }
+    return 0;
+}
+
+size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *tuples)
+{
+    side_ctx *s = &gc_side;
+    size_t walked = s->order.n;
+    size_t reachable = 0;
+    s->tent.n = 0;
+    for (size_t k = 0; k < s->order.n; k++) {
+        /* List order is pass A's order reversed; take-backs follow in the order found. */
+        _tally_gc_head *g = s->order.v[k < walked ? walked - 1 - k : k];
+        tally_object *o = _TALLY_FROM_GC(g);
+        gst_entry *e = gst_find(o);
+        gst_entry v = *e;
+        if (v & GST_REFS) {
+            *e = 0;
+            s->live--;
+            reachable++;
+            if (!(v & GST_LEAF))
+                GC_TRAVERSE(o, visit_side_reachable, s);
+            if ((v & GST_TUPLE) && tuples) {
+                gc_list_unlink(g);
+                gc_list_append(g, tuples);
+            }
+        } else if (v & GST_W) {
+            *e = v | GST_TENT;
+            ptr_vec_push(&s->tent, g);
+        }
+    }
+    for (size_t i = 0; i < s->tent.n; i++) {
+        _tally_gc_head *g = s->tent.v[i];
+        tally_object *o = _TALLY_FROM_GC(g);
+        gst_entry *e = gst_find(o);
+        if (!(*e & GST_TENT))
+            continue;   /* taken back and found reachable: already cleared */
+        *e = 0;
+        s->live--;
+        gc_list_unlink(g);
+        _tally_gc_head *last = gc_prev(u);
+        gc_set_next(last, g);
+        gc_st(&g->gc_prev, (uintptr_t)last | GC_PREV_COLLECTING);
+        gc_st(&g->gc_next, (uintptr_t)u);
+        gc_st(&u->gc_prev, (uintptr_t)g);
+        uint8_t bits = gc_bits(o);
+        tally_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(bits | TALLY_GC_BIT_UNREACHABLE));
+        const tally_type *t = o->ob_type;
+        c->to_u++;
+        if (t->del)
+            c->any_del = true;
+        if ((bits & TALLY_GC_BIT_WEAKREFS) || t == &tally_weakref_type ||
+            (t->finalize && !(bits & TALLY_GC_BIT_FINALIZED)))
+            c->need_walk = true;
+    }
+    if (tally_unlikely(s->live != 0))
+        _tally_fatal("cycle collector: %zu side-table entries left set after a full collection", s->live);
+    s->order.n = 0;
+    s->tent.n = 0;
+    return reachable;
+}

@@ -1,0 +1,76 @@
+/* collector/gc_side_table.h - the full collection's per-object scratch, kept outside the objects.
+ *
+ * Owns: an address-indexed table of 32-bit entries (one per 32 bytes of address space, grouped
+ * in 512 KiB leaves that each cover 4 MiB) in which a full collection keeps each candidate's
+ * gc_refs and its flags, so that its walks leave the object headers (and their list links)
+ * untouched and need not read a header only to learn or change that state (the passes are in
+ * collector/gc_side_table.c; docs/collector.md says why it pays).
+ *
+ * Keys: an object's own address >> 5.  Every object is at least 32 bytes and two live objects
+ * never overlap, so two objects never share an entry; an entry nobody set reads 0, so a pointer
+ * to any object (GC or not, in a leaf or not) can be looked up: only working-set members have a
+ * nonzero entry.
+ *
+ * Concurrency: used only by the collecting thread while every other thread is stopped (or the
+ * GIL is held); consecutive collections on different threads are ordered by gc.collecting's
+ * acq_rel CAS and release store.  Invariant outside a full collection's two passes: every entry
+ * is 0 (the passes count the entries they set and clear, and check the count at the end).
+ * Leaves are never returned: a cleared leaf's untouched pages stay unmapped (MAP_NORESERVE), the
+ * touched ones cost 4 bytes per 32 bytes of the GC heap that used them.
+ */
+#ifndef TALLY_COLLECTOR_GC_SIDE_TABLE_H
+#define TALLY_COLLECTOR_GC_SIDE_TABLE_H
+
+#include "runtime/internal.h"
+
+typedef uint32_t gst_entry;
+
+#define GST_W     0x80000000u   /* a member of W: initialised in this collection */
+#define GST_LEAF  0x40000000u   /* its traversal met no GC object: nothing to propagate */
+#define GST_TENT  0x20000000u   /* move_unreachable found it at gc_refs 0 (tentatively in U) */
+#define GST_TUPLE 0x10000000u   /* a tuple (untrack_tuples looks at the reachable ones) */
+#define GST_REFS  0x0FFFFFFFu   /* gc_refs; this value saturates (never decremented: treated as
+                                 * held from outside, which only keeps garbage, never frees) */
+
+#define GST_GRAIN_SHIFT 5
+#define GST_LEAF_SHIFT 22
+#define GST_MID_BITS 14         /* address bits 22..35 */
+#define GST_TOP_BITS 12         /* address bits 36..47 */
+#define GST_ADDR_BITS 48
+
+typedef struct gst_mid {
+    gst_entry *leaf[1u << GST_MID_BITS];
+} gst_mid;
+
+TALLY_HIDDEN extern gst_mid *_tally_gst_top[1u << GST_TOP_BITS];
+
+/* The entry of o, or NULL when no leaf covers o (then o is not a member of W). */
+static inline gst_entry *gst_find(const void *o)
+{
+    uintptr_t a = (uintptr_t)o;
+    if (tally_unlikely(a >> GST_ADDR_BITS))
+        return NULL;
+    gst_mid *m = _tally_gst_top[a >> (GST_LEAF_SHIFT + GST_MID_BITS)];
+    if (tally_unlikely(!m))
+        return NULL;
+    gst_entry *leaf = m->leaf[(a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)];
+    if (tally_unlikely(!leaf))
+        return NULL;
+    return &leaf[(a >> GST_GRAIN_SHIFT) & ((1u << (GST_LEAF_SHIFT - GST_GRAIN_SHIFT)) - 1)];
+}
+
+/* Map the leaf that covers o (fatal when out of memory or outside 48-bit addresses). */
+TALLY_HIDDEN gst_entry *_tally_gst_map(const void *o);
+
+static inline gst_entry *gst_slot(const void *o)
+{
+    gst_entry *e = gst_find(o);
+    return tally_likely(e != NULL) ? e : _tally_gst_map(o);
+}
+
+static inline gst_entry gst_refs(intptr_t rc)
+{
+    return rc >= (intptr_t)GST_REFS ? GST_REFS : (gst_entry)rc;
+}
+
+#endif
