@@ -44,11 +44,11 @@ gst_entry *_tally_gst_map(const void *o)
  * reachable objects (links untouched, so their prev pointers never need rebuilding), U gets the
  * unreachable ones exactly as move_unreachable leaves them, reachable tuples go to `tuples`.
  *
- * Pass A walks W from its tail (the youngest objects) to its head.  A container is usually made
- * before what it holds, so by the time the walk traverses it, its items were walked and given
- * their entries, and its visits touch the table, not the items' headers.  A visit to a member
- * not walked yet initialises its entry from the header (lazy initialisation, as in
- * update_subtract_refs).  The walk records W in `order`.
+ * Pass A walks W from its tail (the youngest objects) to its head: measured faster than from the
+ * head on both allocation orders of the benchmark graph (docs/collector.md).  A visit to a
+ * member with an entry touches only the table; a visit to a member not walked yet initialises
+ * its entry from the header (lazy initialisation, as in update_subtract_refs).  The walk
+ * records W in `order`.
  * Pass B is move_unreachable over `order` taken head to tail (list order): an entry with gc_refs
  * > 0 is reachable and cleared (a later visit then sees 0: done); one with 0 is marked TENT
  * (tentatively unreachable) and remembered; a visit from a reachable object gives a member
