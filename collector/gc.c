@@ -471,12 +471,12 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
                 o->ob_type->clear(o);
             }
             tally_decref(o);
-            _tally_rc_gc_settle(false);
+            _tally_rc_gc_settle();
             gc_global_lock();
         }
     }
     gc_global_unlock();
-    _tally_rc_gc_settle(true);
+    _tally_rc_gc_settle();
     if (self)
         self->gc_clearing = 0;
     gc_global_lock();

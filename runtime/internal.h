@@ -233,14 +233,14 @@ TALLY_HIDDEN void _tally_rc_flush(void);
 TALLY_HIDDEN void _tally_rc_gc_prepare(void);
 TALLY_HIDDEN intptr_t _tally_rc_gc_refcount(tally_object *o);
 TALLY_HIDDEN void _tally_rc_gc_after(void);
-/* The collector's clear loop (its thread has gc_clearing set), after each object: free the
- * members of the final unreachable set that the loop's own operations were found to have killed;
- * `all` (the loop is over): find every one first.  Only `deferred` holds such deaths back (its
- * decrements wait in the log); elsewhere they happen in the decrement itself. */
+/* The collector's clear loop (its thread has gc_clearing set), after each object and once at
+ * the end: apply the loop's own operations on the final unreachable set and free the members
+ * they killed.  Only `deferred` holds such deaths back (its decrements wait in the log);
+ * elsewhere they happen in the decrement itself. */
 #if defined(TALLY_BACKEND_DEFERRED)
-TALLY_HIDDEN void _tally_rc_gc_settle(bool all);
+TALLY_HIDDEN void _tally_rc_gc_settle(void);
 #else
-static inline void _tally_rc_gc_settle(bool all) { (void)all; }
+static inline void _tally_rc_gc_settle(void) {}
 #endif
 TALLY_HIDDEN void _tally_rc_fork_child(void);
 
