@@ -234,22 +234,7 @@ size_t _tally_gc_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *
             }
         } else {
             gc_set_next(prev, gc_next(g));
-            _tally_gc_head *last = gc_prev(u);
-            gc_set_next(last, g);
-            gc_st(&g->gc_prev, (uintptr_t)last | GC_PREV_COLLECTING);
-            gc_st(&g->gc_next, (uintptr_t)u);
-            gc_st(&u->gc_prev, (uintptr_t)g);
-            tally_object *o = _TALLY_FROM_GC(g);
-            uint8_t bits = gc_bits(o);
-            tally_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(bits | TALLY_GC_BIT_UNREACHABLE));
-            /* The header line is loaded anyway: note what the later passes over U must do. */
-            const tally_type *t = o->ob_type;
-            c->to_u++;
-            if (t->del)
-                c->any_del = true;
-            if ((bits & TALLY_GC_BIT_WEAKREFS) || t == &tally_weakref_type ||
-                (t->finalize && !(bits & TALLY_GC_BIT_FINALIZED)))
-                c->need_walk = true;
+            gc_append_unreachable(c, g, u);
         }
         g = gc_next(prev);
     }

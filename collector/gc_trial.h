@@ -56,6 +56,28 @@ static inline void exclude_unlinked(pass_ctx *c, _tally_gc_head *g, tally_object
         gc_bits_clear_ws(o, TALLY_GC_BIT_UNREACHABLE);
 }
 
+/* Append g (already out of W) to U as move_unreachable leaves it: prev address | COLLECTING,
+ * UNREACHABLE set; note in c what the later passes over U must do (the header line is loaded
+ * anyway).  World stopped. */
+static inline void gc_append_unreachable(mu_ctx *c, _tally_gc_head *g, _tally_gc_head *u)
+{
+    _tally_gc_head *last = gc_prev(u);
+    gc_set_next(last, g);
+    gc_st(&g->gc_prev, (uintptr_t)last | GC_PREV_COLLECTING);
+    gc_st(&g->gc_next, (uintptr_t)u);
+    gc_st(&u->gc_prev, (uintptr_t)g);
+    tally_object *o = _TALLY_FROM_GC(g);
+    uint8_t bits = gc_bits(o);
+    tally_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(bits | TALLY_GC_BIT_UNREACHABLE));
+    const tally_type *t = o->ob_type;
+    c->to_u++;
+    if (t->del)
+        c->any_del = true;
+    if ((bits & TALLY_GC_BIT_WEAKREFS) || t == &tally_weakref_type ||
+        (t->finalize && !(bits & TALLY_GC_BIT_FINALIZED)))
+        c->need_walk = true;
+}
+
 /* gc_refs in the prev words (collector/gc_trial.c). */
 TALLY_HIDDEN void _tally_gc_update_refs(pass_ctx *c);
 TALLY_HIDDEN void _tally_gc_subtract_refs(_tally_gc_head *w);
