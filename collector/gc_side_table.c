@@ -72,20 +72,10 @@ typedef struct side_ctx {
 /* Kept between collections (one collection at a time): no allocation per collection. */
 static side_ctx gc_side;
 
-static __attribute__((noinline)) void ptr_vec_grow(gc_ptr_vec *v)
-{
-    size_t cap = v->cap ? v->cap * 2 : 4096;
-    _tally_gc_head **n = realloc(v->v, cap * sizeof *n);
-    if (!n)
-        _tally_fatal("cycle collector: out of memory for its working-set order (%zu objects)", cap);
-    v->v = n;
-    v->cap = cap;
-}
-
 static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
 {
     if (tally_unlikely(v->n == v->cap))
-        ptr_vec_grow(v);
+        v->v = _tally_grow_ptrs(v->v, &v->cap, 4096, "the cycle collector's working-set order");
     v->v[v->n++] = g;
 }
 

@@ -167,6 +167,18 @@ TALLY_HIDDEN void _tally_set_error(const char *fmt, ...) __attribute__((format(p
 /* API misuse on object o: message with the type name and address; aborts when debug is on. */
 TALLY_HIDDEN void _tally_misuse(tally_object *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 TALLY_HIDDEN _Noreturn void _tally_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grow an array of pointers (doubling, `first` entries the first time); out of memory is fatal,
+ * naming `what`.  Returns the array; *cap gets its new capacity. */
+static inline void *_tally_grow_ptrs(void *v, size_t *cap, size_t first, const char *what)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    void *p = mi_realloc(v, n * sizeof(void *));
+    if (!p)
+        _tally_fatal("out of memory growing %s (%zu entries)", what, n);
+    *cap = n;
+    return p;
+}
 TALLY_HIDDEN void _tally_options_resolve(const tally_options *in, tally_options *out);
 /* As above; 0, or -1 with the error set naming the bad option and the accepted range. */
 TALLY_HIDDEN int _tally_options_resolve_checked(const tally_options *in, tally_options *out);

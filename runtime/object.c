@@ -150,14 +150,8 @@ static void dealloc_one(tally_thread_state *ts, tally_object *o, bool was_tracke
 
 static void trash_push(tally_thread_state *ts, tally_object *o)
 {
-    if (ts->trash_len == ts->trash_cap) {
-        size_t cap = ts->trash_cap ? ts->trash_cap * 2 : 256;
-        tally_object **n = mi_realloc(ts->trash, cap * sizeof *n);
-        if (!n)
-            _tally_fatal("out of memory growing the deallocation stack (%zu entries)", cap);
-        ts->trash = n;
-        ts->trash_cap = cap;
-    }
+    if (ts->trash_len == ts->trash_cap)
+        ts->trash = _tally_grow_ptrs(ts->trash, &ts->trash_cap, 256, "the deallocation stack");
     ts->trash[ts->trash_len++] = o;
 }
 

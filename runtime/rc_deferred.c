@@ -163,14 +163,8 @@ static struct {
 /* ---- small helpers ------------------------------------------------------------------------ */
 static void vec_push(obj_vec *v, tally_object *o)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        tally_object **n = mi_realloc(v->v, cap * sizeof *n);
-        if (!n)
-            _tally_fatal("deferred refcounts: out of memory (%zu pending objects)", cap);
-        v->v = n;
-        v->cap = cap;
-    }
+    if (v->n == v->cap)
+        v->v = _tally_grow_ptrs(v->v, &v->cap, 64, "the deferred backend's pending objects");
     v->v[v->n++] = o;
 }
 
