@@ -220,9 +220,10 @@ void _tally_gc_maybe_collect(tally_thread_state *ts)
         return;
     if (!tally_atomic_load_relaxed(&gc->enabled) || tally_atomic_load_relaxed(&gc->collecting))
         return;
-    /* A GC allocation made while a stop-the-world is in force (this thread's own, from another
-     * subsystem) must not start a collection: the stop would nest.  At worst this skips one
-     * trigger while another thread is stopping the world; the next allocation retries. */
+    /* A GC allocation made while this thread holds the world stopped (from another subsystem)
+     * must not start a collection: the stop would nest.  Only the stopping thread ever sees
+     * the flag set (sync/stw.c); a thread racing another's stop starts its collection and its
+     * own stop waits for the first one to finish. */
     if (_tally_world_is_stopped())
         return;
     _tally_gc_collect_generations();

@@ -14,6 +14,17 @@
 
 gst_mid *_tally_gst_top[1u << GST_TOP_BITS];
 
+#define GST_LEAF_BYTES (sizeof(gst_entry) << (GST_LEAF_SHIFT - GST_GRAIN_SHIFT))
+
+/* Every mapped leaf, to trim them: its middle array and index there. */
+typedef struct gst_leaf_ref {
+    gst_mid *m;
+    uint32_t idx;
+} gst_leaf_ref;
+static gst_leaf_ref *gst_leaves;
+static size_t gst_nleaves, gst_leaves_cap;
+static uint32_t gst_epoch = 1;   /* this full collection (0 = never used) */
+
 gst_entry *_tally_gst_map(const void *o)
 {
     uintptr_t a = (uintptr_t)o;
@@ -25,16 +36,50 @@ gst_entry *_tally_gst_map(const void *o)
         if (!*mp)
             _tally_fatal("cycle collector: out of memory for its side table");
     }
-    gst_entry **lp = &(*mp)->leaf[(a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)];
+    uint32_t idx = (uint32_t)((a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1));
+    gst_entry **lp = &(*mp)->leaf[idx];
     if (!*lp) {
         /* Zero pages on demand: a leaf costs memory only where W members lie. */
-        size_t bytes = sizeof(gst_entry) << (GST_LEAF_SHIFT - GST_GRAIN_SHIFT);
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *p = mmap(NULL, GST_LEAF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
             _tally_fatal("cycle collector: out of memory for its side table");
+        if (gst_nleaves == gst_leaves_cap) {
+            size_t cap = gst_leaves_cap ? gst_leaves_cap * 2 : 64;
+            gst_leaf_ref *n = realloc(gst_leaves, cap * sizeof *n);
+            if (!n)
+                _tally_fatal("cycle collector: out of memory for its side table");
+            gst_leaves = n;
+            gst_leaves_cap = cap;
+        }
+        gst_leaves[gst_nleaves++] = (gst_leaf_ref){ *mp, idx };
         *lp = p;
+        (*mp)->used[idx] = gst_epoch;   /* mapped for a member: used by this collection */
     }
     return gst_find(o);
+}
+
+void _tally_gst_mark_used(const void *o)
+{
+    uintptr_t a = (uintptr_t)o;
+    gst_mid *m = _tally_gst_top[a >> (GST_LEAF_SHIFT + GST_MID_BITS)];
+    m->used[(a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)] = gst_epoch;
+}
+
+void _tally_gst_trim(void)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < gst_nleaves; i++) {
+        gst_leaf_ref r = gst_leaves[i];
+        if (r.m->used[r.idx] == gst_epoch) {
+            gst_leaves[w++] = r;
+        } else {
+            munmap(r.m->leaf[r.idx], GST_LEAF_BYTES);   /* all 0: nothing to keep */
+            r.m->leaf[r.idx] = NULL;
+        }
+    }
+    gst_nleaves = w;
+    if (++gst_epoch == 0)
+        gst_epoch = 1;   /* 0 never marks a leaf used */
 }
 
 /* ---- the passes ------------------------------------------------------------------------------
@@ -71,6 +116,18 @@ typedef struct side_ctx {
 
 /* Kept between collections (one collection at a time): no allocation per collection. */
 static side_ctx gc_side;
+
+/* Empty v for the next collection; an array more than 4 times larger than this collection
+ * needed (the heap shrank) is given back rather than kept at its peak. */
+static void ptr_vec_reset(gc_ptr_vec *v)
+{
+    if (v->cap > 65536 && v->cap / 4 > v->n) {
+        mi_free(v->v);
+        v->v = NULL;
+        v->cap = 0;
+    }
+    v->n = 0;
+}
 
 static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
 {
@@ -113,11 +170,16 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
     side_ctx *s = &gc_side;
     _tally_gc_head *w = c->work;
     _tally_gc_head *g = gc_prev(w);
+    uintptr_t region = UINTPTR_MAX;   /* the 4 MiB region of the last member walked */
     while (g != w) {
         _tally_gc_head *prev = gc_prev(g);
         GC_PREFETCH(prev);
         tally_object *o = _TALLY_FROM_GC(g);
         gst_entry *e = gst_slot(o);
+        if (tally_unlikely(((uintptr_t)o >> GST_LEAF_SHIFT) != region)) {
+            region = (uintptr_t)o >> GST_LEAF_SHIFT;
+            _tally_gst_mark_used(o);
+        }
         gst_entry v = *e;
         if (!(v & GST_W)) {
             intptr_t rc;
@@ -206,7 +268,8 @@ size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_h
     }
     if (tally_unlikely(s->live != 0))
         _tally_fatal("cycle collector: %zu side-table entries left set after a full collection", s->live);
-    s->order.n = 0;
-    s->tent.n = 0;
+    _tally_gst_trim();
+    ptr_vec_reset(&s->order);
+    ptr_vec_reset(&s->tent);
     return reachable;
 }

@@ -15,8 +15,10 @@
  * GIL is held); consecutive collections on different threads are ordered by gc.collecting's
  * acq_rel CAS and release store.  Invariant outside a full collection's two passes: every entry
  * is 0 (the passes count the entries they set and clear, and check the count at the end).
- * Leaves are never returned: a cleared leaf's untouched pages stay unmapped (MAP_NORESERVE), the
- * touched ones cost 4 bytes per 32 bytes of the GC heap that used them.
+ * Memory: a leaf's pages are committed only where an entry was set (MAP_NORESERVE), 4 bytes per
+ * 32 bytes of the GC heap there.  A leaf stays mapped while full collections find members under
+ * it; one that a full collection's walk did not touch is unmapped at its end (the heap left that
+ * region), so the table follows the live heap instead of its peak.
  */
 #ifndef TALLY_COLLECTOR_GC_SIDE_TABLE_H
 #define TALLY_COLLECTOR_GC_SIDE_TABLE_H
@@ -40,6 +42,7 @@ typedef uint32_t gst_entry;
 
 typedef struct gst_mid {
     gst_entry *leaf[1u << GST_MID_BITS];
+    uint32_t used[1u << GST_MID_BITS];   /* the last full collection that walked a member there */
 } gst_mid;
 
 TALLY_HIDDEN extern gst_mid *_tally_gst_top[1u << GST_TOP_BITS];
@@ -61,6 +64,10 @@ static inline gst_entry *gst_find(const void *o)
 
 /* Map the leaf that covers o (fatal when out of memory or outside 48-bit addresses). */
 TALLY_HIDDEN gst_entry *_tally_gst_map(const void *o);
+/* A full collection's walk reached a member in a new 4 MiB region: mark its leaf used. */
+TALLY_HIDDEN void _tally_gst_mark_used(const void *o);
+/* End of a full collection (every entry 0): unmap the leaves it did not use. */
+TALLY_HIDDEN void _tally_gst_trim(void);
 
 static inline gst_entry *gst_slot(const void *o)
 {

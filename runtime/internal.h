@@ -303,6 +303,7 @@ static inline void _tally_object_unlock(tally_object *o)
  * Nested calls by the same thread are an error (returns -1). */
 TALLY_HIDDEN int _tally_stop_the_world(uint64_t *to_safepoint_ns);
 TALLY_HIDDEN void _tally_start_the_world(void);
+/* True only on the thread that stopped the world, once every other attached thread parked. */
 TALLY_HIDDEN bool _tally_world_is_stopped(void);
 /* Called by a thread at a safepoint when TALLY_BREAK_STOP is set: park until restarted. */
 TALLY_HIDDEN void _tally_stw_park(tally_thread_state *ts);
