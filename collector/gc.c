@@ -326,10 +326,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
         t1 = t2 = _tally_now_ns();
     } else if (!incremental_step && (generation == 0 || generation == 2)) {
         /* One walk (see update_subtract_refs); its time is recorded as update_refs'. */
-        if (generation == 0)
-            _tally_gc_update_subtract_refs(&pc, true);
-        else
-            _tally_gc_update_subtract_refs(&pc, false);
+        _tally_gc_update_subtract_refs(&pc, generation == 0);
         t1 = t2 = _tally_now_ns();
     } else {
         _tally_gc_update_refs(&pc);

@@ -159,7 +159,9 @@ static inline int visit_side_decref(tally_object *o, void *arg)
     s->saw_gc = true;
     intptr_t rc;
     if ((gc_bits(o) & (TALLY_GC_BIT_TRACKED | TALLY_GC_BIT_FROZEN)) == TALLY_GC_BIT_TRACKED && gc_is_candidate(o, &rc)) {
-        *gst_slot(o) = GST_W | gst_refs(rc - 1);   /* rc >= 1: this reference is one of them */
+        if (!e)
+            e = gst_slot(o);
+        *e = GST_W | gst_refs(rc - 1);   /* rc >= 1: this reference is one of them */
         s->live++;
     }
     return 0;
@@ -233,7 +235,6 @@ size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_h
     side_ctx *s = &gc_side;
     size_t walked = s->order.n;
     size_t reachable = 0;
-    s->tent.n = 0;
     for (size_t k = 0; k < s->order.n; k++) {
         /* List order is pass A's order reversed; take-backs follow in the order found. */
         _tally_gc_head *g = s->order.v[k < walked ? walked - 1 - k : k];

@@ -198,7 +198,10 @@ TALLY_HIDDEN void _tally_static_object_init(tally_object *o, const tally_type *t
 /* ==== built-in types (runtime/int.c ... weakref.c) ========================================= */
 TALLY_HIDDEN int _tally_builtins_init(void);
 TALLY_HIDDEN void _tally_builtins_fini(void);
-TALLY_HIDDEN bool _tally_is_weakref(tally_object *o);
+static inline bool _tally_is_weakref(tally_object *o)
+{
+    return o && o->ob_type == &tally_weakref_type;
+}
 /* Weakref support for the collector (world stopped or GIL held). */
 TALLY_HIDDEN bool _tally_has_weakrefs(tally_object *o);
 /* Clear every weakref to o (they return NULL from now on); append those that have a callback

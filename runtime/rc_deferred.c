@@ -672,7 +672,7 @@ static void dealloc_vec(obj_vec *dead)
 {
     size_t w = 0;
     for (size_t i = 0; i < dead->n && dead->n > 1; i++) {
-        if (dead->v[i]->ob_type == &tally_weakref_type) {
+        if (_tally_is_weakref(dead->v[i])) {
             tally_object *t = dead->v[w];
             dead->v[w++] = dead->v[i];
             dead->v[i] = t;

@@ -84,15 +84,6 @@ const tally_type tally_weakref_type = {
     .destroy = weakref_destroy,
 };
 
-static inline bool is_weakref(tally_object *o)
-{
-    return o && o->ob_type == &tally_weakref_type;
-}
-
-bool _tally_is_weakref(tally_object *o)
-{
-    return is_weakref(o);
-}
 
 /* ---- the sharded table ------------------------------------------------------------------ */
 /* fork(): the child must not inherit a shard lock held by a thread that does not exist there,
@@ -276,7 +267,7 @@ tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb,
 
 tally_object *tally_weakref_get(tally_object *wo)
 {
-    if (tally_unlikely(!is_weakref(wo))) {
+    if (tally_unlikely(!_tally_is_weakref(wo))) {
         _tally_misuse(wo, "tally_weakref_get: not a weakref");
         return NULL;
     }
@@ -404,7 +395,7 @@ void _tally_weakrefs_clear_for_gc(tally_object *o, tally_object *pending_list)
 
 void _tally_weakref_call(tally_object *wo)
 {
-    if (!is_weakref(wo))
+    if (!_tally_is_weakref(wo))
         return;
     tally_weakref *w = (tally_weakref *)wo;
     /* Take the callback: it runs at most once even if two parties ask. */
@@ -415,7 +406,7 @@ void _tally_weakref_call(tally_object *wo)
 
 void _tally_weakref_forget(tally_object *wo)
 {
-    if (!is_weakref(wo))
+    if (!_tally_is_weakref(wo))
         return;
     tally_weakref *w = (tally_weakref *)wo;
     tally_object *t = tally_atomic_load_acquire(&w->target);
