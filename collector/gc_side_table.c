@@ -55,7 +55,15 @@ gst_entry *_tally_gst_map(const void *o)
         *lp = p;
         (*mp)->used[idx] = gst_epoch;   /* mapped for a member: used by this collection */
     }
-    return gst_find(o);
+    return &(*lp)[(a >> GST_GRAIN_SHIFT) & GST_INDEX_MASK];
+}
+
+gst_entry *_tally_gst_lookup_miss(gst_cache *c, const void *o)
+{
+    uintptr_t a = (uintptr_t)o;
+    c->key = a >> GST_LEAF_SHIFT;
+    c->leaf = gst_find_leaf(a);
+    return c->leaf ? &c->leaf[(a >> GST_GRAIN_SHIFT) & GST_INDEX_MASK] : NULL;
 }
 
 void _tally_gst_mark_used(const void *o)
@@ -112,6 +120,8 @@ typedef struct side_ctx {
     gc_ptr_vec tent;     /* pass B: members found at gc_refs 0 */
     size_t live;         /* entries set and not cleared */
     bool saw_gc;         /* pass A: the current traversal met a GC object */
+    gst_cache walk;      /* the walked members' leaf */
+    gst_cache seen;      /* the leaf of the objects the current traversal visits */
 } side_ctx;
 
 /* Kept between collections (one collection at a time): no allocation per collection. */
@@ -136,12 +146,20 @@ static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
     v->v[v->n++] = g;
 }
 
+/* Pass A needs o's entry set: map its leaf, which makes any cached "no leaf here" stale. */
+static gst_entry *side_map(side_ctx *s, const void *o)
+{
+    s->walk = GST_CACHE_EMPTY;
+    s->seen = GST_CACHE_EMPTY;
+    return _tally_gst_map(o);
+}
+
 static inline int visit_side_decref(tally_object *o, void *arg)
 {
     side_ctx *s = arg;
     if (!o)
         return 0;
-    gst_entry *e = gst_find(o);
+    gst_entry *e = gst_lookup(&s->seen, o);
     if (e) {
         gst_entry v = *e;
         if (v & GST_W) {
@@ -160,7 +178,7 @@ static inline int visit_side_decref(tally_object *o, void *arg)
     intptr_t rc;
     if ((gc_bits(o) & (TALLY_GC_BIT_TRACKED | TALLY_GC_BIT_FROZEN)) == TALLY_GC_BIT_TRACKED && gc_is_candidate(o, &rc)) {
         if (!e)
-            e = gst_slot(o);
+            e = side_map(s, o);
         *e = GST_W | gst_refs(rc - 1);   /* rc >= 1: this reference is one of them */
         s->live++;
     }
@@ -170,16 +188,21 @@ static inline int visit_side_decref(tally_object *o, void *arg)
 void _tally_gc_side_update_subtract_refs(pass_ctx *c)
 {
     side_ctx *s = &gc_side;
+    s->walk = GST_CACHE_EMPTY;
+    s->seen = GST_CACHE_EMPTY;
+    gc_ptr_vec order = s->order;   /* in registers: the traversals do not use it */
+    uint64_t candidates = 0;
     _tally_gc_head *w = c->work;
     _tally_gc_head *g = gc_prev(w);
-    uintptr_t region = UINTPTR_MAX;   /* the 4 MiB region of the last member walked */
     while (g != w) {
         _tally_gc_head *prev = gc_prev(g);
         GC_PREFETCH(prev);
         tally_object *o = _TALLY_FROM_GC(g);
-        gst_entry *e = gst_slot(o);
-        if (tally_unlikely(((uintptr_t)o >> GST_LEAF_SHIFT) != region)) {
-            region = (uintptr_t)o >> GST_LEAF_SHIFT;
+        uintptr_t key = s->walk.key;
+        gst_entry *e = gst_lookup(&s->walk, o);
+        if (tally_unlikely(s->walk.key != key)) {   /* a new 4 MiB region (or the first) */
+            if (!e)
+                e = side_map(s, o);
             _tally_gst_mark_used(o);
         }
         gst_entry v = *e;
@@ -200,14 +223,16 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
         uintptr_t next_word = gc_ld(&g->gc_next);
         if (next_word & GC_TAG_MASK)
             gc_st(&g->gc_next, next_word & GC_PTR_MASK);   /* a young shard's tag: collector-owned */
-        ptr_vec_push(&s->order, g);
-        c->candidates++;
+        ptr_vec_push(&order, g);
+        candidates++;
         s->saw_gc = false;
         GC_TRAVERSE(o, visit_side_decref, s);
         if (!s->saw_gc)
             *e |= GST_LEAF;
         g = prev;
     }
+    s->order = order;
+    c->candidates += candidates;
 }
 
 static inline int visit_side_reachable(tally_object *o, void *arg)
@@ -215,7 +240,7 @@ static inline int visit_side_reachable(tally_object *o, void *arg)
     side_ctx *s = arg;
     if (!o)
         return 0;
-    gst_entry *e = gst_find(o);
+    gst_entry *e = gst_lookup(&s->seen, o);
     if (!e)
         return 0;
     gst_entry v = *e;
@@ -233,13 +258,15 @@ static inline int visit_side_reachable(tally_object *o, void *arg)
 size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *tuples)
 {
     side_ctx *s = &gc_side;
+    s->walk = GST_CACHE_EMPTY;   /* pass B maps nothing: every member's leaf exists */
+    s->seen = GST_CACHE_EMPTY;
     size_t walked = s->order.n;
     size_t reachable = 0;
     for (size_t k = 0; k < s->order.n; k++) {
         /* List order is pass A's order reversed; take-backs follow in the order found. */
         _tally_gc_head *g = s->order.v[k < walked ? walked - 1 - k : k];
         tally_object *o = _TALLY_FROM_GC(g);
-        gst_entry *e = gst_find(o);
+        gst_entry *e = gst_lookup(&s->walk, o);
         gst_entry v = *e;
         if (v & GST_REFS) {
             *e = 0;
@@ -259,7 +286,7 @@ size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_h
     for (size_t i = 0; i < s->tent.n; i++) {
         _tally_gc_head *g = s->tent.v[i];
         tally_object *o = _TALLY_FROM_GC(g);
-        gst_entry *e = gst_find(o);
+        gst_entry *e = gst_lookup(&s->walk, o);
         if (!(*e & GST_TENT))
             continue;   /* taken back and found reachable: already cleared */
         *e = 0;

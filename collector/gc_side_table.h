@@ -47,33 +47,52 @@ typedef struct gst_mid {
 
 TALLY_HIDDEN extern gst_mid *_tally_gst_top[1u << GST_TOP_BITS];
 
-/* The entry of o, or NULL when no leaf covers o (then o is not a member of W). */
-static inline gst_entry *gst_find(const void *o)
+#define GST_INDEX_MASK ((1u << (GST_LEAF_SHIFT - GST_GRAIN_SHIFT)) - 1)
+
+/* A pass's memory of the last leaf it looked up: `key` is the 4 MiB region (address >> 22) and
+ * `leaf` its leaf, NULL when no leaf covers that region (then nothing there is a member).  The
+ * walks meet members in allocation order and a traversal's items mostly lie near each other, so
+ * a lookup is nearly always one compare; measured in docs/collector.md.  A negative answer goes
+ * stale when that region's leaf gets mapped: every mapping resets the caches of the pass that
+ * maps (gc_side_table.c).  Leaves are unmapped only after the passes (_tally_gst_trim). */
+typedef struct gst_cache {
+    uintptr_t key;
+    gst_entry *leaf;
+} gst_cache;
+
+#define GST_CACHE_EMPTY ((gst_cache){ UINTPTR_MAX, NULL })   /* no region has this key */
+
+/* The leaf that covers o, or NULL (then o is not a member of W). */
+static inline gst_entry *gst_find_leaf(uintptr_t a)
 {
-    uintptr_t a = (uintptr_t)o;
     if (tally_unlikely(a >> GST_ADDR_BITS))
         return NULL;
     gst_mid *m = _tally_gst_top[a >> (GST_LEAF_SHIFT + GST_MID_BITS)];
     if (tally_unlikely(!m))
         return NULL;
-    gst_entry *leaf = m->leaf[(a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)];
-    if (tally_unlikely(!leaf))
-        return NULL;
-    return &leaf[(a >> GST_GRAIN_SHIFT) & ((1u << (GST_LEAF_SHIFT - GST_GRAIN_SHIFT)) - 1)];
+    return m->leaf[(a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)];
 }
 
-/* Map the leaf that covers o (fatal when out of memory or outside 48-bit addresses). */
+/* A lookup that missed the cache: the radix walk, remembered in c.  Out of line: the walks
+ * change region once per 4 MiB. */
+TALLY_HIDDEN gst_entry *_tally_gst_lookup_miss(gst_cache *c, const void *o);
+
+/* The entry of o, or NULL when no leaf covers o. */
+static inline gst_entry *gst_lookup(gst_cache *c, const void *o)
+{
+    uintptr_t a = (uintptr_t)o;
+    if (tally_likely((a >> GST_LEAF_SHIFT) == c->key))
+        return c->leaf ? &c->leaf[(a >> GST_GRAIN_SHIFT) & GST_INDEX_MASK] : NULL;
+    return _tally_gst_lookup_miss(c, o);
+}
+
+/* Map the leaf that covers o (fatal when out of memory or outside 48-bit addresses); returns
+ * o's entry.  The caller resets the caches that may hold a negative answer for o's region. */
 TALLY_HIDDEN gst_entry *_tally_gst_map(const void *o);
 /* A full collection's walk reached a member in a new 4 MiB region: mark its leaf used. */
 TALLY_HIDDEN void _tally_gst_mark_used(const void *o);
 /* End of a full collection (every entry 0): unmap the leaves it did not use. */
 TALLY_HIDDEN void _tally_gst_trim(void);
-
-static inline gst_entry *gst_slot(const void *o)
-{
-    gst_entry *e = gst_find(o);
-    return tally_likely(e != NULL) ? e : _tally_gst_map(o);
-}
 
 static inline gst_entry gst_refs(intptr_t rc)
 {

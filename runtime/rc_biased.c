@@ -329,15 +329,6 @@ void _tally_rc_gc_prepare(void)
     _tally_brc_merge_all_stopped();   /* world stopped: merge only, nothing is destroyed */
 }
 
-intptr_t _tally_rc_gc_refcount(tally_object *o)
-{
-    /* World stopped: no atomics needed for consistency; relaxed loads for the sanitizer. */
-    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
-    if (local == TALLY_IMMORTAL_REFCNT)
-        return (intptr_t)TALLY_IMMORTAL_REFCNT;
-    return (intptr_t)local + COUNT(tally_atomic_load_relaxed(&o->ob_ref_shared));
-}
-
 void _tally_rc_gc_after(void)
 {
     _tally_brc_release_kept();   /* world running again: objects merged to zero die now */

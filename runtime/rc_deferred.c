@@ -1398,11 +1398,6 @@ void _tally_rc_gc_prepare(void)
     pthread_mutex_unlock(&rc.lock);
 }
 
-intptr_t _tally_rc_gc_refcount(tally_object *o)
-{
-    return (intptr_t)tally_atomic_load_relaxed(&o->ob_ref_local);   /* world stopped, exact */
-}
-
 /* World running again: the objects kept at 1 drop that reference.  Through the ZCT, because a
  * reader may have taken a reference while the count read 1. */
 void _tally_rc_gc_after(void)

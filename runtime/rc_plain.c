@@ -60,6 +60,5 @@ bool _tally_rc_resurrect_end(tally_object *o)
 
 void _tally_rc_flush(void) {}
 void _tally_rc_gc_prepare(void) {}
-intptr_t _tally_rc_gc_refcount(tally_object *o) { return (intptr_t)o->ob_ref_local; }
 void _tally_rc_gc_after(void) {}
 void _tally_rc_fork_child(void) {}
