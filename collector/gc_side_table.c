@@ -11,6 +11,9 @@
 
 #include <stdlib.h>
 #include <sys/mman.h>
+#if defined(__x86_64__) && defined(__SSE2__)
+#  include <immintrin.h>
+#endif
 
 gst_mid *_tally_gst_top[1u << GST_TOP_BITS];
 
@@ -139,11 +142,38 @@ static void ptr_vec_reset(gc_ptr_vec *v)
     v->n = 0;
 }
 
-static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
+static inline void ptr_vec_make_room(gc_ptr_vec *v)
 {
     if (tally_unlikely(v->n == v->cap))
         v->v = _tally_grow_ptrs(v->v, &v->cap, 4096, "the cycle collector's working-set order");
+}
+
+static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
+{
+    ptr_vec_make_room(v);
     v->v[v->n++] = g;
+}
+
+/* Pass A writes W's order once and pass B reads it back after the walk has streamed the whole
+ * working set through the caches: a streaming store skips reading each line of the array
+ * before writing it (0.4-0.6 ns/object less on the 1M-list full collection, docs/collector.md).
+ * Only the collecting thread reads the array, and its own loads see its streaming stores; the
+ * fence orders them before anything after the pass all the same. */
+static inline void order_push(gc_ptr_vec *v, _tally_gc_head *g)
+{
+    ptr_vec_make_room(v);
+#if defined(__x86_64__) && defined(__SSE2__)
+    _mm_stream_si64((long long *)&v->v[v->n++], (long long)(uintptr_t)g);
+#else
+    v->v[v->n++] = g;
+#endif
+}
+
+static inline void order_push_done(void)
+{
+#if defined(__x86_64__) && defined(__SSE2__)
+    _mm_sfence();
+#endif
 }
 
 /* Pass A needs o's entry set: map its leaf, which makes any cached "no leaf here" stale. */
@@ -223,7 +253,7 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
         uintptr_t next_word = gc_ld(&g->gc_next);
         if (next_word & GC_TAG_MASK)
             gc_st(&g->gc_next, next_word & GC_PTR_MASK);   /* a young shard's tag: collector-owned */
-        ptr_vec_push(&order, g);
+        order_push(&order, g);
         candidates++;
         s->saw_gc = false;
         GC_TRAVERSE(o, visit_side_decref, s);
@@ -231,6 +261,7 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
             *e |= GST_LEAF;
         g = prev;
     }
+    order_push_done();
     s->order = order;
     c->candidates += candidates;
 }
