@@ -12,6 +12,7 @@
 #include "gc_test_types.h"
 
 #include <random>
+#include <string>
 
 namespace {
 
@@ -39,8 +40,11 @@ struct Graph {
     std::vector<size_t> roots;
 };
 
-// Builds a graph of n objects; the caller holds only the roots afterwards.
-Graph build(std::mt19937 &rng, size_t n)
+// Builds a graph of n objects; the caller holds only the roots afterwards.  With pad > 0, a
+// string of pad bytes is made after every object and kept in `padding` (the caller drops them):
+// the graph then spreads over many of the side table's 4 MiB regions, its objects share them with
+// non-GC objects, and lists hold some of those strings as items.
+Graph build(std::mt19937 &rng, size_t n, size_t pad = 0, std::vector<tally_object *> *padding = nullptr)
 {
     Graph g;
     g.objs.resize(n);
@@ -48,7 +52,13 @@ Graph build(std::mt19937 &rng, size_t n)
     g.out.resize(n);
     g_dead.assign(n, 0);
     tally_object *small = tally_int_new(7);
+    std::string text(pad, 'x');
     for (size_t i = 0; i < n; i++) {
+        if (pad) {
+            padding->push_back(tally_str_new(text.c_str()));
+            if (i > 0 && g.kind[i - 1] == KList && rng() % 4 == 0)
+                tally_list_append(g.objs[i - 1], padding->back());   // a non-GC item nearby
+        }
         unsigned r = rng() % 10;
         if (r < 5) {
             g.kind[i] = KNode;
@@ -75,7 +85,7 @@ Graph build(std::mt19937 &rng, size_t n)
             g.objs[i] = tally_tuple_new(items.size(), items.data());
         }
     }
-    // Edges in both directions (older and younger), self-loops included.
+    // Edges in both directions (older and younger), self-loops and repeated items included.
     for (size_t i = 0; i < n; i++) {
         if (g.kind[i] == KTuple)
             continue;
@@ -84,6 +94,8 @@ Graph build(std::mt19937 &rng, size_t n)
             k = std::min<size_t>(k, 2);
         for (size_t j = 0; j < k; j++) {
             size_t t = rng() % 8 == 0 ? i : rng() % n;
+            if (j > 0 && rng() % 2)
+                t = g.out[i].back();   // the same referent twice in a row
             if (g.kind[i] == KNode)
                 (j == 0 ? node_set_a : node_set_b)(g.objs[i], g.objs[t]);
             else
@@ -148,62 +160,91 @@ std::vector<char> cyclic_garbage(const Graph &g, const std::vector<char> &reacha
     return garbage;
 }
 
-class GcFullTest : public GcTest, public ::testing::WithParamInterface<bool> {};
+class GcFullTest : public GcTest, public ::testing::WithParamInterface<bool> {
+protected:
+    static void check_graph(unsigned seed, size_t n, size_t pad);
+};
+
+// Builds the graph of `seed`, collects it twice and drops its roots, checking each step against
+// what the test computes itself.
+void GcFullTest::check_graph(unsigned seed, size_t n, size_t pad)
+{
+    std::mt19937 rng(seed);
+    std::vector<tally_object *> padding;
+    Graph g = build(rng, n, pad, &padding);
+    std::vector<char> reachable = reachable_from_roots(g);
+    std::vector<char> garbage = cyclic_garbage(g, reachable);
+    size_t expected = 0;
+    for (char c : garbage)
+        expected += c != 0;
+    tally_flush();
+    for (size_t i = 0; i < n; i++) {
+        // Before the collection: refcounting freed exactly the unreachable acyclic part.
+        if (g.kind[i] == KNode && !reachable[i]) {
+            ASSERT_EQ(g_dead[i] != 0, garbage[i] == 0) << "seed " << seed << " object " << i;
+        }
+    }
+    ASSERT_EQ(collect(2), (intptr_t)expected) << "seed " << seed << " n " << n;
+    for (size_t i = 0; i < n; i++) {
+        if (g.kind[i] == KNode) {
+            ASSERT_EQ(g_dead[i] != 0, !reachable[i]) << "seed " << seed << " object " << i;
+        }
+    }
+    // Survivors are intact: every reachable container still holds what the test put there.
+    for (size_t i = 0; i < n; i++) {
+        if (!reachable[i])
+            continue;
+        if (g.kind[i] == KNode) {
+            ASSERT_EQ(N(g.objs[i])->magic, 0x600D);
+            size_t k = (N(g.objs[i])->a != nullptr) + (N(g.objs[i])->b != nullptr);
+            ASSERT_EQ(k, g.out[i].size()) << "seed " << seed << " object " << i;
+        } else if (g.kind[i] == KList) {
+            size_t gc_items = 0;
+            for (size_t j = 0; j < tally_list_len(g.objs[i]); j++) {
+                tally_object *it = tally_list_get(g.objs[i], j);
+                gc_items += tally_type_of(it) != &tally_int_type && tally_type_of(it) != &tally_str_type;
+                tally_decref(it);
+            }
+            ASSERT_EQ(gc_items, g.out[i].size()) << "seed " << seed << " object " << i;
+        }
+    }
+    // A second collection finds nothing more; dropping the roots frees everything.
+    ASSERT_EQ(collect(2), 0) << "seed " << seed;
+    for (size_t r : g.roots)
+        tally_decref(g.objs[r]);
+    collect(2);
+    for (size_t i = 0; i < n; i++) {
+        if (g.kind[i] == KNode) {
+            ASSERT_TRUE(g_dead[i]) << "seed " << seed << " object " << i;
+        }
+    }
+    for (tally_object *p : padding)
+        tally_decref(p);
+}
 
 TEST_P(GcFullTest, RandomGraphsLoseExactlyTheirGarbageCycles)
 {
-    bool incremental = GetParam();
-    tally_gc_set_incremental(incremental, 64);
+    tally_gc_set_incremental(GetParam(), 64);
     for (unsigned seed = 1; seed <= 24; seed++) {
         std::mt19937 rng(seed);
-        size_t n = 200 + rng() % 3000;
-        Graph g = build(rng, n);
-        std::vector<char> reachable = reachable_from_roots(g);
-        std::vector<char> garbage = cyclic_garbage(g, reachable);
-        size_t expected = 0;
-        for (char c : garbage)
-            expected += c != 0;
-        tally_flush();
-        for (size_t i = 0; i < n; i++) {
-            // Before the collection: refcounting freed exactly the unreachable acyclic part.
-            if (g.kind[i] == KNode && !reachable[i]) {
-                ASSERT_EQ(g_dead[i] != 0, garbage[i] == 0) << "seed " << seed << " object " << i;
-            }
-        }
-        ASSERT_EQ(collect(2), (intptr_t)expected) << "seed " << seed << " n " << n;
-        for (size_t i = 0; i < n; i++) {
-            if (g.kind[i] == KNode) {
-                ASSERT_EQ(g_dead[i] != 0, !reachable[i]) << "seed " << seed << " object " << i;
-            }
-        }
-        // Survivors are intact: every reachable container still holds what the test put there.
-        for (size_t i = 0; i < n; i++) {
-            if (!reachable[i])
-                continue;
-            if (g.kind[i] == KNode) {
-                ASSERT_EQ(N(g.objs[i])->magic, 0x600D);
-                size_t k = (N(g.objs[i])->a != nullptr) + (N(g.objs[i])->b != nullptr);
-                ASSERT_EQ(k, g.out[i].size()) << "seed " << seed << " object " << i;
-            } else if (g.kind[i] == KList) {
-                size_t gc_items = 0;
-                for (size_t j = 0; j < tally_list_len(g.objs[i]); j++) {
-                    tally_object *it = tally_list_get(g.objs[i], j);
-                    gc_items += tally_type_of(it) != &tally_int_type;
-                    tally_decref(it);
-                }
-                ASSERT_EQ(gc_items, g.out[i].size()) << "seed " << seed << " object " << i;
-            }
-        }
-        // A second collection finds nothing more; dropping the roots frees everything.
-        ASSERT_EQ(collect(2), 0) << "seed " << seed;
-        for (size_t r : g.roots)
-            tally_decref(g.objs[r]);
-        collect(2);
-        for (size_t i = 0; i < n; i++) {
-            if (g.kind[i] == KNode) {
-                ASSERT_TRUE(g_dead[i]) << "seed " << seed << " object " << i;
-            }
-        }
+        check_graph(seed, 200 + rng() % 3000, 0);
+        if (HasFatalFailure())
+            return;
+    }
+}
+
+// The same checks on graphs whose 40,000 objects lie among 800-byte strings, over tens of MiB:
+// the walk changes region many times, a traversal's items lie in other regions than the walked
+// object, and the process's first full collections over those addresses map their leaves both
+// from the walk and from visits to members not walked yet (the lookups' leaf caches must forget
+// a "no leaf here" then; collector/gc_side_table.h).
+TEST_P(GcFullTest, RandomGraphsSpreadOverManyRegions)
+{
+    tally_gc_set_incremental(GetParam(), 64);
+    for (unsigned seed = 101; seed <= 103; seed++) {
+        check_graph(seed, 40000, 800);
+        if (HasFatalFailure())
+            return;
     }
 }
 
@@ -237,6 +278,54 @@ TEST_F(GcTest, FullCollectionKeepsOldObjectsHeldByYoungerOnes)
     tally_decref(chain[kChain - 1]);
     tally_flush();
     EXPECT_EQ(g_log.destroyed.load(), kChain);
+}
+
+}  // namespace
+
+namespace {
+
+uintptr_t region_of(tally_object *o) { return (uintptr_t)o >> 22; }   // the side table's 4 MiB
+
+// The side table's lookups remember the last leaf they found, "no leaf here" included
+// (collector/gc_side_table.h); a leaf mapped during the walk must make them forget that answer.
+// Built so that the walk meets both cases in a full collection whose regions start unmapped:
+// g1 visits m twice while m's region has no leaf (the first visit maps it), and last visits f
+// (frozen, never a member) in g2's region, which the walk maps later, before g2 visits itself.
+// A stale answer initialises an entry a second time, which the collector's own count of set
+// entries turns into a fatal error, and leaves a wrong gc_refs.
+TEST_F(GcTest, SideTableLookupsForgetRegionsMappedDuringTheWalk)
+{
+    tally_object *f = tally_list_new();
+    tally_gc_freeze();
+    EXPECT_EQ(collect(2), 0);   // W empty: the collection unmaps every leaf of the table
+    tally_object *g2 = tally_list_new();
+    tally_list_append(g2, g2);
+    tally_object *m = node_new();
+    std::vector<tally_object *> pad(100000);   // 6.4 MB of empty lists: g1 lands in a later region
+    for (tally_object *&p : pad)
+        p = tally_list_new();
+    tally_object *g1 = tally_list_new();
+    tally_list_append(g1, m);
+    tally_list_append(g1, m);
+    tally_list_append(g1, f);
+    ASSERT_NE(region_of(g1), region_of(g2)) << "the padding did not move g1 to another 4 MiB region";
+    ASSERT_NE(region_of(g1), region_of(m));
+    tally_decref(m);   // held by g1 only: reachable through it
+    EXPECT_EQ(collect(2), 0);
+    EXPECT_EQ(g_log.destroyed.load(), 0);
+    ASSERT_EQ(tally_list_len(g1), 3u);
+    ASSERT_TRUE(list_contains(g1, m));
+    EXPECT_EQ(N(m)->magic, 0x600D);
+    // The cycle g2 -> g2 dies once dropped; m dies with g1.
+    tally_decref(g2);
+    EXPECT_EQ(collect(2), 1);
+    tally_decref(g1);
+    tally_flush();
+    EXPECT_EQ(g_log.destroyed.load(), 1);
+    for (tally_object *p : pad)
+        tally_decref(p);
+    tally_gc_unfreeze();
+    tally_decref(f);
 }
 
 }  // namespace
