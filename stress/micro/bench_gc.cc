@@ -18,9 +18,12 @@
 //                               collection (find + clear + free); cpu_ns_per_object.
 //   anchor/seq_read/bytes:256M  the machine's sequential read bandwidth at that moment (one load
 //                               per 64-byte line over 256 MiB, several times the last-level
-//                               cache): gb_per_s.  A full collection walks 64 MB of list headers
-//                               several times and is bound by it (docs/collector.md); on a shared
-//                               VM it varies run to run, so it is measured next to the rows.
+//                               cache): gb_per_s.  A full collection reads 64 MB of list headers
+//                               and 48 MB of item arrays once; about a quarter of its time is
+//                               that memory traffic, the rest instructions and cache hits
+//                               (docs/collector.md, "Where a full collection's time goes").  On a
+//                               shared VM the bandwidth varies run to run, so it is measured next
+//                               to the rows.
 //   gc/young_pause/old:0, gc/young_pause/old:1M   automatic young collections at threshold
 //                               2000 while a loop builds and drops 2-cycles and keeps one object
 //                               in 8 in a ring of 1,000 survivors; with 0 or 1,000,000 live old
