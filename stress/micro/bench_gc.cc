@@ -19,7 +19,7 @@
 //   anchor/seq_read/bytes:256M  the machine's sequential read bandwidth at that moment (one load
 //                               per 64-byte line over 256 MiB, several times the last-level
 //                               cache): gb_per_s.  A full collection reads 64 MB of list headers
-//                               and 48 MB of item arrays once; about a quarter of its time is
+//                               and 48 MB of item arrays once; about a third of its time is
 //                               that memory traffic, the rest instructions and cache hits
 //                               (docs/collector.md, "Where a full collection's time goes").  On a
 //                               shared VM the bandwidth varies run to run, so it is measured next
