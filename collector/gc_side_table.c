@@ -33,13 +33,13 @@ gst_entry *_tally_gst_map(const void *o)
     uintptr_t a = (uintptr_t)o;
     if (a >> GST_ADDR_BITS)
         _tally_fatal("cycle collector: object %p lies above the 48-bit addresses its side table covers", o);
-    gst_mid **mp = &_tally_gst_top[a >> (GST_LEAF_SHIFT + GST_MID_BITS)];
+    gst_mid **mp = gst_top_slot(a);
     if (!*mp) {
         *mp = calloc(1, sizeof(gst_mid));
         if (!*mp)
             _tally_fatal("cycle collector: out of memory for its side table");
     }
-    uint32_t idx = (uint32_t)((a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1));
+    uint32_t idx = gst_mid_index(a);
     gst_entry **lp = &(*mp)->leaf[idx];
     if (!*lp) {
         /* Zero pages on demand: a leaf costs memory only where W members lie. */
@@ -58,7 +58,16 @@ gst_entry *_tally_gst_map(const void *o)
         *lp = p;
         (*mp)->used[idx] = gst_epoch;   /* mapped for a member: used by this collection */
     }
-    return &(*lp)[(a >> GST_GRAIN_SHIFT) & GST_INDEX_MASK];
+    return gst_entry_in(*lp, a);
+}
+
+/* The leaf that covers address a, or NULL (then nothing there is a member of W). */
+static gst_entry *gst_find_leaf(uintptr_t a)
+{
+    if (tally_unlikely(a >> GST_ADDR_BITS))
+        return NULL;
+    gst_mid *m = *gst_top_slot(a);
+    return m ? m->leaf[gst_mid_index(a)] : NULL;
 }
 
 gst_entry *_tally_gst_lookup_miss(gst_cache *c, const void *o)
@@ -66,14 +75,13 @@ gst_entry *_tally_gst_lookup_miss(gst_cache *c, const void *o)
     uintptr_t a = (uintptr_t)o;
     c->key = a >> GST_LEAF_SHIFT;
     c->leaf = gst_find_leaf(a);
-    return c->leaf ? &c->leaf[(a >> GST_GRAIN_SHIFT) & GST_INDEX_MASK] : NULL;
+    return c->leaf ? gst_entry_in(c->leaf, a) : NULL;
 }
 
 void _tally_gst_mark_used(const void *o)
 {
     uintptr_t a = (uintptr_t)o;
-    gst_mid *m = _tally_gst_top[a >> (GST_LEAF_SHIFT + GST_MID_BITS)];
-    m->used[(a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)] = gst_epoch;
+    (*gst_top_slot(a))->used[gst_mid_index(a)] = gst_epoch;
 }
 
 void _tally_gst_trim(void)

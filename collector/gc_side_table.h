@@ -62,16 +62,11 @@ typedef struct gst_cache {
 
 #define GST_CACHE_EMPTY ((gst_cache){ UINTPTR_MAX, NULL })   /* no region has this key */
 
-/* The leaf that covers o, or NULL (then o is not a member of W). */
-static inline gst_entry *gst_find_leaf(uintptr_t a)
-{
-    if (tally_unlikely(a >> GST_ADDR_BITS))
-        return NULL;
-    gst_mid *m = _tally_gst_top[a >> (GST_LEAF_SHIFT + GST_MID_BITS)];
-    if (tally_unlikely(!m))
-        return NULL;
-    return m->leaf[(a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)];
-}
+/* The three parts of an address: its middle array's slot in the top array, its leaf's index in
+ * that middle array, and its entry in that leaf. */
+static inline gst_mid **gst_top_slot(uintptr_t a) { return &_tally_gst_top[a >> (GST_LEAF_SHIFT + GST_MID_BITS)]; }
+static inline uint32_t gst_mid_index(uintptr_t a) { return (uint32_t)((a >> GST_LEAF_SHIFT) & ((1u << GST_MID_BITS) - 1)); }
+static inline gst_entry *gst_entry_in(gst_entry *leaf, uintptr_t a) { return &leaf[(a >> GST_GRAIN_SHIFT) & GST_INDEX_MASK]; }
 
 /* A lookup that missed the cache: the radix walk, remembered in c.  Out of line: the walks
  * change region once per 4 MiB. */
@@ -82,7 +77,7 @@ static inline gst_entry *gst_lookup(gst_cache *c, const void *o)
 {
     uintptr_t a = (uintptr_t)o;
     if (tally_likely((a >> GST_LEAF_SHIFT) == c->key))
-        return c->leaf ? &c->leaf[(a >> GST_GRAIN_SHIFT) & GST_INDEX_MASK] : NULL;
+        return c->leaf ? gst_entry_in(c->leaf, a) : NULL;
     return _tally_gst_lookup_miss(c, o);
 }
 
