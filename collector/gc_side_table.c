@@ -254,10 +254,17 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
             }
             v = GST_W | gst_refs(rc);
             s->live++;
+        } else if (tally_unlikely(v & GST_WALKED)) {
+            /* The walk came round to a member again: W's links form a loop that misses its
+             * head (a freed object still linked, from refcounts broken by a race).  Stop here
+             * instead of walking (and growing `order`) forever. */
+            _tally_fatal("cycle collector: the list of the objects being collected is broken: "
+                         "%s object %p reached twice in one walk (freed while still tracked?)",
+                         o->ob_type->name, (void *)o);
         }
         if (o->ob_type == &tally_tuple_type)
             v |= GST_TUPLE;
-        *e = v;   /* before the traversal: a reference o holds to itself decrements it */
+        *e = v | GST_WALKED;   /* before the traversal: a reference o holds to itself decrements it */
         uintptr_t next_word = gc_ld(&g->gc_next);
         if (next_word & GC_TAG_MASK)
             gc_st(&g->gc_next, next_word & GC_PTR_MASK);   /* a young shard's tag: collector-owned */

@@ -31,7 +31,8 @@ typedef uint32_t gst_entry;
 #define GST_LEAF  0x40000000u   /* its traversal met no GC object: nothing to propagate */
 #define GST_TENT  0x20000000u   /* move_unreachable found it at gc_refs 0 (tentatively in U) */
 #define GST_TUPLE 0x10000000u   /* a tuple (untrack_tuples looks at the reachable ones) */
-#define GST_REFS  0x0FFFFFFFu   /* gc_refs; this value saturates (never decremented: treated as
+#define GST_WALKED 0x08000000u  /* pass A reached it: reaching it again means W's list is broken */
+#define GST_REFS  0x07FFFFFFu   /* gc_refs; this value saturates (never decremented: treated as
                                  * held from outside, which only keeps garbage, never frees) */
 
 #define GST_GRAIN_SHIFT 5

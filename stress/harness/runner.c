@@ -54,11 +54,16 @@ static void on_sigint(int sig)
     stress_sigint_seen = 1;
 }
 
-/* ---- a crash is a finding too ----------------------------------------------------------
+/* ---- a crash is a finding too, and so is a hang ------------------------------------------
  * A fatal signal in a worker (racy counts can free an object twice, and the allocator then
  * hands the same memory out twice) ends the run with what was counted so far, a
  * crash_violations count of 1 and the signal, in the requested format, then exits 1.
- * Only async-signal-safe calls: write() of text formatted by hand. */
+ * A timed run that has not finished its end-of-run checks WATCHDOG_GRACE_S seconds after its
+ * deadline (plus its own length) is ended the same way by SIGALRM, marked "hung": a heap
+ * that racy counts corrupted can leave a thread looping over a broken list, possibly
+ * allocating as it goes (once seen: a racy run killed by the kernel's OOM killer at 24 GB,
+ * no report at all).  Only async-signal-safe calls: write() of text formatted by hand. */
+#define WATCHDOG_GRACE_S 30
 static const stress_config *crash_cfg;
 
 static size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
@@ -106,6 +111,8 @@ static void on_fatal(int sig)
         p = put_u64(buf, p, cap, c->seed);
         p = put_str(buf, p, cap, ",\"crashed\":true,\"signal\":");
         p = put_u64(buf, p, cap, (uint64_t)sig);
+        if (sig == SIGALRM)
+            p = put_str(buf, p, cap, ",\"hung\":true");
         for (int v = 0; v < SV_COUNT; v++) {
             p = put_str(buf, p, cap, ",\"");
             p = put_str(buf, p, cap, stress_violation_keys[v]);
@@ -118,8 +125,14 @@ static void on_fatal(int sig)
         if (write(1, buf, p) < 0)
             _exit(1);
     } else {
-        p = put_str(buf, p, cap, "\ntally stress: CRASHED with signal ");
-        p = put_u64(buf, p, cap, (uint64_t)sig);
+        if (sig == SIGALRM) {
+            p = put_str(buf, p, cap, "\ntally stress: HUNG (still running long after its deadline; watchdog signal ");
+            p = put_u64(buf, p, cap, (uint64_t)sig);
+            p = put_str(buf, p, cap, ")");
+        } else {
+            p = put_str(buf, p, cap, "\ntally stress: CRASHED with signal ");
+            p = put_u64(buf, p, cap, (uint64_t)sig);
+        }
         p = put_str(buf, p, cap, "; counted so far:");
         for (int v = 0; v < SV_COUNT; v++) {
             p = put_str(buf, p, cap, " ");
@@ -152,7 +165,7 @@ static void install_fatal_handlers(const stress_config *c)
     sa.sa_handler = on_fatal;
     sa.sa_flags = SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+    int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGALRM };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
 }
@@ -408,6 +421,8 @@ int main(int argc, char **argv)
 
     r.start_ns = stress_now_ns();
     r.deadline_ns = cfg.ops_set ? 0 : r.start_ns + (uint64_t)(cfg.seconds * 1e9);
+    if (!cfg.ops_set)   /* the watchdog (above); an --ops run has no deadline to measure from */
+        alarm((unsigned)(2 * cfg.seconds) + 1 + WATCHDOG_GRACE_S);
     rc = wl->run(&r);
     r.end_ns = stress_now_ns();
     e.elapsed_s = (double)(r.end_ns - r.start_ns) / 1e9;
@@ -438,6 +453,7 @@ int main(int argc, char **argv)
     stress_collect_pauses(&r, pauses_before);
     e.gil_rc = tally_gil_get_stats(&e.gil);
     e.peak_rss_kb = stress_peak_rss_kb();
+    alarm(0);   /* the run and its checks are over: what is left is reporting */
     for (int v = 0; v < SV_COUNT; v++)
         e.total_violations += r.violations[v];
 
