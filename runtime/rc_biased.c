@@ -279,10 +279,20 @@ bool _tally_rc_try_incref(tally_object *o)
 /* ---- resurrection (finalizers during deallocation) ---------------------------------------- */
 void _tally_rc_resurrect_begin(tally_object *o)
 {
-    /* o is dead (count 0): it restarts as a private object of this thread with count 1. */
-    tally_atomic_store_relaxed(&o->ob_tid, _tally_thread_id());
-    tally_atomic_store_relaxed(&o->ob_ref_local, 1);
+    /* o is dead (count 0): it restarts as a private object of this thread with count 1.
+     *
+     * A reader that found o in a container before it died may be inside try_incref now, and
+     * try_incref writes the shared word while the count is 0 (its DEFAULT -> MAYBE_WEAKREF
+     * announcement), so the plain store of 0 below races with its CASes.  The shared word is
+     * therefore reset first and the local count set last, with release: a reader that sees the
+     * local 1 (its acquire load after the announcement) then has our store of 0 before its
+     * +1 CAS in the shared word's modification order, so the CAS either fails on the 0 and
+     * retries from DEFAULT, or lands after it and is counted.  Reset last, the store could land
+     * between a reader's +1 and the finalizer's return and erase that reference (found by an
+     * ASan run: a reader's drop then reached an already-merged 0). */
     tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+    tally_atomic_store_relaxed(&o->ob_tid, _tally_thread_id());
+    tally_atomic_store_release(&o->ob_ref_local, 1);
 }
 
 bool _tally_rc_resurrect_end(tally_object *o)
