@@ -84,7 +84,6 @@ const tally_type tally_weakref_type = {
     .destroy = weakref_destroy,
 };
 
-
 /* ---- the sharded table ------------------------------------------------------------------ */
 /* fork(): the child must not inherit a shard lock held by a thread that does not exist there,
  * nor a table in the middle of a change.  Take every shard lock around fork() (leaf locks: a

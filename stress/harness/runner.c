@@ -125,14 +125,12 @@ static void on_fatal(int sig)
         if (write(1, buf, p) < 0)
             _exit(1);
     } else {
-        if (sig == SIGALRM) {
-            p = put_str(buf, p, cap, "\ntally stress: HUNG (still running long after its deadline; watchdog signal ");
-            p = put_u64(buf, p, cap, (uint64_t)sig);
+        bool hung = sig == SIGALRM;
+        p = put_str(buf, p, cap, hung ? "\ntally stress: HUNG (still running long after its deadline; watchdog signal "
+                                      : "\ntally stress: CRASHED with signal ");
+        p = put_u64(buf, p, cap, (uint64_t)sig);
+        if (hung)
             p = put_str(buf, p, cap, ")");
-        } else {
-            p = put_str(buf, p, cap, "\ntally stress: CRASHED with signal ");
-            p = put_u64(buf, p, cap, (uint64_t)sig);
-        }
         p = put_str(buf, p, cap, "; counted so far:");
         for (int v = 0; v < SV_COUNT; v++) {
             p = put_str(buf, p, cap, " ");

@@ -280,10 +280,6 @@ TEST_F(GcTest, FullCollectionKeepsOldObjectsHeldByYoungerOnes)
     EXPECT_EQ(g_log.destroyed.load(), kChain);
 }
 
-}  // namespace
-
-namespace {
-
 uintptr_t region_of(tally_object *o) { return (uintptr_t)o >> 22; }   // the side table's 4 MiB
 
 // The side table's lookups remember the last leaf they found, "no leaf here" included
@@ -327,10 +323,6 @@ TEST_F(GcTest, SideTableLookupsForgetRegionsMappedDuringTheWalk)
     tally_gc_unfreeze();
     tally_decref(f);
 }
-
-}  // namespace
-
-namespace {
 
 // A full collection that finds the list it walks broken (a loop that misses the list's head,
 // which is what a member freed while still linked leaves behind: the racy backend's lost

@@ -503,9 +503,9 @@ TEST(ContainersMT, WeakrefGetsRaceReferentDeaths)
 // A reader may take its reference while the dying item is temporarily alive for its finalizer
 // and drop it right after; that reader then frees the item.  Every item must be finalized once
 // and destroyed once, and no reader may see a destroyed one.
-void readers_race_deaths_with_finalizers(const int K, const int REPLACE)
+void readers_race_deaths_with_finalizers(const int K)
 {
-    constexpr int R = 3;
+    constexpr int R = 3, REPLACE = 100000;
     const int kIds = K + REPLACE;
     Deaths deaths(kIds);
     deaths.type = &tracked_fin_type;
@@ -570,7 +570,7 @@ void readers_race_deaths_with_finalizers(const int K, const int REPLACE)
 
 TEST(ContainersMT, ReadersRaceTheDeathOfItemsWithFinalizers)
 {
-    readers_race_deaths_with_finalizers(16, 100000);
+    readers_race_deaths_with_finalizers(16);
 }
 
 TEST(ContainersMT, ReadersRaceTheDeathOfOneSlotsItemsWithFinalizers)
@@ -579,5 +579,5 @@ TEST(ContainersMT, ReadersRaceTheDeathOfOneSlotsItemsWithFinalizers)
     // landing at its death: at the zero and in the finalizer's revival (biased: the revival's
     // reset of the shared word once erased a reader's increment, which asan runs of the test
     // above hit about 1 run in 30).
-    readers_race_deaths_with_finalizers(1, 100000);
+    readers_race_deaths_with_finalizers(1);
 }
