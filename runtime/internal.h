@@ -332,8 +332,10 @@ TALLY_HIDDEN void _tally_stw_detach(tally_thread_state *ts);
 TALLY_HIDDEN void _tally_stw_fork_child(void);
 
 /* ==== the GIL (sync/gil.c; gil backend only) =============================================== */
-TALLY_HIDDEN void _tally_gil_init(unsigned interval_us);
-TALLY_HIDDEN void _tally_gil_take(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_gil_init(unsigned interval_us, bool fair);
+/* after_blocking: the thread comes back from a voluntary release (TALLY_END_ALLOW_THREADS, an
+ * attach), not from a drop it was asked for; fair mode serves such takes first. */
+TALLY_HIDDEN void _tally_gil_take(tally_thread_state *ts, bool after_blocking);
 TALLY_HIDDEN void _tally_gil_drop(tally_thread_state *ts, bool forced_switch);
 TALLY_HIDDEN void _tally_gil_fork_child(tally_thread_state *ts);
 

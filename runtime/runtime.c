@@ -76,7 +76,7 @@ int tally_init(const tally_options *opt)
     if (_tally_rc_init(&resolved) != 0)
         return -1;
 #if defined(TALLY_BACKEND_GIL)
-    _tally_gil_init(resolved.switch_interval_us);
+    _tally_gil_init(resolved.switch_interval_us, resolved.gil_fair != 0);
 #endif
     if (_tally_gc_init(&resolved) != 0)
         return -1;
@@ -160,4 +160,9 @@ int tally_set_switch_interval(unsigned us)
     return -1;
 }
 unsigned tally_get_switch_interval(void) { return 0; }
+int tally_gil_waiters(void)
+{
+    _tally_set_error("tally_gil_waiters: the %s backend has no GIL", TALLY_BACKEND_NAME);
+    return -1;
+}
 #endif

@@ -43,7 +43,7 @@ tally_thread_state *_tally_tstate_require(const char *what)
 static void do_attach(tally_thread_state *ts)
 {
 #if defined(TALLY_BACKEND_GIL)
-    _tally_gil_take(ts);
+    _tally_gil_take(ts, true);   /* an attach follows a voluntary release: priority in fair mode */
     tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
 #else
     _tally_stw_attach(ts);
@@ -192,7 +192,7 @@ void _tally_handle_pending(tally_thread_state *ts)
     if (bits & TALLY_BREAK_GIL_DROP) {
         tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
         _tally_gil_drop(ts, true);
-        _tally_gil_take(ts);
+        _tally_gil_take(ts, false);  /* CPU-bound: asked to drop, queues as a normal waiter */
         tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
     }
 #endif

@@ -30,10 +30,17 @@ typedef struct tally_options {
     unsigned gc_increment_size;   /* objects per old-generation increment (default 20000) */
     unsigned rclog_size;          /* deferred: entries per thread log (default 4096) */
     int debug;                    /* 1: API misuse aborts with a message (default: debug builds) */
+    /* gil: 1 selects the fair GIL (default 0, CPython's GIL; TALLY_GIL_FAIR=1).  Waiters are
+     * served in arrival order, and a thread coming back from a blocking call
+     * (TALLY_END_ALLOW_THREADS, an attach) is served first: it asks the holder to drop after a
+     * short slice (switch interval / 10) instead of a whole interval.  Hand-overs between
+     * CPU-bound threads stay at the switch interval.  Ignored by the other backends (accepted,
+     * reported by tally_get_options, no effect).  docs/backend-gil.md, "Fair mode". */
+    int gil_fair;
 } tally_options;
 
 #define TALLY_OPTIONS_INIT \
-    { sizeof(tally_options), 5000u, 2000, 10, 10, 1, 0, 20000u, 4096u, -1 }
+    { sizeof(tally_options), 5000u, 2000, 10, 10, 1, 0, 20000u, 4096u, -1, 0 }
 
 TALLY_API int tally_init(const tally_options *opt);
 TALLY_API void tally_fini(void);
@@ -90,6 +97,9 @@ TALLY_API void tally_gil_reset_stats(void);
 /* Switch interval in microseconds (gil); -1 elsewhere. */
 TALLY_API int tally_set_switch_interval(unsigned us);
 TALLY_API unsigned tally_get_switch_interval(void);
+/* Threads waiting to take the GIL right now (gil, either mode); -1 and tally_last_error()
+ * elsewhere.  A snapshot: it may change as soon as it is returned. */
+TALLY_API int tally_gil_waiters(void);
 
 #ifdef __cplusplus
 }

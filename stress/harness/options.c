@@ -74,6 +74,10 @@ static tally_cli_opt *table(stress_config *c, size_t *n)
           NULL, &c->gc_threshold, false },
         { "--switch-interval", TALLY_CLI_UINT, "US", "gil switch interval in microseconds",
           "runtime's", 1, 10000000, 0, 0, NULL, &c->switch_interval_us, false },
+        { "--gil-fair", TALLY_CLI_FLAG, NULL,
+          "gil: the fair GIL (FIFO hand-off, threads back from blocking calls first; "
+          "TALLY_GIL_FAIR=1); other backends ignore it", NULL, 0, 0, 0, 0, NULL, &c->gil_fair,
+          false },
         { "--objects", TALLY_CLI_UINT, "N",
           "workload size: objects per thread, graph nodes, forkcow heap", "per workload", 1,
           100000000, 0, 0, NULL, &c->objects, false },

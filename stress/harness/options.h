@@ -25,6 +25,7 @@ typedef struct stress_config {
     uint64_t gc_threshold;    /* threshold0 of the collector (0: automatic collection off) */
     bool gc_threshold_set;
     uint64_t switch_interval_us;  /* gil switch interval; 0: the runtime's default */
+    bool gil_fair;            /* gil: the fair GIL (tally_options.gil_fair); ignored elsewhere */
     uint64_t objects;         /* workload size (objects per thread / heap / graph); 0: default */
     uint64_t burst;           /* hammer: increments per thread per round; 0: default */
     bool seconds_set, ops_set;

@@ -226,9 +226,11 @@ typedef struct end_figures {
 static void report_text(const stress_run *r, const end_figures *e)
 {
     const stress_config *c = r->cfg;
-    printf("tally stress: workload %s, backend %s, %" PRIu64 " threads, seed %" PRIu64 "%s%s\n",
+    tally_options in_force;
+    tally_get_options(&in_force);
+    printf("tally stress: workload %s, backend %s, %" PRIu64 " threads, seed %" PRIu64 "%s%s%s\n",
            c->workload, c->backend, c->threads, c->seed, c->chaos ? ", chaos" : "",
-           r->interrupted ? ", INTERRUPTED" : "");
+           in_force.gil_fair ? ", gil fair" : "", r->interrupted ? ", INTERRUPTED" : "");
     double per_s = e->elapsed_s > 0 ? (double)r->ops_total / e->elapsed_s : 0;
     printf("  %-26s %" PRIu64 " in %.3f s: %.4g ops/s, %.4g ops/s per thread\n", "ops",
            r->ops_total, e->elapsed_s, per_s, r->nthreads ? per_s / r->nthreads : 0.0);
@@ -282,6 +284,10 @@ static void report_json(const stress_run *r, const end_figures *e)
         sj_f64(&j, "seconds_requested", c->seconds);
     sj_u64(&j, "seed", c->seed);
     sj_bool(&j, "chaos", c->chaos);
+    tally_options in_force;
+    tally_get_options(&in_force);
+    /* the mode in force: --gil-fair or TALLY_GIL_FAIR (meaningful for the gil backend only) */
+    sj_bool(&j, "gil_fair", in_force.gil_fair != 0);
     sj_arr(&j, "gc_threshold");
     for (int g = 0; g < 3; g++)
         sj_i64(&j, NULL, e->gc_threshold[g]);
@@ -382,6 +388,8 @@ int main(int argc, char **argv)
         opt.gc_threshold0 = (int)cfg.gc_threshold;
     if (cfg.switch_interval_us)
         opt.switch_interval_us = (unsigned)cfg.switch_interval_us;
+    if (cfg.gil_fair)
+        opt.gil_fair = 1;
     if (tally_init(&opt) != 0) {
         fprintf(stderr, "tally stress: tally_init failed: %s\n", tally_last_error());
         return 3;
