@@ -28,6 +28,23 @@ static gst_leaf_ref *gst_leaves;
 static size_t gst_nleaves, gst_leaves_cap;
 static uint32_t gst_epoch = 1;   /* this full collection (0 = never used) */
 
+/* Commit a new leaf's pages at once, writable.  Left to demand paging, a page of entries was
+ * first read (a lookup: the kernel maps its shared zero page) and then written (a second fault,
+ * which allocates and zeroes the page): 2.6 us per page on the CI VM against 0.9-1.1 us for the
+ * whole leaf populated in one call, so the first full collection of a heap paid about twice the
+ * faults its table needed (docs/collector.md, "The first full collection of a heap").  The price
+ * is memory: the whole leaf (512 KiB, 1/8 of its 4 MiB region) instead of the pages under
+ * members.  Kernels before 5.14 do not know MADV_POPULATE_WRITE: the leaf is then paged on
+ * demand, as before (correct either way: every page reads 0 until written).  Out of memory while
+ * populating leaves the rest to demand paging too, where it would fail anyway (MAP_NORESERVE). */
+#ifndef MADV_POPULATE_WRITE
+#  define MADV_POPULATE_WRITE 23
+#endif
+static void gst_prefault(void *leaf)
+{
+    (void)madvise(leaf, GST_LEAF_BYTES, MADV_POPULATE_WRITE);
+}
+
 gst_entry *_tally_gst_map(const void *o)
 {
     uintptr_t a = (uintptr_t)o;
@@ -42,10 +59,10 @@ gst_entry *_tally_gst_map(const void *o)
     uint32_t idx = gst_mid_index(a);
     gst_entry **lp = &(*mp)->leaf[idx];
     if (!*lp) {
-        /* Zero pages on demand: a leaf costs memory only where W members lie. */
         void *p = mmap(NULL, GST_LEAF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
             _tally_fatal("cycle collector: out of memory for its side table");
+        gst_prefault(p);
         if (gst_nleaves == gst_leaves_cap) {
             size_t cap = gst_leaves_cap ? gst_leaves_cap * 2 : 64;
             gst_leaf_ref *n = realloc(gst_leaves, cap * sizeof *n);
@@ -124,12 +141,14 @@ void _tally_gst_trim(void)
 typedef struct gc_ptr_vec {
     _tally_gc_head **v;
     size_t n, cap;
+    size_t ready;        /* entries [0, ready) have their pages committed (ready <= cap) */
 } gc_ptr_vec;
 
 typedef struct side_ctx {
     gc_ptr_vec order;    /* W in pass A's walk order, then pass B's take-backs */
     gc_ptr_vec tent;     /* pass B: members found at gc_refs 0 */
     size_t live;         /* entries set and not cleared */
+    size_t fwd, back;    /* pass A: references to a younger / an older member (below) */
     bool saw_gc;         /* pass A: the current traversal met a GC object */
     gst_cache walk;      /* the walked members' leaf */
     gst_cache seen;      /* the leaf of the objects the current traversal visits */
@@ -138,22 +157,50 @@ typedef struct side_ctx {
 /* Kept between collections (one collection at a time): no allocation per collection. */
 static side_ctx gc_side;
 
+/* The two arrays live on their own anonymous mappings and grow with mremap: the kernel moves
+ * the pages already written instead of a copy into freshly faulted memory, so an array of n
+ * entries costs the page faults of n entries once, not of 2n plus a copy of n (mi_realloc's
+ * doubling did that).  Their pages are committed ahead of the writes, 1 MiB at a time, with one
+ * MADV_POPULATE_WRITE each (about 0.9-1.1 us per page on the CI VM against 1.35 us per page
+ * faulted on a write: docs/collector.md, "The first full collection of a heap"); `ready` is how
+ * far, and it stays there across collections as long as the mapping does.  Kernels without
+ * MADV_POPULATE_WRITE (before 5.14) fault the pages on demand instead.  Out of memory is fatal,
+ * as for every allocation of a collection in progress. */
+#define PTR_VEC_FIRST 4096                            /* entries: 32 KiB */
+#define PTR_VEC_CHUNK ((size_t)1 << 17)               /* entries committed at a time: 1 MiB */
+
+static void ptr_vec_extend(gc_ptr_vec *v)
+{
+    if (v->ready == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : PTR_VEC_FIRST;
+        void *p = v->v ? mremap(v->v, v->cap * sizeof *v->v, cap * sizeof *v->v, MREMAP_MAYMOVE)
+                       : mmap(NULL, cap * sizeof *v->v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            _tally_fatal("out of memory growing the cycle collector's working-set order (%zu entries)", cap);
+        v->v = p;
+        v->cap = cap;
+    }
+    size_t k = v->cap - v->ready < PTR_VEC_CHUNK ? v->cap - v->ready : PTR_VEC_CHUNK;
+    (void)madvise(v->v + v->ready, k * sizeof *v->v, MADV_POPULATE_WRITE);   /* a hint: see above */
+    v->ready += k;
+}
+
 /* Empty v for the next collection; an array more than 4 times larger than this collection
  * needed (the heap shrank) is given back rather than kept at its peak. */
 static void ptr_vec_reset(gc_ptr_vec *v)
 {
     if (v->cap > 65536 && v->cap / 4 > v->n) {
-        mi_free(v->v);
+        munmap(v->v, v->cap * sizeof *v->v);
         v->v = NULL;
-        v->cap = 0;
+        v->cap = v->ready = 0;
     }
     v->n = 0;
 }
 
 static inline void ptr_vec_make_room(gc_ptr_vec *v)
 {
-    if (tally_unlikely(v->n == v->cap))
-        v->v = _tally_grow_ptrs(v->v, &v->cap, 4096, "the cycle collector's working-set order");
+    if (tally_unlikely(v->n == v->ready))
+        ptr_vec_extend(v);
 }
 
 static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
@@ -202,6 +249,10 @@ static inline int visit_side_decref(tally_object *o, void *arg)
         gst_entry v = *e;
         if (v & GST_W) {
             s->saw_gc = true;
+            if (v & GST_WALKED)
+                s->fwd++;    /* walked already: younger than the referrer */
+            else
+                s->back++;   /* initialised by an earlier visit: older */
             gst_entry r = v & GST_REFS;
             if (tally_likely(r && r != GST_REFS))
                 *e = v - 1;
@@ -219,6 +270,7 @@ static inline int visit_side_decref(tally_object *o, void *arg)
             e = side_map(s, o);
         *e = GST_W | gst_refs(rc - 1);   /* rc >= 1: this reference is one of them */
         s->live++;
+        s->back++;   /* not walked yet: older than the referrer */
     }
     return 0;
 }
@@ -228,6 +280,7 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
     side_ctx *s = &gc_side;
     s->walk = GST_CACHE_EMPTY;
     s->seen = GST_CACHE_EMPTY;
+    s->fwd = s->back = 0;
     gc_ptr_vec order = s->order;   /* in registers: the traversals do not use it */
     uint64_t candidates = 0;
     _tally_gc_head *w = c->work;
@@ -308,9 +361,17 @@ size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_h
     s->seen = GST_CACHE_EMPTY;
     size_t walked = s->order.n;
     size_t reachable = 0;
+    /* The walk's direction: the one in which most references point ahead (pass A counted
+     * them), so that a referent is mostly found reachable before the walk reaches it instead of
+     * being set aside at gc_refs 0 and taken back later.  Oldest first (CPython's list order)
+     * suits a holder made before its items; youngest first suits a chain in which each object
+     * holds an older one (measured in docs/collector.md).  The result does not depend on it:
+     * trial deletion keeps exactly what is reachable from the members with gc_refs > 0. */
+    bool youngest_first = s->back > s->fwd;
     for (size_t k = 0; k < s->order.n; k++) {
         /* List order is pass A's order reversed; take-backs follow in the order found. */
-        _tally_gc_head *g = s->order.v[k < walked ? walked - 1 - k : k];
+        size_t at = k >= walked ? k : youngest_first ? k : walked - 1 - k;
+        _tally_gc_head *g = s->order.v[at];
         tally_object *o = _TALLY_FROM_GC(g);
         gst_entry *e = gst_lookup(&s->walk, o);
         gst_entry v = *e;
@@ -329,8 +390,9 @@ size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_h
             ptr_vec_push(&s->tent, g);
         }
     }
+    /* U gets the members left TENT in list order (oldest first), whichever way the walk went. */
     for (size_t i = 0; i < s->tent.n; i++) {
-        _tally_gc_head *g = s->tent.v[i];
+        _tally_gc_head *g = s->tent.v[youngest_first ? s->tent.n - 1 - i : i];
         tally_object *o = _TALLY_FROM_GC(g);
         gst_entry *e = gst_lookup(&s->walk, o);
         if (!(*e & GST_TENT))
