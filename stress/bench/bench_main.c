@@ -7,7 +7,9 @@
  *   - the CPython anchor: python3 stress/anchors/cpython_gc.py (when python3 and the script
  *     are there);
  *   - the matrix backends x workloads x thread counts x repetitions of
- *     `tally stress --backend B --workload W --threads N --seconds S --seed K --json`.
+ *     `tally stress --backend B --workload W --threads N --seconds S --seed K --json`;
+ *   - whole programs: tally-binary-trees-<backend> (stress/programs/binary_trees.c) with 1 and 2
+ *     threads, rounds interleaved with python3 stress/programs/binary_trees.py at the same depth.
  * Results: medians with min and max over the repetitions, in results.json (schema
  * BENCH_SCHEMA_VERSION), then results.csv, report.md and plots (bench_report.c).
  * `--compare A/results.json B/results.json` prints the ratio B/A of every figure in both.
@@ -177,7 +179,7 @@ static double t_start;
 static size_t steps_done, steps_total;
 /* Estimated seconds of the whole plan, of the steps done so far, and per kind of step. */
 static double est_total_s, est_done_s;
-static double est_stress_run, est_micro_rows, est_memory, est_gc, est_anchor;
+static double est_stress_run, est_micro_rows, est_memory, est_gc, est_anchor, est_program_run;
 
 static void step_done(double est_s)
 {
@@ -772,6 +774,23 @@ static void collect_figures(const bj *res, bj *figs)
         add_figure(figs, id, one);
         bj_free(one);
     }
+    const bj *bt = bj_path(res, "programs.binary_trees");
+    const bj *btc = bj_get(bt, "configs");
+    for (size_t i = 0; btc && i < btc->n; i++) {
+        const bj *sum = bj_get(btc->items[i], "summary");
+        for (size_t k = 0; sum && k < sum->n; k++) {
+            char id[512];
+            snprintf(id, sizeof id, "programs/binary_trees/%s/t%d/%s", bj_getstr(btc->items[i], "backend", "?"),
+                     (int)bj_getnum(btc->items[i], "threads", 0), sum->keys[k]);
+            add_figure(figs, id, sum->items[k]);
+        }
+    }
+    const bj *btp = bj_path(bt, "cpython.summary");
+    for (size_t k = 0; btp && k < btp->n; k++) {
+        char id[512];
+        snprintf(id, sizeof id, "programs/binary_trees/cpython/%s", btp->keys[k]);
+        add_figure(figs, id, btp->items[k]);
+    }
     const bj *cfgs = bj_get(res, "stress");
     for (size_t i = 0; cfgs && i < cfgs->n; i++) {
         const bj *cfg = cfgs->items[i];
@@ -781,6 +800,238 @@ static void collect_figures(const bj *res, bj *figs)
             snprintf(id, sizeof id, "stress/%s/%s/t%d/%s", bj_getstr(cfg, "backend", "?"),
                      bj_getstr(cfg, "workload", "?"), (int)bj_getnum(cfg, "threads", 0), sum->keys[k]);
             add_figure(figs, id, sum->items[k]);
+        }
+    }
+}
+
+/* ---- whole programs: binary-trees ------------------------------------------------------------ */
+/* Depth of the binary-trees rows (the Benchmarks Game's usual 21 is minutes per run here), and
+ * the smallest number of runs per configuration (medians of at least 3, even in --quick). */
+#define BT_DEPTH 16
+#define BT_DEPTH_QUICK 14
+#define BT_MIN_REPS 3
+static const int bt_threads[] = {1, 2};
+#define BT_NTHREADS (sizeof bt_threads / sizeof bt_threads[0])
+
+/* The lines a binary-trees run printed before its JSON object (all of stdout without --json). */
+static char *bt_lines(const char *out)
+{
+    const char *brace = strchr(out, '{');
+    size_t n = brace ? (size_t)(brace - out) : strlen(out);
+    return strndup(out, n);
+}
+
+/* One run of tally-binary-trees-<backend>.  Its metrics (the program's JSON, flattened, plus the
+ * process's wall time and peak RSS) go into the run only when it succeeded: exit 0, checks_ok,
+ * and the same lines as CPython's run of binary_trees.py when there is one. */
+static void bt_run_one(const char *path, int depth, int threads, const char *reference, bj *cfg)
+{
+    char d[16], t[16];
+    snprintf(d, sizeof d, "%d", depth);
+    snprintf(t, sizeof t, "%d", threads);
+    char *argv[] = {(char *)path, "--depth", d, "--threads", t, "--json", NULL};
+    bj *run = bj_push(bj_get(cfg, "runs"), bj_obj());
+    bench_proc_result r;
+    if (bench_run(argv, 600, &r) != 0) {
+        bj_set(run, "error", bj_strf("could not start %s", path));
+        bj_set(cfg, "failures", bj_num(bj_getnum(cfg, "failures", 0) + 1));
+        return;
+    }
+    bj_set(run, "process", proc_record(&r));
+    char err[256];
+    bj *doc = bj_parse_embedded(r.out, err, sizeof err);
+    char *lines = bt_lines(r.out);
+    bool checks_ok = doc && bj_get(doc, "checks_ok") && bj_get(doc, "checks_ok")->type == BJ_BOOL &&
+                     bj_get(doc, "checks_ok")->b;
+    bool same = !reference || (lines && strcmp(lines, reference) == 0);
+    bj_set(run, "checks_ok", bj_bool(checks_ok));
+    if (reference)
+        bj_set(run, "matches_cpython", bj_bool(same));
+    bool ok = r.exit_code == 0 && !r.term_signal && !r.timed_out && checks_ok && same;
+    if (ok) {
+        bj *all = bj_obj(), *flat = bj_obj();
+        flatten(doc, "", all);
+        /* echoes of the configuration and the verdict are no figures */
+        for (size_t k = 0; k < all->n; k++)
+            if (strcmp(all->keys[k], "depth") != 0 && strcmp(all->keys[k], "checks_ok") != 0)
+                bj_set(flat, all->keys[k], bj_clone(all->items[k]));
+        bj_free(all);
+        /* the process as a whole (start-up and tally_fini included), as CPython's is measured */
+        bj_set(flat, "wall_s", bj_num(r.wall_s));
+        bj_set(flat, "program_wall_s", bj_num(bj_getnum(doc, "wall_s", NAN)));
+        bj_set(flat, "peak_rss_kb", bj_num((double)r.peak_rss_kb));
+        bj_set(run, "metrics", flat);
+    } else {
+        bj_set(cfg, "failures", bj_num(bj_getnum(cfg, "failures", 0) + 1));
+        bj_set(run, "stderr_tail", stderr_tail(r.err));
+        if (!doc)
+            bj_set(run, "parse_error", bj_str(err));
+    }
+    progress("program binary-trees %s threads=%d depth %d: %s, %.2f s", bj_getstr(cfg, "backend", "?"), threads,
+             depth, ok ? "ok" : !checks_ok ? "FAILED (check counts)" : !same ? "FAILED (output differs from CPython's)"
+                                                                          : "FAILED",
+             r.wall_s);
+    free(lines);
+    bj_free(doc);
+    bench_proc_result_free(&r);
+}
+
+/* One run of python3 binary_trees.py; returns its lines (malloc'd) when it succeeded. */
+static char *bt_run_cpython(const char *script, int depth, bj *cp)
+{
+    char d[16];
+    snprintf(d, sizeof d, "%d", depth);
+    char *argv[] = {(char *)"/usr/bin/env", "python3", (char *)script, "--depth", d, NULL};
+    bj *run = bj_push(bj_get(cp, "runs"), bj_obj());
+    bench_proc_result r;
+    if (bench_run(argv, 600, &r) != 0) {
+        bj_set(run, "error", bj_str("could not start python3"));
+        return NULL;
+    }
+    bj_set(run, "process", proc_record(&r));
+    char *lines = NULL;
+    if (r.exit_code == 0 && !r.term_signal && !r.timed_out) {
+        bj *m = bj_set(run, "metrics", bj_obj());
+        bj_set(m, "wall_s", bj_num(r.wall_s));
+        bj_set(m, "peak_rss_kb", bj_num((double)r.peak_rss_kb));
+        lines = bt_lines(r.out);
+    } else {
+        bj_set(run, "stderr_tail", stderr_tail(r.err));
+        bj_set(cp, "failures", bj_num(bj_getnum(cp, "failures", 0) + 1));
+    }
+    progress("program binary-trees CPython (binary_trees.py) depth %d: %s, %.2f s", depth,
+             lines ? "ok" : "FAILED", r.wall_s);
+    bench_proc_result_free(&r);
+    return lines;
+}
+
+/* Rounds: each round runs CPython once, then every backend with 1 and then 2 threads, so the
+ * two sides of every ratio (t2/t1, gil/CPython) are spread over the same minutes of a shared
+ * machine instead of being measured in blocks at different moments.  racy is left out: it is
+ * the stress harness's negative control, not a backend anyone runs programs on. */
+static bj *run_programs(const bench_opts *o, size_t reps, int depth)
+{
+    bj *bt = bj_obj();
+    bj_set(bt, "program", bj_str("binary-trees"));
+    bj_set(bt, "depth", bj_num(depth));
+    bj_set(bt, "reps", bj_num((double)reps));
+    bj *cp = bj_set(bt, "cpython", bj_obj());
+    bj_set(cp, "runs", bj_arr());
+    char *script = bench_find_source_file("stress/programs/binary_trees.py");
+    bool python = false;
+    if (!script) {
+        bj_set(cp, "error", bj_str("stress/programs/binary_trees.py not found"));
+    } else {
+        bj_set(cp, "script", bj_str(script));
+        char *argv[] = {(char *)"/usr/bin/env", "python3", "--version", NULL};
+        bench_proc_result r;
+        python = bench_run(argv, 30, &r) == 0 && r.exit_code == 0;
+        if (python)
+            bj_set(cp, "python_version", bj_strf("%.*s", (int)strcspn(r.out, "\n"), r.out));
+        else
+            bj_set(cp, "error", bj_str("python3 not found: no CPython anchor"));
+        bench_proc_result_free(&r);
+    }
+    bj *configs = bj_set(bt, "configs", bj_arr());
+    char *paths[MAX_LIST] = {0};
+    for (size_t b = 0; b < o->nbackends; b++) {
+        if (strcmp(o->backends[b], "racy") == 0)
+            continue;
+        char *p = NULL;
+        if (asprintf(&p, "%s/tally-binary-trees-%s", bench_exe_dir(), o->backends[b]) < 0)
+            p = NULL;
+        if (p && !bench_file_exists(p)) {
+            free(p);
+            p = NULL;
+        }
+        paths[b] = p;
+        for (size_t t = 0; t < BT_NTHREADS; t++) {
+            bj *cfg = bj_push(configs, bj_obj());
+            bj_set(cfg, "backend", bj_str(o->backends[b]));
+            bj_set(cfg, "threads", bj_num(bt_threads[t]));
+            bj_set(cfg, "failures", bj_num(0));
+            bj_set(cfg, "runs", bj_arr());
+            if (!p)
+                bj_set(cfg, "error", bj_strf("tally-binary-trees-%s not found next to %s", o->backends[b],
+                                             bench_exe_path()));
+        }
+    }
+    char *reference = NULL;
+    for (size_t rep = 0; rep < reps; rep++) {
+        if (python) {
+            char *lines = bt_run_cpython(script, depth, cp);
+            if (!reference)
+                reference = lines;
+            else
+                free(lines);
+        }
+        step_done(python ? est_program_run : 0);
+        for (size_t i = 0; i < configs->n; i++) {
+            bj *cfg = configs->items[i];
+            size_t b;
+            for (b = 0; b < o->nbackends; b++)
+                if (strcmp(o->backends[b], bj_getstr(cfg, "backend", "")) == 0)
+                    break;
+            if (b < o->nbackends && paths[b])
+                bt_run_one(paths[b], depth, (int)bj_getnum(cfg, "threads", 1), reference, cfg);
+            step_done(est_program_run);
+        }
+    }
+    for (size_t i = 0; i < configs->n; i++)
+        bj_set(configs->items[i], "summary", summarise(bj_get(configs->items[i], "runs"), "metrics"));
+    bj_set(cp, "summary", summarise(bj_get(cp, "runs"), "metrics"));
+    for (size_t b = 0; b < MAX_LIST; b++)
+        free(paths[b]);
+    free(reference);
+    free(script);
+    return bt;
+}
+
+static const bj *bt_config(const bj *bt, const char *backend, int threads)
+{
+    const bj *cfgs = bj_get(bt, "configs");
+    for (size_t i = 0; cfgs && i < cfgs->n; i++)
+        if (strcmp(bj_getstr(cfgs->items[i], "backend", ""), backend) == 0 &&
+            (int)bj_getnum(cfgs->items[i], "threads", 0) == threads)
+            return cfgs->items[i];
+    return NULL;
+}
+
+static double bt_wall(const bj *cfg) { return bj_getnum(bj_path(cfg, "summary.wall_s"), "median", NAN); }
+
+/* binary-trees targets: 2 threads take at most 0.56x the one-thread time (free-threaded
+ * backends: the work of one run split in two should nearly halve it); gil with one thread at
+ * least 2x faster than CPython running binary_trees.py at the same depth. */
+static void program_targets(const bench_opts *o, const bj *bt, bj *targets)
+{
+    if (!bt)
+        return;
+    int depth = (int)bj_getnum(bt, "depth", 0);
+    char d[256], what[160], id[128];
+    for (size_t b = 0; b < o->nbackends; b++) {
+        const char *be = o->backends[b];
+        if (strcmp(be, "racy") == 0)
+            continue;
+        const bj *c1 = bt_config(bt, be, 1), *c2 = bt_config(bt, be, 2);
+        double t1 = bt_wall(c1), t2 = bt_wall(c2);
+        if (strcmp(be, "gil") != 0) {
+            snprintf(d, sizeof d, "depth %d: 1 thread %.3f s, 2 threads %.3f s (process wall time, medians)", depth,
+                     t1, t2);
+            snprintf(id, sizeof id, "binary_trees_scaling_%s", be);
+            snprintf(what, sizeof what, "binary-trees: 2 threads <= 0.56x the 1-thread time");
+            add_target(targets, id, be, what, t2 / t1, "<=", 0.56, "x", d);
+        } else {
+            const bj *cp = bj_get(bt, "cpython");
+            double tc = bj_getnum(bj_path(cp, "summary.wall_s"), "median", NAN);
+            const char *why = bj_getstr(cp, "error", NULL);
+            if (why)
+                snprintf(d, sizeof d, "depth %d: gil 1 thread %.3f s; %s", depth, t1, why);
+            else
+                snprintf(d, sizeof d, "depth %d: %s %.3f s / gil 1 thread %.3f s (process wall time, medians)", depth,
+                         bj_getstr(cp, "python_version", "python3"), tc, t1);
+            add_target(targets, "binary_trees_gil_vs_cpython", be,
+                       "binary-trees: gil (1 thread) at least 2x faster than CPython 3.11", tc / t1, ">=", 2.0, "x",
+                       d);
         }
     }
 }
@@ -929,14 +1180,21 @@ int tally_bench_main(int argc, char **argv)
      * collector's rows; each stress run (its seconds plus process start and final checks);
      * the CPython anchor. */
     size_t nstress = o.nbackends * o.nworkloads * o.nthreads * (size_t)o.reps;
-    steps_total = o.nbackends * 3 + nstress + 1;
+    /* binary-trees: every backend but racy with 1 and 2 threads, and CPython, per round */
+    size_t bt_reps = o.reps < BT_MIN_REPS ? BT_MIN_REPS : (size_t)o.reps, bt_backends = 0;
+    int bt_depth = quick ? BT_DEPTH_QUICK : BT_DEPTH;
+    for (size_t i = 0; i < o.nbackends; i++)
+        bt_backends += strcmp(o.backends[i], "racy") != 0;
+    size_t nprograms = bt_reps * (bt_backends * BT_NTHREADS + 1);
+    steps_total = o.nbackends * 3 + nstress + 1 + nprograms;
     est_micro_rows = (double)o.micro_reps * o.micro_min_time * 80 + 3;
     est_memory = 1;
     est_gc = (double)o.gc_reps * 10 + 2;
     est_stress_run = o.seconds + 0.25;
     est_anchor = quick ? 10 : 40;
+    est_program_run = quick ? 0.5 : 2.0; /* 1.2-5 s at depth 16 on the 2-core machine */
     est_total_s = (double)o.nbackends * (est_micro_rows + est_memory + est_gc) + (double)nstress * est_stress_run +
-                  est_anchor;
+                  est_anchor + (double)nprograms * est_program_run;
     char est[32];
     fmt_duration(est_total_s, est, sizeof est);
     fprintf(stderr,
@@ -969,6 +1227,8 @@ int tally_bench_main(int argc, char **argv)
     l = bj_set(par, "workloads", bj_arr());
     for (size_t i = 0; i < o.nworkloads; i++)
         bj_push(l, bj_str(o.workloads[i]));
+    bj_set(par, "binary_trees_depth", bj_num(bt_depth));
+    bj_set(par, "binary_trees_reps", bj_num((double)bt_reps));
     bj_set(par, "estimated_s", bj_num(est_total_s));
 
     bj *micro = bj_set(res, "micro", bj_obj());
@@ -983,10 +1243,13 @@ int tally_bench_main(int argc, char **argv)
         for (size_t b = 0; b < o.nbackends; b++)
             for (size_t t = 0; t < o.nthreads; t++)
                 run_stress_config(&o, o.backends[b], o.workloads[w], o.threads[t], configs);
+    bj *programs = bj_set(res, "programs", bj_obj());
+    bj_set(programs, "binary_trees", run_programs(&o, bt_reps, bt_depth));
 
     bj *targets = bj_set(res, "targets", bj_arr());
     micro_targets(micro, targets);
     gc_targets(&o, gc, targets);
+    program_targets(&o, bj_get(programs, "binary_trees"), targets);
     bj_set(res, "duration_s", bj_num(bench_now() - t_start));
     double load[1];
     if (getloadavg(load, 1) == 1)

@@ -3,7 +3,8 @@
  * Owns: turning results.json (built by bench_main.c) into results.csv (one row per figure),
  * report.md (machine, targets met/missed, microbenchmarks against the anchors, throughput per
  * backend and thread count, pause percentiles, memory, GIL switching, race detection, the
- * collector against CPython) and gnuplot plots in PNG and SVG (throughput vs threads per
+ * collector against CPython, whole programs: binary-trees per backend with 1 and 2 threads
+ * against CPython) and gnuplot plots in PNG and SVG (throughput vs threads per
  * workload, pause CDFs per backend, memory per object).  The gnuplot script and its data files
  * stay in the output directory so the plots can be redrawn.
  *
@@ -781,6 +782,92 @@ static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
     fprintf(f, "\n");
 }
 
+/* binary-trees (stress/programs/): per backend the process wall time with 1 and 2 threads, the
+ * ratio t2/t1 and its target, the collector's share; CPython's time on binary_trees.py. */
+static void md_programs(FILE *f, const bj *res)
+{
+    const bj *bt = bj_path(res, "programs.binary_trees");
+    if (!bt)
+        return;
+    const bj *cfgs = bj_get(bt, "configs"), *cp = bj_get(bt, "cpython");
+    int depth = (int)bj_getnum(bt, "depth", 0);
+    fprintf(f, "## Programs: binary-trees\n\n"
+               "The Benchmarks Game's binary-trees shape on the public API (stress/programs/binary_trees.c, "
+               "`tally-binary-trees-<backend> --depth %d --threads T`): a stretch tree of depth %d, a "
+               "long-lived tree of depth %d, then 2^(%d-d+4) trees of each depth d = 4, 6, ..., %d built, "
+               "checked and dropped; nodes are 2-tuples, leaves (None, None).  With 2 threads the two "
+               "threads split every depth's trees, so the work is the same as with 1.  Time = the whole "
+               "process (wall clock, start-up and shutdown included), median [min–max] of %g runs; rounds "
+               "interleave CPython and every configuration.  Collector = time in collections of the "
+               "1-thread run (its own statistics), collections = their number.  Every run's lines must "
+               "equal CPython's (stress/programs/binary_trees.py, same depth) and its check counts the "
+               "node counts, or it counts as failed and has no figure.\n\n"
+               "| | 1 thread (s) | 2 threads (s) | t2/t1 (target <= 0.56) | collector, 1 thread (s) | "
+               "collections, 1 thread | peak RSS, 1 / 2 threads (MiB) |\n|---|---|---|---|---|---|---|\n",
+            depth, depth + 1, depth, depth, depth, bj_getnum(bt, "reps", 0));
+    /* the configurations come in pairs (1 thread, 2 threads) per backend, in the run's order */
+    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
+        const bj *c1 = cfgs->items[i];
+        if ((int)bj_getnum(c1, "threads", 0) != 1)
+            continue;
+        const char *b = bj_getstr(c1, "backend", "?");
+        const bj *c2 = NULL;
+        for (size_t j = 0; j < cfgs->n; j++)
+            if (strcmp(bj_getstr(cfgs->items[j], "backend", ""), b) == 0 &&
+                (int)bj_getnum(cfgs->items[j], "threads", 0) == 2)
+                c2 = cfgs->items[j];
+        const bj *s1 = bj_get(c1, "summary"), *s2 = bj_get(c2, "summary");
+        char a[96], bb[96], gct[96], col[96];
+        double ratio = med(bj_get(s2, "wall_s")) / med(bj_get(s1, "wall_s"));
+        char rs[64];
+        if (isfinite(ratio))
+            snprintf(rs, sizeof rs, "%.2f%s", ratio,
+                     strcmp(b, "gil") == 0 ? " (no target: one thread runs at a time)"
+                                           : ratio <= 0.56 ? " met" : " **missed**");
+        else
+            snprintf(rs, sizeof rs, "–");
+        /* the collector's time: the sum over the generations of the run's own statistics */
+        bj *g = bj_obj();
+        const bj *g0 = bj_get(s1, "gc.gen0.duration_s"), *g1 = bj_get(s1, "gc.gen1.duration_s"),
+                 *g2 = bj_get(s1, "gc.gen2.duration_s");
+        if (g0 && g1 && g2)
+            bj_set(g, "median", bj_num(med(g0) + med(g1) + med(g2)));
+        int bad = (int)(bj_getnum(c1, "failures", 0) + bj_getnum(c2, "failures", 0));
+        fprintf(f, "| %s%s | %s | %s | %s | %s | %s | %.1f / %.1f |\n", b, bad ? " (!)" : "",
+                fmt_stat(bj_get(s1, "wall_s"), a, sizeof a), fmt_stat(bj_get(s2, "wall_s"), bb, sizeof bb), rs,
+                fmt_stat(bj_get(g, "median") ? g : NULL, gct, sizeof gct),
+                fmt_stat(bj_get(s1, "gc.collections"), col, sizeof col), med(bj_get(s1, "peak_rss_kb")) / 1024,
+                med(bj_get(s2, "peak_rss_kb")) / 1024);
+        bj_free(g);
+        const char *err = bj_getstr(c1, "error", NULL);
+        if (err)
+            fprintf(f, "| %s: %s ||||||\n", b, err);
+    }
+    const char *cperr = bj_getstr(cp, "error", NULL);
+    const bj *cs = bj_get(cp, "summary");
+    double tc = med(bj_get(cs, "wall_s"));
+    if (!cperr && isfinite(tc)) {
+        char a[96];
+        fprintf(f, "| CPython (%s) | %s | – | – | – | – | %.1f |\n", bj_getstr(cp, "python_version", "python3"),
+                fmt_stat(bj_get(cs, "wall_s"), a, sizeof a), med(bj_get(cs, "peak_rss_kb")) / 1024);
+        const bj *gil = NULL;
+        for (size_t i = 0; cfgs && i < cfgs->n; i++)
+            if (strcmp(bj_getstr(cfgs->items[i], "backend", ""), "gil") == 0 &&
+                (int)bj_getnum(cfgs->items[i], "threads", 0) == 1)
+                gil = cfgs->items[i];
+        double tg = med(bj_path(gil, "summary.wall_s"));
+        if (isfinite(tg))
+            fprintf(f, "\ngil with 1 thread against CPython: %.2fx faster (CPython %.3f s / gil %.3f s; target: "
+                       "at least 2x).\n",
+                    tc / tg, tc, tg);
+    } else {
+        fprintf(f, "\nCPython: not measured (%s); the gil target is listed as not measured.\n",
+                cperr ? cperr : "every run failed");
+    }
+    fprintf(f, "\n(!) = at least one run failed (exit status, check counts, or lines that differ from "
+               "CPython's); see `programs.binary_trees` in results.json.\n\n");
+}
+
 static int write_md(const char *dir, const bj *res, const bj *plots)
 {
     char path[4096];
@@ -805,6 +892,7 @@ static int write_md(const char *dir, const bj *res, const bj *plots)
     md_gil(f, cfgs, backends, nb);
     md_races(f, cfgs, backends, nb);
     md_gc(f, res, backends, nb);
+    md_programs(f, res);
     fprintf(f, "## Reproduce\n\n```\nmake report            # build/release/stress/tally bench --out report\n"
                "build/release/stress/tally bench --quick --out /tmp/r\n"
                "build/release/stress/tally bench --compare docs/example-report/results.json report/results.json\n```\n");

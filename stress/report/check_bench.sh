@@ -51,6 +51,21 @@ done
 head -1 "$out/r/results.csv" | grep -q "^figure,median,min,max$" || bad "results.csv header"
 grep -q '^"stress/gil/hammer/t2/ops_per_s",' "$out/r/results.csv" || bad "results.csv lacks the 2-thread throughput"
 grep -q '^"micro/gil/rc/pair_own/ns_per_op",' "$out/r/results.csv" || bad "results.csv lacks the gil pair"
+# binary-trees (stress/programs/): gil with 1 and 2 threads, its target, CPython when python3 exists.
+grep -q "## Programs: binary-trees" "$out/r/report.md" || bad "report.md lacks the binary-trees section"
+for t in 1 2; do
+    grep -q "^\"programs/binary_trees/gil/t$t/wall_s\"," "$out/r/results.csv" ||
+        bad "results.csv lacks the binary-trees time of gil with $t thread(s)"
+done
+grep -q "program binary-trees gil threads=2 depth 14: ok" "$out/run.stderr" || bad "no successful 2-thread binary-trees run"
+if command -v python3 >/dev/null 2>&1; then
+    grep -q '^"programs/binary_trees/cpython/wall_s",' "$out/r/results.csv" || bad "results.csv lacks CPython's binary-trees time"
+    grep -q '^"target/binary_trees_gil_vs_cpython/\(met\|missed\)",' "$out/r/results.csv" ||
+        bad "the gil-against-CPython binary-trees target was not measured"
+else
+    grep -q '^"target/binary_trees_gil_vs_cpython/not measured",' "$out/r/results.csv" ||
+        bad "without python3 the gil-against-CPython target must read 'not measured'"
+fi
 
 # --compare of a file with itself: every ratio is 1.
 "$tally" bench --compare "$out/r/results.json" "$out/r/results.json" >"$out/cmp" 2>&1 || bad "--compare failed"
