@@ -13,6 +13,22 @@
 //                               first_ns_per_object (the process's first full collection of
 //                               the heap, made before the timed ones: it also maps the side
 //                               table's pages and grows the order array, docs/collector.md).
+//   gc/first_collection/flat:1000000, gc/first_collection/chain:1000000
+//                               the first full collection of a freshly built heap, as a program
+//                               meets it after a bulk load: 1,000,000 lists (each holding one
+//                               small int) built with the collector disabled, so that all of
+//                               them are still in the young generation, then tally_gc_collect(2)
+//                               four times.  flat: a holder list made first holds them all (the
+//                               gc/full graph); chain: each list also holds the one made before
+//                               it, the last one is held from outside.  Each iteration builds a
+//                               new heap (untimed) and frees it; the collector's side table and
+//                               arrays of the previous one are given back by then, so each first
+//                               collection maps them again.  Counters: ns_per_object (the
+//                               first collection; the row's time), later_ns_per_object (the
+//                               median of the three after it, the gc/full figure for this heap),
+//                               stw_ns_per_object and cpu_ns_per_object (first collection),
+//                               pass_a_ns_per_object / pass_b_ns_per_object (its two graph
+//                               passes, from the pause record; docs/collector.md).
 //   gc/cycle_reclaim/objects:1000000  500,000 garbage 2-cycles of lists (a=[], b=[a], a.append(b))
 //                               reclaimed by one young collection: ns_per_object of the
 //                               collection (find + clear + free); cpu_ns_per_object.
@@ -76,6 +92,8 @@ void quiesce()
     tally_flush();
 }
 
+double percentile(std::vector<double> v, double q);
+
 tally_object *make_live_lists(size_t n)
 {
     tally_object *holder = tally_list_new();
@@ -126,6 +144,83 @@ void BM_full(benchmark::State &state)
     state.counters["first_ns_per_object"] = first_ns / double(kObjects + 1);
     tally_decref(holder);
     quiesce();
+}
+
+enum class Shape { flat, chain };
+
+// 1,000,000 lists of one small int, in the young generation (the collector is disabled).
+tally_object *make_fresh_heap(Shape shape, size_t n)
+{
+    tally_object *zero = tally_int_new(0);   // cached small int: immortal
+    tally_object *root = tally_list_new();
+    tally_list_append(root, zero);
+    for (size_t i = 1; i < n; i++) {
+        tally_object *l = tally_list_new();
+        tally_list_append(l, zero);
+        if (shape == Shape::chain) {
+            tally_list_append(l, root);   // l holds the list made before it
+            tally_decref(root);
+            root = l;
+        } else {
+            tally_list_append(root, l);   // the holder (made first) holds every list
+            tally_decref(l);
+        }
+    }
+    tally_decref(zero);
+    return root;
+}
+
+void BM_first_collection(benchmark::State &state, Shape shape)
+{
+    quiesce();
+    double first_ns = 0, stw_ns = 0, cpu_ns = 0, pass_a_ns = 0, pass_b_ns = 0;
+    std::vector<double> later;
+    uint64_t iters = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        tally_object *root = make_fresh_heap(shape, kObjects);
+        tally_gc_reset_pauses();
+        state.ResumeTiming();
+        auto t0 = Clock::now();
+        double c0 = thread_cpu_ns();
+        intptr_t n = tally_gc_collect(2);
+        cpu_ns += thread_cpu_ns() - c0;
+        double ns = since_ns(t0);
+        state.SetIterationTime(ns / 1e9);
+        first_ns += ns;
+        tally_gc_pause p;
+        if (tally_gc_get_pauses(&p, 1) == 1) {
+            stw_ns += (double)p.stw_ns;
+            pass_a_ns += (double)p.update_refs_ns;
+            pass_b_ns += (double)p.move_unreachable_ns;
+        }
+        state.PauseTiming();
+        for (int k = 0; k < 3; k++) {
+            auto t1 = Clock::now();
+            benchmark::DoNotOptimize(tally_gc_collect(2));
+            later.push_back(since_ns(t1));
+        }
+        bool whole = tally_gc_get_pauses(&p, 1) == 1 && p.candidates >= kObjects;
+        tally_decref(root);
+        quiesce();   // frees the heap; the empty collection gives the side table back
+        if (n != 0 || !whole) {
+            state.SkipWithError(n ? "a full collection of a live heap collected something"
+                                  : "a full collection did not see the whole heap");
+            break;
+        }
+        state.ResumeTiming();
+        iters++;
+    }
+    if (!iters)
+        return;
+    double objs = double(kObjects) * double(iters);
+    state.counters["ns_per_object"] = first_ns / objs;
+    state.counters["later_ns_per_object"] = percentile(later, 0.5) / double(kObjects);
+    state.counters["stw_ns_per_object"] = stw_ns / objs;
+    state.counters["cpu_ns_per_object"] = cpu_ns / objs;
+    state.counters["pass_a_ns_per_object"] = pass_a_ns / objs;
+    state.counters["pass_b_ns_per_object"] = pass_b_ns / objs;
+    state.counters["objects"] = double(kObjects);
 }
 
 void BM_cycle_reclaim(benchmark::State &state)
@@ -350,6 +445,8 @@ int main(int argc, char **argv)
         return 1;
     }
     benchmark::RegisterBenchmark("gc/full/live:1000000", BM_full)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("gc/first_collection/flat:1000000", BM_first_collection, Shape::flat)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("gc/first_collection/chain:1000000", BM_first_collection, Shape::chain)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("gc/cycle_reclaim/objects:1000000", BM_cycle_reclaim)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("anchor/seq_read/bytes:256M", BM_seq_read)->UseManualTime()->Iterations(5)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("gc/young_pause/old:0", BM_young_pause, size_t(0))->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
