@@ -214,6 +214,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     if (!__atomic_compare_exchange_n(&gc->collecting, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return 0;
     gc->collector = pthread_self();
+    tally_atomic_store_relaxed(&gc->collector_ts, _tally_tstate());
 
     uint64_t t_begin = _tally_now_ns();
     unsigned debug = tally_atomic_load_relaxed(&gc->debug);
@@ -257,6 +258,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
 
     /* ======== STOP #1 ======== */
     world_stop(&clk);
+    _tally_gc_count_reset_ws();   /* what was allocated up to the stop is in W */
     bool inc_mode = tally_atomic_load_relaxed(&gc->incremental) != 0;
     if (!inc_mode) {
         gc_list_merge(&gc->gen2_visited, &gc->gen2);
@@ -532,6 +534,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     gc->ncur_lists = 0;
     gc_global_unlock();
     __atomic_store_n(&gc->collecting, 0, __ATOMIC_RELEASE);
+    _tally_gc_collection_done();
     return n + m;   /* step 13 */
 }
 

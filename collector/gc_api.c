@@ -49,7 +49,8 @@ void tally_gc_get_threshold(int out[3])
 
 void tally_gc_get_count(int out[3])
 {
-    for (int i = 0; i < 3; i++)
+    out[0] = _tally_gc_count_young();   /* count[0] plus every thread's unpublished part */
+    for (int i = 1; i < 3; i++)
         out[i] = tally_atomic_load_relaxed(&_tally_gc.count[i]);
 }
 

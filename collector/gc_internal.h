@@ -85,7 +85,9 @@ typedef struct gc_state {
     intptr_t long_lived_pending;
 
     int collecting;                 /* 1 while a collection runs (CAS 0 -> 1, acq_rel) */
-    pthread_t collector;            /* valid while collecting */
+    pthread_t collector;            /* valid while collecting (read by the collecting thread) */
+    tally_thread_state *collector_ts;   /* the last collection's thread (relaxed atomic; a stale
+                                         * value only skips one back-pressure wait) */
     _tally_gc_head **cur_lists;     /* the running collection's private lists (under lock) */
     pthread_mutex_t stw_phase;      /* held by the collector while the world is stopped, and by
                                      * fork()'s prepare handler: a detached thread that forks
@@ -99,6 +101,10 @@ typedef struct gc_state {
     pthread_mutex_t cb_lock;        /* callbacks */
     gc_callback_entry *callbacks;
     size_t ncallbacks, cbcap;
+
+    pthread_mutex_t done_lock;      /* back-pressure: `finished` and its condition */
+    pthread_cond_t done_cond;       /* broadcast when a collection ends */
+    uint64_t finished;              /* collections ended (under done_lock) */
 
     pthread_mutex_t pause_lock;     /* telemetry ring */
     tally_gc_pause *pauses;         /* TALLY_GC_PAUSE_RING records */
@@ -224,6 +230,12 @@ TALLY_HIDDEN void _tally_gc_unlock_all(void);
  * collection is running.  `incremental_step`: a gen-1 collection plus an increment of gen2. */
 TALLY_HIDDEN intptr_t _tally_gc_collect_main(int generation, bool incremental_step);
 TALLY_HIDDEN intptr_t _tally_gc_collect_generations(void);   /* threshold-driven choice */
+/* The young count (collector/gc_lists.c): fold a thread's unpublished delta into count[0]; zero
+ * count[0] and every delta (world stopped); count[0] plus every thread's delta (registry lock). */
+TALLY_HIDDEN void _tally_gc_count_thread_fold(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_gc_count_reset_ws(void);
+TALLY_HIDDEN void _tally_gc_collection_done(void);   /* wakes threads held back by a backlog */
+TALLY_HIDDEN int _tally_gc_count_young(void);
 TALLY_HIDDEN void _tally_gc_record_pause(const tally_gc_pause *p);
 TALLY_HIDDEN void _tally_gc_invoke_callbacks(int phase, int generation, intptr_t collected, intptr_t uncollectable);
 TALLY_HIDDEN tally_object *_tally_gc_garbage_list(void);    /* create on first use; NULL on OOM */

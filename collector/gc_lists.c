@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 gc_state _tally_gc;
 static int fork_locked;   /* the fork handlers hold every collector lock */
@@ -72,6 +73,65 @@ void _tally_gc_unlock_all(void)
     gc_global_unlock();
 }
 
+/* ---- back-pressure -----------------------------------------------------------------------
+ * One thread collects while the others run on.  In a program whose allocations become garbage
+ * (most of them), collecting an object costs about as much as allocating one, so while one
+ * collection clears what it found, the other threads can allocate more than it collects: every
+ * collection then started with a larger young generation than the last and took longer, and the
+ * pauses grew from 0.1 ms to 40-130 ms with two threads.  So a thread that finds the young count
+ * above GC_BACKLOG_FACTOR thresholds while another thread's collection runs waits for that
+ * collection to end, detached (a stop-the-world never waits for it), for at most
+ * GC_BACKLOG_WAIT_NS at a time: a user lock that the thread holds and a finalizer of that
+ * collection needs cannot deadlock them.  The young generation at a stop is then bounded by about
+ * GC_BACKLOG_FACTOR thresholds plus a batch per thread, whatever the number of threads.
+ * Ordering: the collector clears `collecting`, then increments `finished` and broadcasts under
+ * done_lock; a waiter reads `finished` and `collecting` under done_lock, so it either sees the
+ * collection over or is woken by that broadcast. */
+#define GC_BACKLOG_FACTOR 2
+#define GC_BACKLOG_WAIT_NS 2000000
+
+static void gc_done_init(gc_state *gc)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_mutex_init(&gc->done_lock, NULL);
+    pthread_cond_init(&gc->done_cond, &a);
+    pthread_condattr_destroy(&a);
+}
+
+void _tally_gc_collection_done(void)
+{
+    gc_state *gc = &_tally_gc;
+    pthread_mutex_lock(&gc->done_lock);
+    gc->finished++;
+    pthread_cond_broadcast(&gc->done_cond);
+    pthread_mutex_unlock(&gc->done_lock);
+}
+
+#if defined(TALLY_FREE_THREADED)
+static void gc_wait_for_collection(void)
+{
+    gc_state *gc = &_tally_gc;
+    tally_thread_state *saved = _tally_allow_threads_begin();
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_nsec += GC_BACKLOG_WAIT_NS;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&gc->done_lock);
+    uint64_t seen = gc->finished;
+    while (gc->finished == seen && tally_atomic_load_relaxed(&gc->collecting)) {
+        if (pthread_cond_timedwait(&gc->done_cond, &gc->done_lock, &deadline) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&gc->done_lock);
+    _tally_allow_threads_end(saved);
+}
+#endif
+
 /* ---- life cycle --------------------------------------------------------------------------- */
 int _tally_gc_init(const tally_options *opt)
 {
@@ -84,6 +144,7 @@ int _tally_gc_init(const tally_options *opt)
     pthread_mutex_init(&gc->cb_lock, NULL);
     pthread_mutex_init(&gc->pause_lock, NULL);
     pthread_mutex_init(&gc->stw_phase, NULL);
+    gc_done_init(gc);
     gc_list_init(&gc->gen1, 0);
     gc_list_init(&gc->gen2, 0);
     gc_list_init(&gc->gen2_visited, 0);
@@ -144,17 +205,20 @@ int _tally_gc_thread_init(tally_thread_state *ts)
 void _tally_gc_thread_fini(tally_thread_state *ts)
 {
     /* The shard outlives the thread: its objects stay young until the next collection, and
-     * other threads mapped to the same shard keep using it. */
-    (void)ts;
+     * other threads mapped to the same shard keep using it.  Its unpublished count is folded. */
+    _tally_gc_count_thread_fold(ts);
 }
 
 void _tally_gc_fork_child(void)
 {
     gc_state *gc = &_tally_gc;
+    _TALLY_FOREACH_THREAD(t)   /* the states of threads gone with the fork are dropped next */
+        _tally_gc_count_thread_fold(t);
     gc->lock = 0;
     pthread_mutex_init(&gc->cb_lock, NULL);
     pthread_mutex_init(&gc->pause_lock, NULL);
     pthread_mutex_init(&gc->stw_phase, NULL);
+    gc_done_init(gc);
     for (int i = 0; i < GC_NSHARDS; i++)
         gc->shards[i].lock = 0;
     fork_locked = 0;
@@ -209,17 +273,96 @@ static void gc_register_atfork(void)
     pthread_atfork(gc_fork_prepare, gc_fork_parent, NULL);
 }
 
+/* ---- the young count ----------------------------------------------------------------------
+ * count[0] is CPython's "allocations minus deallocations of GC objects, never below 0".  Every
+ * thread writing it on every allocation and free made it the hottest shared line of a threaded
+ * program, so each thread keeps the part it has not yet published in ts->gc_alloc_delta and
+ * folds it into count[0] once it reaches a batch (CPython 3.13t's per-thread alloc_count, folded
+ * every 512).  The batch is threshold0 / 8 (at most GC_COUNT_BATCH_MAX, at least 1), so a
+ * collection is triggered at most threads * batch allocations late.  With one thread the count
+ * is exact: a free lowers it only while count[0] + the thread's delta is above 0, which is the
+ * clamp at 0 applied at every free.  tally_gc_get_count adds the deltas of every thread.
+ * The collector's own frees of what it collected (the clear loop, gc_clearing) are not counted:
+ * those objects were counted in the count[0] that the collection reset, and uncounting them again
+ * erased the allocations other threads made meanwhile, so each collection under threads started
+ * later than the last and grew (4096 young collections with one thread became 188-286 larger
+ * ones with two).  At the stop that begins a collection, count[0] and every delta are zeroed.
+ * Memory ordering: count[0] is a relaxed atomic (it only decides when to collect); a delta is
+ * written by its owner and read by others only as an estimate, or with the world stopped. */
+#define GC_COUNT_BATCH_MAX 256
+
+static inline int gc_count_batch(void)
+{
+    int b = tally_atomic_load_relaxed(&_tally_gc.threshold[0]) / 8;
+    return b < 1 ? 1 : (b > GC_COUNT_BATCH_MAX ? GC_COUNT_BATCH_MAX : b);
+}
+
+/* Add delta to count[0], never taking it below 0; returns the new value. */
+static int gc_count_fold(int delta)
+{
+    int *c0 = &_tally_gc.count[0];
+    if (delta >= 0)
+        return tally_atomic_fetch_add_relaxed(c0, delta) + delta;
+    int c = tally_atomic_load_relaxed(c0), n;
+    do {
+        n = c + delta < 0 ? 0 : c + delta;
+    } while (!tally_atomic_cas_relaxed(c0, &c, n));
+    return n;
+}
+
+void _tally_gc_count_thread_fold(tally_thread_state *ts)
+{
+    int d = tally_atomic_load_relaxed(&ts->gc_alloc_delta);
+    if (d) {
+        tally_atomic_store_relaxed(&ts->gc_alloc_delta, 0);
+        gc_count_fold(d);
+    }
+}
+
+/* World stopped: the collection that begins counts every young object as collected. */
+void _tally_gc_count_reset_ws(void)
+{
+    tally_atomic_store_relaxed(&_tally_gc.count[0], 0);
+    _TALLY_FOREACH_THREAD(t)
+        tally_atomic_store_relaxed(&t->gc_alloc_delta, 0);
+}
+
+int _tally_gc_count_young(void)
+{
+    int c = tally_atomic_load_relaxed(&_tally_gc.count[0]);
+    _tally_registry_lock();
+    _TALLY_FOREACH_THREAD(t)
+        c += tally_atomic_load_relaxed(&t->gc_alloc_delta);
+    _tally_registry_unlock();
+    return c < 0 ? 0 : c;
+}
+
 /* ---- the object core's hooks ------------------------------------------------------------- */
 void _tally_gc_maybe_collect(tally_thread_state *ts)
 {
+    TALLY_ASSERT(ts != NULL);
     gc_state *gc = &_tally_gc;
-    (void)ts;
-    int c = tally_atomic_fetch_add_relaxed(&gc->count[0], 1) + 1;
+    int d = tally_atomic_load_relaxed(&ts->gc_alloc_delta) + 1;
+    if (tally_likely(d < gc_count_batch())) {
+        tally_atomic_store_relaxed(&ts->gc_alloc_delta, d);
+        return;
+    }
+    tally_atomic_store_relaxed(&ts->gc_alloc_delta, 0);
+    int c = gc_count_fold(d);
     int t0 = tally_atomic_load_relaxed(&gc->threshold[0]);
     if (tally_likely(c <= t0) || t0 == 0)
         return;
-    if (!tally_atomic_load_relaxed(&gc->enabled) || tally_atomic_load_relaxed(&gc->collecting))
+    if (!tally_atomic_load_relaxed(&gc->enabled))
         return;
+    if (tally_atomic_load_relaxed(&gc->collecting)) {
+#if defined(TALLY_FREE_THREADED)
+        /* Not while this thread is the collector (a finalizer allocating) or holds the world. */
+        if (c > GC_BACKLOG_FACTOR * t0 && tally_atomic_load_relaxed(&gc->collector_ts) != ts &&
+            !_tally_world_is_stopped())
+            gc_wait_for_collection();
+#endif
+        return;
+    }
     /* A GC allocation made while this thread holds the world stopped (from another subsystem)
      * must not start a collection: the stop would nest.  Only the stopping thread ever sees
      * the flag set (sync/stw.c); a thread racing another's stop starts its collection and its
@@ -248,14 +391,23 @@ void _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o)
 
 void _tally_gc_on_free(tally_thread_state *ts, tally_object *o)
 {
-    (void)ts;
     if (gc_bits(o) & TALLY_GC_BIT_TRACKED)
         tally_gc_untrack(o);
-    /* c0 -1 per GC free, never below 0. */
-    int *c0 = &_tally_gc.count[0];
-    int c = tally_atomic_load_relaxed(c0);
-    while (c > 0 && !tally_atomic_cas_relaxed(c0, &c, c - 1))
-        ;
+    if (!ts) {   /* an unattached caller (misuse, reported elsewhere): count it directly */
+        gc_count_fold(-1);
+        return;
+    }
+    if (ts->gc_clearing)
+        return;   /* the collector freeing what it collected: counted by its reset */
+    int d = tally_atomic_load_relaxed(&ts->gc_alloc_delta);
+    /* -1 unless the count is already 0 (it never goes below). */
+    if (d > 0 || tally_atomic_load_relaxed(&_tally_gc.count[0]) + d > 0)
+        d--;
+    if (tally_unlikely(d <= -gc_count_batch())) {
+        gc_count_fold(d);
+        d = 0;
+    }
+    tally_atomic_store_relaxed(&ts->gc_alloc_delta, d);
 }
 
 void _tally_gc_run_scheduled(tally_thread_state *ts)
@@ -350,6 +502,9 @@ void tally_gc_freeze(void)
     gc_list_merge(&moved, &gc->permanent);
     gc->space_valid = 0;
     tally_atomic_store_relaxed(&gc->count[0], 0);
+    tally_thread_state *self = _tally_tstate();
+    if (self)   /* other threads' unpublished parts stay: they allocate concurrently */
+        tally_atomic_store_relaxed(&self->gc_alloc_delta, 0);
     _tally_gc_unlock_all();
 }
 

@@ -110,6 +110,9 @@ struct tally_thread_state {
 
     /* collector (collector/ owns these) */
     void *gc_data;
+    int gc_alloc_delta;            /* GC allocations minus counted frees not yet folded into the
+                                    * collector's count[0] (owner: relaxed load/store; zeroed by
+                                    * the collector with the world stopped) */
     int gc_clearing;               /* this thread is the collector clearing its final unreachable
                                     * set (owner only; see _tally_free_needs_grace) */
 
@@ -167,6 +170,14 @@ TALLY_HIDDEN void _tally_set_error(const char *fmt, ...) __attribute__((format(p
 /* API misuse on object o: message with the type name and address; aborts when debug is on. */
 TALLY_HIDDEN void _tally_misuse(tally_object *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 TALLY_HIDDEN _Noreturn void _tally_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A precondition of the runtime's own code: checked in debug builds (TALLY_DEBUG), where a
+ * violation stops the process naming the condition and its place; nothing in release builds. */
+#if defined(TALLY_DEBUG)
+#  define TALLY_ASSERT(cond) \
+    ((cond) ? (void)0 : _tally_fatal("internal assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__))
+#else
+#  define TALLY_ASSERT(cond) ((void)0)
+#endif
 
 /* Grow an array of pointers (doubling, `first` entries the first time); out of memory is fatal,
  * naming `what`.  Returns the array; *cap gets its new capacity. */
