@@ -82,6 +82,28 @@ static inline gst_entry *gst_lookup(gst_cache *c, const void *o)
     return _tally_gst_lookup_miss(c, o);
 }
 
+/* Two regions remembered, the most recent first: a traversal that alternates between two
+ * regions (a list whose items are a small int in the runtime's static data and an object in the
+ * heap: each list of a chain holds both) hits one of them instead of missing every time (the
+ * miss is a call and two dependent loads).  A miss replaces the older one. */
+typedef struct gst_cache2 {
+    gst_cache mru, old;
+} gst_cache2;
+
+static inline gst_entry *gst_lookup2(gst_cache2 *c, const void *o)
+{
+    uintptr_t a = (uintptr_t)o;
+    uintptr_t key = a >> GST_LEAF_SHIFT;
+    if (tally_likely(key == c->mru.key))
+        return c->mru.leaf ? gst_entry_in(c->mru.leaf, a) : NULL;
+    if (key == c->old.key)
+        return c->old.leaf ? gst_entry_in(c->old.leaf, a) : NULL;
+    c->old = c->mru;
+    return _tally_gst_lookup_miss(&c->mru, o);
+}
+
+#define GST_CACHE2_EMPTY ((gst_cache2){ GST_CACHE_EMPTY, GST_CACHE_EMPTY })
+
 /* Map the leaf that covers o (fatal when out of memory or outside 48-bit addresses); returns
  * o's entry.  The caller resets the caches that may hold a negative answer for o's region. */
 TALLY_HIDDEN gst_entry *_tally_gst_map(const void *o);
