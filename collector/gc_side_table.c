@@ -28,22 +28,26 @@ static gst_leaf_ref *gst_leaves;
 static size_t gst_nleaves, gst_leaves_cap;
 static uint32_t gst_epoch = 1;   /* this full collection (0 = never used) */
 
-/* Commit a new leaf's pages at once, writable.  Left to demand paging, a page of entries was
- * first read (a lookup: the kernel maps its shared zero page) and then written (a second fault,
- * which allocates and zeroes the page): 2.6 us per page on the CI VM against 0.9-1.1 us for the
- * whole leaf populated in one call, so the first full collection of a heap paid about twice the
- * faults its table needed (docs/collector.md, "The first full collection of a heap").  The price
- * is memory: the whole leaf (512 KiB, 1/8 of its 4 MiB region) instead of the pages under
- * members.  Kernels before 5.14 do not know MADV_POPULATE_WRITE: the leaf is then paged on
- * demand, as before (correct either way: every page reads 0 until written).  Out of memory while
- * populating leaves the rest to demand paging too, where it would fail anyway (MAP_NORESERVE). */
+/* Commit a piece of a leaf's entries, writable, before its first use.  Left to demand paging, a
+ * page of entries was first read (a lookup: the kernel maps its shared zero page) and then
+ * written (a second fault, which allocates and zeroes the page): 2.6 us per page on this
+ * session's VM against about 1 us populated with MADV_POPULATE_WRITE (docs/collector.md, "The
+ * first full collection of a heap").  A lookup never reads an uncommitted piece (gst_cache), so
+ * no page of entries is read before it is written.  Kernels before 5.14 do not know
+ * MADV_POPULATE_WRITE: the piece is then paged on demand (correct either way: every page reads 0
+ * until written); out of memory while populating leaves it to demand paging too, where it would
+ * fail anyway (MAP_NORESERVE). */
 #ifndef MADV_POPULATE_WRITE
 #  define MADV_POPULATE_WRITE 23
 #endif
-static void gst_prefault(void *leaf)
+#define GST_PIECE_ENTRIES ((size_t)1 << (GST_PIECE_SHIFT - GST_GRAIN_SHIFT))
+
+static void gst_commit_piece(gst_entry *leaf, uint32_t piece)
 {
-    (void)madvise(leaf, GST_LEAF_BYTES, MADV_POPULATE_WRITE);
+    (void)madvise(leaf + (size_t)piece * GST_PIECE_ENTRIES, GST_PIECE_ENTRIES * sizeof(gst_entry), MADV_POPULATE_WRITE);
 }
+
+static inline uint32_t gst_piece(uintptr_t a) { return (uint32_t)((a >> GST_PIECE_SHIFT) & (GST_PIECES - 1)); }
 
 gst_entry *_tally_gst_map(const void *o)
 {
@@ -62,7 +66,6 @@ gst_entry *_tally_gst_map(const void *o)
         void *p = mmap(NULL, GST_LEAF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
             _tally_fatal("cycle collector: out of memory for its side table");
-        gst_prefault(p);
         if (gst_nleaves == gst_leaves_cap) {
             size_t cap = gst_leaves_cap ? gst_leaves_cap * 2 : 64;
             gst_leaf_ref *n = realloc(gst_leaves, cap * sizeof *n);
@@ -74,23 +77,33 @@ gst_entry *_tally_gst_map(const void *o)
         gst_leaves[gst_nleaves++] = (gst_leaf_ref){ *mp, idx };
         *lp = p;
         (*mp)->used[idx] = gst_epoch;   /* mapped for a member: used by this collection */
+        (*mp)->committed[idx] = 0;
+    }
+    uint64_t bit = (uint64_t)1 << gst_piece(a);
+    if (!((*mp)->committed[idx] & bit)) {
+        gst_commit_piece(*lp, gst_piece(a));
+        (*mp)->committed[idx] |= bit;
     }
     return gst_entry_in(*lp, a);
 }
 
-/* The leaf that covers address a, or NULL (then nothing there is a member of W). */
+/* The leaf that covers address a if a's piece of it is committed, or NULL (then nothing there
+ * is a member of W). */
 static gst_entry *gst_find_leaf(uintptr_t a)
 {
     if (tally_unlikely(a >> GST_ADDR_BITS))
         return NULL;
     gst_mid *m = *gst_top_slot(a);
-    return m ? m->leaf[gst_mid_index(a)] : NULL;
+    if (!m)
+        return NULL;
+    uint32_t idx = gst_mid_index(a);
+    return (m->committed[idx] >> gst_piece(a)) & 1 ? m->leaf[idx] : NULL;
 }
 
 gst_entry *_tally_gst_lookup_miss(gst_cache *c, const void *o)
 {
     uintptr_t a = (uintptr_t)o;
-    c->key = a >> GST_LEAF_SHIFT;
+    c->key = a >> GST_PIECE_SHIFT;
     c->leaf = gst_find_leaf(a);
     return c->leaf ? gst_entry_in(c->leaf, a) : NULL;
 }
@@ -111,6 +124,7 @@ void _tally_gst_trim(void)
         } else {
             munmap(r.m->leaf[r.idx], GST_LEAF_BYTES);   /* all 0: nothing to keep */
             r.m->leaf[r.idx] = NULL;
+            r.m->committed[r.idx] = 0;
         }
     }
     gst_nleaves = w;
@@ -295,7 +309,7 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
         tally_object *o = _TALLY_FROM_GC(g);
         uintptr_t key = s->walk.key;
         gst_entry *e = gst_lookup(&s->walk, o);
-        if (tally_unlikely(s->walk.key != key)) {   /* a new 4 MiB region (or the first) */
+        if (tally_unlikely(s->walk.key != key)) {   /* a new 64 KiB piece (or the first) */
             if (!e)
                 e = side_map(s, o);
             _tally_gst_mark_used(o);

@@ -15,8 +15,8 @@
  * GIL is held); consecutive collections on different threads are ordered by gc.collecting's
  * acq_rel CAS and release store.  Invariant outside a full collection's two passes: every entry
  * is 0 (the passes count the entries they set and clear, and check the count at the end).
- * Memory: a leaf's pages are committed only where an entry was set (MAP_NORESERVE), 4 bytes per
- * 32 bytes of the GC heap there.  A leaf stays mapped while full collections find members under
+ * Memory: a leaf is mapped with MAP_NORESERVE and committed 8 KiB at a time, the entries of a
+ * 64 KiB piece of the heap in which pass A set one (4 bytes per 32 bytes of that piece).  A leaf stays mapped while full collections find members under
  * it; one that a full collection's walk did not touch is unmapped at its end (the heap left that
  * region), so the table follows the live heap instead of its peak.
  */
@@ -40,18 +40,26 @@ typedef uint32_t gst_entry;
 #define GST_MID_BITS 14         /* address bits 22..35 */
 #define GST_TOP_BITS 12         /* address bits 36..47 */
 #define GST_ADDR_BITS 48
+/* A leaf's pages are committed a piece at a time: the entries of one 64 KiB piece of the heap
+ * (8 KiB, two pages) when pass A first sets an entry there.  64 KiB is mimalloc's page of small
+ * objects, so a piece holds objects of one size class: the entries under the pages of non-GC
+ * objects (a list's item arrays, strings) are never committed. */
+#define GST_PIECE_SHIFT 16
+#define GST_PIECES (1u << (GST_LEAF_SHIFT - GST_PIECE_SHIFT))   /* 64 per leaf: one bit each */
 
 typedef struct gst_mid {
     gst_entry *leaf[1u << GST_MID_BITS];
     uint32_t used[1u << GST_MID_BITS];   /* the last full collection that walked a member there */
+    uint64_t committed[1u << GST_MID_BITS];   /* per leaf: its pieces whose entries are committed */
 } gst_mid;
 
 TALLY_HIDDEN extern gst_mid *_tally_gst_top[1u << GST_TOP_BITS];
 
 #define GST_INDEX_MASK ((1u << (GST_LEAF_SHIFT - GST_GRAIN_SHIFT)) - 1)
 
-/* A pass's memory of the last leaf it looked up: `key` is the 4 MiB region (address >> 22) and
- * `leaf` its leaf, NULL when no leaf covers that region (then nothing there is a member).  The
+/* A pass's memory of the last piece it looked up: `key` is the 64 KiB piece (address >> 16) and
+ * `leaf` its leaf, NULL when no leaf covers it or its entries are not committed (then nothing
+ * there is a member: an entry is set only after its piece was committed).  The
  * walks meet members in allocation order and a traversal's items mostly lie near each other, so
  * a lookup is nearly always one compare; measured in docs/collector.md.  A negative answer goes
  * stale when that region's leaf gets mapped: every mapping resets the caches of the pass that
@@ -77,7 +85,7 @@ TALLY_HIDDEN gst_entry *_tally_gst_lookup_miss(gst_cache *c, const void *o);
 static inline gst_entry *gst_lookup(gst_cache *c, const void *o)
 {
     uintptr_t a = (uintptr_t)o;
-    if (tally_likely((a >> GST_LEAF_SHIFT) == c->key))
+    if (tally_likely((a >> GST_PIECE_SHIFT) == c->key))
         return c->leaf ? gst_entry_in(c->leaf, a) : NULL;
     return _tally_gst_lookup_miss(c, o);
 }
@@ -93,7 +101,7 @@ typedef struct gst_cache2 {
 static inline gst_entry *gst_lookup2(gst_cache2 *c, const void *o)
 {
     uintptr_t a = (uintptr_t)o;
-    uintptr_t key = a >> GST_LEAF_SHIFT;
+    uintptr_t key = a >> GST_PIECE_SHIFT;
     if (tally_likely(key == c->mru.key))
         return c->mru.leaf ? gst_entry_in(c->mru.leaf, a) : NULL;
     if (key == c->old.key)
@@ -104,8 +112,8 @@ static inline gst_entry *gst_lookup2(gst_cache2 *c, const void *o)
 
 #define GST_CACHE2_EMPTY ((gst_cache2){ GST_CACHE_EMPTY, GST_CACHE_EMPTY })
 
-/* Map the leaf that covers o (fatal when out of memory or outside 48-bit addresses); returns
- * o's entry.  The caller resets the caches that may hold a negative answer for o's region. */
+/* Map the leaf that covers o and commit the piece of it that holds o's entry (fatal when out of
+ * memory or outside 48-bit addresses); returns o's entry.  The caller resets the caches that may hold a negative answer for o's region. */
 TALLY_HIDDEN gst_entry *_tally_gst_map(const void *o);
 /* A full collection's walk reached a member in a new 4 MiB region: mark its leaf used. */
 TALLY_HIDDEN void _tally_gst_mark_used(const void *o);
