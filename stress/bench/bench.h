@@ -71,6 +71,7 @@ typedef struct bench_proc_result {
     bool timed_out;       /* killed by us after the time limit */
     bool killed_descendants; /* it exited, but processes it started held its output: killed */
     double wall_s;
+    double cpu_s;         /* user + system CPU time of the child (all its threads), from wait4 */
     long peak_rss_kb;     /* ru_maxrss of the child */
     char *out;            /* stdout (NUL-terminated, owned) */
     char *err;            /* stderr (NUL-terminated, owned) */

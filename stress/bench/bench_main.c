@@ -291,6 +291,7 @@ static bj *proc_record(const bench_proc_result *r)
     bj_set(rec, "timed_out", bj_bool(r->timed_out));
     bj_set(rec, "killed_descendants", bj_bool(r->killed_descendants));
     bj_set(rec, "wall_s", bj_num(r->wall_s));
+    bj_set(rec, "cpu_s", bj_num(r->cpu_s));
     bj_set(rec, "peak_rss_kb", bj_num((double)r->peak_rss_kb));
     return rec;
 }
@@ -859,6 +860,8 @@ static void bt_run_one(const char *path, int depth, int threads, const char *ref
         /* the process as a whole (start-up and tally_fini included), as CPython's is measured */
         bj_set(flat, "wall_s", bj_num(r.wall_s));
         bj_set(flat, "program_wall_s", bj_num(bj_getnum(doc, "wall_s", NAN)));
+        /* CPU time of all its threads: on a busy shared machine less disturbed than wall time */
+        bj_set(flat, "cpu_s", bj_num(r.cpu_s));
         bj_set(flat, "peak_rss_kb", bj_num((double)r.peak_rss_kb));
         bj_set(run, "metrics", flat);
     } else {
@@ -893,6 +896,7 @@ static char *bt_run_cpython(const char *script, int depth, bj *cp)
     if (r.exit_code == 0 && !r.term_signal && !r.timed_out) {
         bj *m = bj_set(run, "metrics", bj_obj());
         bj_set(m, "wall_s", bj_num(r.wall_s));
+        bj_set(m, "cpu_s", bj_num(r.cpu_s));
         bj_set(m, "peak_rss_kb", bj_num((double)r.peak_rss_kb));
         lines = bt_lines(r.out);
     } else {

@@ -146,6 +146,8 @@ int bench_run(char *const argv[], double timeout_s, bench_proc_result *r)
             ;
     r->wall_s = (exited ? exit_time : bench_now()) - t0;
     r->peak_rss_kb = ru.ru_maxrss;
+    r->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+               (double)ru.ru_stime.tv_usec * 1e-6;
     if (WIFEXITED(status))
         r->exit_code = WEXITSTATUS(status);
     else if (WIFSIGNALED(status))

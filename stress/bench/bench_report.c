@@ -799,11 +799,14 @@ static void md_programs(FILE *f, const bj *res)
                "threads split every depth's trees, so the work is the same as with 1.  Time = the whole "
                "process (wall clock, start-up and shutdown included), median [min–max] of %g runs; rounds "
                "interleave CPython and every configuration.  Collector = time in collections of the "
-               "1-thread run (its own statistics), collections = their number.  Every run's lines must "
+               "1-thread run (its own statistics), collections = their number; CPU = user + system time "
+               "of the process, all threads (wait4): on a busy machine it moves less than the wall time, "
+               "and with 2 threads it shows the extra work two threads cost.  Every run's lines must "
                "equal CPython's (stress/programs/binary_trees.py, same depth) and its check counts the "
                "node counts, or it counts as failed and has no figure.\n\n"
-               "| | 1 thread (s) | 2 threads (s) | t2/t1 (target <= 0.56) | collector, 1 thread (s) | "
-               "collections, 1 thread | peak RSS, 1 / 2 threads (MiB) |\n|---|---|---|---|---|---|---|\n",
+               "| | 1 thread (s) | 2 threads (s) | t2/t1 (target <= 0.56) | CPU, 1 / 2 threads (s) | "
+               "collector, 1 thread (s) | collections, 1 thread | peak RSS, 1 / 2 threads (MiB) |\n"
+               "|---|---|---|---|---|---|---|---|\n",
             depth, depth + 1, depth, depth, depth, bj_getnum(bt, "reps", 0));
     /* the configurations come in pairs (1 thread, 2 threads) per backend, in the run's order */
     for (size_t i = 0; cfgs && i < cfgs->n; i++) {
@@ -817,7 +820,7 @@ static void md_programs(FILE *f, const bj *res)
                 (int)bj_getnum(cfgs->items[j], "threads", 0) == 2)
                 c2 = cfgs->items[j];
         const bj *s1 = bj_get(c1, "summary"), *s2 = bj_get(c2, "summary");
-        char a[96], bb[96], gct[96], col[96];
+        char a[96], bb[96], gct[96], col[96], cpu1[96], cpu2[96];
         double ratio = med(bj_get(s2, "wall_s")) / med(bj_get(s1, "wall_s"));
         char rs[64];
         if (isfinite(ratio))
@@ -833,23 +836,25 @@ static void md_programs(FILE *f, const bj *res)
         if (g0 && g1 && g2)
             bj_set(g, "median", bj_num(med(g0) + med(g1) + med(g2)));
         int bad = (int)(bj_getnum(c1, "failures", 0) + bj_getnum(c2, "failures", 0));
-        fprintf(f, "| %s%s | %s | %s | %s | %s | %s | %.1f / %.1f |\n", b, bad ? " (!)" : "",
+        fprintf(f, "| %s%s | %s | %s | %s | %s / %s | %s | %s | %.1f / %.1f |\n", b, bad ? " (!)" : "",
                 fmt_stat(bj_get(s1, "wall_s"), a, sizeof a), fmt_stat(bj_get(s2, "wall_s"), bb, sizeof bb), rs,
+                fmt_num(med(bj_get(s1, "cpu_s")), cpu1, sizeof cpu1), fmt_num(med(bj_get(s2, "cpu_s")), cpu2, sizeof cpu2),
                 fmt_stat(bj_get(g, "median") ? g : NULL, gct, sizeof gct),
                 fmt_stat(bj_get(s1, "gc.collections"), col, sizeof col), med(bj_get(s1, "peak_rss_kb")) / 1024,
                 med(bj_get(s2, "peak_rss_kb")) / 1024);
         bj_free(g);
         const char *err = bj_getstr(c1, "error", NULL);
         if (err)
-            fprintf(f, "| %s: %s ||||||\n", b, err);
+            fprintf(f, "| %s: %s |||||||\n", b, err);
     }
     const char *cperr = bj_getstr(cp, "error", NULL);
     const bj *cs = bj_get(cp, "summary");
     double tc = med(bj_get(cs, "wall_s"));
     if (!cperr && isfinite(tc)) {
-        char a[96];
-        fprintf(f, "| CPython (%s) | %s | – | – | – | – | %.1f |\n", bj_getstr(cp, "python_version", "python3"),
-                fmt_stat(bj_get(cs, "wall_s"), a, sizeof a), med(bj_get(cs, "peak_rss_kb")) / 1024);
+        char a[96], cpu[96];
+        fprintf(f, "| CPython (%s) | %s | – | – | %s | – | – | %.1f |\n", bj_getstr(cp, "python_version", "python3"),
+                fmt_stat(bj_get(cs, "wall_s"), a, sizeof a), fmt_num(med(bj_get(cs, "cpu_s")), cpu, sizeof cpu),
+                med(bj_get(cs, "peak_rss_kb")) / 1024);
         const bj *gil = NULL;
         for (size_t i = 0; cfgs && i < cfgs->n; i++)
             if (strcmp(bj_getstr(cfgs->items[i], "backend", ""), "gil") == 0 &&
@@ -857,9 +862,9 @@ static void md_programs(FILE *f, const bj *res)
                 gil = cfgs->items[i];
         double tg = med(bj_path(gil, "summary.wall_s"));
         if (isfinite(tg))
-            fprintf(f, "\ngil with 1 thread against CPython: %.2fx faster (CPython %.3f s / gil %.3f s; target: "
-                       "at least 2x).\n",
-                    tc / tg, tc, tg);
+            fprintf(f, "\ngil with 1 thread against CPython: CPython's time / gil's = %.2f (CPython %.3f s, gil "
+                       "%.3f s; target: at least 2, i.e. gil at least 2x faster); in CPU time %.2f.\n",
+                    tc / tg, tc, tg, med(bj_get(cs, "cpu_s")) / med(bj_path(gil, "summary.cpu_s")));
     } else {
         fprintf(f, "\nCPython: not measured (%s); the gil target is listed as not measured.\n",
                 cperr ? cperr : "every run failed");
