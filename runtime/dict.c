@@ -149,11 +149,39 @@ static inline bool dict_is_shared(tally_dict *d)
 #endif
 }
 
+/* deferred: keys and values are marked SHARED only once another thread may read them lock-free
+ * (as runtime/list.c's items: LIST_ITEMS_MARKED_LAZILY says why). */
+#if defined(TALLY_BACKEND_DEFERRED)
+#  define DICT_ENTRIES_MARKED_LAZILY 1
+#else
+#  define DICT_ENTRIES_MARKED_LAZILY 0
+#endif
+
+/* Lock held: the dict has just become shared (deferred: mark its keys and values). */
+static inline void dict_mark_entries_locked(tally_dict *d)
+{
+#if defined(TALLY_FREE_THREADED) && DICT_ENTRIES_MARKED_LAZILY
+    dict_table *t = d->table;
+    for (size_t i = 0; t && i <= t->mask; i++) {
+        tally_object *k = t->slots[i].key;
+        if (k && k != TOMBSTONE) {
+            _tally_object_mark_shared(k);
+            if (t->slots[i].value)
+                _tally_object_mark_shared(t->slots[i].value);
+        }
+    }
+#else
+    (void)d;
+#endif
+}
+
 static inline void dict_ensure_shared_locked(tally_dict *d)
 {
 #if defined(TALLY_FREE_THREADED)
-    if (d->owner != _tally_thread_id() && !dict_is_shared(d))
+    if (d->owner != _tally_thread_id() && !dict_is_shared(d)) {
+        dict_mark_entries_locked(d);
         _tally_object_mark_shared(&d->ob_base);
+    }
 #else
     (void)d;
 #endif
@@ -165,17 +193,23 @@ static inline void dict_ensure_shared_on_read(tally_dict *d)
     if (tally_likely(dict_is_shared(d)) || d->owner == _tally_thread_id())
         return;
     _tally_object_lock(&d->ob_base);
+    if (!dict_is_shared(d))
+        dict_mark_entries_locked(d);
     _tally_object_mark_shared(&d->ob_base);
     _tally_object_unlock(&d->ob_base);
 }
 #endif
 
-static inline void entry_mark_shared(tally_object *k, tally_object *v)
+/* Lock held, after dict_ensure_shared_locked. */
+static inline void entry_mark_shared_locked(tally_dict *d, tally_object *k, tally_object *v)
 {
 #if defined(TALLY_FREE_THREADED)
-    _tally_object_mark_shared(k);
-    _tally_object_mark_shared(v);
+    if (!DICT_ENTRIES_MARKED_LAZILY || dict_is_shared(d)) {
+        _tally_object_mark_shared(k);
+        _tally_object_mark_shared(v);
+    }
 #else
+    (void)d;
     (void)k;
     (void)v;
 #endif
@@ -290,11 +324,11 @@ int tally_dict_set(tally_object *dobj, tally_object *k, tally_object *v)
     uint64_t h = key_hash(k);
     tally_incref(k);      /* the dict's references (k's is dropped again if the key exists) */
     tally_incref(v);
-    entry_mark_shared(k, v);
     dict_table *spare = NULL;   /* allocated with the lock dropped */
     for (;;) {
         _tally_object_lock(dobj);
         dict_ensure_shared_locked(d);
+        entry_mark_shared_locked(d, k, v);
         dict_table *t = d->table;
         bool found = false;
         size_t i = t ? table_find(t, k, h, &found) : 0;
@@ -445,7 +479,10 @@ static void dict_clear_impl(tally_dict *d)
     _tally_object_unlock(&d->ob_base);
     if (!t)
         return;
+    tally_thread_state *ts = _tally_tstate();
     for (size_t j = 0; j <= t->mask; j++) {
+        if ((j % TALLY_POLL_EVERY) == TALLY_POLL_EVERY - 1)
+            _tally_poll_stop(ts);   /* `t` is private to this thread now */
         tally_object *key = t->slots[j].key;
         if (!key || key == TOMBSTONE)
             continue;

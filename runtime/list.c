@@ -93,12 +93,41 @@ static inline bool list_is_shared(tally_list *l)
 #endif
 }
 
+/* deferred: an item is marked SHARED only once a thread other than the owner may read it
+ * lock-free, i.e. when it is stored in a shared list or when its list becomes shared (every item
+ * then, under the lock, before that thread's first lock-free read).  The deferred backend's
+ * cascade frees an unmarked object whose count its direct release took to zero at once, without
+ * the zero-count table's epoch (runtime/rc_deferred.c, "the cascade"); an eager mark would send
+ * every list item through the table.  The other backends mark every stored item, as before. */
+#if defined(TALLY_BACKEND_DEFERRED)
+#  define LIST_ITEMS_MARKED_LAZILY 1
+#else
+#  define LIST_ITEMS_MARKED_LAZILY 0
+#endif
+
+/* Lock held: the list has just become shared (deferred: mark what it holds). */
+static inline void list_mark_items_locked(tally_list *l)
+{
+#if defined(TALLY_FREE_THREADED) && LIST_ITEMS_MARKED_LAZILY
+    list_array *a = l->arr;
+    for (size_t i = 0, n = l->size; a && i < n; i++) {
+        tally_object *o = a->items[i];
+        if (o)
+            _tally_object_mark_shared(o);
+    }
+#else
+    (void)l;
+#endif
+}
+
 /* Lock held: a write by a thread other than the creator makes the list shared. */
 static inline void list_ensure_shared_locked(tally_list *l)
 {
 #if defined(TALLY_FREE_THREADED)
-    if (_tally_list_owner(l) != _tally_thread_id() && !list_is_shared(l))
+    if (_tally_list_owner(l) != _tally_thread_id() && !list_is_shared(l)) {
+        list_mark_items_locked(l);
         _tally_object_mark_shared(&l->ob_base);
+    }
 #else
     (void)l;
 #endif
@@ -112,17 +141,22 @@ static inline void list_ensure_shared_on_read(tally_list *l)
     if (tally_likely(list_is_shared(l)) || _tally_list_owner(l) == _tally_thread_id())
         return;
     _tally_object_lock(&l->ob_base);
+    if (!list_is_shared(l))
+        list_mark_items_locked(l);
     _tally_object_mark_shared(&l->ob_base);
     _tally_object_unlock(&l->ob_base);
 }
 #endif
 
-/* A stored item may be read lock-free by another thread: free it through QSBR when it dies. */
-static inline void item_mark_shared(tally_object *o)
+/* A stored item may be read lock-free by another thread: free it through QSBR when it dies.
+ * Called with the lock held, after list_ensure_shared_locked. */
+static inline void item_mark_shared_locked(tally_list *l, tally_object *o)
 {
 #if defined(TALLY_FREE_THREADED)
-    _tally_object_mark_shared(o);
+    if (!LIST_ITEMS_MARKED_LAZILY || list_is_shared(l))
+        _tally_object_mark_shared(o);
 #else
+    (void)l;
     (void)o;
 #endif
 }
@@ -196,11 +230,11 @@ int tally_list_append(tally_object *lo, tally_object *o)
     }
     tally_list *l = (tally_list *)lo;
     tally_incref(o);                 /* the list's reference */
-    item_mark_shared(o);
     list_array *spare = NULL;        /* allocated with the lock dropped */
     for (;;) {
         _tally_object_lock(lo);
         list_ensure_shared_locked(l);
+        item_mark_shared_locked(l, o);
         size_t n = l->size;
         list_array *a = l->arr;
         if (a && n < a->cap) {
@@ -284,9 +318,9 @@ int tally_list_set(tally_object *lo, size_t i, tally_object *o)
     }
     tally_list *l = (tally_list *)lo;
     tally_incref(o);
-    item_mark_shared(o);
     _tally_object_lock(lo);
     list_ensure_shared_locked(l);
+    item_mark_shared_locked(l, o);
     size_t n = l->size;
     if (i >= n) {
         _tally_object_unlock(lo);
@@ -366,8 +400,12 @@ static void list_clear_impl(tally_list *l)
         return;
     /* Last item first (CPython's list_clear); each decref may run arbitrary destructors, which
      * may even touch this list again: it is already empty and consistent. */
-    while (n > 0)
+    tally_thread_state *ts = _tally_tstate();
+    while (n > 0) {
         tally_decref(a->items[--n]);
+        if ((n % TALLY_POLL_EVERY) == 0)
+            _tally_poll_stop(ts);   /* `a` is private to this thread now */
+    }
     array_release(a, delayed);
 }
 

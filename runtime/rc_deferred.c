@@ -89,6 +89,8 @@ typedef struct rc_buf {
     struct rc_buf *next;
     struct rc_thread *owner;   /* the thread that logged it (NULL once that thread is gone) */
     size_t n;          /* entries in e[] (set when shipped) */
+    int counted;       /* shipped by ship(): counted in owner->unapplied until its increments are */
+    int counted_decs;  /* ... and in owner->in_flight until its decrements are applied */
     uintptr_t e[];     /* rc.cap entries */
 } rc_buf;
 
@@ -121,6 +123,26 @@ typedef struct rc_thread {
     obj_vec gc_dead;
     obj_vec gc_dying;               /* the deaths being freed (kept to reuse its memory) */
     size_t gc_seen;                 /* leading log entries gc_settle_log has kept (not of U) */
+    /* The cascade (cascade_free): this thread deallocating objects whose death is confirmed,
+     * releasing their references directly (owner only; see "the cascade" below). */
+    int cascading;                  /* inside cascade_free */
+    int seg_mode;                   /* SEG_*: how the entries of the current death are settled */
+    tally_object *seg_obj;          /* the object being deallocated */
+    size_t settled;                 /* log entries before this index hold no increment */
+    size_t seg_dec;                 /* log index from which decrements may be direct */
+    uint64_t seg_ships;             /* `ships` when the death began: a ship turns SEG_* off */
+    obj_vec cascade;                /* deaths found by cascade_settle, to deallocate next */
+    uint64_t zct_queued;            /* zeros cascade_settle put in the ZCT (tally_flush waits) */
+    unsigned ncredit;               /* SEG_CREDITS: the references seg_obj holds (traverse) */
+    tally_object *credit[16];
+    /* Logs this thread shipped whose increments no step has applied yet: incremented by ship()
+     * (atomic, owner), decremented by whoever applies their increments (under `lock`); read
+     * under `lock` by cascade_settle, which then sees every decrement made before. */
+    size_t unapplied;
+    /* Logs this thread shipped whose decrements no step has applied yet (>= unapplied):
+     * incremented by ship(), decremented with release after the decrements are applied; zero
+     * (acquire) lets tally_refcount read the count without the locks. */
+    size_t in_flight;
 } rc_thread;
 
 typedef struct zct_entry {
@@ -152,7 +174,7 @@ static struct {
     obj_vec release;                /* gc_prepare -> gc_after: zero counts kept at 1 */
     obj_vec release_owner;          /* ... and the thread whose decrement zeroed each */
     /* figures (relaxed atomics), printed at fini when TALLY_DEFERRED_STATS is set */
-    uint64_t n_steps, n_solo, n_flush, n_waits, n_deaths, n_ships, n_entries;
+    uint64_t n_steps, n_solo, n_flush, n_waits, n_deaths, n_ships, n_entries, n_direct;
 } rc = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .ship_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -249,6 +271,7 @@ static void log_install(rc_thread *t, rc_buf *b)
     t->log->end = b->e + rc.cap;
     t->log->last = 0;
     t->gc_seen = 0;
+    t->settled = 0;
 }
 
 static void log_clear(rc_thread *t)
@@ -256,6 +279,7 @@ static void log_clear(rc_thread *t)
     t->log->base = t->log->pos = t->log->end = NULL;
     t->log->last = RCLOG_NO_LOG;
     t->gc_seen = 0;
+    t->settled = 0;
 }
 
 static inline rc_thread *rc_self(void)
@@ -290,6 +314,11 @@ static void ship(rc_thread *t, bool refill)
     }
     b->n = n;
     b->owner = t->tearing_down ? NULL : t;   /* a thread going away receives no more deaths */
+    b->counted = b->counted_decs = b->owner != NULL;
+    if (b->counted) {
+        tally_atomic_fetch_add_relaxed(&t->unapplied, (size_t)1);
+        tally_atomic_fetch_add_relaxed(&t->in_flight, (size_t)1);
+    }
     STAT_ADD(n_ships, 1);
     rc_buf *fresh = NULL;
     pthread_mutex_lock(&rc.ship_lock);
@@ -343,19 +372,46 @@ static inline bool apply_dec(tally_object *o)
     return c == 1;
 }
 
+/* A run of k increments of one object: one load and one store of its count. */
+static inline void apply_inc_n(tally_object *o, uint32_t k)
+{
+    uint32_t c = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (c == TALLY_IMMORTAL_REFCNT)
+        return;
+    /* reaching UINT32_MAX: immortal, as one at a time would */
+    uint32_t n = (uint64_t)c + k >= TALLY_IMMORTAL_REFCNT ? TALLY_IMMORTAL_REFCNT : c + k;
+    tally_atomic_store_relaxed(&o->ob_ref_local, n);
+}
+
+/* Runs of one entry repeated (a burst of increments or decrements of one object: a thread's
+ * borrow of an object it does not hold last) are applied with one read-modify-write of the
+ * count instead of one per entry, which would each wait for the previous store. */
 static void apply_incs_range(const uintptr_t *p, const uintptr_t *end)
 {
-    for (; p < end; p++) {
-        uintptr_t e = *p;
-        if ((e & 1u) == 0 && e != 0)
-            apply_inc((tally_object *)e);
+    while (p < end) {
+        uintptr_t e = *p++;
+        if ((e & 1u) || e == 0)
+            continue;
+        uint32_t k = 1;
+        while (p < end && *p == e && k < UINT32_MAX / 2) {
+            p++;
+            k++;
+        }
+        apply_inc_n((tally_object *)e, k);
     }
 }
 
+/* Under `lock`. */
 static void apply_incs(const rc_batch *bt)
 {
-    for (rc_buf *b = bt->head; b; b = b->next)
+    for (rc_buf *b = bt->head; b; b = b->next) {
         apply_incs_range(b->e, b->e + b->n);
+        if (b->counted) {   /* its owner's shipped increments: one log fewer unapplied */
+            b->counted = 0;
+            if (b->owner)
+                tally_atomic_fetch_sub_relaxed(&b->owner->unapplied, (size_t)1);
+        }
+    }
 }
 
 static void zct_add(tally_object *o, uint64_t tag, rc_thread *owner)
@@ -395,20 +451,42 @@ static void zero_reached(tally_object *o, uint64_t tag, obj_vec *out, rc_thread 
 static void apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t tag, obj_vec *zeros_out,
                              rc_thread *owner)
 {
-    for (; p < end; p++) {
-        uintptr_t e = *p;
-        if ((e & 1u) && e != 1u) {
-            tally_object *o = (tally_object *)(e & ~(uintptr_t)1);
-            if (apply_dec(o))
-                zero_reached(o, tag, zeros_out, owner);
+    while (p < end) {
+        uintptr_t e = *p++;
+        if (!(e & 1u) || e == 1u)
+            continue;
+        tally_object *o = (tally_object *)(e & ~(uintptr_t)1);
+        uint32_t k = 1;
+        while (p < end && *p == e && k < UINT32_MAX / 2) {
+            p++;
+            k++;
         }
+        uint32_t c = tally_atomic_load_relaxed(&o->ob_ref_local);
+        if (c != TALLY_IMMORTAL_REFCNT && c > k) {
+            tally_atomic_store_relaxed(&o->ob_ref_local, c - k);   /* the run, at once */
+            continue;
+        }
+        /* The run reaches zero (or an immortal count, or misuse): one at a time, as before. */
+        bool zero = false;
+        for (uint32_t i = 0; i < k; i++)
+            zero |= apply_dec(o);
+        if (zero)
+            zero_reached(o, tag, zeros_out, owner);
     }
 }
 
 static void apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out)
 {
-    for (rc_buf *b = bt->head; b; b = b->next)
+    for (rc_buf *b = bt->head; b; b = b->next) {
         apply_decs_range(b->e, b->e + b->n, tag, zeros_out, b->owner);
+        if (b->counted_decs) {
+            b->counted_decs = 0;
+            /* Release: the count stores above happen before a lock-free tally_refcount that
+             * reads in_flight == 0 (acquire). */
+            if (b->owner)
+                __atomic_fetch_sub(&b->owner->in_flight, (size_t)1, __ATOMIC_RELEASE);
+        }
+    }
 }
 
 /* ZCT entries zeroed before the current epoch: dead if their count is still zero (every
@@ -640,6 +718,7 @@ static void gc_settle_log(rc_thread *t)
     }
     t->log->pos = w;
     t->gc_seen = (size_t)(w - t->log->base);
+    t->settled = 0;   /* entries moved: the cascade rescans the log's increments */
 }
 
 static void dealloc_vec(obj_vec *dead);
@@ -689,6 +768,203 @@ static void dealloc_all(obj_vec *dead)
     dealloc_vec(dead);
 }
 
+
+/* ---- the cascade: a confirmed death releases its references directly -----------------------
+ * When a step (or solo mode) has confirmed a death, the thread that deallocates the object
+ * (cascade_free) applies the decrements that its destroy makes of the references the object
+ * held at once, instead of logging them for the epochs, as the Recycler's collector decrements
+ * the children of an object it frees (Bacon et al., PLDI 2001, "Release").  A chain of a
+ * million lists then dies in one pass instead of one epoch (two grace periods and a ZCT round)
+ * per level.  Why a direct decrement of such a reference R to C is safe:
+ *
+ *  1. R's increment is applied.  It was logged by a thread while that thread held the dying
+ *     object X, so before the decrement of that hold, which a step applied (X's count reached
+ *     zero and stayed there at the ZCT check); by the epoch argument every increment that
+ *     happened before an applied decrement is applied.  (In solo mode everything is.)
+ *  2. Every copy of R that another thread made is applied for the same reason: it was made
+ *     while that thread could still reach X, i.e. before X's death was confirmed.  Copies made
+ *     since are this thread's own (X is unreachable from elsewhere): cascade_settle applies
+ *     this thread's increments first - every one in its current log and `last` (always safe:
+ *     a thread's own increments may be applied early) - and applies nothing directly while a
+ *     log it shipped still waits to have its increments applied (`unapplied`).
+ *  3. So when a direct decrement takes C's count to zero, no reference to C is left and no
+ *     increment of C is pending anywhere: C is dead at once, unless a reader may reach it
+ *     without a reference (SHARED: an item a lock-free container read may be on; WEAKREFS: a
+ *     weakref get).  Such a C goes to the ZCT, tagged with the current epoch under `lock`, as a
+ *     step would put it: its zero store happens before E+1 is published (the step's release),
+ *     so a racing try_incref's increment is applied before the check.  An object already
+ *     QUEUED (ZCT, collector's release list) or DYING keeps its entry in the log.
+ *  4. Which decrements are releases of X's references: for a list, tuple or dict without
+ *     weakrefs (SEG_ALL), every decrement its destroy makes (runtime code that releases exactly
+ *     its items and runs no user code).  For another type with `traverse` (SEG_CREDITS), at most
+ *     as many decrements of each object as traverse lists references to it, taken when the
+ *     destroy starts (or again after a finalizer or `del` found it dead: during one, nothing is
+ *     direct, SEG_PENDING).  Anything else (types without traverse, more than 16 references,
+ *     a log shipped meanwhile) goes through the epochs as before.
+ * The assumption, the one CPython states for tp_clear and that the collector's clear loop makes
+ * (gc_settle_log): a destroy (or a finalizer, weakref callback or del of a dying object) does
+ * not exchange references with other threads while it runs - it does not hand a borrowed
+ * pointer to one of its object's references to another thread and wait for that thread to take
+ * a reference, nor release a reference another thread handed it to an object that the dying
+ * object also holds.  The runtime's own types never do; the harness's stress.obj never does.
+ * Deaths found here are deallocated by this thread right after the object whose destroy found
+ * them (t->cascade, last in first out), outside any lock, also when the log filled inside a
+ * destroy (log_make_room settles, and the deaths wait in t->cascade).
+ */
+#define SEG_NONE    0   /* this death's entries go through the epochs */
+#define SEG_ALL     1   /* every decrement its destroy makes is a release of its references */
+#define SEG_CREDITS 2   /* at most the references traverse listed (t->credit) */
+#define SEG_PENDING 3   /* a finalizer or del is running: nothing direct until it ends */
+
+static int credit_visit(tally_object *o, void *arg)
+{
+    rc_thread *t = arg;
+    if (!o)
+        return 0;
+    if (t->ncredit == sizeof t->credit / sizeof t->credit[0])
+        return 1;   /* too many: give up */
+    t->credit[t->ncredit++] = o;
+    return 0;
+}
+
+/* The references x holds now, as credits (SEG_CREDITS), or SEG_NONE when they cannot be listed. */
+static int credits_take(rc_thread *t, tally_object *x)
+{
+    t->ncredit = 0;
+    if (!x->ob_type->traverse || x->ob_type->traverse(x, credit_visit, t) != 0) {
+        t->ncredit = 0;
+        return SEG_NONE;
+    }
+    return SEG_CREDITS;
+}
+
+static bool credit_use(rc_thread *t, tally_object *o)
+{
+    for (unsigned i = 0; i < t->ncredit; i++) {
+        if (t->credit[i] == o) {
+            t->credit[i] = t->credit[--t->ncredit];
+            return true;
+        }
+    }
+    return false;
+}
+
+static void seg_begin(rc_thread *t, tally_object *x)
+{
+    const tally_type *ty = x->ob_type;
+    t->seg_obj = x;
+    t->seg_ships = t->ships;
+    t->seg_dec = (size_t)(t->log->pos - t->log->base);
+    t->ncredit = 0;
+    if ((ty == &tally_list_type || ty == &tally_tuple_type || ty == &tally_dict_type) &&
+        !(tally_atomic_load_relaxed(&x->ob_gc_bits) & TALLY_GC_BIT_WEAKREFS))
+        t->seg_mode = SEG_ALL;
+    else
+        t->seg_mode = credits_take(t, x);
+}
+
+/* Apply this thread's entries of the current death: every increment logged since seg_inc (and
+ * `last`), and the decrements since seg_dec that release the dying object's references (see
+ * above); the other entries stay in the log, in order.  Owner only, no lock held on entry. */
+static void cascade_settle(rc_thread *t)
+{
+    if (t->seg_mode != SEG_ALL && t->seg_mode != SEG_CREDITS)
+        return;
+    struct _tally_rclog *l = t->log;
+    if (t->ships != t->seg_ships || !l->base || !t->buf) {
+        t->seg_mode = SEG_NONE;   /* entries of this death were shipped: the epochs decide */
+        return;
+    }
+    size_t n = (size_t)(l->pos - l->base);
+    uintptr_t *from = l->base + (t->settled < n ? t->settled : n);
+    uintptr_t *dfrom = l->base + (t->seg_dec < n ? t->seg_dec : n);
+    size_t queued = 0;
+    pthread_mutex_lock(&rc.lock);
+    if (tally_atomic_load_relaxed(&t->unapplied) != 0) {
+        /* A log this thread shipped still holds increments no step applied (point 2). */
+        pthread_mutex_unlock(&rc.lock);
+        return;
+    }
+    if (l->last) {   /* this thread's pending increment */
+        apply_inc((tally_object *)l->last);
+        l->last = 0;
+    }
+    uintptr_t *w = from;
+    for (uintptr_t *p = from; p < l->pos; p++) {
+        uintptr_t e = *p;
+        if (e <= 1u)
+            continue;   /* erased by resurrect_end */
+        if (!(e & 1u)) {
+            apply_inc((tally_object *)e);
+            continue;
+        }
+        tally_object *o = (tally_object *)(e & ~(uintptr_t)1);
+        if (p >= dfrom && !(tally_atomic_load_relaxed(&o->ob_ref_shared) & (RC_QUEUED | RC_DYING)) &&
+            (t->seg_mode == SEG_ALL || credit_use(t, o))) {
+            if (apply_dec(o)) {
+                if (tally_atomic_load_relaxed(&o->ob_gc_bits) & (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)) {
+                    zero_reached(o, rc.epoch, NULL, t);   /* a reader may be on it: the ZCT */
+                    queued++;
+                    t->zct_queued++;
+                } else {
+                    vec_push(&t->cascade, o);
+                }
+            }
+            continue;
+        }
+        *w++ = e;
+    }
+    l->pos = w;
+    if (queued)
+        tally_atomic_store_relaxed(&rc.need_step, 1);
+    pthread_mutex_unlock(&rc.lock);
+    t->settled = t->seg_dec = (size_t)(w - l->base);
+    t->gc_seen = 0;
+}
+
+static void cascade_one(rc_thread *t, tally_object *x)
+{
+    seg_begin(t, x);
+    _tally_dealloc(x);
+    cascade_settle(t);
+    t->seg_mode = SEG_NONE;
+    t->seg_obj = NULL;
+}
+
+/* Deallocate deaths a step confirmed, and what their deallocation kills directly (above).
+ * Attached caller, no lock held. */
+static void cascade_free(rc_thread *t, obj_vec *dead)
+{
+    if (t->cascading || t->ts->gc_clearing || !t->buf || !t->log->base ||
+        tally_atomic_load_relaxed(&t->ts->state) != TALLY_TS_ATTACHED) {
+        dealloc_all(dead);
+        return;
+    }
+    /* Weakrefs that died with their referent first, as dealloc_vec does. */
+    size_t w = 0;
+    for (size_t i = 0; i < dead->n && dead->n > 1; i++) {
+        if (_tally_is_weakref(dead->v[i])) {
+            tally_object *x = dead->v[w];
+            dead->v[w++] = dead->v[i];
+            dead->v[i] = x;
+        }
+    }
+    t->cascading = 1;
+    size_t direct = 0;
+    for (size_t i = 0; i < dead->n; i++) {
+        cascade_one(t, dead->v[i]);
+        while (t->cascade.n > 0) {
+            tally_object *o = t->cascade.v[--t->cascade.n];
+            direct++;
+            cascade_one(t, o);
+        }
+    }
+    t->cascading = 0;
+    STAT_ADD(n_deaths, dead->n + direct);
+    STAT_ADD(n_direct, direct);
+    dead->n = 0;
+}
+
 /* Free the deaths other threads' steps found for this thread.  Attached, no locks held. */
 static void drain_inbox(rc_thread *t)
 {
@@ -696,7 +972,7 @@ static void drain_inbox(rc_thread *t)
         return;
     obj_vec dead = { NULL, 0, 0 };
     take_inbox(t, &dead);
-    dealloc_all(&dead);
+    cascade_free(t, &dead);
     vec_free(&dead);
 }
 
@@ -728,7 +1004,7 @@ static void maybe_step(rc_thread *t)
     if (solo || tally_atomic_load_acquire(&rc.cut_done) >= rc.epoch)
         step_locked(t, &dead);
     pthread_mutex_unlock(&rc.lock);
-    dealloc_all(&dead);
+    cascade_free(t, &dead);
     vec_free(&dead);
 }
 
@@ -817,12 +1093,15 @@ void _tally_rc_fini(void)
     if (getenv("TALLY_DEFERRED_STATS"))
         fprintf(stderr,
                 "tally deferred: epoch %llu, steps %llu (solo flush rounds %llu), flushes %llu, "
-                "grace-period waits %llu, logs shipped %llu, entries applied %llu, deaths %llu\n",
+                "grace-period waits %llu, logs shipped %llu, entries applied %llu, deaths %llu "
+                "(direct %llu)\n",
                 (unsigned long long)rc.epoch, (unsigned long long)rc.n_steps,
                 (unsigned long long)rc.n_solo, (unsigned long long)rc.n_flush,
                 (unsigned long long)rc.n_waits, (unsigned long long)rc.n_ships,
-                (unsigned long long)rc.n_entries, (unsigned long long)rc.n_deaths);
+                (unsigned long long)rc.n_entries, (unsigned long long)rc.n_deaths,
+                (unsigned long long)rc.n_direct);
     rc.n_steps = rc.n_solo = rc.n_flush = rc.n_waits = rc.n_deaths = rc.n_ships = rc.n_entries = 0;
+    rc.n_direct = 0;
     /* Wait for the grace-period chains still queued (a chain re-queues itself once).  Polled,
      * not urcu_qsbr_barrier(): this thread is unregistered, so they complete on their own. */
     while (tally_atomic_load(&rc.inflight) > 0) {
@@ -952,6 +1231,7 @@ static void thread_teardown(tally_thread_state *ts, rc_thread *t)
     pthread_mutex_destroy(&t->inbox_lock);
     vec_free(&t->gc_dead);
     vec_free(&t->gc_dying);
+    vec_free(&t->cascade);
     ts->rc_data = NULL;
     mi_free(t);
     _tally_qsbr_thread_unregister(ts);
@@ -1027,6 +1307,8 @@ static void log_make_room(rc_thread *t, tally_thread_state *ts)
 {
     if (ts->gc_clearing)
         gc_settle_log(t);
+    else
+        cascade_settle(t);   /* inside a destroy of the cascade: its releases, applied */
     /* Not even half the log freed: ship it rather than rescan what stays at every append. */
     if ((size_t)(t->log->pos - t->log->base) > rc.cap / 2) {
         cut(t, true);
@@ -1083,16 +1365,48 @@ static intptr_t entries_delta(const uintptr_t *e, size_t n, tally_object *o, boo
     return d;
 }
 
+/* Net delta of o in the caller's current log and `last`.  Owner only.  Outside the cascade and
+ * the collector's clear loop (which keep indices into the log), an increment immediately followed
+ * by the decrement of the same object is erased on the way: a try_incref and its release with
+ * nothing logged in between (tally_list_get and its decref) are net zero, and the caller dropped
+ * nothing while it held the object, so the pair orders no death (try_incref's reason to log).
+ * A caller that queries counts in a loop then rescans a short log, not every pair since its last
+ * ship. */
+static intptr_t current_log_delta(rc_thread *t, tally_object *o)
+{
+    struct _tally_rclog *l = t->log;
+    if (!t->buf || !l->base)
+        return 0;
+    intptr_t d = l->last == (uintptr_t)o;
+    bool compact = !t->ts->gc_clearing && !t->cascading && t->seg_mode == SEG_NONE;
+    uintptr_t *w = l->base;
+    for (uintptr_t *p = l->base; p < l->pos; p++) {
+        uintptr_t e = *p;
+        if (compact && !(e & 1u) && e > 1u && p + 1 < l->pos && p[1] == (e | 1u)) {
+            p++;   /* a pair: net zero */
+            continue;
+        }
+        if (e == (uintptr_t)o)
+            d++;
+        else if (e == ((uintptr_t)o | 1u))
+            d--;
+        if (compact)
+            *w++ = e;
+    }
+    if (compact && w != l->pos) {
+        l->pos = w;
+        t->settled = 0;
+        t->gc_seen = 0;
+    }
+    return d;
+}
+
 /* Net delta of o in what the caller logged and no step has applied yet: its current log and
  * `last`, its shipped logs (nothing applied), and its logs of the previous batch (increments
  * applied, decrements not).  Under lock and ship_lock, so no step runs meanwhile. */
 static intptr_t own_delta_locked(rc_thread *t, tally_object *o)
 {
-    intptr_t d = 0;
-    if (t->buf && t->log->base) {
-        d += t->log->last == (uintptr_t)o;
-        d += entries_delta(t->log->base, (size_t)(t->log->pos - t->log->base), o, true);
-    }
+    intptr_t d = current_log_delta(t, o);
     for (rc_buf *b = rc.shipped.head; b; b = b->next)
         if (b->owner == t)
             d += entries_delta(b->e, b->n, o, true);
@@ -1111,6 +1425,15 @@ intptr_t _tally_rc_get(tally_object *o)
     rc_thread *t = rc_self();
     if (c == TALLY_IMMORTAL_REFCNT || !t)
         return (intptr_t)c;   /* immortal, or a thread with no log of its own */
+    if (__atomic_load_n(&t->in_flight, __ATOMIC_ACQUIRE) == 0) {
+        /* Every log this thread shipped is applied (acquire: pairs with apply_decs' release, so
+         * the count includes them): its unapplied operations are all in its current log.  No
+         * lock: other threads' operations are concurrent with this query either way. */
+        c = tally_atomic_load_relaxed(&o->ob_ref_local);
+        if (c == TALLY_IMMORTAL_REFCNT)
+            return (intptr_t)c;
+        return (intptr_t)c + current_log_delta(t, o);
+    }
     pthread_mutex_lock(&rc.lock);
     pthread_mutex_lock(&rc.ship_lock);
     c = tally_atomic_load_relaxed(&o->ob_ref_local);
@@ -1182,6 +1505,8 @@ void _tally_rc_resurrect_begin(tally_object *o)
                                RC_DYING | (intptr_t)(((t ? t->ships : 0) & 0xffffffffu) << RC_SHIFT));
     tally_atomic_store_release(&o->ob_ref_local, 1u);
     pthread_mutex_unlock(&rc.lock);
+    if (t && t->seg_obj == o && t->seg_mode != SEG_NONE)
+        t->seg_mode = SEG_PENDING;   /* user code with o alive: nothing direct meanwhile */
 }
 
 /* After a finalizer (or del) of o ran with o's count held at 1.  Other threads cannot have
@@ -1233,6 +1558,12 @@ bool _tally_rc_resurrect_end(tally_object *o)
         }
         tally_atomic_store_relaxed(&o->ob_ref_local, (uint32_t)n);
         pthread_mutex_unlock(&rc.lock);
+        if (n == 0 && t->seg_obj == o && t->seg_mode == SEG_PENDING) {
+            /* Dead, exactly (no other thread took a reference meanwhile): its destroy releases
+             * what it holds now. */
+            t->seg_dec = (size_t)(t->log->pos - t->log->base);
+            t->seg_mode = credits_take(t, o);
+        }
         return n > 0;
     }
     if (incs) {
@@ -1259,6 +1590,15 @@ static void wait_cut(void)
         return;
     }
     STAT_ADD(n_waits, 1);
+    /* Ask every other attached thread to pass a quiescent state and cut at its next allocation
+     * or safepoint (TALLY_BREAK_RC), not only at its next explicit safepoint: a thread busy
+     * allocating would otherwise hold each of the two grace periods for a whole batch of work. */
+    pthread_mutex_lock(&rc.ship_lock);
+    tally_thread_state *self_ts = _tally_tstate();
+    for (rc_thread *t = rc.threads; t; t = t->next)
+        if (t->ts != self_ts && tally_atomic_load_relaxed(&t->ts->state) == TALLY_TS_ATTACHED)
+            tally_atomic_fetch_or(&t->ts->breaker, TALLY_BREAK_RC);
+    pthread_mutex_unlock(&rc.ship_lock);
     tally_thread_state *ts = _tally_allow_threads_begin();   /* cuts this thread's log */
     urcu_qsbr_synchronize_rcu();
     urcu_qsbr_synchronize_rcu();
@@ -1281,6 +1621,7 @@ void _tally_rc_flush(void)
      * applied at E+1 and their zeros checked at E+2.  Others' later work does not prolong it. */
     uint64_t need_until = 0;
     bool first = true;
+    uint64_t queued = 0;   /* t->zct_queued when the window was last set */
     for (;;) {
         rc_thread *t = ts->rc_data;
         if (!t)
@@ -1308,6 +1649,7 @@ void _tally_rc_flush(void)
             t->log->pos = b;
             t->log->last = 0;
             t->gc_seen = 0;
+            t->settled = 0;
             batch_release_locked(&rc.prev);
             batch_release_locked(&cur);
             tally_atomic_store_relaxed(&rc.need_step, 0);
@@ -1316,14 +1658,16 @@ void _tally_rc_flush(void)
             cut_done_max(e);
             if (dead.n == 0)
                 break;
-            dealloc_all(&dead);
+            cascade_free(t, &dead);
             continue;
         }
         pthread_mutex_unlock(&rc.ship_lock);
         bool had = t->log->base && t->log->pos != t->log->base;
         cut(t, true);
-        if (had || first)
+        /* Zeros this flush's own cascades queued in the ZCT extend the window too. */
+        if (had || first || t->zct_queued != queued)
             need_until = rc.epoch + 2;
+        queued = t->zct_queued;
         first = false;
         pthread_mutex_lock(&rc.ship_lock);
         bool idle = !rc.shipped.head && !rc.prev.head && rc.zct_n == 0;
@@ -1333,7 +1677,7 @@ void _tally_rc_flush(void)
             take_inboxes_of_detached(t, &dead);
             if (dead.n == 0)
                 break;
-            dealloc_all(&dead);   /* may log more: go round again */
+            cascade_free(t, &dead);   /* may log more: go round again */
             continue;
         }
         if (tally_atomic_load_acquire(&rc.cut_done) < rc.epoch) {
@@ -1344,7 +1688,7 @@ void _tally_rc_flush(void)
         step_locked(t, &dead);
         pthread_mutex_unlock(&rc.lock);
         take_inboxes_of_detached(t, &dead);
-        dealloc_all(&dead);
+        cascade_free(t, &dead);
     }
     vec_free(&dead);
 }
@@ -1367,6 +1711,7 @@ void _tally_rc_gc_prepare(void)
             continue;   /* detached (shipped when it detached) or empty */
         t->buf->n = (size_t)(t->log->pos - t->buf->e);
         t->buf->owner = t;
+        t->buf->counted = t->buf->counted_decs = 0;   /* not shipped: applied right here */
         batch_push(&all, t->buf);
         rc_buf *b = buf_get_locked();
         log_install(t, b ? b : buf_new());   /* parked: its log is ours to replace */
@@ -1438,6 +1783,7 @@ void _tally_rc_fork_child(void)
                 if (n > 0 && n <= rc.cap + 1) {
                     t->buf->n = n;
                     t->buf->owner = NULL;
+                    t->buf->counted = t->buf->counted_decs = 0;
                     batch_push(&rc.shipped, t->buf);
                 } else {
                     mi_free(t->buf);
@@ -1451,8 +1797,11 @@ void _tally_rc_fork_child(void)
                 vec_push(&self->inbox, t->inbox.v[i]);
             for (size_t i = 0; self && i < t->gc_dead.n; i++)
                 vec_push(&self->inbox, t->gc_dead.v[i]);
+            for (size_t i = 0; self && i < t->cascade.n; i++)   /* its cascade's deaths */
+                vec_push(&self->inbox, t->cascade.v[i]);
             vec_free(&t->inbox);
             vec_free(&t->gc_dead);
+            vec_free(&t->cascade);
             vec_free(&t->gc_dying);
             if (t->ts)
                 t->ts->rc_data = NULL;
