@@ -156,6 +156,21 @@ static inline bool _tally_free_needs_grace(tally_object *o)
     }
     return true;
 }
+/* Long loops of the runtime's own (a deallocation cascade, a container releasing its items) let
+ * a waiting stop-the-world in: the thread parks if one is waiting, so the time to safepoint does
+ * not grow with the size of what it frees.  Only the stop request is honoured here (no GIL
+ * hand-over, no backend work), so the loop's state needs no re-validation: a stopped world only
+ * reads the heap, and what the loop is releasing is already untracked (the collector never sees
+ * it) and private to this thread.  Callers hold no lock and no pointer obtained from a lock-free
+ * read (parking is a QSBR quiescent state). */
+TALLY_HIDDEN void _tally_stw_park(tally_thread_state *ts);   /* sync/stw.c */
+static inline void _tally_poll_stop(tally_thread_state *ts)
+{
+    if (tally_unlikely(ts && (tally_atomic_load_relaxed(&ts->breaker) & TALLY_BREAK_STOP)))
+        _tally_stw_park(ts);
+}
+#define TALLY_POLL_EVERY 256   /* items a container releases between two polls */
+
 /* The calling thread's state if it is attached, else NULL with an error set (and an abort in
  * debug mode naming `what`). */
 TALLY_HIDDEN tally_thread_state *_tally_tstate_require(const char *what);

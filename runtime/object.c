@@ -180,6 +180,7 @@ void _tally_dealloc(tally_object *o)
     dealloc_one(ts, o, was_tracked);
     if (ts->dealloc_depth == 1) {
         while (ts->trash_len > 0) {
+            _tally_poll_stop(ts);   /* a 1M-deep chain must not hold a stop-the-world off */
             tally_object *d = ts->trash[--ts->trash_len];
             bool tracked = (tally_atomic_load_relaxed(&d->ob_gc_bits) & TALLY_GC_BIT_DEALLOCATING) != 0;
             if (tracked)
