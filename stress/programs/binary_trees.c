@@ -28,6 +28,7 @@
  * generation and from its pause records, allocation counts, and GIL figures on the gil backend.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -110,6 +111,7 @@ static void record_error(worker *w, const char *what)
 /* This thread's share of every depth's trees. */
 static void run_share(worker *w)
 {
+    assert(w->index >= 0 && w->index < nthreads && tally_thread_is_attached());
     for (int d = MIN_DEPTH, i = 0; d <= max_depth; d += 2, i++) {
         int64_t n = iterations_of(d);
         int64_t lo = n * w->index / nthreads, hi = n * (w->index + 1) / nthreads;
@@ -262,6 +264,7 @@ int main(int argc, char **argv)
     tally_object *t = make_tree(stretch);
     if (!t) {
         fprintf(stderr, PROG ": building the stretch tree: %s\n", tally_last_error());
+        tally_fini();
         return 1;
     }
     int64_t c = check_tree(t);
@@ -272,6 +275,7 @@ int main(int argc, char **argv)
     tally_object *long_lived = make_tree(max_depth);
     if (!long_lived) {
         fprintf(stderr, PROG ": building the long-lived tree: %s\n", tally_last_error());
+        tally_fini();
         return 1;
     }
 
