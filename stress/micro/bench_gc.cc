@@ -11,8 +11,9 @@
 //                               ns_per_object (wall time / objects), stw_ns_per_object,
 //                               cpu_ns_per_object (CPU time of the collecting thread),
 //                               first_ns_per_object (the process's first full collection of
-//                               the heap, made before the timed ones: it also maps the side
-//                               table's pages and grows the order array, docs/collector.md).
+//                               the heap, made before the timed ones: it also commits the side
+//                               table's pieces and the order array, docs/collector.md; the heap
+//                               is in gen2 by then, unlike gc/first_collection below).
 //   gc/first_collection/flat:1000000, gc/first_collection/chain:1000000
 //                               the first full collection of a freshly built heap, as a program
 //                               meets it after a bulk load: 1,000,000 lists (each holding one
