@@ -1203,8 +1203,10 @@ int tally_bench_main(int argc, char **argv)
     fmt_duration(est_total_s, est, sizeof est);
     fprintf(stderr,
             PROG ": %zu backends x %zu workloads x %zu thread counts x %llu repetitions = %zu stress runs of %gs,\n"
-                 "  plus microbenchmarks; estimated duration %s (m:ss) on %ld cores.  Output: %s/\n",
-            o.nbackends, o.nworkloads, o.nthreads, (unsigned long long)o.reps, nstress, o.seconds, est, cores, o.out);
+                 "  plus microbenchmarks and %zu binary-trees runs (depth %d); estimated duration %s (m:ss) on %ld "
+                 "cores.  Output: %s/\n",
+            o.nbackends, o.nworkloads, o.nthreads, (unsigned long long)o.reps, nstress, o.seconds, nprograms, bt_depth,
+            est, cores, o.out);
     t_start = bench_now();
 
     time_t now = time(NULL);
