@@ -1,6 +1,6 @@
 /* collector/gc_side_table.c - a full collection's trial deletion over an address-indexed table.
  *
- * Owns: _tally_gst_top and the mapping of its middle arrays and leaves
+ * Owns: _tally_gst_top and the mapping of its middle arrays, leaves and their committed pieces
  * (collector/gc_side_table.h has the layout, the keys and the invariants), and the two passes
  * that use it (_tally_gc_side_update_subtract_refs, _tally_gc_side_move_unreachable) with the
  * arrays they keep between collections.  Collecting thread only, world stopped (or the GIL
@@ -175,9 +175,9 @@ static side_ctx gc_side;
  * the pages already written instead of a copy into freshly faulted memory, so an array of n
  * entries costs the page faults of n entries once, not of 2n plus a copy of n (mi_realloc's
  * doubling did that).  Their pages are committed ahead of the writes, 1 MiB at a time, with one
- * MADV_POPULATE_WRITE each (about 0.9-1.1 us per page on the CI VM against 1.35 us per page
- * faulted on a write: docs/collector.md, "The first full collection of a heap"); `ready` is how
- * far, and it stays there across collections as long as the mapping does.  Kernels without
+ * MADV_POPULATE_WRITE each (about 0.9-1.1 us per page on this session's VM against 1.35 us per
+ * page faulted on a write: docs/collector.md, "The first full collection of a heap"); `ready` is
+ * how far, and it stays there across collections as long as the mapping does.  Kernels without
  * MADV_POPULATE_WRITE (before 5.14) fault the pages on demand instead.  Out of memory is fatal,
  * as for every allocation of a collection in progress. */
 #define PTR_VEC_FIRST 4096                            /* entries: 32 KiB */
@@ -338,7 +338,7 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
         *e = v | GST_WALKED;   /* before the traversal: a reference o holds to itself decrements it */
         uintptr_t next_word = gc_ld(&g->gc_next);
         if (next_word & GC_TAG_MASK)
-            gc_st(&g->gc_next, next_word & GC_PTR_MASK);   /* a young shard's tag: collector-owned */
+            gc_st(&g->gc_next, next_word & GC_PTR_MASK);   /* a young object's tag: collector-owned */
         candidates++;
         s->saw_gc = false;
         GC_TRAVERSE(o, visit_side_decref, s);
