@@ -7,7 +7,10 @@
 // objects dropped by other threads; exact counts after many threads' increments) and, under
 // TALLY_BACKEND_DEFERRED, the backend's own behaviour (a full log starts a reconciliation only
 // at the next safepoint; decrements are not applied inside incref/decref; a fork child applies
-// the parent's other threads' unshipped logs).
+// the parent's other threads' unshipped logs), and deaths that release what they hold with a
+// second thread attached (Cascade.*: a deep chain of lists, a child handed to another thread, a
+// child with a weakref, a holder resurrected by its finalizer; the deferred backend applies such
+// releases directly, runtime/rc_deferred.c "the cascade").
 // Threads attach and release their thread state; the main thread detaches while it waits, so
 // stop-the-world and QSBR grace periods (epochs) can make progress.
 #include "tally_test.h"
@@ -706,3 +709,192 @@ TEST(Deferred, ForkChildAppliesTheLogsOfThreadsThatDidNotSurvive)
 #endif // !TALLY_TSAN
 
 #endif // TALLY_BACKEND_DEFERRED
+
+// ---- deaths that release what they hold (deferred: the cascade, runtime/rc_deferred.c) ------
+// Backend-agnostic behaviour that the deferred backend's cascade must keep: a confirmed death
+// applies the decrements its destroy makes of its references directly, so each check below has
+// a second thread attached (no solo mode) and asserts what must survive and what must die.
+namespace {
+
+// A GC object with one slot and a finalizer that can resurrect it (PEP 442: runs once).
+struct Holder {
+    TALLY_OBJECT_HEAD;
+    tally_object *slot;
+    int id;
+    std::atomic<int> *deaths;
+};
+std::atomic<tally_object *> g_resurrected{nullptr};
+std::atomic<bool> g_resurrect{false};
+int holder_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    auto *h = reinterpret_cast<Holder *>(self);
+    return h->slot ? visit(h->slot, arg) : 0;
+}
+int holder_clear(tally_object *self)
+{
+    auto *h = reinterpret_cast<Holder *>(self);
+    tally_object *s = h->slot;
+    h->slot = nullptr;
+    tally_xdecref(s);
+    return 0;
+}
+void holder_finalize(tally_object *self)
+{
+    if (g_resurrect.exchange(false)) {
+        tally_incref(self);
+        g_resurrected.store(self);
+    }
+}
+void holder_destroy(tally_object *self)
+{
+    auto *h = reinterpret_cast<Holder *>(self);
+    h->deaths[h->id].fetch_add(1);
+    holder_clear(self);
+}
+const tally_type holder_type = {"CascadeHolder", sizeof(Holder), TALLY_TYPE_GC, holder_traverse, holder_clear,
+                                holder_finalize, nullptr, holder_destroy};
+
+// A second attached thread idling in tally_safepoint() while fn() runs on this one.
+template <class F>
+void with_idle_second_thread(F fn)
+{
+    std::atomic<int> state{0};
+    std::thread idler([&] {
+        if (tally_thread_attach() != 0) {
+            state = -1;
+            return;
+        }
+        state = 1;
+        while (state.load() == 1)
+            tally_safepoint();
+        tally_thread_release();
+    });
+    while (state.load() == 0)
+        yield_detached();
+    ASSERT_EQ(state.load(), 1) << tally_last_error();
+    fn();
+    state = 2;
+    TALLY_BEGIN_ALLOW_THREADS
+    idler.join();
+    TALLY_END_ALLOW_THREADS
+}
+
+} // namespace
+
+TEST(Cascade, DeepChainOfListsDiesOnceWithASecondThreadAttached)
+{
+    // 100,000 lists, each holding a counted node and the next list: one decref and a flush
+    // free every level exactly once (deferred: in one cascade, not one epoch per level).
+    constexpr int kLevels = 100000;
+    Book book(kLevels);
+    (void)tally_gc_garbage();   // created at the first collection (the build triggers some)
+    tally_flush();
+    uint64_t live0 = live_objects();
+    tally_object *next = nullptr;
+    for (int i = kLevels - 1; i >= 0; i--) {
+        tally_object *l = tally_list_new();
+        ASSERT_NE(l, nullptr);
+        Node *n = book.make(i);
+        ASSERT_EQ(tally_list_append(l, &n->ob_base), 0);
+        tally_decref(&n->ob_base);
+        if (next) {
+            ASSERT_EQ(tally_list_append(l, next), 0);
+            tally_decref(next);
+        }
+        next = l;
+    }
+    with_idle_second_thread([&] {
+        tally_decref(next);
+        tally_flush();
+        EXPECT_EQ(book.wrong(1, kLevels), 0u) << "every level dies exactly once by the flush";
+    });
+    tally_flush();
+    EXPECT_EQ(live_objects(), live0);
+}
+
+TEST(Cascade, ReferenceHandedToAnotherThreadKeepsTheChildAlive)
+{
+    // The dying list's child also has a reference that this thread took and handed to another
+    // thread (its increment still in this thread's log when the list dies): the list's release
+    // of the child must not free it.
+    Book book(1);
+    Node *n = book.make(0);
+    tally_object *list = tally_list_new();
+    ASSERT_EQ(tally_list_append(list, &n->ob_base), 0);
+    Slot slot, back;
+    std::atomic<int> seen_alive{-1};
+    run_threads(2, [&](int t) {
+        if (t == 0) {
+            tally_incref(&n->ob_base);   // the reference handed over
+            slot.put(&n->ob_base);
+            tally_decref(&n->ob_base);   // ours
+            tally_decref(list);          // the list dies and releases its reference
+            tally_flush();
+            back.put(tally_none());
+        } else {
+            tally_object *o = slot.take();
+            (void)back.take();           // the giver's list is gone by now
+            seen_alive = alive(reinterpret_cast<Node *>(o)) && book.total() == 0;
+            tally_decref(o);
+            tally_flush();
+        }
+    });
+    tally_flush();
+    EXPECT_EQ(seen_alive.load(), 1) << "the child died while another thread held a reference";
+    EXPECT_EQ(book.wrong(1, 1), 0u);
+}
+
+TEST(Cascade, ChildWithAWeakrefDiesOnceAndItsWeakrefClears)
+{
+    // A child with a weak reference may be reached without a reference (a weakref get): its
+    // zero waits for the next epoch (deferred: the ZCT), then it dies once and the weakref
+    // reads NULL.
+    Book book(1);
+    Node *n = book.make(0);
+    tally_object *wr = tally_weakref_new(&n->ob_base, nullptr, nullptr);
+    ASSERT_NE(wr, nullptr);
+    tally_object *list = tally_list_new();
+    ASSERT_EQ(tally_list_append(list, &n->ob_base), 0);
+    tally_decref(&n->ob_base);
+    with_idle_second_thread([&] {
+        tally_object *got = tally_weakref_get(wr);
+        ASSERT_EQ(got, &n->ob_base);
+        tally_decref(got);
+        tally_decref(list);
+        tally_flush();
+        EXPECT_EQ(book.total(), 1);
+        EXPECT_EQ(tally_weakref_get(wr), nullptr);
+    });
+    tally_decref(wr);
+    tally_flush();
+    EXPECT_EQ(book.wrong(1, 1), 0u);
+}
+
+TEST(Cascade, ResurrectedHolderKeepsWhatItHolds)
+{
+    // A holder whose finalizer resurrects it is not dead: its child must stay alive (deferred:
+    // nothing is released directly while a finalizer runs).  At its second death (the finalizer
+    // has run) both die once.
+    Book book(2);
+    tally_flush();
+    uint64_t live0 = live_objects();
+    auto *h = reinterpret_cast<Holder *>(tally_new(&holder_type));
+    ASSERT_NE(h, nullptr);
+    h->id = 0;
+    h->deaths = book.deaths.get();
+    h->slot = &book.make(1)->ob_base;
+    tally_gc_track(&h->ob_base);
+    with_idle_second_thread([&] {
+        g_resurrect = true;
+        tally_decref(&h->ob_base);
+        tally_flush();
+        EXPECT_EQ(g_resurrected.load(), &h->ob_base) << "the finalizer ran";
+        EXPECT_EQ(book.total(), 0) << "a resurrected holder or its child died";
+        tally_object *again = g_resurrected.exchange(nullptr);
+        tally_decref(again);
+        tally_flush();
+        EXPECT_EQ(book.wrong(1, 2), 0u);
+    });
+    tally_flush();
+    EXPECT_EQ(live_objects(), live0);
+}
