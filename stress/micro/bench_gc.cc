@@ -22,12 +22,14 @@
 //                               four times.  flat: a holder list made first holds them all (the
 //                               gc/full graph); chain: each list also holds the one made before
 //                               it, the last one is held from outside.  Each iteration builds a
-//                               new heap (untimed) and frees it; the collector's side table and
-//                               arrays of the previous one are given back by then, so each first
-//                               collection maps them again.  Counters: ns_per_object (the
+//                               new heap (untimed) and frees it; the collection of the emptied
+//                               heap gives back the side table's leaves (but those of the few
+//                               objects that outlive it) and its arrays, so each first
+//                               collection commits them again.  Counters: ns_per_object (the
 //                               first collection; the row's time), later_ns_per_object (the
-//                               median of the three after it, the gc/full figure for this heap),
-//                               stw_ns_per_object and cpu_ns_per_object (first collection),
+//                               median of the three after it, the gc/full figure for this heap;
+//                               later_cpu_ns_per_object in CPU time), stw_ns_per_object and
+//                               cpu_ns_per_object (first collection),
 //                               pass_a_ns_per_object / pass_b_ns_per_object (its two graph
 //                               passes, from the pause record; docs/collector.md).
 //   gc/cycle_reclaim/objects:1000000  500,000 garbage 2-cycles of lists (a=[], b=[a], a.append(b))
@@ -175,7 +177,7 @@ void BM_first_collection(benchmark::State &state, Shape shape)
 {
     quiesce();
     double first_ns = 0, stw_ns = 0, cpu_ns = 0, pass_a_ns = 0, pass_b_ns = 0;
-    std::vector<double> later;
+    std::vector<double> later, later_cpu;
     uint64_t iters = 0;
     for (auto _ : state) {
         state.PauseTiming();
@@ -198,7 +200,9 @@ void BM_first_collection(benchmark::State &state, Shape shape)
         state.PauseTiming();
         for (int k = 0; k < 3; k++) {
             auto t1 = Clock::now();
+            double c1 = thread_cpu_ns();
             benchmark::DoNotOptimize(tally_gc_collect(2));
+            later_cpu.push_back(thread_cpu_ns() - c1);
             later.push_back(since_ns(t1));
         }
         bool whole = tally_gc_get_pauses(&p, 1) == 1 && p.candidates >= kObjects;
@@ -217,6 +221,7 @@ void BM_first_collection(benchmark::State &state, Shape shape)
     double objs = double(kObjects) * double(iters);
     state.counters["ns_per_object"] = first_ns / objs;
     state.counters["later_ns_per_object"] = percentile(later, 0.5) / double(kObjects);
+    state.counters["later_cpu_ns_per_object"] = percentile(later_cpu, 0.5) / double(kObjects);
     state.counters["stw_ns_per_object"] = stw_ns / objs;
     state.counters["cpu_ns_per_object"] = cpu_ns / objs;
     state.counters["pass_a_ns_per_object"] = pass_a_ns / objs;
