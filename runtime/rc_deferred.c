@@ -790,7 +790,8 @@ static void dealloc_all(obj_vec *dead)
  *  3. So when a direct decrement takes C's count to zero, no reference to C is left and no
  *     increment of C is pending anywhere: C is dead at once, unless a reader may reach it
  *     without a reference (SHARED: an item a lock-free container read may be on; WEAKREFS: a
- *     weakref get).  Such a C goes to the ZCT, tagged with the current epoch under `lock`, as a
+ *     weakref get; a weakref object itself: tally_weakref_new reuses a basic weakref through
+ *     try_incref, and a callback is taken that way).  Such a C goes to the ZCT, tagged with the current epoch under `lock`, as a
  *     step would put it: its zero store happens before E+1 is published (the step's release),
  *     so a racing try_incref's increment is applied before the check.  An object already
  *     QUEUED (ZCT, collector's release list) or DYING keeps its entry in the log.
@@ -902,7 +903,8 @@ static void cascade_settle(rc_thread *t)
         if (p >= dfrom && !(tally_atomic_load_relaxed(&o->ob_ref_shared) & (RC_QUEUED | RC_DYING)) &&
             (t->seg_mode == SEG_ALL || credit_use(t, o))) {
             if (apply_dec(o)) {
-                if (tally_atomic_load_relaxed(&o->ob_gc_bits) & (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)) {
+                if ((tally_atomic_load_relaxed(&o->ob_gc_bits) & (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)) ||
+                    _tally_is_weakref(o)) {
                     zero_reached(o, rc.epoch, NULL, t);   /* a reader may be on it: the ZCT */
                     queued++;
                     t->zct_queued++;
