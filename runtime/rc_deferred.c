@@ -130,7 +130,10 @@ typedef struct rc_thread {
     tally_object *seg_obj;          /* the object being deallocated */
     size_t settled;                 /* log entries before this index hold no increment */
     size_t seg_dec;                 /* log index from which decrements may be direct */
-    uint64_t seg_ships;             /* `ships` when the death began: a ship turns SEG_* off */
+    uint64_t log_gen;               /* buffers installed or cleared (log_install, log_clear) */
+    uint64_t seg_gen;               /* log_gen when the death began: any other buffer since (a
+                                     * ship, a detach, the collector's world-stopped take-over of
+                                     * a parked thread's log) turns SEG_* off */
     obj_vec cascade;                /* deaths found by cascade_settle, to deallocate next */
     uint64_t zct_queued;            /* zeros cascade_settle put in the ZCT (tally_flush waits) */
     unsigned ncredit;               /* SEG_CREDITS: the references seg_obj holds (traverse) */
@@ -272,6 +275,7 @@ static void log_install(rc_thread *t, rc_buf *b)
     t->log->last = 0;
     t->gc_seen = 0;
     t->settled = 0;
+    t->log_gen++;
 }
 
 static void log_clear(rc_thread *t)
@@ -280,6 +284,7 @@ static void log_clear(rc_thread *t)
     t->log->last = RCLOG_NO_LOG;
     t->gc_seen = 0;
     t->settled = 0;
+    t->log_gen++;
 }
 
 static inline rc_thread *rc_self(void)
@@ -801,7 +806,7 @@ static void dealloc_all(obj_vec *dead)
  *     as many decrements of each object as traverse lists references to it, taken when the
  *     destroy starts (or again after a finalizer or `del` found it dead: during one, nothing is
  *     direct, SEG_PENDING).  Anything else (types without traverse, more than 16 references,
- *     a log shipped meanwhile) goes through the epochs as before.
+ *     the log buffer replaced meanwhile: log_gen) goes through the epochs as before.
  * The assumption, the one CPython states for tp_clear and that the collector's clear loop makes
  * (gc_settle_log): a destroy (or a finalizer, weakref callback or del of a dying object) does
  * not exchange references with other threads while it runs - it does not hand a borrowed
@@ -854,7 +859,7 @@ static void seg_begin(rc_thread *t, tally_object *x)
 {
     const tally_type *ty = x->ob_type;
     t->seg_obj = x;
-    t->seg_ships = t->ships;
+    t->seg_gen = t->log_gen;
     t->seg_dec = (size_t)(t->log->pos - t->log->base);
     t->ncredit = 0;
     if ((ty == &tally_list_type || ty == &tally_tuple_type || ty == &tally_dict_type) &&
@@ -872,7 +877,7 @@ static void cascade_settle(rc_thread *t)
     if (t->seg_mode != SEG_ALL && t->seg_mode != SEG_CREDITS)
         return;
     struct _tally_rclog *l = t->log;
-    if (t->ships != t->seg_ships || !l->base || !t->buf) {
+    if (t->log_gen != t->seg_gen || !l->base || !t->buf) {
         t->seg_mode = SEG_NONE;   /* entries of this death were shipped: the epochs decide */
         return;
     }
