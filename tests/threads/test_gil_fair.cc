@@ -3,9 +3,9 @@
 // Owns: the option (default, range check with a clear error, environment override, ignored by
 // the free-threaded backends) and the ordering properties of the fair mode under `gil`: waiters
 // are served in arrival order, a thread coming back from a blocking call is served before a
-// CPU-bound thread that queued earlier (and has not waited a whole interval), mutual exclusion
-// with many threads mixing CPU-bound work and blocking calls, and no lost wake-up when threads
-// exit while others wait.  No test here measures speed: `tally stress --workload convoy
+// CPU-bound thread that queued earlier (and has not waited a whole interval), but not before one
+// that has (no starvation), mutual exclusion with many threads mixing CPU-bound work and
+// blocking calls, and no lost wake-up when threads exit while others wait.  No test here measures speed: `tally stress --workload convoy
 // --gil-fair` does (docs/backend-gil.md).
 //
 // Every test restarts the runtime with the fair mode on (GilFair fixture) and restores the
@@ -188,16 +188,14 @@ TEST_F(GilFair, WaitersAreServedInArrivalOrder)
     EXPECT_EQ(tally_gil_waiters(), 0);
 }
 
-// A CPU-bound thread C is made to drop the GIL (a drop request) and queues again; then a thread W
-// that was blocked (TALLY_BEGIN_ALLOW_THREADS) comes back and queues after it.  When the holder
-// lets go, W is served first: C does not run between its queuing and W's turn.
-TEST_F(GilFair, ThreadBackFromBlockingIsServedBeforeAnEarlierCpuBoundWaiter)
+// A CPU-bound thread C is made to drop the GIL (a drop request) and queues again as a normal
+// waiter; then, after `hold` more, a thread W that was blocked (TALLY_BEGIN_ALLOW_THREADS) comes
+// back and queues behind it as a priority waiter.  This thread holds the GIL throughout, then
+// lets go.  Returns through c0 C's iterations when it queued and through w_saw those W saw when
+// it got the GIL: equal means W was served first.
+static void waker_behind_cpu_bound_waiter(std::chrono::milliseconds hold, long *c0_out, long *w_saw_out,
+                                   Clock::duration *c_waited)
 {
-    if (!is_gil()) {
-        EXPECT_EQ(tally_gil_waiters(), -1);
-        return;
-    }
-    start(5000000); // 5 s: C does not age (become a priority waiter) during the test
     std::atomic<bool> w_blocked{false}, go{false}, w_done{false}, c_running{false}, stop{false};
     std::atomic<long> c_iters{0}, w_saw{-1};
 
@@ -230,12 +228,12 @@ TEST_F(GilFair, ThreadBackFromBlockingIsServedBeforeAnEarlierCpuBoundWaiter)
     ASSERT_TRUE(wait_until([] { return tally_gil_waiters() == 1; }));
     long c0 = c_iters.load();
     EXPECT_GT(c0, 0);
+    std::this_thread::sleep_for(hold); // still holding the GIL: no safepoint here
 
     go = true;
     ASSERT_TRUE(wait_until([] { return tally_gil_waiters() == 2; })) << "W never queued";
     EXPECT_EQ(c_iters.load(), c0) << "C ran while this thread held the GIL";
-    // The premise: C queued less than one interval ago (else it is aged and first by ticket).
-    ASSERT_LT(Clock::now() - c_queued_at, std::chrono::seconds(4));
+    *c_waited = Clock::now() - c_queued_at;
 
     TALLY_BEGIN_ALLOW_THREADS
     EXPECT_TRUE(wait_until([&] { return w_done.load(); }));
@@ -243,8 +241,41 @@ TEST_F(GilFair, ThreadBackFromBlockingIsServedBeforeAnEarlierCpuBoundWaiter)
     w.join();
     c.join();
     TALLY_END_ALLOW_THREADS
-    EXPECT_EQ(w_saw.load(), c0) << "the CPU-bound thread that queued first ran before the thread "
-                                   "back from its blocking call";
+    *c0_out = c0;
+    *w_saw_out = w_saw.load();
+}
+
+TEST_F(GilFair, ThreadBackFromBlockingIsServedBeforeAnEarlierCpuBoundWaiter)
+{
+    if (!is_gil()) {
+        EXPECT_EQ(tally_gil_waiters(), -1);
+        return;
+    }
+    start(5000000); // 5 s: C does not age (become as urgent as a priority waiter) in this test
+    long c0 = -1, w_saw = -2;
+    Clock::duration c_waited{};
+    waker_behind_cpu_bound_waiter(std::chrono::milliseconds(0), &c0, &w_saw, &c_waited);
+    // The premise: C had queued less than one interval before W (else it is aged: first by ticket).
+    ASSERT_LT(c_waited, std::chrono::seconds(4));
+    EXPECT_EQ(w_saw, c0) << "the CPU-bound thread that queued first ran before the thread back "
+                            "from its blocking call";
+}
+
+// No starvation: a CPU-bound waiter that has waited a whole interval is served in ticket order
+// even against a priority waiter, so a stream of threads back from I/O cannot keep it out.
+TEST_F(GilFair, CpuBoundWaiterThatWaitedAnIntervalIsServedBeforeALaterPriorityWaiter)
+{
+    if (!is_gil()) {
+        EXPECT_EQ(tally_gil_waiters(), -1);
+        return;
+    }
+    start(100000); // 100 ms interval (short slice 10 ms); this thread holds the GIL 300 ms more
+    long c0 = -1, w_saw = -2;
+    Clock::duration c_waited{};
+    waker_behind_cpu_bound_waiter(std::chrono::milliseconds(300), &c0, &w_saw, &c_waited);
+    ASSERT_GE(c_waited, std::chrono::milliseconds(100));
+    EXPECT_GT(w_saw, c0) << "the aged CPU-bound waiter was not served before the later priority "
+                            "waiter";
 }
 
 // ---- safety (gil, fair) -------------------------------------------------------------------
