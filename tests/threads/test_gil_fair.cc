@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <string>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -57,27 +58,44 @@ void join_all(std::vector<std::thread> &ts)
     ts.clear();
 }
 
-// The runtime restarted with gil_fair = 1 and the given switch interval.
+// The runtime restarted with gil_fair = 1 and the given switch interval.  TALLY_GIL_FAIR and
+// TALLY_SWITCH_INTERVAL_US would override the struct: they are cleared for the test and put back
+// before the default runtime is restored.
 class GilFair : public ::testing::Test {
   protected:
+    struct saved_env {
+        const char *name;
+        bool set;
+        std::string value;
+    };
+    std::vector<saved_env> saved_;
+
     void start(unsigned interval_us)
     {
+        for (const char *name : {"TALLY_GIL_FAIR", "TALLY_SWITCH_INTERVAL_US"}) {
+            const char *v = std::getenv(name);
+            saved_.push_back({name, v != nullptr, v ? v : ""});
+            unsetenv(name);
+        }
         tally_fini();
         tally_options o = TALLY_OPTIONS_INIT;
         o.gil_fair = 1;
         o.switch_interval_us = interval_us;
         ASSERT_EQ(tally_init(&o), 0) << tally_last_error();
-        if (is_gil()) {
-            // tally_init's own option wins unless the environment sets it: make it exact.
-            ASSERT_EQ(tally_set_switch_interval(interval_us), 0);
-        }
         tally_options got{};
         tally_get_options(&got);
-        ASSERT_EQ(got.gil_fair, 1) << "TALLY_GIL_FAIR=0 in the environment overrides the test";
+        ASSERT_EQ(got.gil_fair, 1);
+        if (is_gil()) {
+            ASSERT_EQ(tally_get_switch_interval(), interval_us);
+        }
     }
     void TearDown() override
     {
         tally_fini();
+        for (const saved_env &e : saved_) {
+            if (e.set)
+                setenv(e.name, e.value.c_str(), 1);
+        }
         ASSERT_EQ(tally_init(nullptr), 0) << tally_last_error();
     }
 };
@@ -124,7 +142,7 @@ TEST(GilFairOption, DefaultOffRangeCheckedAndReadFromTheEnvironment)
 
 TEST_F(GilFair, IgnoredByTheFreeThreadedBackendsReportedByGil)
 {
-    start(5000);
+    ASSERT_NO_FATAL_FAILURE(start(5000));
     int n = tally_gil_waiters();
     if (is_gil()) {
         EXPECT_EQ(n, 0) << "only this thread exists and it holds the GIL";
@@ -159,7 +177,7 @@ TEST_F(GilFair, WaitersAreServedInArrivalOrder)
         EXPECT_EQ(tally_gil_waiters(), -1);
         return;
     }
-    start(1000000); // 1 s: no waiter ages while the queue is built
+    ASSERT_NO_FATAL_FAILURE(start(1000000)); // 1 s: no waiter ages during the test
     std::mutex mu;
     std::vector<int> order;
     std::vector<std::thread> ts;
@@ -251,7 +269,8 @@ TEST_F(GilFair, ThreadBackFromBlockingIsServedBeforeAnEarlierCpuBoundWaiter)
         EXPECT_EQ(tally_gil_waiters(), -1);
         return;
     }
-    start(5000000); // 5 s: C does not age (become as urgent as a priority waiter) in this test
+    // 5 s: C does not age (become as urgent as a priority waiter) in this test
+    ASSERT_NO_FATAL_FAILURE(start(5000000));
     long c0 = -1, w_saw = -2;
     Clock::duration c_waited{};
     waker_behind_cpu_bound_waiter(std::chrono::milliseconds(0), &c0, &w_saw, &c_waited);
@@ -269,7 +288,8 @@ TEST_F(GilFair, CpuBoundWaiterThatWaitedAnIntervalIsServedBeforeALaterPriorityWa
         EXPECT_EQ(tally_gil_waiters(), -1);
         return;
     }
-    start(100000); // 100 ms interval (short slice 10 ms); this thread holds the GIL 300 ms more
+    // 100 ms interval (short slice 10 ms); this thread holds the GIL 300 ms more
+    ASSERT_NO_FATAL_FAILURE(start(100000));
     long c0 = -1, w_saw = -2;
     Clock::duration c_waited{};
     waker_behind_cpu_bound_waiter(std::chrono::milliseconds(300), &c0, &w_saw, &c_waited);
@@ -285,7 +305,7 @@ TEST_F(GilFair, CpuBoundWaiterThatWaitedAnIntervalIsServedBeforeALaterPriorityWa
 // are ever inside at once and no update is lost.
 TEST_F(GilFair, MutualExclusionWithManyThreadsMixingBlockingAndCpuBound)
 {
-    start(200);
+    ASSERT_NO_FATAL_FAILURE(start(200));
     tally_object *shared = tally_list_new();
     std::atomic<int> inside{0};
     std::atomic<long> overlaps{0};
@@ -344,7 +364,7 @@ TEST_F(GilFair, MutualExclusionWithManyThreadsMixingBlockingAndCpuBound)
 // thread blocked in the GIL cannot be joined).
 TEST_F(GilFair, NoLostWakeupWhenThreadsExitWhileOthersWait)
 {
-    start(500);
+    ASSERT_NO_FATAL_FAILURE(start(500));
     const int rounds = 20, nthreads = 16;
     std::atomic<int> finished{0};
     for (int r = 0; r < rounds; r++) {
