@@ -70,8 +70,8 @@
 #define TALLY_GIL_FAIR_SHORT_DIV 10u
 /* Fair mode, more than one CPU: how long a waiter polls before it sleeps on fair_cond, when the
  * GIL should come soon (a priority waiter asked the holder to drop, or the holder is a priority
- * holder, which typically runs briefly between two blocking calls).  A hand-over then costs no futex sleep and
- * wake-up on either side, so the CPU-bound thread keeps its core.  The poll pauses
+ * holder, which typically runs briefly between two blocking calls).  A hand-over then costs no
+ * futex sleep and wake-up on either side, so the CPU-bound thread keeps its core.  The poll pauses
  * TALLY_GIL_FAIR_SPIN_PAUSES times, then yields the CPU between polls: on a busy machine the
  * holder may be queued on the poller's own CPU, and a pure spin would keep it off for the whole
  * bound (measured: wake-to-run p50 108 us with a pure 100 us spin against 3.9 us with the

@@ -5,8 +5,8 @@
 // are served in arrival order, a thread coming back from a blocking call is served before a
 // CPU-bound thread that queued earlier (and has not waited a whole interval), but not before one
 // that has (no starvation), mutual exclusion with many threads mixing CPU-bound work and
-// blocking calls, and no lost wake-up when threads exit while others wait.  No test here measures speed: `tally stress --workload convoy
-// --gil-fair` does (docs/backend-gil.md).
+// blocking calls, and no lost wake-up when threads exit while others wait.  No test here
+// measures speed: `tally stress --workload convoy --gil-fair` does (docs/backend-gil.md).
 //
 // Every test restarts the runtime with the fair mode on (GilFair fixture) and restores the
 // default runtime afterwards.  The main thread holds the GIL while it sets up a queue: it polls
