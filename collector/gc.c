@@ -5,7 +5,7 @@
  *
  * Sequence of collect(g) (numbers are gc-semantics.md steps):
  *   callbacks "start" (1); counts (2); flush the backend (world running); STOP #1;
- *   backend gc_prepare; gather the working set W (young shards + younger generations [+ an
+ *   backend gc_prepare; gather the working set W (nurseries + younger generations [+ an
  *   increment of gen2 and its closure]) (2); update_refs / subtract_refs / move_unreachable (3)
  *   (full collections with incremental mode off: over the side table, gc_side_table.h);
  *   untrack atomic tuples, survivors to g+1 (4); legacy finalizers and what they reach out of
@@ -275,19 +275,9 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     if (incremental_step && !inc_mode)
         incremental_step = false, rec.incremental = 0;
 
-    /* Gather W: every young shard (re-tagged in update_refs), then the older generations. */
-    for (int i = 0; i < GC_NSHARDS; i++) {
-        _tally_gc_head *h = &gc->shards[i].head;
-        if (gc_list_is_empty(h))
-            continue;
-        _tally_gc_head *first = gc_next(h), *last = gc_prev(h);
-        _tally_gc_head *tail = gc_prev(&work);
-        gc_set_next(tail, first);
-        gc_set_prev(first, tail);
-        gc_st(&last->gc_next, (uintptr_t)&work | (gc_ld(&last->gc_next) & GC_TAG_MASK));
-        gc_st(&work.gc_prev, (uintptr_t)last);
-        gc_list_init(h, (unsigned)i + 1);
-    }
+    /* Gather W: every nursery (tagged young; the first walk clears the tags), then the older
+     * generations. */
+    _tally_gc_gather_young_ws(&work);
     _tally_gc_head *old;
     bool old_space = false;
     if (generation >= 1 || incremental_step)

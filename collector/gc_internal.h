@@ -1,25 +1,29 @@
 /* collector/gc_internal.h - the collector's private state and its list primitives.
  *
- * Owns: the encoding of the GC pre-header (_tally_gc_head), the young-generation shards, the
- * global collector state shared by collector/gc_*.c.  Never included outside collector/.
+ * Owns: the encoding of the GC pre-header (_tally_gc_head), the per-thread nurseries of young
+ * objects, the global collector state shared by collector/gc_*.c.  Never included outside
+ * collector/.
  *
  * Pre-header words (every gc_head is 16-byte aligned: mimalloc blocks and our list heads), so
  * the low 4 bits of both words are free:
  *
  *     gc_next   | address of the next gc_head                 | tag (bits 0-3)            |
- *               |   tag 0: a global list (gen1, gen2, its visited half, permanent, or a    |
- *               |          collection's private list); guarded by gc.lock              |
- *               |   tag k (1..GC_NSHARDS): young shard k-1; guarded by that shard's lock   |
+ *               |   tag 0: a global list (gen1, gen2, its visited half, permanent, young   |
+ *               |          orphans, or a collection's private list); guarded by gc.lock    |
+ *               |   tag 1 (GC_TAG_YOUNG): a young object the collector linked into W       |
+ *               |          (world stopped only: the first walk clears it)                  |
+ *               | exactly GC_NURSERY (no address): the object is in a thread's nursery     |
  *     gc_prev   | outside the working set: address of the previous gc_head | bit0 SPACE   |
+ *               | in a nursery: address of its nursery slot (8-aligned)                    |
  *               | in the working set (world stopped): gc_refs << 2 | bit1 COLLECTING       |
  *               | in the unreachable set: address of the previous gc_head | bit1 COLLECTING|
  *     untracked: gc_next == gc_prev == 0 and ob_gc_bits has no TRACKED.
  *
  * Flags per phase (CPython's validate_list table, our names):
  *     phase                         COLLECTING(prev)  UNREACHABLE(ob_gc_bits)  tag
- *     generation lists              clear             clear                    shard / 0
+ *     generation lists, nurseries   clear             clear                    0 / nursery
  *     update_refs..subtract_refs    set (refs)        clear                    0
- *     fused walk, not yet reached   clear, or set     clear                    shard/0
+ *     fused walk, not yet reached   clear, or set     clear                    1 (young) / 0
  *                                   (refs) once a reference initialised it
  *     fused walk, reached           set (refs)        clear                    0, or LEAF
  *                                   (LEAF = 1: its traversal met no GC object; move_unreachable
@@ -49,16 +53,40 @@
 #define GC_PREV_COLLECTING ((uintptr_t)0x2)
 #define GC_PREV_FLAGS ((uintptr_t)0x3)
 #define GC_REFS_SHIFT 2
-#define GC_NSHARDS 15
+#define GC_TAG_YOUNG ((uintptr_t)0x1)
+#define GC_NURSERY ((uintptr_t)0x1)   /* the whole gc_next word of an object in a nursery */
+#define GC_NURSERY_CHUNK_BYTES 8192  /* chunks are aligned to their size: a slot finds its chunk */
 
-/* A young-generation shard: threads map to shard (serial-1) % GC_NSHARDS.  Only the owner links
- * objects (allocation); any thread may unlink (free, untrack).  The lock is a one-byte
- * test-and-test-and-set lock (sync/lock.c slow path): acquire on lock pairs with the release on
- * unlock of the previous holder, which orders all list-word accesses of both holders. */
-typedef struct gc_shard {
-    _Alignas(TALLY_CACHELINE) uint8_t lock;
-    _Alignas(16) _tally_gc_head head;
-} gc_shard;
+/* A thread's nursery: the young objects it allocated (or re-tracked), one slot each, in chunks
+ * that never move while the nursery lives.  Only the owner appends (no lock, no atomic
+ * read-modify-write: a relaxed store of the slot, then a release store of `pos`); any thread
+ * takes an object out by storing into its slot (relaxed), found through the object's gc_prev.
+ * A slot holds a gc_head address, 0 (taken out by another thread: free until the next reset),
+ * or a link of the owner's free-slot list with bit 0 set (taken out by the owner, who reuses it
+ * for its next young object, so a thread that allocates and frees without collections keeps a
+ * nursery the size of what it holds).  The collector reads the slots and resets the nursery with
+ * the world stopped, which orders every thread's earlier stores before its reads.  A slot
+ * belongs to one object from its append until its removal, so an owner's append and another
+ * thread's removal never write the same word.  An exiting thread hands its nursery to the
+ * collector (gc.orphans, under gc.lock) instead of freeing it, so removals by other threads keep
+ * writing valid memory until the next collection frees it.  A nursery that keeps growing with
+ * the collector disabled is compacted with the world stopped each time its chunk count doubles. */
+typedef struct gc_nursery gc_nursery;
+typedef struct gc_nursery_chunk {
+    gc_nursery *owner;               /* written at creation, before any of its slots is used */
+    struct gc_nursery_chunk *next;   /* owner-written; read with the world stopped */
+    uintptr_t used;                  /* slots used: kept for chunks before `cur` */
+    uintptr_t slot[];
+} gc_nursery_chunk;
+#define GC_NURSERY_CHUNK ((GC_NURSERY_CHUNK_BYTES - sizeof(gc_nursery_chunk)) / sizeof(uintptr_t))
+
+struct gc_nursery {
+    gc_nursery_chunk *first, *cur;
+    size_t pos;                      /* next unused slot of cur (owner; release store) */
+    uintptr_t *free_slot;            /* the owner's free-slot list (owner only) */
+    size_t nchunks, compact_at;      /* owner only */
+    struct gc_nursery *next_orphan;  /* in gc.orphans (under gc.lock) */
+};
 
 typedef struct gc_callback_entry {
     tally_gc_callback cb;
@@ -72,6 +100,9 @@ typedef struct gc_state {
     _Alignas(16) _tally_gc_head gen2;          /* gen2; in incremental mode its pending half */
     _Alignas(16) _tally_gc_head gen2_visited;  /* incremental mode: scanned this old-gen cycle */
     _Alignas(16) _tally_gc_head permanent;
+    _Alignas(16) _tally_gc_head young_orphans;  /* young objects tracked by a thread with no
+                                                 * nursery (an unattached caller) */
+    gc_nursery *orphans;            /* nurseries of exited threads (under lock) */
     int visited_space;              /* 0/1: SPACE value of visited objects (under lock/STW) */
     int space_valid;                /* gen2 SPACE bits are consistent with visited_space */
 
@@ -109,8 +140,6 @@ typedef struct gc_state {
     pthread_mutex_t pause_lock;     /* telemetry ring */
     tally_gc_pause *pauses;         /* TALLY_GC_PAUSE_RING records */
     uint64_t npauses;               /* total recorded */
-
-    gc_shard shards[GC_NSHARDS];
 } gc_state;
 
 TALLY_HIDDEN extern gc_state _tally_gc;
@@ -196,17 +225,7 @@ static inline void gc_bits_clear_ws(tally_object *o, uint8_t b) { tally_atomic_s
 static inline void gc_bits_set_rt(tally_object *o, uint8_t b) { tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, b); }
 static inline void gc_bits_clear_rt(tally_object *o, uint8_t b) { tally_atomic_fetch_and_relaxed(&o->ob_gc_bits, (uint8_t)~b); }
 
-/* ---- shard locks ---- */
-static inline void gc_shard_lock(gc_shard *s)
-{
-    uint8_t expected = 0;
-    if (tally_likely(__atomic_compare_exchange_n(&s->lock, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
-        return;
-    _tally_mutex_lock_slow(&s->lock);
-}
-static inline void gc_shard_unlock(gc_shard *s) { __atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE); }
-
-/* gc.lock: the same one-byte test-and-test-and-set lock as the shards (uncontended: one CAS and
+/* gc.lock: a one-byte test-and-test-and-set lock (uncontended: one CAS and
  * one release store; contended: spin, yield, then sleep in sync/lock.c).  Acquire pairs with the
  * release of the previous holder.  Never held across user code, a GC allocation or a
  * safepoint. */
@@ -220,12 +239,12 @@ static inline void gc_global_lock(void)
 static inline void gc_global_unlock(void) { __atomic_store_n(&_tally_gc.lock, 0, __ATOMIC_RELEASE); }
 
 /* ---- cross-file functions of the collector ---- */
-/* Lock the list that holds tracked object g and return with it held (*shard set for a young
- * shard, NULL for gc.lock); false if g was not tracked (nothing held). */
-TALLY_HIDDEN bool _tally_gc_lock_list_of(_tally_gc_head *g, gc_shard **shard);
-TALLY_HIDDEN void _tally_gc_unlock_list(gc_shard *shard);
-TALLY_HIDDEN void _tally_gc_lock_all(void);     /* gc.lock then every shard, in order */
-TALLY_HIDDEN void _tally_gc_unlock_all(void);
+/* Lock the global list that holds tracked object g (gc.lock) and return with it held; false if
+ * g is not in a global list (untracked, or in a nursery: nothing held). */
+TALLY_HIDDEN bool _tally_gc_lock_list_of(_tally_gc_head *g);
+/* World stopped: append every nursery's objects (and the young orphans) to `to`, tagged
+ * GC_TAG_YOUNG, and reset the nurseries. */
+TALLY_HIDDEN void _tally_gc_gather_young_ws(_tally_gc_head *to);
 /* The collection proper (collector/gc.c).  Returns collected + uncollectable, 0 when another
  * collection is running.  `incremental_step`: a gen-1 collection plus an increment of gen2. */
 TALLY_HIDDEN intptr_t _tally_gc_collect_main(int generation, bool incremental_step);

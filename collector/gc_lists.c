@@ -1,21 +1,23 @@
-/* collector/gc_lists.c - generation lists, young shards and the object core's hooks.
+/* collector/gc_lists.c - generation lists, nurseries and the object core's hooks.
  *
- * Owns: the collector state (_tally_gc), _tally_gc_init/fini, per-thread shard assignment,
- * linking at allocation, unlinking at free/untrack, tally_gc_track/untrack/is_tracked/
- * is_finalized, the allocation count and the threshold check (_tally_gc_maybe_collect),
- * freeze/unfreeze, get_objects, fork.
+ * Owns: the collector state (_tally_gc), _tally_gc_init/fini, the per-thread nurseries of young
+ * objects (collector/gc_internal.h), linking at allocation, unlinking at free/untrack,
+ * tally_gc_track/untrack/is_tracked/is_finalized, the young count and the threshold check
+ * (_tally_gc_maybe_collect), back-pressure, freeze/unfreeze, get_objects, fork.
  *
- * Locking: a tracked object's list is named by the tag in its gc_next (collector/gc_internal.h):
- * a young shard (its byte lock) or the global lists (gc.lock).  Lock order: gc.lock, then shards
- * in index order.  No lock is held across user code, an allocation of a GC object or a
- * safepoint, so a holder never waits for a stop-the-world and a stopped world never waits for a
- * holder.  With the world stopped the collector touches lists without locks (every other thread
- * is parked outside these critical sections).
- * A tag changes only with the world stopped (young shard -> collector) or while the object is
- * untracked, so "read tag, lock, re-read tag" finds the right lock.
- * Memory ordering: list words are relaxed atomics ordered by the lock that guards them
- * (acquire on lock, release on unlock); the young count is a relaxed atomic counter (it only
- * decides when to collect).
+ * Young objects live in the nursery of the thread that allocated them: linking one is two plain
+ * stores by its owner, and taking one out (its free or untrack, by any thread) is one store into
+ * its slot; no lock and no shared counter is written on either path.  Older objects are in the
+ * global lists under gc.lock, whose tag in gc_next is 0.  No lock is held across user code, an
+ * allocation of a GC object or a safepoint, so a holder never waits for a stop-the-world and a
+ * stopped world never waits for a holder.  With the world stopped the collector reads and resets
+ * the nurseries and touches lists without locks (every other thread is parked outside these
+ * critical sections).  Whatever reads every nursery (a collection, freeze, get_objects) stops the
+ * world.
+ * Memory ordering: list words are relaxed atomics ordered by gc.lock (acquire on lock, release on
+ * unlock) or by the stop-the-world hand-over; nursery slots are relaxed atomics ordered by the
+ * stop-the-world hand-over; the young count is a relaxed atomic (it only decides when to
+ * collect).
  */
 #include "collector/gc_internal.h"
 
@@ -30,47 +32,250 @@ static pthread_once_t gc_atfork_once = PTHREAD_ONCE_INIT;
 static void gc_register_atfork(void);
 
 /* ---- locks -------------------------------------------------------------------------------- */
-bool _tally_gc_lock_list_of(_tally_gc_head *g, gc_shard **shard)
+bool _tally_gc_lock_list_of(_tally_gc_head *g)
 {
-    for (;;) {
-        uintptr_t next = gc_ld(&g->gc_next);
-        if (next == 0)
-            return false;
-        unsigned tag = (unsigned)(next & GC_TAG_MASK);
-        gc_shard *s = tag ? &_tally_gc.shards[tag - 1] : NULL;
-        if (s)
-            gc_shard_lock(s);
-        else
-            gc_global_lock();
-        uintptr_t again = gc_ld(&g->gc_next);
-        if (again != 0 && (again & GC_TAG_MASK) == tag) {
-            *shard = s;
-            return true;
-        }
-        _tally_gc_unlock_list(s);
-    }
-}
-
-void _tally_gc_unlock_list(gc_shard *s)
-{
-    if (s)
-        gc_shard_unlock(s);
-    else
-        gc_global_unlock();
-}
-
-void _tally_gc_lock_all(void)
-{
+    /* A nursery object never enters a global list while the world runs except through its own
+     * untrack/track, which its caller does not race; a global list's tag stays 0 until its
+     * object is unlinked under gc.lock, so re-reading the word under the lock is enough. */
+    uintptr_t next = gc_ld(&g->gc_next);
+    if (next == 0 || next == GC_NURSERY)
+        return false;
     gc_global_lock();
-    for (int i = 0; i < GC_NSHARDS; i++)
-        gc_shard_lock(&_tally_gc.shards[i]);
+    next = gc_ld(&g->gc_next);
+    if (next == 0 || next == GC_NURSERY) {
+        gc_global_unlock();
+        return false;
+    }
+    return true;
 }
 
-void _tally_gc_unlock_all(void)
+/* ---- nurseries ---------------------------------------------------------------------------- */
+#define GC_NURSERY_KEEP 4        /* chunks a reset keeps */
+#define GC_NURSERY_COMPACT 64    /* chunks (about 65,000 slots) before the first compaction */
+#define SLOT_FREE_BIT ((uintptr_t)1)
+
+static gc_nursery_chunk *nursery_chunk_new(gc_nursery *owner)
 {
-    for (int i = GC_NSHARDS - 1; i >= 0; i--)
-        gc_shard_unlock(&_tally_gc.shards[i]);
-    gc_global_unlock();
+    gc_nursery_chunk *c = aligned_alloc(GC_NURSERY_CHUNK_BYTES, GC_NURSERY_CHUNK_BYTES);
+    if (!c)
+        return NULL;
+    memset(c, 0, GC_NURSERY_CHUNK_BYTES);
+    tally_atomic_store_relaxed(&c->owner, owner);
+    return c;
+}
+
+static inline gc_nursery_chunk *slot_chunk(uintptr_t *slot)
+{
+    return (gc_nursery_chunk *)((uintptr_t)slot & ~(uintptr_t)(GC_NURSERY_CHUNK_BYTES - 1));
+}
+
+static inline bool slot_holds_object(uintptr_t v) { return v != 0 && !(v & SLOT_FREE_BIT); }
+
+static gc_nursery *nursery_new(void)
+{
+    gc_nursery *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->first = n->cur = nursery_chunk_new(n);
+    if (!n->first) {
+        free(n);
+        return NULL;
+    }
+    n->nchunks = 1;
+    n->compact_at = GC_NURSERY_COMPACT;
+    return n;
+}
+
+static void nursery_free(gc_nursery *n)
+{
+    for (gc_nursery_chunk *c = n->first, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(n);
+}
+
+/* The used part of chunk c (world stopped, or the owner). */
+static inline size_t chunk_used(gc_nursery *n, gc_nursery_chunk *c)
+{
+    return c == n->cur ? tally_atomic_load_relaxed(&n->pos) : (size_t)tally_atomic_load_relaxed(&c->used);
+}
+
+/* World stopped: move n's objects to the front of its chunks (their gc_prev follow), free the
+ * chunks left empty beyond the first `keep`, forget the free-slot list. */
+static void nursery_compact_ws(gc_nursery *n, size_t keep)
+{
+    gc_nursery_chunk *dst = n->first;
+    size_t di = 0;
+    for (gc_nursery_chunk *c = n->first; c; c = c->next) {
+        size_t used = chunk_used(n, c);
+        for (size_t i = 0; i < used; i++) {
+            uintptr_t v = gc_ld(&c->slot[i]);
+            if (!slot_holds_object(v))
+                continue;
+            if (di == GC_NURSERY_CHUNK) {
+                tally_atomic_store_relaxed(&dst->used, (uintptr_t)GC_NURSERY_CHUNK);
+                dst = dst->next;
+                di = 0;
+            }
+            gc_st(&dst->slot[di], v);
+            gc_st(&((_tally_gc_head *)v)->gc_prev, (uintptr_t)&dst->slot[di]);
+            di++;
+        }
+        if (c == n->cur)
+            break;
+    }
+    n->cur = dst;
+    tally_atomic_store_relaxed(&n->pos, di);
+    n->free_slot = NULL;
+    size_t k = 1;
+    gc_nursery_chunk *c = dst;
+    for (gc_nursery_chunk *x = n->first; x != dst; x = x->next)
+        k++;
+    while (k < keep && c->next) {
+        c = c->next;
+        k++;
+    }
+    for (gc_nursery_chunk *x = c->next, *next; x; x = next) {
+        next = x->next;
+        free(x);
+    }
+    c->next = NULL;
+    n->nchunks = k;
+}
+
+/* The owner, its nursery grown to compact_at chunks: compact it with the world stopped (unless
+ * this thread already holds the world), and compact again only once it has doubled. */
+static void nursery_maybe_compact(gc_nursery *n)
+{
+    if (!_tally_world_is_stopped() && _tally_stop_the_world(NULL) == 0) {
+        pthread_mutex_lock(&_tally_gc.stw_phase);
+        nursery_compact_ws(n, GC_NURSERY_KEEP);
+        pthread_mutex_unlock(&_tally_gc.stw_phase);
+        _tally_start_the_world();
+    }
+    n->compact_at = n->nchunks * 2 > GC_NURSERY_COMPACT ? n->nchunks * 2 : GC_NURSERY_COMPACT;
+}
+
+/* Owner only.  -1 when a new chunk cannot be had (nothing changed). */
+static int nursery_append(gc_nursery *n, _tally_gc_head *g)
+{
+    uintptr_t *slot = n->free_slot;
+    if (slot) {
+        n->free_slot = (uintptr_t *)(gc_ld(slot) & ~SLOT_FREE_BIT);
+        gc_st(slot, (uintptr_t)g);
+    } else {
+        size_t pos = n->pos;
+        gc_nursery_chunk *c = n->cur;
+        if (tally_unlikely(pos == GC_NURSERY_CHUNK)) {
+            if (!c->next && n->nchunks >= n->compact_at) {
+                nursery_maybe_compact(n);   /* raises compact_at: this recursion ends */
+                return nursery_append(n, g);
+            }
+            gc_nursery_chunk *next = c->next;
+            if (!next) {
+                next = nursery_chunk_new(n);
+                if (!next)
+                    return -1;
+                n->nchunks++;
+                tally_atomic_store_release(&c->next, next);
+            }
+            tally_atomic_store_relaxed(&c->used, (uintptr_t)GC_NURSERY_CHUNK);
+            n->cur = c = next;
+            pos = 0;
+        }
+        slot = &c->slot[pos];
+        gc_st(slot, (uintptr_t)g);
+        /* release: a fork() child that sees the new pos sees the slot written */
+        tally_atomic_store_release(&n->pos, pos + 1);
+    }
+    gc_st(&g->gc_prev, (uintptr_t)slot);
+    gc_st(&g->gc_next, GC_NURSERY);
+    return 0;
+}
+
+/* Any thread: take g (in a nursery) out.  The owner keeps the slot for its next young object;
+ * another thread leaves it 0 until the collector's next reset. */
+static void nursery_remove(_tally_gc_head *g)
+{
+    uintptr_t *slot = (uintptr_t *)gc_ld(&g->gc_prev);
+    TALLY_ASSERT(slot && gc_ld(slot) == (uintptr_t)g);
+    tally_thread_state *ts = _tally_tstate();
+    gc_nursery *mine = ts ? ts->gc_data : NULL;
+    if (mine && tally_atomic_load_relaxed(&slot_chunk(slot)->owner) == mine) {
+        gc_st(slot, (uintptr_t)mine->free_slot | SLOT_FREE_BIT);
+        mine->free_slot = slot;
+    } else {
+        gc_st(slot, 0);
+    }
+    gc_st(&g->gc_next, 0);
+    gc_st(&g->gc_prev, 0);
+}
+
+/* World stopped: append n's objects to `to` (tag GC_TAG_YOUNG) and reset it, keeping the first
+ * GC_NURSERY_KEEP chunks (a bulk load with the collector disabled leaves no lasting nursery). */
+static void nursery_gather_ws(gc_nursery *n, _tally_gc_head *to)
+{
+    _tally_gc_head *tail = gc_prev(to);
+    for (gc_nursery_chunk *c = n->first; c; c = c->next) {
+        size_t used = chunk_used(n, c);
+        for (size_t i = 0; i < used; i++) {
+            uintptr_t v = gc_ld(&c->slot[i]);
+            if (!slot_holds_object(v))
+                continue;
+            _tally_gc_head *g = (_tally_gc_head *)v;
+            gc_st(&g->gc_prev, (uintptr_t)tail);
+            gc_set_next(tail, g);
+            gc_st(&g->gc_next, GC_TAG_YOUNG);   /* its successor is written next */
+            tail = g;
+        }
+        if (c == n->cur)
+            break;
+    }
+    gc_set_next(tail, to);
+    gc_st(&to->gc_prev, (uintptr_t)tail);
+    n->cur = n->first;
+    tally_atomic_store_relaxed(&n->pos, 0);
+    n->free_slot = NULL;
+    gc_nursery_chunk *c = n->first;
+    size_t k = 1;
+    for (; k < GC_NURSERY_KEEP && c->next; k++)
+        c = c->next;
+    for (gc_nursery_chunk *x = c->next, *next; x; x = next) {
+        next = x->next;
+        free(x);
+    }
+    c->next = NULL;
+    n->nchunks = k;
+    n->compact_at = GC_NURSERY_COMPACT;
+}
+
+void _tally_gc_gather_young_ws(_tally_gc_head *to)
+{
+    gc_state *gc = &_tally_gc;
+    _TALLY_FOREACH_THREAD(t) {
+        if (t->gc_data)
+            nursery_gather_ws(t->gc_data, to);
+    }
+    while (gc->orphans) {
+        gc_nursery *n = gc->orphans;
+        gc->orphans = n->next_orphan;
+        nursery_gather_ws(n, to);
+        nursery_free(n);
+    }
+    /* young objects tracked without a nursery: re-tagged as young */
+    for (_tally_gc_head *g = gc_next(&gc->young_orphans); g != &gc->young_orphans; g = gc_next(g))
+        gc_st(&g->gc_next, gc_ld(&g->gc_next) | GC_TAG_YOUNG);
+    _tally_gc_head *first = gc_next(&gc->young_orphans);
+    if (first != &gc->young_orphans) {
+        _tally_gc_head *last = gc_prev(&gc->young_orphans);
+        _tally_gc_head *tail = gc_prev(to);
+        gc_set_next(tail, first);
+        gc_set_prev(first, tail);
+        gc_st(&last->gc_next, (uintptr_t)to | GC_TAG_YOUNG);
+        gc_st(&to->gc_prev, (uintptr_t)last);
+        gc_list_init(&gc->young_orphans, 0);
+    }
 }
 
 /* ---- back-pressure -----------------------------------------------------------------------
@@ -149,8 +354,8 @@ int _tally_gc_init(const tally_options *opt)
     gc_list_init(&gc->gen2, 0);
     gc_list_init(&gc->gen2_visited, 0);
     gc_list_init(&gc->permanent, 0);
-    for (int i = 0; i < GC_NSHARDS; i++)
-        gc_list_init(&gc->shards[i].head, (unsigned)i + 1);
+    gc_list_init(&gc->young_orphans, 0);
+    gc->orphans = NULL;
     gc->threshold[0] = opt->gc_threshold0;
     gc->threshold[1] = opt->gc_threshold1;
     gc->threshold[2] = opt->gc_threshold2;
@@ -198,15 +403,34 @@ void _tally_gc_fini(void)
 
 int _tally_gc_thread_init(tally_thread_state *ts)
 {
-    ts->gc_data = &_tally_gc.shards[(ts->serial ? ts->serial - 1 : 0) % GC_NSHARDS];
+    gc_nursery *n = nursery_new();
+    if (!n) {
+        _tally_set_error("tally_thread_attach: out of memory for the thread's nursery");
+        return -1;
+    }
+    ts->gc_data = n;
     return 0;
+}
+
+/* The nursery outlives its thread: its objects stay young until the next collection, which
+ * gathers and frees it, and other threads may still take objects out of it meanwhile.  The
+ * thread's unpublished count is folded. */
+static void nursery_orphan_locked(tally_thread_state *ts)
+{
+    gc_nursery *n = ts->gc_data;
+    if (!n)
+        return;
+    n->next_orphan = _tally_gc.orphans;
+    _tally_gc.orphans = n;
+    ts->gc_data = NULL;
 }
 
 void _tally_gc_thread_fini(tally_thread_state *ts)
 {
-    /* The shard outlives the thread: its objects stay young until the next collection, and
-     * other threads mapped to the same shard keep using it.  Its unpublished count is folded. */
     _tally_gc_count_thread_fold(ts);
+    gc_global_lock();
+    nursery_orphan_locked(ts);
+    gc_global_unlock();
 }
 
 void _tally_gc_fork_child(void)
@@ -219,9 +443,14 @@ void _tally_gc_fork_child(void)
     pthread_mutex_init(&gc->pause_lock, NULL);
     pthread_mutex_init(&gc->stw_phase, NULL);
     gc_done_init(gc);
-    for (int i = 0; i < GC_NSHARDS; i++)
-        gc->shards[i].lock = 0;
     fork_locked = 0;
+    /* The nurseries of the threads gone with the fork join the orphans (their chunks are intact
+     * in the child; an append caught half-way is not counted: pos is stored last, with release). */
+    tally_thread_state *self = _tally_tstate();
+    _TALLY_FOREACH_THREAD(t) {
+        if (t != self)
+            nursery_orphan_locked(t);
+    }
     /* A collection that another thread was running is gone with that thread.  Its private lists
      * (list heads on that thread's stack, which the child's copy of memory still has) were left
      * consistent by the fork handlers: their objects join gen2 with their scratch flags cleared,
@@ -245,8 +474,9 @@ void _tally_gc_fork_child(void)
 
 /* fork(): the lists must not be caught half-linked by another thread.  The prepare handler takes
  * stw_phase (a detached forker waits for a stopped-world phase of a collection to end; an
- * attached forker can never meet one, since the world cannot stop without it), then gc.lock and
- * every shard lock (none is ever held across a wait, so this terminates); the parent
+ * attached forker can never meet one, since the world cannot stop without it), then gc.lock
+ * (never held across a wait, so this terminates).  Nurseries take no lock: an append caught
+ * half-way by the fork is simply not in the child's nursery (see _tally_gc_fork_child); the parent
  * releases them, the child re-initialises them in _tally_gc_fork_child (runtime/runtime.c's child
  * handler calls it).  Registered in _tally_gc_init, before runtime.c's handlers, so it runs after
  * their prepare and before their parent/child handlers. */
@@ -255,7 +485,7 @@ static void gc_fork_prepare(void)
     if (!tally_atomic_load_acquire(&_tally_runtime.initialized))
         return;
     pthread_mutex_lock(&_tally_gc.stw_phase);
-    _tally_gc_lock_all();
+    gc_global_lock();
     fork_locked = 1;
 }
 
@@ -263,7 +493,7 @@ static void gc_fork_parent(void)
 {
     if (fork_locked) {
         fork_locked = 0;
-        _tally_gc_unlock_all();
+        gc_global_unlock();
         pthread_mutex_unlock(&_tally_gc.stw_phase);
     }
 }
@@ -279,9 +509,12 @@ static void gc_register_atfork(void)
  * program, so each thread keeps the part it has not yet published in ts->gc_alloc_delta and
  * folds it into count[0] once it reaches a batch (CPython 3.13t's per-thread alloc_count, folded
  * every 512).  The batch is threshold0 / 8 (at most GC_COUNT_BATCH_MAX, at least 1), so a
- * collection is triggered at most threads * batch allocations late.  With one thread the count
- * is exact: a free lowers it only while count[0] + the thread's delta is above 0, which is the
- * clamp at 0 applied at every free.  tally_gc_get_count adds the deltas of every thread.
+ * collection is triggered at most threads * batch allocations late.  A free lowers the count
+ * only while count[0] + the freeing thread's delta is above 0, which is CPython's clamp at 0
+ * applied at every free: exact with one thread.  With several, a thread that frees what another
+ * allocated (a consumer, or the deferred backend's reconciler) may find its own view at 0 while
+ * the total is not, and that free is not counted: the count then errs high, and a collection
+ * comes early, never late.  tally_gc_get_count adds the deltas of every thread.
  * The collector's own frees of what it collected (the clear loop, gc_clearing) are not counted:
  * those objects were counted in the count[0] that the collection reset, and uncounting them again
  * erased the allocations other threads made meanwhile, so each collection under threads started
@@ -372,21 +605,16 @@ void _tally_gc_maybe_collect(tally_thread_state *ts)
     _tally_gc_collect_generations();
 }
 
-static void link_young(gc_shard *s, tally_object *o)
+int _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o)
 {
-    _tally_gc_head *g = _TALLY_AS_GC(o);
-    gc_shard_lock(s);
-    gc_st(&g->gc_prev, 0);
-    gc_list_append(g, &s->head);
-    gc_shard_unlock(s);
-}
-
-void _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o)
-{
-    gc_shard *s = ts && ts->gc_data ? ts->gc_data : &_tally_gc.shards[0];
+    TALLY_ASSERT(ts && ts->gc_data);
     /* The object is private to this thread until tally_new returns: no RMW needed. */
+    if (tally_unlikely(nursery_append(ts->gc_data, _TALLY_AS_GC(o)) != 0)) {
+        _tally_set_error("tally_new: out of memory growing the thread's nursery");
+        return -1;
+    }
     tally_atomic_store_relaxed(&o->ob_gc_bits, (uint8_t)(gc_bits(o) | TALLY_GC_BIT_TRACKED));
-    link_young(s, o);
+    return 0;
 }
 
 void _tally_gc_on_free(tally_thread_state *ts, tally_object *o)
@@ -400,7 +628,7 @@ void _tally_gc_on_free(tally_thread_state *ts, tally_object *o)
     if (ts->gc_clearing)
         return;   /* the collector freeing what it collected: counted by its reset */
     int d = tally_atomic_load_relaxed(&ts->gc_alloc_delta);
-    /* -1 unless the count is already 0 (it never goes below). */
+    /* -1 unless the count is already 0 as far as this thread knows (it never goes below). */
     if (d > 0 || tally_atomic_load_relaxed(&_tally_gc.count[0]) + d > 0)
         d--;
     if (tally_unlikely(d <= -gc_count_batch())) {
@@ -437,31 +665,58 @@ void tally_gc_track(tally_object *o)
     }
     if (o->ob_flags & TALLY_OBF_STATIC)
         return;
+    /* The caller owns o's tracking (track and untrack of one object are not run concurrently,
+     * as in CPython): an object already in a nursery or a list stays where it is. */
     _tally_gc_head *g = _TALLY_AS_GC(o);
+    if (gc_ld(&g->gc_next) != 0)
+        return;
     tally_thread_state *ts = _tally_tstate();
-    gc_shard *s = ts && ts->gc_data ? ts->gc_data : &_tally_gc.shards[0];
-    gc_shard_lock(s);
-    if (gc_ld(&g->gc_next) == 0 && !(gc_bits(o) & TALLY_GC_BIT_TRACKED)) {
+    if (ts && ts->gc_data && nursery_append(ts->gc_data, g) == 0) {
         gc_bits_set_rt(o, TALLY_GC_BIT_TRACKED);
-        gc_st(&g->gc_prev, 0);
-        gc_list_append(g, &s->head);
+        return;
     }
-    gc_shard_unlock(s);
+    /* No nursery (an unattached caller), or no memory to grow it: the young orphans list. */
+    gc_global_lock();
+    if (gc_ld(&g->gc_next) == 0) {
+        gc_st(&g->gc_prev, 0);
+        gc_list_append(g, &_tally_gc.young_orphans);
+        gc_bits_set_rt(o, TALLY_GC_BIT_TRACKED);
+    }
+    gc_global_unlock();
 }
 
-void tally_gc_untrack(tally_object *o)
+static inline void gc_untrack(tally_object *o, bool dying)
 {
-    if (!o || !_TALLY_IS_GC(o))
-        return;
     _tally_gc_head *g = _TALLY_AS_GC(o);
-    gc_shard *s;
-    if (!_tally_gc_lock_list_of(g, &s))
+    if (gc_ld(&g->gc_next) == GC_NURSERY) {
+        nursery_remove(g);   /* no lock: one store into the slot */
+        if (dying)
+            gc_bits_clear_ws(o, TALLY_GC_BIT_TRACKED);
+        else
+            gc_bits_clear_rt(o, TALLY_GC_BIT_TRACKED);
+        return;
+    }
+    if (!_tally_gc_lock_list_of(g))
         return;
     gc_list_unlink(g);
     gc_st(&g->gc_next, 0);
     gc_st(&g->gc_prev, 0);
-    gc_bits_clear_rt(o, TALLY_GC_BIT_TRACKED);
-    _tally_gc_unlock_list(s);
+    if (dying)
+        gc_bits_clear_ws(o, TALLY_GC_BIT_TRACKED);   /* the collector writes them under gc.lock */
+    else
+        gc_bits_clear_rt(o, TALLY_GC_BIT_TRACKED);
+    gc_global_unlock();
+}
+
+void tally_gc_untrack(tally_object *o)
+{
+    if (o && _TALLY_IS_GC(o))
+        gc_untrack(o, false);
+}
+
+void _tally_gc_untrack_dying(tally_object *o)
+{
+    gc_untrack(o, true);
 }
 
 /* ---- freeze ------------------------------------------------------------------------------ */
@@ -475,37 +730,33 @@ static void set_frozen(_tally_gc_head *l, bool on)
     }
 }
 
-/* Move a shard's objects to a global list (re-tagging each: the shard lock and gc.lock held). */
-static void shard_move_to(gc_shard *s, _tally_gc_head *to)
-{
-    _tally_gc_head *h = &s->head;
-    while (!gc_list_is_empty(h)) {
-        _tally_gc_head *g = gc_next(h);
-        gc_list_unlink(g);
-        gc_st(&g->gc_next, 0);
-        gc_list_append(g, to);
-    }
-}
-
+/* freeze() stops the world (it reads every nursery): every young and old object moves to the
+ * permanent generation. */
 void tally_gc_freeze(void)
 {
     gc_state *gc = &_tally_gc;
+    tally_thread_state *self = _tally_tstate_require("tally_gc_freeze");
+    if (!self)
+        return;
     _Alignas(16) _tally_gc_head moved;
     gc_list_init(&moved, 0);
-    _tally_gc_lock_all();
-    for (int i = 0; i < GC_NSHARDS; i++)
-        shard_move_to(&gc->shards[i], &moved);
+    if (_tally_stop_the_world(NULL) != 0)
+        _tally_fatal("tally_gc_freeze: cannot stop the world: %s", tally_last_error());
+    pthread_mutex_lock(&gc->stw_phase);
+    gc_global_lock();
+    _tally_gc_gather_young_ws(&moved);
+    for (_tally_gc_head *g = gc_next(&moved); g != &moved; g = gc_next(g))
+        gc_st(&g->gc_next, gc_ld(&g->gc_next) & GC_PTR_MASK);   /* tag 0: a global list */
     gc_list_merge(&gc->gen1, &moved);
     gc_list_merge(&gc->gen2, &moved);
     gc_list_merge(&gc->gen2_visited, &moved);
     set_frozen(&moved, true);
     gc_list_merge(&moved, &gc->permanent);
     gc->space_valid = 0;
-    tally_atomic_store_relaxed(&gc->count[0], 0);
-    tally_thread_state *self = _tally_tstate();
-    if (self)   /* other threads' unpublished parts stay: they allocate concurrently */
-        tally_atomic_store_relaxed(&self->gc_alloc_delta, 0);
-    _tally_gc_unlock_all();
+    _tally_gc_count_reset_ws();
+    gc_global_unlock();
+    pthread_mutex_unlock(&gc->stw_phase);
+    _tally_start_the_world();
 }
 
 void tally_gc_unfreeze(void)
@@ -533,24 +784,41 @@ typedef struct obj_vec {
     bool oom;
 } obj_vec;
 
+static void collect_one(obj_vec *out, tally_object *o)
+{
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 1024;
+        tally_object **v = realloc(out->v, cap * sizeof *v);
+        if (!v) {
+            out->oom = true;
+            return;
+        }
+        out->v = v;
+        out->cap = cap;
+    }
+    /* A listed object's memory is valid (its free unlinks it first, and the world is stopped),
+     * but its count may already be 0: only living objects are returned. */
+    if (_tally_rc_try_incref(o))
+        out->v[out->n++] = o;
+}
+
 static void collect_list(obj_vec *out, _tally_gc_head *l)
 {
-    for (_tally_gc_head *g = gc_next(l); g != l; g = gc_next(g)) {
-        tally_object *o = _TALLY_FROM_GC(g);
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 1024;
-            tally_object **v = realloc(out->v, cap * sizeof *v);
-            if (!v) {
-                out->oom = true;
-                return;
-            }
-            out->v = v;
-            out->cap = cap;
+    for (_tally_gc_head *g = gc_next(l); g != l && !out->oom; g = gc_next(g))
+        collect_one(out, _TALLY_FROM_GC(g));
+}
+
+static void collect_nursery(obj_vec *out, gc_nursery *n)
+{
+    for (gc_nursery_chunk *c = n->first; c; c = c->next) {
+        size_t used = chunk_used(n, c);
+        for (size_t i = 0; i < used && !out->oom; i++) {
+            uintptr_t v = gc_ld(&c->slot[i]);
+            if (slot_holds_object(v))
+                collect_one(out, _TALLY_FROM_GC((_tally_gc_head *)v));
         }
-        /* A listed object's memory is valid (its free unlinks it under this lock first), but
-         * its count may already be 0: only living objects are returned. */
-        if (_tally_rc_try_incref(o))
-            out->v[out->n++] = o;
+        if (c == n->cur)
+            break;
     }
 }
 
@@ -567,11 +835,20 @@ tally_object *tally_gc_get_objects(int generation)
     if (!result)
         return NULL;
     obj_vec vec = { NULL, 0, 0, false };
-    _tally_gc_lock_all();
-    /* Objects of a running collection's unreachable/finalizer sets are in no generation list. */
+    /* The world is stopped to read the nurseries; gc.lock as well, since a collection's
+     * world-running phases edit the global lists under it.  Objects of a running collection's
+     * unreachable/finalizer sets are in no generation list. */
+    if (_tally_stop_the_world(NULL) != 0)
+        _tally_fatal("tally_gc_get_objects: cannot stop the world: %s", tally_last_error());
+    gc_global_lock();
     if (generation == -1 || generation == 0) {
-        for (int i = 0; i < GC_NSHARDS; i++)
-            collect_list(&vec, &gc->shards[i].head);
+        _TALLY_FOREACH_THREAD(t) {
+            if (t->gc_data)
+                collect_nursery(&vec, t->gc_data);
+        }
+        for (gc_nursery *n = gc->orphans; n; n = n->next_orphan)
+            collect_nursery(&vec, n);
+        collect_list(&vec, &gc->young_orphans);
     }
     if (generation == -1 || generation == 1)
         collect_list(&vec, &gc->gen1);
@@ -579,7 +856,8 @@ tally_object *tally_gc_get_objects(int generation)
         collect_list(&vec, &gc->gen2);
         collect_list(&vec, &gc->gen2_visited);
     }
-    _tally_gc_unlock_all();
+    gc_global_unlock();
+    _tally_start_the_world();
     int rc = vec.oom ? -1 : 0;
     for (size_t i = 0; i < vec.n; i++) {
         if (rc == 0 && vec.v[i] != result)

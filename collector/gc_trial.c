@@ -107,7 +107,7 @@ void _tally_gc_subtract_refs(_tally_gc_head *w)
  * already has COLLECTING, only traverses it.  The result is the same gc_refs as the two passes
  * (each W object is initialised once, from the same exact count, and loses one per internal
  * reference), so move_unreachable is unchanged.  Membership tests, before initialisation:
- *   young (generation 0): W is the young shards, spliced in with their tags (1..15); every other
+ *   young (generation 0): W is the nurseries, linked in with tag GC_TAG_YOUNG; every other
  *                         list has tag 0.
  *   full (generation 2, not an incremental step): W is every tracked object that is not frozen.
  * Generation 1 and incremental steps mix tag-0 objects in and out of W and use the two walks.

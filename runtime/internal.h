@@ -308,7 +308,10 @@ TALLY_HIDDEN int _tally_gc_thread_init(tally_thread_state *ts);
 TALLY_HIDDEN void _tally_gc_thread_fini(tally_thread_state *ts);
 /* A GC object was allocated (tally_new, before it is returned): link it into the young
  * generation; may run a scheduled collection first (object not yet linked). */
-TALLY_HIDDEN void _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o);
+/* tally_gc_untrack for an object whose deallocation begins (no other thread holds a reference,
+ * so none changes its ob_gc_bits but the collector under gc.lock): no atomic read-modify-write. */
+TALLY_HIDDEN void _tally_gc_untrack_dying(tally_object *o);
+TALLY_HIDDEN int _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o);   /* -1: out of memory */
 /* Before allocating a GC object: count it and collect if the threshold was passed. */
 TALLY_HIDDEN void _tally_gc_maybe_collect(tally_thread_state *ts);
 /* A GC object is being freed: unlink it if tracked, lower the young count. */

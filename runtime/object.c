@@ -49,10 +49,12 @@ tally_object *tally_new(const tally_type *t)
     tally_object *o = (tally_object *)(mem + pre);
     o->ob_type = t;
     o->ob_flags = gc ? TALLY_OBF_GC : 0;
+    if (gc && _tally_gc_on_alloc(ts, o) != 0) {   /* error set; nothing else saw o */
+        mi_free(mem);
+        return NULL;
+    }
     _tally_rc_object_init(o, ts);
     tally_atomic_store_relaxed(&ts->allocated, ts->allocated + 1);
-    if (gc)
-        _tally_gc_on_alloc(ts, o);
     return o;
 }
 
@@ -160,7 +162,7 @@ void _tally_dealloc(tally_object *o)
     tally_thread_state *ts = _tally_tstate_tls;
     bool was_tracked = false;
     if (_TALLY_IS_GC(o) && tally_gc_is_tracked(o)) {
-        tally_gc_untrack(o);
+        _tally_gc_untrack_dying(o);
         was_tracked = true;
     }
     if (tally_unlikely(!ts)) {

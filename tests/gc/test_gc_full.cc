@@ -327,12 +327,12 @@ TEST_F(GcTest, SideTableLookupsForgetRegionsMappedDuringTheWalk)
 // A full collection that finds the list it walks broken (a loop that misses the list's head,
 // which is what a member freed while still linked leaves behind: the racy backend's lost
 // counts can do that) stops the process with a message naming the object, instead of walking
-// round the loop forever while its order array grows.  The loop is made by hand here: of four
-// fresh lists, the third gets the fourth (the youngest) as its predecessor (the first keeps
-// its link: gathering the working set rewrites the first link of each young list it splices
-// in).  The GC pre-header (two words, next then prev, right before the object) is the
-// runtime's layout, not its API: this test is the only place outside the runtime that relies
-// on it.
+// round the loop forever while its order array grows.  The loop is made by hand here: four
+// fresh lists survive one full collection (they are then in the old generation's list, in
+// allocation order: nurseries are gathered in order and survivors keep it), and the third
+// gets the fourth (the youngest) as its predecessor.  The GC pre-header (two words, next then
+// prev, right before the object) is the runtime's layout, not its API: this test is the only
+// place outside the runtime that relies on it.
 void full_collection_over_a_broken_list()
 {
     tally_gc_disable();
@@ -340,6 +340,7 @@ void full_collection_over_a_broken_list()
     tally_object *l[4];
     for (tally_object *&o : l)
         o = tally_list_new();
+    tally_gc_collect(2);
     uintptr_t *prev_of_third = reinterpret_cast<uintptr_t *>(l[2]) - 1;
     uintptr_t head_of_fourth = reinterpret_cast<uintptr_t>(reinterpret_cast<uintptr_t *>(l[3]) - 2);
     *prev_of_third = (*prev_of_third & 0xF) | head_of_fourth;   // its flags kept, the pointer not

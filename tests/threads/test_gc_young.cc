@@ -7,6 +7,7 @@
 #include "tally_test.h"
 
 #include <algorithm>
+#include <set>
 #include <cstdio>
 #include <atomic>
 #include <thread>
@@ -118,17 +119,33 @@ TEST_F(YoungGeneration, CountAddsEveryThreadsUnpublishedPart)
     while (ready.load() < 4)
         std::this_thread::yield();
     TALLY_END_ALLOW_THREADS
-    EXPECT_EQ(young_count(), kPer);
+    // Each thread freed what it allocated: exact, except on deferred, whose frees run later and
+    // on whichever thread applies the decrements (a free by a thread whose own view of the count
+    // is 0 is not counted: the count errs high, never low).
+    bool exact = !tally_test_backend_is("deferred");
+    if (exact) {
+        EXPECT_EQ(young_count(), kPer);
+    } else {
+        EXPECT_GE(young_count(), kPer);
+    }
     release = true;
     TALLY_BEGIN_ALLOW_THREADS
     for (auto &t : threads)
         t.join();
     TALLY_END_ALLOW_THREADS
-    EXPECT_EQ(young_count(), kPer);       // released threads folded what they had
+    tally_flush();
+    if (exact) {
+        EXPECT_EQ(young_count(), kPer);   // released threads folded what they had
+    } else {
+        EXPECT_GE(young_count(), kPer);
+    }
+    EXPECT_LE(young_count(), 3 * kPer);
     for (tally_object *o : main_objs)
         tally_decref(o);
     tally_flush();
-    EXPECT_EQ(young_count(), 0);
+    if (exact) {
+        EXPECT_EQ(young_count(), 0);
+    }
 }
 
 // Two threads produce 2-cycles as fast as they can.  Before the per-thread counts and the
@@ -184,4 +201,123 @@ TEST_F(YoungGeneration, YoungCollectionsDoNotGrowWithThreads)
     }
     EXPECT_LE(oversized * 10, all) << young.size() << " young collections, largest " << largest;
     EXPECT_GT(tally_gc_collect(2), -1);
+}
+
+namespace {
+
+// The YNode objects tally_gc_get_objects(generation) lists (the list's references dropped).
+std::set<tally_object *> ynodes_in(int generation)
+{
+    std::set<tally_object *> out;
+    tally_object *l = tally_gc_get_objects(generation);
+    EXPECT_NE(l, nullptr);
+    if (!l)
+        return out;
+    for (size_t i = 0, n = tally_list_len(l); i < n; i++) {
+        tally_object *o = tally_list_get(l, i);
+        if (tally_type_of(o) == &ynode_type)
+            out.insert(o);
+        tally_decref(o);
+    }
+    tally_decref(l);
+    return out;
+}
+
+}  // namespace
+
+// Young objects live in their thread's nursery: the owner's frees give their slots back for its
+// next objects, other threads' frees leave a hole until the next collection, and a nursery that
+// keeps growing with the collector off is compacted (with the world stopped) as it doubles past
+// 64 chunks.  Through all of it, get_objects(0) lists exactly the living young objects, and a
+// young collection finds exactly them (moving them to generation 1) and the garbage cycles.
+TEST_F(YoungGeneration, NurseryListsExactlyTheLivingThroughReuseHolesAndCompaction)
+{
+    tally_gc_disable();
+    tally_gc_collect(2);
+    std::vector<tally_object *> live;
+    for (int i = 0; i < 150000; i++)     // past the first compaction point (nothing to squeeze)
+        live.push_back(yn_new());
+    std::vector<tally_object *> kept;
+    for (size_t i = 0; i < live.size(); i++) {
+        if (i % 3 == 0)
+            tally_decref(live[i]);       // the owner's frees: slots reused below
+        else
+            kept.push_back(live[i]);
+    }
+    for (int i = 0; i < 50000; i++)
+        kept.push_back(yn_new());
+    // Another thread frees every other one of the first 100,000 kept: holes in this nursery.
+    std::vector<tally_object *> foreign, mine;
+    for (size_t i = 0; i < kept.size(); i++)
+        (i < 100000 && i % 2 == 0 ? foreign : mine).push_back(kept[i]);
+    std::thread t([&] {
+        ASSERT_EQ(tally_thread_attach(), 0);
+        for (tally_object *o : foreign)
+            tally_decref(o);
+        tally_flush();
+        tally_thread_release();
+    });
+    TALLY_BEGIN_ALLOW_THREADS
+    t.join();
+    TALLY_END_ALLOW_THREADS
+    tally_flush();
+    // Past the second compaction point, which now squeezes the holes out.
+    for (int i = 0; i < 150000; i++)
+        mine.push_back(yn_new());
+    // Garbage cycles among them.
+    for (int i = 0; i < 1000; i++) {
+        tally_object *a = yn_new(), *b = yn_new();
+        reinterpret_cast<YNode *>(a)->peer = tally_newref(b);
+        reinterpret_cast<YNode *>(b)->peer = tally_newref(a);
+        tally_decref(a);
+        tally_decref(b);
+    }
+    tally_flush();
+    std::set<tally_object *> want(mine.begin(), mine.end());
+    std::set<tally_object *> young = ynodes_in(0);
+    EXPECT_EQ(young.size(), want.size() + 2000);   // the cycles are still young and alive
+    for (tally_object *o : mine)
+        ASSERT_EQ(young.count(o), 1u) << "a living young object is missing from the nursery";
+    EXPECT_EQ(tally_gc_collect(0), 2000);
+    EXPECT_TRUE(ynodes_in(0).empty());
+    EXPECT_EQ(ynodes_in(1), want);
+    for (tally_object *o : mine)
+        tally_decref(o);
+    tally_flush();
+    EXPECT_TRUE(ynodes_in(-1).empty());
+}
+
+// A thread that exits hands its nursery to the collector: the objects it made stay young, other
+// threads can still free them, and the next collection gathers exactly the survivors.
+TEST_F(YoungGeneration, NurseryOfAnExitedThreadIsGatheredByTheNextCollection)
+{
+    tally_gc_disable();
+    tally_gc_collect(2);
+    constexpr int kN = 5000;
+    std::vector<tally_object *> made;
+    std::thread t([&] {
+        ASSERT_EQ(tally_thread_attach(), 0);
+        for (int i = 0; i < kN; i++)
+            made.push_back(yn_new());
+        tally_thread_release();
+    });
+    TALLY_BEGIN_ALLOW_THREADS
+    t.join();
+    TALLY_END_ALLOW_THREADS
+    ASSERT_EQ(made.size(), static_cast<size_t>(kN));
+    std::set<tally_object *> want;
+    for (int i = 0; i < kN; i++) {
+        if (i % 2)
+            tally_decref(made[i]);       // holes in the orphaned nursery
+        else
+            want.insert(made[i]);
+    }
+    tally_flush();
+    EXPECT_EQ(ynodes_in(0), want);
+    EXPECT_EQ(tally_gc_collect(0), 0);
+    EXPECT_EQ(ynodes_in(1), want);
+    for (tally_object *o : want)
+        tally_decref(o);
+    tally_flush();
+    EXPECT_TRUE(ynodes_in(-1).empty());
 }
