@@ -52,10 +52,16 @@ static bool gc_may_be_tracked(tally_object *o)
     return true;
 }
 
+/* `w` holds the reachable tuples in the order move_unreachable reached them: a tuple that was
+ * reached through another comes after it.  Walking from the end sees items before the tuples that
+ * hold them, so a nest of tuples whose leaves are atomic is untracked in one collection instead
+ * of one level per collection (CPython's walk from the front, which untracks a binary tree of
+ * depth d over d collections, each of which examines what is left).  Every tuple untracked still
+ * holds only atomic or untracked items when it is untracked, which is CPython's rule. */
 static void untrack_tuples(_tally_gc_head *w)
 {
-    for (_tally_gc_head *g = gc_next(w), *next; g != w; g = next) {
-        next = gc_next(g);
+    for (_tally_gc_head *g = gc_prev(w), *next; g != w; g = next) {
+        next = gc_prev(g);
         tally_object *o = _TALLY_FROM_GC(g);
         size_t n = tally_tuple_len(o);
         bool keep = false;

@@ -119,6 +119,44 @@ TEST_F(GcTest, AtomicTuplesAreUntracked)
         tally_decref(o);
 }
 
+// A tree of tuples whose leaves hold only atomic items is untracked in one young collection:
+// untrack_tuples sees a tuple's items before the tuple (CPython's order would take one
+// collection per level, examining what is left each time).
+tally_object *tuple_tree(int depth)
+{
+    if (depth == 0) {
+        tally_object *leaf[2] = { tally_none(), tally_none() };
+        return tally_tuple_new(2, leaf);
+    }
+    tally_object *kids[2] = { tuple_tree(depth - 1), tuple_tree(depth - 1) };
+    tally_object *t = tally_tuple_new(2, kids);
+    tally_decref(kids[0]);
+    tally_decref(kids[1]);
+    return t;
+}
+
+TEST_F(GcTest, NestedAtomicTuplesAreUntrackedInOneCollection)
+{
+    collect(2);
+    tally_object *root = tuple_tree(8);
+    tally_object *inner = tally_tuple_get(tally_tuple_get(root, 0), 1);
+    EXPECT_TRUE(tally_gc_is_tracked(root));
+    EXPECT_TRUE(tally_gc_is_tracked(inner));
+    collect(0);
+    EXPECT_FALSE(tally_gc_is_tracked(inner));
+    EXPECT_FALSE(tally_gc_is_tracked(root));   // every level at once
+    // A tuple holding a list stays tracked, and so does each tuple above it.
+    tally_object *l = tally_list_new();
+    tally_object *holds_list = tally_tuple_new(1, &l);
+    tally_object *pair[2] = { holds_list, root };
+    tally_object *top = tally_tuple_new(2, pair);
+    collect(0);
+    EXPECT_TRUE(tally_gc_is_tracked(holds_list));
+    EXPECT_TRUE(tally_gc_is_tracked(top));
+    for (tally_object *o : { top, holds_list, l, root })
+        tally_decref(o);
+}
+
 TEST_F(GcTest, SurvivorsMoveUpOneGeneration)
 {
     tally_object *a = node_new();
