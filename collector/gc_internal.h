@@ -10,8 +10,8 @@
  *     gc_next   | address of the next gc_head                 | tag (bits 0-3)            |
  *               |   tag 0: a global list (gen1, gen2, its visited half, permanent, young   |
  *               |          orphans, or a collection's private list); guarded by gc.lock    |
- *               |   tag 1 (GC_TAG_YOUNG): a young object the collector linked into W       |
- *               |          (world stopped only: the first walk clears it)                  |
+ *               |   tag 1 (GC_TAG_YOUNG): a young object in gc.young_list (gc.lock), or   |
+ *               |          one the collector linked into W (the first walk clears it)      |
  *               | exactly GC_NURSERY (no address): the object is in a thread's nursery     |
  *     gc_prev   | outside the working set: address of the previous gc_head | bit0 SPACE   |
  *               | in a nursery: address of its nursery slot (8-aligned)                    |
@@ -69,8 +69,9 @@
  * belongs to one object from its append until its removal, so an owner's append and another
  * thread's removal never write the same word.  An exiting thread hands its nursery to the
  * collector (gc.orphans, under gc.lock) instead of freeing it, so removals by other threads keep
- * writing valid memory until the next collection frees it.  A nursery that keeps growing with
- * the collector disabled is compacted with the world stopped each time its chunk count doubles. */
+ * writing valid memory until the next collection frees it.  A nursery that grows to
+ * GC_NURSERY_SPILL chunks (the collector off, or full of other threads' holes) spills its objects
+ * into gc.young_list with the world stopped and starts again. */
 typedef struct gc_nursery gc_nursery;
 typedef struct gc_nursery_chunk {
     gc_nursery *owner;               /* written at creation, before any of its slots is used */
@@ -84,7 +85,8 @@ struct gc_nursery {
     gc_nursery_chunk *first, *cur;
     size_t pos;                      /* next unused slot of cur (owner; release store) */
     uintptr_t *free_slot;            /* the owner's free-slot list (owner only) */
-    size_t nchunks, compact_at;      /* owner only */
+    size_t nchunks;                  /* owner only */
+    bool spilling;                   /* owner only */
     struct gc_nursery *next_orphan;  /* in gc.orphans (under gc.lock) */
 };
 
@@ -100,8 +102,9 @@ typedef struct gc_state {
     _Alignas(16) _tally_gc_head gen2;          /* gen2; in incremental mode its pending half */
     _Alignas(16) _tally_gc_head gen2_visited;  /* incremental mode: scanned this old-gen cycle */
     _Alignas(16) _tally_gc_head permanent;
-    _Alignas(16) _tally_gc_head young_orphans;  /* young objects tracked by a thread with no
-                                                 * nursery (an unattached caller) */
+    _Alignas(16) _tally_gc_head young_list;  /* young objects outside any nursery (spilled by a
+                                              * nursery that grew too large, or tracked by a thread
+                                              * without one); tag GC_TAG_YOUNG, under lock */
     gc_nursery *orphans;            /* nurseries of exited threads (under lock) */
     int visited_space;              /* 0/1: SPACE value of visited objects (under lock/STW) */
     int space_valid;                /* gen2 SPACE bits are consistent with visited_space */

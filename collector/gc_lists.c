@@ -51,7 +51,7 @@ bool _tally_gc_lock_list_of(_tally_gc_head *g)
 
 /* ---- nurseries ---------------------------------------------------------------------------- */
 #define GC_NURSERY_KEEP 4        /* chunks a reset keeps */
-#define GC_NURSERY_COMPACT 64    /* chunks (about 65,000 slots) before the first compaction */
+#define GC_NURSERY_SPILL 64      /* chunks (about 65,000 slots) that make a nursery spill */
 #define SLOT_FREE_BIT ((uintptr_t)1)
 
 static gc_nursery_chunk *nursery_chunk_new(gc_nursery *owner)
@@ -82,7 +82,6 @@ static gc_nursery *nursery_new(void)
         return NULL;
     }
     n->nchunks = 1;
-    n->compact_at = GC_NURSERY_COMPACT;
     return n;
 }
 
@@ -101,60 +100,47 @@ static inline size_t chunk_used(gc_nursery *n, gc_nursery_chunk *c)
     return c == n->cur ? tally_atomic_load_relaxed(&n->pos) : (size_t)tally_atomic_load_relaxed(&c->used);
 }
 
-/* World stopped: move n's objects to the front of its chunks (their gc_prev follow), free the
- * chunks left empty beyond the first `keep`, forget the free-slot list. */
-static void nursery_compact_ws(gc_nursery *n, size_t keep)
+/* World stopped: move n's objects to gc.young_list (tagged young, linked in slot order) and
+ * reset n, keeping the first GC_NURSERY_KEEP chunks. */
+static void nursery_reset_ws(gc_nursery *n);
+static void nursery_spill_ws(gc_nursery *n)
 {
-    gc_nursery_chunk *dst = n->first;
-    size_t di = 0;
+    _tally_gc_head *l = &_tally_gc.young_list;
+    _tally_gc_head *tail = gc_prev(l);
     for (gc_nursery_chunk *c = n->first; c; c = c->next) {
         size_t used = chunk_used(n, c);
         for (size_t i = 0; i < used; i++) {
             uintptr_t v = gc_ld(&c->slot[i]);
             if (!slot_holds_object(v))
                 continue;
-            if (di == GC_NURSERY_CHUNK) {
-                tally_atomic_store_relaxed(&dst->used, (uintptr_t)GC_NURSERY_CHUNK);
-                dst = dst->next;
-                di = 0;
-            }
-            gc_st(&dst->slot[di], v);
-            gc_st(&((_tally_gc_head *)v)->gc_prev, (uintptr_t)&dst->slot[di]);
-            di++;
+            _tally_gc_head *g = (_tally_gc_head *)v;
+            gc_st(&g->gc_prev, (uintptr_t)tail);
+            gc_set_next(tail, g);
+            gc_st(&g->gc_next, GC_TAG_YOUNG);
+            tail = g;
         }
         if (c == n->cur)
             break;
     }
-    n->cur = dst;
-    tally_atomic_store_relaxed(&n->pos, di);
-    n->free_slot = NULL;
-    size_t k = 1;
-    gc_nursery_chunk *c = dst;
-    for (gc_nursery_chunk *x = n->first; x != dst; x = x->next)
-        k++;
-    while (k < keep && c->next) {
-        c = c->next;
-        k++;
-    }
-    for (gc_nursery_chunk *x = c->next, *next; x; x = next) {
-        next = x->next;
-        free(x);
-    }
-    c->next = NULL;
-    n->nchunks = k;
+    gc_set_next(tail, l);
+    gc_st(&l->gc_prev, (uintptr_t)tail);
+    nursery_reset_ws(n);
 }
 
-/* The owner, its nursery grown to compact_at chunks: compact it with the world stopped (unless
- * this thread already holds the world), and compact again only once it has doubled. */
-static void nursery_maybe_compact(gc_nursery *n)
+/* The owner, its nursery grown to GC_NURSERY_SPILL chunks (the collector is off, or another
+ * thread's frees left it full of holes): its objects move to gc.young_list with the world
+ * stopped (unless this thread already holds the world), where they stay young under gc.lock,
+ * and the nursery starts again.  A bulk load of 1M objects with the collector off pays about
+ * 15 short stops (each links the objects it moves, which the next collection's gather would
+ * otherwise do inside its pause); an allocate-and-free loop reuses its slots and pays none. */
+static void nursery_spill(gc_nursery *n)
 {
-    if (!_tally_world_is_stopped() && _tally_stop_the_world(NULL) == 0) {
-        pthread_mutex_lock(&_tally_gc.stw_phase);
-        nursery_compact_ws(n, GC_NURSERY_KEEP);
-        pthread_mutex_unlock(&_tally_gc.stw_phase);
-        _tally_start_the_world();
-    }
-    n->compact_at = n->nchunks * 2 > GC_NURSERY_COMPACT ? n->nchunks * 2 : GC_NURSERY_COMPACT;
+    if (_tally_world_is_stopped() || _tally_stop_the_world(NULL) != 0)
+        return;
+    pthread_mutex_lock(&_tally_gc.stw_phase);
+    nursery_spill_ws(n);
+    pthread_mutex_unlock(&_tally_gc.stw_phase);
+    _tally_start_the_world();
 }
 
 /* Owner only.  -1 when a new chunk cannot be had (nothing changed). */
@@ -168,9 +154,12 @@ static int nursery_append(gc_nursery *n, _tally_gc_head *g)
         size_t pos = n->pos;
         gc_nursery_chunk *c = n->cur;
         if (tally_unlikely(pos == GC_NURSERY_CHUNK)) {
-            if (!c->next && n->nchunks >= n->compact_at) {
-                nursery_maybe_compact(n);   /* raises compact_at: this recursion ends */
-                return nursery_append(n, g);
+            if (!c->next && n->nchunks >= GC_NURSERY_SPILL && !n->spilling) {
+                n->spilling = true;   /* a spill that cannot stop the world grows the nursery */
+                nursery_spill(n);
+                int rc = nursery_append(n, g);
+                n->spilling = false;
+                return rc;
             }
             gc_nursery_chunk *next = c->next;
             if (!next) {
@@ -214,6 +203,23 @@ static void nursery_remove(_tally_gc_head *g)
 
 /* World stopped: append n's objects to `to` (tag GC_TAG_YOUNG) and reset it, keeping the first
  * GC_NURSERY_KEEP chunks (a bulk load with the collector disabled leaves no lasting nursery). */
+static void nursery_reset_ws(gc_nursery *n)
+{
+    n->cur = n->first;
+    tally_atomic_store_relaxed(&n->pos, 0);
+    n->free_slot = NULL;
+    gc_nursery_chunk *c = n->first;
+    size_t k = 1;
+    for (; k < GC_NURSERY_KEEP && c->next; k++)
+        c = c->next;
+    for (gc_nursery_chunk *x = c->next, *next; x; x = next) {
+        next = x->next;
+        free(x);
+    }
+    c->next = NULL;
+    n->nchunks = k;
+}
+
 static void nursery_gather_ws(gc_nursery *n, _tally_gc_head *to)
 {
     _tally_gc_head *tail = gc_prev(to);
@@ -234,28 +240,24 @@ static void nursery_gather_ws(gc_nursery *n, _tally_gc_head *to)
     }
     gc_set_next(tail, to);
     gc_st(&to->gc_prev, (uintptr_t)tail);
-    n->cur = n->first;
-    tally_atomic_store_relaxed(&n->pos, 0);
-    n->free_slot = NULL;
-    gc_nursery_chunk *c = n->first;
-    size_t k = 1;
-    for (; k < GC_NURSERY_KEEP && c->next; k++)
-        c = c->next;
-    for (gc_nursery_chunk *x = c->next, *next; x; x = next) {
-        next = x->next;
-        free(x);
-    }
-    c->next = NULL;
-    n->nchunks = k;
-    n->compact_at = GC_NURSERY_COMPACT;
+    nursery_reset_ws(n);
 }
 
+/* Oldest first, as the walks expect (a full collection's pass A goes from the youngest end):
+ * what nurseries spilled earlier, then the nurseries of exited threads, then the live ones. */
 void _tally_gc_gather_young_ws(_tally_gc_head *to)
 {
     gc_state *gc = &_tally_gc;
-    _TALLY_FOREACH_THREAD(t) {
-        if (t->gc_data)
-            nursery_gather_ws(t->gc_data, to);
+    /* the young objects outside any nursery: already tagged young, spliced in whole */
+    _tally_gc_head *first = gc_next(&gc->young_list);
+    if (first != &gc->young_list) {
+        _tally_gc_head *last = gc_prev(&gc->young_list);
+        _tally_gc_head *tail = gc_prev(to);
+        gc_set_next(tail, first);
+        gc_set_prev(first, tail);
+        gc_st(&last->gc_next, (uintptr_t)to | GC_TAG_YOUNG);
+        gc_st(&to->gc_prev, (uintptr_t)last);
+        gc_list_init(&gc->young_list, GC_TAG_YOUNG);
     }
     while (gc->orphans) {
         gc_nursery *n = gc->orphans;
@@ -263,18 +265,9 @@ void _tally_gc_gather_young_ws(_tally_gc_head *to)
         nursery_gather_ws(n, to);
         nursery_free(n);
     }
-    /* young objects tracked without a nursery: re-tagged as young */
-    for (_tally_gc_head *g = gc_next(&gc->young_orphans); g != &gc->young_orphans; g = gc_next(g))
-        gc_st(&g->gc_next, gc_ld(&g->gc_next) | GC_TAG_YOUNG);
-    _tally_gc_head *first = gc_next(&gc->young_orphans);
-    if (first != &gc->young_orphans) {
-        _tally_gc_head *last = gc_prev(&gc->young_orphans);
-        _tally_gc_head *tail = gc_prev(to);
-        gc_set_next(tail, first);
-        gc_set_prev(first, tail);
-        gc_st(&last->gc_next, (uintptr_t)to | GC_TAG_YOUNG);
-        gc_st(&to->gc_prev, (uintptr_t)last);
-        gc_list_init(&gc->young_orphans, 0);
+    _TALLY_FOREACH_THREAD(t) {
+        if (t->gc_data)
+            nursery_gather_ws(t->gc_data, to);
     }
 }
 
@@ -354,7 +347,7 @@ int _tally_gc_init(const tally_options *opt)
     gc_list_init(&gc->gen2, 0);
     gc_list_init(&gc->gen2_visited, 0);
     gc_list_init(&gc->permanent, 0);
-    gc_list_init(&gc->young_orphans, 0);
+    gc_list_init(&gc->young_list, GC_TAG_YOUNG);
     gc->orphans = NULL;
     gc->threshold[0] = opt->gc_threshold0;
     gc->threshold[1] = opt->gc_threshold1;
@@ -679,7 +672,7 @@ void tally_gc_track(tally_object *o)
     gc_global_lock();
     if (gc_ld(&g->gc_next) == 0) {
         gc_st(&g->gc_prev, 0);
-        gc_list_append(g, &_tally_gc.young_orphans);
+        gc_list_append(g, &_tally_gc.young_list);
         gc_bits_set_rt(o, TALLY_GC_BIT_TRACKED);
     }
     gc_global_unlock();
@@ -848,7 +841,7 @@ tally_object *tally_gc_get_objects(int generation)
         }
         for (gc_nursery *n = gc->orphans; n; n = n->next_orphan)
             collect_nursery(&vec, n);
-        collect_list(&vec, &gc->young_orphans);
+        collect_list(&vec, &gc->young_list);
     }
     if (generation == -1 || generation == 1)
         collect_list(&vec, &gc->gen1);

@@ -227,15 +227,16 @@ std::set<tally_object *> ynodes_in(int generation)
 
 // Young objects live in their thread's nursery: the owner's frees give their slots back for its
 // next objects, other threads' frees leave a hole until the next collection, and a nursery that
-// keeps growing with the collector off is compacted (with the world stopped) as it doubles past
-// 64 chunks.  Through all of it, get_objects(0) lists exactly the living young objects, and a
-// young collection finds exactly them (moving them to generation 1) and the garbage cycles.
-TEST_F(YoungGeneration, NurseryListsExactlyTheLivingThroughReuseHolesAndCompaction)
+// grows to 64 chunks with the collector off spills its objects (with the world stopped) into the
+// young list under gc.lock, whose objects other threads then free through that list.  Through
+// all of it, get_objects(0) lists exactly the living young objects, and a young collection finds
+// exactly them (moving them to generation 1) and the garbage cycles.
+TEST_F(YoungGeneration, NurseryListsExactlyTheLivingThroughReuseHolesAndSpills)
 {
     tally_gc_disable();
     tally_gc_collect(2);
     std::vector<tally_object *> live;
-    for (int i = 0; i < 150000; i++)     // past the first compaction point (nothing to squeeze)
+    for (int i = 0; i < 150000; i++)     // two spills: most of them move to the young list
         live.push_back(yn_new());
     std::vector<tally_object *> kept;
     for (size_t i = 0; i < live.size(); i++) {
@@ -246,10 +247,11 @@ TEST_F(YoungGeneration, NurseryListsExactlyTheLivingThroughReuseHolesAndCompacti
     }
     for (int i = 0; i < 50000; i++)
         kept.push_back(yn_new());
-    // Another thread frees every other one of the first 100,000 kept: holes in this nursery.
+    // Another thread frees every other one of the first 100,000 kept (spilled ones through the
+    // young list) and of the last 20,000 (holes in this nursery).
     std::vector<tally_object *> foreign, mine;
     for (size_t i = 0; i < kept.size(); i++)
-        (i < 100000 && i % 2 == 0 ? foreign : mine).push_back(kept[i]);
+        ((i < 100000 || i + 20000 >= kept.size()) && i % 2 == 0 ? foreign : mine).push_back(kept[i]);
     std::thread t([&] {
         ASSERT_EQ(tally_thread_attach(), 0);
         for (tally_object *o : foreign)
@@ -261,7 +263,7 @@ TEST_F(YoungGeneration, NurseryListsExactlyTheLivingThroughReuseHolesAndCompacti
     t.join();
     TALLY_END_ALLOW_THREADS
     tally_flush();
-    // Past the second compaction point, which now squeezes the holes out.
+    // More spills, with holes among what they move.
     for (int i = 0; i < 150000; i++)
         mine.push_back(yn_new());
     // Garbage cycles among them.
