@@ -265,7 +265,7 @@ static void plot_pause_cdfs(plotter *p, const bj *cfgs, const char **workloads, 
             continue;
         char cmd[8192];
         size_t pos = (size_t)snprintf(cmd, sizeof cmd,
-                                      "reset\nset title 'Stop-the-world pause CDF: %s (p50, p90, p99, p99.9, max; median over repetitions)'\n"
+                                      "reset\nset title 'Stop-the-world pause CDF: %s (every histogram bucket, pooled over repetitions)'\n"
                                       "set xlabel 'pause (microseconds, log scale)'\n"
                                       "set ylabel 'fraction of pauses <= x'\nset logscale x\nset yrange [0:1.02]\n"
                                       "set key outside right\nset grid\nplot",
@@ -278,6 +278,25 @@ static void plot_pause_cdfs(plotter *p, const bj *cfgs, const char **workloads, 
                 /* only configurations with collections during the run (not just the final one) */
                 if (!c || !(hist_field(c, PAUSE_HIST, "count") >= 2))
                     continue;
+                /* The whole distribution, pooled over the repetitions, when the run kept it. */
+                const bj *pb = bj_get(c, "pause_buckets");
+                if (pb && pb->type == BJ_ARR && pb->n >= 2) {
+                    double total = 0, seen = 0;
+                    for (size_t i = 0; i < pb->n; i++)
+                        total += pb->items[i]->items[1]->num;
+                    fprintf(d, "# %s threads=%d (every bucket of the pooled histogram)\n", workloads[w], threads[t]);
+                    for (size_t i = 0; i < pb->n; i++) {
+                        seen += pb->items[i]->items[1]->num;
+                        fprintf(d, "%.6g %.6g\n", pb->items[i]->items[0]->num * 1e-3, seen / total);
+                    }
+                    fprintf(d, "\n\n");
+                    pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos,
+                                            "%s '%s.dat' index %d using 1:2 with steps lw 2 title '%s, %d threads'",
+                                            drawn ? "," : "", name, block, workloads[w], threads[t]);
+                    block++;
+                    drawn++;
+                    break;
+                }
                 double qs[16], us[16];
                 size_t n = 0;
                 double lo = hist_field(c, PAUSE_HIST, "min") * 1e-3; /* the CDF starts at the shortest pause */
@@ -526,22 +545,17 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
 }
 
 /* Stop-the-world pauses of every configuration that collected during the run. */
-static void md_pauses(FILE *f, const bj *cfgs, const bj *plots)
+static int md_pause_rows(FILE *f, const bj *cfgs, bool oversubscribed, double cores)
 {
-    fprintf(f, "## Pauses\n\nStop-the-world pauses of the collector (`" PAUSE_HIST "` of `tally stress --json`), "
-               "in microseconds, for every configuration with at least 2 collections during the run (the "
-               "final collection alone is not listed); time to safepoint = from the stop request until every "
-               "thread parked; collection = the whole collection.  Medians over the repetitions.\n\n"
-               "| backend | workload | threads | pauses | p50 | p90 | p99 | p99.9 | max | to safepoint p99 | "
-               "collection p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     int rows = 0;
     for (size_t i = 0; cfgs && i < cfgs->n; i++) {
         const bj *c = cfgs->items[i];
         double count = hist_field(c, PAUSE_HIST, "count");
-        if (!(count >= 2))
+        int threads = (int)bj_getnum(c, "threads", 0);
+        if (!(count >= 2) || (threads > cores) != oversubscribed)
             continue;
-        fprintf(f, "| %s | %s | %d | %.0f |", bj_getstr(c, "backend", ""), bj_getstr(c, "workload", ""),
-                (int)bj_getnum(c, "threads", 0), count);
+        fprintf(f, "| %s | %s | %d | %.0f |", bj_getstr(c, "backend", ""), bj_getstr(c, "workload", ""), threads,
+                count);
         for (size_t q = 0; pause_quantiles[q]; q++)
             fprintf(f, " %.1f |", hist_field(c, PAUSE_HIST, pause_quantiles[q]) * 1e-3);
         fprintf(f, " %.1f | %.1f |\n", hist_field(c, "gc_time_to_safepoint_ns", "p99") * 1e-3,
@@ -550,6 +564,25 @@ static void md_pauses(FILE *f, const bj *cfgs, const bj *plots)
     }
     if (!rows)
         fprintf(f, "| (no configuration collected during its run) |||||||||||\n");
+    return rows;
+}
+
+static void md_pauses(FILE *f, const bj *res, const bj *cfgs, const bj *plots)
+{
+    double cores = bj_getnum(bj_get(res, "machine"), "cores_online", 1);
+    static const char *head = "| backend | workload | threads | pauses | p50 | p90 | p99 | p99.9 | max | "
+                              "to safepoint p99 | collection p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+    fprintf(f, "## Pauses\n\nStop-the-world pauses of the collector (`" PAUSE_HIST "` of `tally stress --json`), "
+               "in microseconds, for every configuration with at least 2 collections during the run (the "
+               "final collection alone is not listed); time to safepoint = from the stop request until every "
+               "thread parked; collection = the whole collection.  Medians over the repetitions.  The "
+               "targets (above) hold the runs with at most as many threads as cores to 2x the 1-thread p99 "
+               "(1 ms where that is under 0.5 ms) and 50 us to safepoint; oversubscribed runs are listed "
+               "apart: a thread that the kernel has descheduled cannot reach its safepoint, whatever the "
+               "runtime does.\n\n### Threads <= cores (%g)\n\n%s", cores, head);
+    md_pause_rows(f, cfgs, false, cores);
+    fprintf(f, "\n### Oversubscribed (threads > cores)\n\n%s", head);
+    md_pause_rows(f, cfgs, true, cores);
     fprintf(f, "\nCDF of the pauses per backend (one line per workload, at the largest thread count "
                "that collected):\n\n");
     for (size_t i = 0; plots && i < plots->n; i++)
@@ -641,10 +674,14 @@ static void md_gil(FILE *f, const bj *cfgs, const char **backends, size_t nb)
     for (size_t t = 0; t < nt; t++)
         fprintf(f, "---|");
     fprintf(f, "\n");
-    for (size_t b = 0; b < nb; b++) {
-        fprintf(f, "| %s |", backends[b]);
+    for (size_t b = 0; b <= nb; b++) {
+        /* the backends, then the fair GIL (gil-fair: `tally stress --gil-fair`) when it ran */
+        const char *name = b < nb ? backends[b] : "gil-fair";
+        if (b == nb && !find_cfg(cfgs, name, "convoy", threads[nt ? nt - 1 : 0]))
+            break;
+        fprintf(f, "| %s |", b < nb ? name : "gil (fair)");
         for (size_t t = 0; t < nt; t++) {
-            const bj *c = find_cfg(cfgs, backends[b], "convoy", threads[t]);
+            const bj *c = find_cfg(cfgs, name, "convoy", threads[t]);
             fprintf(f, " %.1f / %.1f |", hist_field(c, "wake_to_run_ns", "p50") * 1e-3,
                     hist_field(c, "wake_to_run_ns", "p99") * 1e-3);
         }
@@ -725,18 +762,23 @@ static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
                "collection; automatic young collections (threshold 2000) with 0 and 1,000,000 old objects "
                "(p99 of the stop-the-world time; CPython: the whole collection, under its GIL).  Medians "
                "[min–max] over the repetitions.\n\n"
-               "| | full collection (ns/object) | 2-cycle reclaim (ns/object) | young p50 / p99, 0 old (us) | "
-               "young p50 / p99, 1M old (us) | young collection p99, 1M old (us) |\n|---|---|---|---|---|---|\n");
+               "| | full collection (ns/object) | first full collection of a fresh heap, flat / chain (later ones) "
+               "(ns/object) | 2-cycle reclaim (ns/object) | young p50 / p99, 0 old (us) | "
+               "young p50 / p99, 1M old (us) | young collection p99, 1M old (us) |\n|---|---|---|---|---|---|---|\n");
     for (size_t b = 0; b < nb; b++) {
         const bj *g = bj_get(gc, backends[b]);
         const bj *rows = bj_get(g, "rows");
         if (!rows) {
-            fprintf(f, "| %s | %s |||||\n", backends[b], bj_getstr(g, "error", "no rows"));
+            fprintf(f, "| %s | %s ||||||\n", backends[b], bj_getstr(g, "error", "no rows"));
             continue;
         }
-        char a[96], c[96], y0[96], y0b[96], y1[96], y1b[96], yc[96];
-        fprintf(f, "| %s | %s | %s | %s / %s | %s / %s | %s |\n", backends[b],
+        char a[96], c[96], y0[96], y0b[96], y1[96], y1b[96], yc[96], ff[96], fc[96], lf[96], lc[96];
+        fprintf(f, "| %s | %s | %s / %s (%s / %s) | %s | %s / %s | %s / %s | %s |\n", backends[b],
                 fmt_stat(gc_stat(rows, "full", "ns_per_object"), a, sizeof a),
+                fmt_stat(gc_stat(rows, "first_collection/flat", "ns_per_object"), ff, sizeof ff),
+                fmt_stat(gc_stat(rows, "first_collection/chain", "ns_per_object"), fc, sizeof fc),
+                fmt_stat(gc_stat(rows, "first_collection/flat", "later_ns_per_object"), lf, sizeof lf),
+                fmt_stat(gc_stat(rows, "first_collection/chain", "later_ns_per_object"), lc, sizeof lc),
                 fmt_stat(gc_stat(rows, "cycle", "ns_per_object"), c, sizeof c),
                 fmt_stat(gc_stat(rows, "old:0", "p50_us"), y0, sizeof y0),
                 fmt_stat(gc_stat(rows, "old:0", "p99_us"), y0b, sizeof y0b),
@@ -745,7 +787,7 @@ static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
                 fmt_stat(gc_stat(rows, "old:1M", "collection_p99_us"), yc, sizeof yc));
     }
     if (cp)
-        fprintf(f, "| CPython %s | %.1f | %.1f | %.1f / %.1f | %.1f / %.1f | %.1f |\n",
+        fprintf(f, "| CPython %s | %.1f | – | %.1f | %.1f / %.1f | %.1f / %.1f | %.1f |\n",
                 bj_getstr(cp, "python_version", "?"), bj_getnum(cp, "full_ns_per_object", NAN),
                 bj_getnum(cp, "cycle_ns_per_object", NAN), bj_getnum(cp, "young_old0_p50_us", NAN),
                 bj_getnum(cp, "young_old0_p99_us", NAN), bj_getnum(cp, "young_old1M_p50_us", NAN),
@@ -892,7 +934,7 @@ static int write_md(const char *dir, const bj *res, const bj *plots)
     md_targets(f, res);
     md_micro(f, res, backends, nb);
     md_throughput(f, cfgs, workloads, nw, backends, nb, plots);
-    md_pauses(f, cfgs, plots);
+    md_pauses(f, res, cfgs, plots);
     md_memory(f, res, workloads, nw, backends, nb, plots);
     md_gil(f, cfgs, backends, nb);
     md_races(f, cfgs, backends, nb);

@@ -41,6 +41,7 @@ void stress_hist_add(stress_hist *h, uint64_t v);
 void stress_hist_merge(stress_hist *into, const stress_hist *from);
 /* Value at quantile q in [0, 1] (upper edge of the bucket, clamped to max); 0 when empty. */
 uint64_t stress_hist_quantile(const stress_hist *h, double q);
+uint64_t stress_hist_bucket_high(unsigned i);   /* largest value that falls in bucket i */
 
 /* ==== json.c: a streaming JSON writer ===================================================== */
 typedef struct stress_json {

@@ -19,7 +19,7 @@ static unsigned bucket_of(uint64_t v)
 }
 
 /* Largest value that falls in bucket i. */
-static uint64_t bucket_high(unsigned i)
+uint64_t stress_hist_bucket_high(unsigned i)
 {
     if (i < (2u << STRESS_HIST_SUB_BITS))
         return i;
@@ -77,7 +77,7 @@ uint64_t stress_hist_quantile(const stress_hist *h, double q)
     for (unsigned i = 0; i < STRESS_HIST_BUCKETS; i++) {
         seen += h->bucket[i];
         if (seen >= rank) {
-            uint64_t v = bucket_high(i);
+            uint64_t v = stress_hist_bucket_high(i);
             if (v > h->max)
                 v = h->max;
             if (v < h->min)

@@ -208,6 +208,19 @@ static void print_hist_json(stress_json *j, const char *key, const stress_hist *
     sj_u64(j, "min", h->count ? h->min : 0);
     sj_u64(j, "max", h->max);
     sj_f64(j, "mean", h->count ? (double)h->sum / (double)h->count : 0.0);
+    /* The whole distribution: [largest value of the bucket, count] for every non-empty bucket
+     * (log buckets with 32 linear sub-buckets: at most 1/32 relative error), for plots. */
+    sj_arr(j, "buckets");
+    for (unsigned i = 0; i < STRESS_HIST_BUCKETS; i++) {
+        if (!h->bucket[i])
+            continue;
+        sj_arr(j, NULL);
+        uint64_t hi = stress_hist_bucket_high(i);
+        sj_u64(j, NULL, hi > h->max ? h->max : hi);
+        sj_u64(j, NULL, h->bucket[i]);
+        sj_arr_end(j);
+    }
+    sj_arr_end(j);
     sj_obj_end(j);
 }
 
