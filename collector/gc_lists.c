@@ -394,6 +394,22 @@ void _tally_gc_fini(void)
     pthread_mutex_unlock(&gc->cb_lock);
 }
 
+/* tally_fini, after the last thread state of this thread was released: no collection gathers
+ * the orphaned nurseries any more, so their chunks are freed (objects still tracked in them
+ * outlive the runtime as leaks, as any object alive at tally_fini). */
+void _tally_gc_free_orphans(void)
+{
+    gc_global_lock();
+    gc_nursery *n = _tally_gc.orphans;
+    _tally_gc.orphans = NULL;
+    gc_global_unlock();
+    while (n) {
+        gc_nursery *next = n->next_orphan;
+        nursery_free(n);
+        n = next;
+    }
+}
+
 int _tally_gc_thread_init(tally_thread_state *ts)
 {
     gc_nursery *n = nursery_new();

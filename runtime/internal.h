@@ -311,6 +311,7 @@ TALLY_HIDDEN void _tally_gc_thread_fini(tally_thread_state *ts);
 /* tally_gc_untrack for an object whose deallocation begins (no other thread holds a reference,
  * so none changes its ob_gc_bits but the collector under gc.lock): no atomic read-modify-write. */
 TALLY_HIDDEN void _tally_gc_untrack_dying(tally_object *o);
+TALLY_HIDDEN void _tally_gc_free_orphans(void);   /* tally_fini: nurseries of released threads */
 TALLY_HIDDEN int _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o);   /* -1: out of memory */
 /* Before allocating a GC object: count it and collect if the threshold was passed. */
 TALLY_HIDDEN void _tally_gc_maybe_collect(tally_thread_state *ts);

@@ -110,6 +110,7 @@ void tally_fini(void)
     _tally_rc_flush();
     _tally_builtins_fini();
     tally_thread_release();
+    _tally_gc_free_orphans();
     _tally_rc_fini();
     _tally_qsbr_fini();
     tally_atomic_store_release(&_tally_runtime.initialized, 0);
