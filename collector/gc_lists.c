@@ -100,31 +100,12 @@ static inline size_t chunk_used(gc_nursery *n, gc_nursery_chunk *c)
     return c == n->cur ? tally_atomic_load_relaxed(&n->pos) : (size_t)tally_atomic_load_relaxed(&c->used);
 }
 
-/* World stopped: move n's objects to gc.young_list (tagged young, linked in slot order) and
- * reset n, keeping the first GC_NURSERY_KEEP chunks. */
-static void nursery_reset_ws(gc_nursery *n);
+/* World stopped: move n's objects to gc.young_list (tagged young, in slot order) and reset n:
+ * the gather of a collection, into the young list instead of W. */
+static void nursery_gather_ws(gc_nursery *n, _tally_gc_head *to);
 static void nursery_spill_ws(gc_nursery *n)
 {
-    _tally_gc_head *l = &_tally_gc.young_list;
-    _tally_gc_head *tail = gc_prev(l);
-    for (gc_nursery_chunk *c = n->first; c; c = c->next) {
-        size_t used = chunk_used(n, c);
-        for (size_t i = 0; i < used; i++) {
-            uintptr_t v = gc_ld(&c->slot[i]);
-            if (!slot_holds_object(v))
-                continue;
-            _tally_gc_head *g = (_tally_gc_head *)v;
-            gc_st(&g->gc_prev, (uintptr_t)tail);
-            gc_set_next(tail, g);
-            gc_st(&g->gc_next, GC_TAG_YOUNG);
-            tail = g;
-        }
-        if (c == n->cur)
-            break;
-    }
-    gc_set_next(tail, l);
-    gc_st(&l->gc_prev, (uintptr_t)tail);
-    nursery_reset_ws(n);
+    nursery_gather_ws(n, &_tally_gc.young_list);
 }
 
 /* The owner, its nursery grown to GC_NURSERY_SPILL chunks (the collector is off, or another

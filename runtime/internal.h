@@ -192,6 +192,16 @@ TALLY_HIDDEN void _tally_set_error(const char *fmt, ...) __attribute__((format(p
 /* API misuse on object o: message with the type name and address; aborts when debug is on. */
 TALLY_HIDDEN void _tally_misuse(tally_object *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 TALLY_HIDDEN _Noreturn void _tally_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A spin-wait hint (x86 pause, AArch64 yield) for the busy-wait loops of sync/. */
+static inline void _tally_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* A precondition of the runtime's own code: checked in debug builds (TALLY_DEBUG), where a
  * violation stops the process naming the condition and its place; nothing in release builds. */
 #if defined(TALLY_DEBUG)

@@ -79,15 +79,6 @@
 #define TALLY_GIL_FAIR_SPIN_NS 100000u
 #define TALLY_GIL_FAIR_SPIN_PAUSES 32u
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 #ifdef TALLY_DEBUG
 #  define GIL_ASSERT(cond, what) \
       do { if (!(cond)) _tally_fatal("gil: broken invariant: %s (%s)", #cond, what); } while (0)
@@ -354,7 +345,7 @@ static void take_fair(tally_thread_state *ts, bool priority)
             uint64_t end = _tally_now_ns() + TALLY_GIL_FAIR_SPIN_NS;
             for (unsigned i = 1; !tally_atomic_load_acquire(&me.granted); i++) {
                 if (i <= TALLY_GIL_FAIR_SPIN_PAUSES) {
-                    cpu_relax();
+                    _tally_cpu_relax();
                     continue;
                 }
                 sched_yield();

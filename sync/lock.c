@@ -11,15 +11,6 @@
 #include <sched.h>
 #include <time.h>
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 void _tally_mutex_lock_slow(uint8_t *m)
 {
     for (unsigned spins = 0;; spins++) {
@@ -29,7 +20,7 @@ void _tally_mutex_lock_slow(uint8_t *m)
                 return;
         }
         if (spins < 64) {
-            cpu_relax();
+            _tally_cpu_relax();
         } else if (spins < 128) {
             sched_yield();
         } else {

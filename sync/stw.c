@@ -39,15 +39,6 @@
 
 #define STW_SPIN_NS 50000   /* how long a waiter polls before it sleeps */
 
-static inline void stw_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /* Poll *word (a relaxed atomic) until (*word == value) is `want_equal`, or STW_SPIN_NS have
  * passed; true when it got there.  Called with `mu` released. */
 static bool stw_poll(const int *word, int value, bool want_equal)
@@ -56,7 +47,7 @@ static bool stw_poll(const int *word, int value, bool want_equal)
     for (unsigned i = 0;; i++) {
         if ((tally_atomic_load_relaxed(word) == value) == want_equal)
             return true;
-        stw_cpu_relax();
+        _tally_cpu_relax();
         if ((i & 63) == 63) {
             uint64_t now = _tally_now_ns();
             if (!t0)

@@ -278,60 +278,66 @@ static void plot_pause_cdfs(plotter *p, const bj *cfgs, const char **workloads, 
                 /* only configurations with collections during the run (not just the final one) */
                 if (!c || !(hist_field(c, PAUSE_HIST, "count") >= 2))
                     continue;
-                /* The whole distribution, pooled over the repetitions, when the run kept it. */
+                /* The whole distribution, pooled over the repetitions, when the run kept it (a
+                 * step per histogram bucket); otherwise the six percentiles joined by lines. */
                 const bj *pb = bj_get(c, "pause_buckets");
-                if (pb && pb->type == BJ_ARR && pb->n >= 2) {
+                bool buckets = pb && pb->type == BJ_ARR && pb->n >= 2;
+                size_t cap = 16 + (buckets ? pb->n : 0), n = 0;
+                double *qs = malloc(cap * sizeof *qs), *us = malloc(cap * sizeof *us);
+                if (!qs || !us) {
+                    free(qs), free(us);
+                    continue;
+                }
+                if (buckets) {
                     double total = 0, seen = 0;
                     for (size_t i = 0; i < pb->n; i++)
                         total += pb->items[i]->items[1]->num;
-                    fprintf(d, "# %s threads=%d (every bucket of the pooled histogram)\n", workloads[w], threads[t]);
                     for (size_t i = 0; i < pb->n; i++) {
                         seen += pb->items[i]->items[1]->num;
-                        fprintf(d, "%.6g %.6g\n", pb->items[i]->items[0]->num * 1e-3, seen / total);
+                        us[n] = pb->items[i]->items[0]->num * 1e-3;
+                        qs[n++] = seen / total;
                     }
+                } else {
+                    double lo = hist_field(c, PAUSE_HIST, "min") * 1e-3; /* the CDF starts at the shortest pause */
+                    if (lo > 0) {
+                        qs[n] = 0;
+                        us[n++] = lo;
+                    }
+                    for (size_t k = 0; pause_quantiles[k]; k++) {
+                        double v = hist_field(c, PAUSE_HIST, pause_quantiles[k]) * 1e-3;
+                        if (v > 0) {
+                            qs[n] = key_quantile(pause_quantiles[k]);
+                            us[n++] = v;
+                        }
+                    }
+                    for (size_t i = 1; i < n; i++)
+                        for (size_t j = i; j > 0 && qs[j - 1] > qs[j]; j--) {
+                            double x = qs[j];
+                            qs[j] = qs[j - 1];
+                            qs[j - 1] = x;
+                            x = us[j];
+                            us[j] = us[j - 1];
+                            us[j - 1] = x;
+                        }
+                }
+                bool drew = n >= 2;
+                if (drew) {
+                    fprintf(d, "# %s threads=%d%s\n", workloads[w], threads[t],
+                            buckets ? " (every bucket of the pooled histogram)" : " (percentiles)");
+                    for (size_t i = 0; i < n; i++)
+                        fprintf(d, "%.6g %.6g\n", us[i], qs[i]);
                     fprintf(d, "\n\n");
                     pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos,
-                                            "%s '%s.dat' index %d using 1:2 with steps lw 2 title '%s, %d threads'",
-                                            drawn ? "," : "", name, block, workloads[w], threads[t]);
+                                            "%s '%s.dat' index %d using 1:2 with %s lw 2 title '%s, %d threads'",
+                                            drawn ? "," : "", name, block, buckets ? "steps" : "linespoints",
+                                            workloads[w], threads[t]);
                     block++;
                     drawn++;
+                }
+                free(qs);
+                free(us);
+                if (drew)
                     break;
-                }
-                double qs[16], us[16];
-                size_t n = 0;
-                double lo = hist_field(c, PAUSE_HIST, "min") * 1e-3; /* the CDF starts at the shortest pause */
-                if (lo > 0) {
-                    qs[n] = 0;
-                    us[n++] = lo;
-                }
-                for (size_t k = 0; pause_quantiles[k]; k++) {
-                    double v = hist_field(c, PAUSE_HIST, pause_quantiles[k]) * 1e-3;
-                    if (v > 0) {
-                        qs[n] = key_quantile(pause_quantiles[k]);
-                        us[n++] = v;
-                    }
-                }
-                if (n < 2)
-                    continue;
-                for (size_t i = 1; i < n; i++)
-                    for (size_t j = i; j > 0 && qs[j - 1] > qs[j]; j--) {
-                        double x = qs[j];
-                        qs[j] = qs[j - 1];
-                        qs[j - 1] = x;
-                        x = us[j];
-                        us[j] = us[j - 1];
-                        us[j - 1] = x;
-                    }
-                fprintf(d, "# %s threads=%d\n", workloads[w], threads[t]);
-                for (size_t i = 0; i < n; i++)
-                    fprintf(d, "%.6g %.6g\n", us[i], qs[i]);
-                fprintf(d, "\n\n");
-                pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos,
-                                        "%s '%s.dat' index %d using 1:2 with linespoints lw 2 title '%s, %d threads'",
-                                        drawn ? "," : "", name, block, workloads[w], threads[t]);
-                block++;
-                drawn++;
-                break;
             }
         }
         fclose(d);
