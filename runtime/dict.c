@@ -149,18 +149,10 @@ static inline bool dict_is_shared(tally_dict *d)
 #endif
 }
 
-/* deferred: keys and values are marked SHARED only once another thread may read them lock-free
- * (as runtime/list.c's items: LIST_ITEMS_MARKED_LAZILY says why). */
-#if defined(TALLY_BACKEND_DEFERRED)
-#  define DICT_ENTRIES_MARKED_LAZILY 1
-#else
-#  define DICT_ENTRIES_MARKED_LAZILY 0
-#endif
-
 /* Lock held: the dict has just become shared (deferred: mark its keys and values). */
 static inline void dict_mark_entries_locked(tally_dict *d)
 {
-#if defined(TALLY_FREE_THREADED) && DICT_ENTRIES_MARKED_LAZILY
+#if defined(TALLY_FREE_THREADED) && TALLY_ITEMS_MARKED_LAZILY
     dict_table *t = d->table;
     for (size_t i = 0; t && i <= t->mask; i++) {
         tally_object *k = t->slots[i].key;
@@ -204,7 +196,7 @@ static inline void dict_ensure_shared_on_read(tally_dict *d)
 static inline void entry_mark_shared_locked(tally_dict *d, tally_object *k, tally_object *v)
 {
 #if defined(TALLY_FREE_THREADED)
-    if (!DICT_ENTRIES_MARKED_LAZILY || dict_is_shared(d)) {
+    if (!TALLY_ITEMS_MARKED_LAZILY || dict_is_shared(d)) {
         _tally_object_mark_shared(k);
         _tally_object_mark_shared(v);
     }

@@ -192,6 +192,19 @@ TALLY_HIDDEN void _tally_set_error(const char *fmt, ...) __attribute__((format(p
 /* API misuse on object o: message with the type name and address; aborts when debug is on. */
 TALLY_HIDDEN void _tally_misuse(tally_object *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 TALLY_HIDDEN _Noreturn void _tally_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* deferred: a container's item (a list's item, a dict's key or value) is marked SHARED only once
+ * a thread other than the owner may read it lock-free, i.e. when it is stored in a shared
+ * container or when its container becomes shared (every item then, under the lock, before that
+ * thread's first lock-free read).  The deferred backend's
+ * cascade frees an unmarked object whose count its direct release took to zero at once, without
+ * the zero-count table's epoch (runtime/rc_deferred.c, "the cascade"); an eager mark would send
+ * every container item through the table.  The other backends mark every stored item. */
+#if defined(TALLY_BACKEND_DEFERRED)
+#  define TALLY_ITEMS_MARKED_LAZILY 1
+#else
+#  define TALLY_ITEMS_MARKED_LAZILY 0
+#endif
+
 /* A spin-wait hint (x86 pause, AArch64 yield) for the busy-wait loops of sync/. */
 static inline void _tally_cpu_relax(void)
 {

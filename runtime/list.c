@@ -93,22 +93,11 @@ static inline bool list_is_shared(tally_list *l)
 #endif
 }
 
-/* deferred: an item is marked SHARED only once a thread other than the owner may read it
- * lock-free, i.e. when it is stored in a shared list or when its list becomes shared (every item
- * then, under the lock, before that thread's first lock-free read).  The deferred backend's
- * cascade frees an unmarked object whose count its direct release took to zero at once, without
- * the zero-count table's epoch (runtime/rc_deferred.c, "the cascade"); an eager mark would send
- * every list item through the table.  The other backends mark every stored item, as before. */
-#if defined(TALLY_BACKEND_DEFERRED)
-#  define LIST_ITEMS_MARKED_LAZILY 1
-#else
-#  define LIST_ITEMS_MARKED_LAZILY 0
-#endif
 
 /* Lock held: the list has just become shared (deferred: mark what it holds). */
 static inline void list_mark_items_locked(tally_list *l)
 {
-#if defined(TALLY_FREE_THREADED) && LIST_ITEMS_MARKED_LAZILY
+#if defined(TALLY_FREE_THREADED) && TALLY_ITEMS_MARKED_LAZILY
     list_array *a = l->arr;
     for (size_t i = 0, n = l->size; a && i < n; i++) {
         tally_object *o = a->items[i];
@@ -153,7 +142,7 @@ static inline void list_ensure_shared_on_read(tally_list *l)
 static inline void item_mark_shared_locked(tally_list *l, tally_object *o)
 {
 #if defined(TALLY_FREE_THREADED)
-    if (!LIST_ITEMS_MARKED_LAZILY || list_is_shared(l))
+    if (!TALLY_ITEMS_MARKED_LAZILY || list_is_shared(l))
         _tally_object_mark_shared(o);
 #else
     (void)l;

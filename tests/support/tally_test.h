@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 // The runtime is initialised once for the whole test binary (as an embedding program would).
 class TallyEnv : public ::testing::Environment {
@@ -67,4 +69,15 @@ inline CountedObject *counted_new(std::atomic<int> *destroyed)
     if (c)
         c->destroyed = destroyed;
     return c;
+}
+
+// Join every thread with this one detached (a joined thread may still need the GIL or a stop of
+// the world to finish), then forget them.
+inline void join_all(std::vector<std::thread> &ts)
+{
+    TALLY_BEGIN_ALLOW_THREADS
+    for (auto &t : ts)
+        t.join();
+    TALLY_END_ALLOW_THREADS
+    ts.clear();
 }

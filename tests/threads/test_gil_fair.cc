@@ -49,15 +49,6 @@ bool wait_detached(const std::function<bool()> &pred)
     return ok;
 }
 
-void join_all(std::vector<std::thread> &ts)
-{
-    TALLY_BEGIN_ALLOW_THREADS
-    for (auto &t : ts)
-        t.join();
-    TALLY_END_ALLOW_THREADS
-    ts.clear();
-}
-
 // The runtime restarted with gil_fair = 1 and the given switch interval.  TALLY_GIL_FAIR and
 // TALLY_SWITCH_INTERVAL_US would override the struct: they are cleared for the test and put back
 // before the default runtime is restored.

@@ -21,15 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void join_all(std::vector<std::thread> &ts)
-{
-    TALLY_BEGIN_ALLOW_THREADS
-    for (auto &t : ts)
-        t.join();
-    TALLY_END_ALLOW_THREADS
-    ts.clear();
-}
-
 void join_one(std::thread &t)
 {
     TALLY_BEGIN_ALLOW_THREADS
