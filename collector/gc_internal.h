@@ -86,7 +86,6 @@ struct gc_nursery {
     size_t pos;                      /* next unused slot of cur (owner; release store) */
     uintptr_t *free_slot;            /* the owner's free-slot list (owner only) */
     size_t nchunks;                  /* owner only */
-    bool spilling;                   /* owner only */
     struct gc_nursery *next_orphan;  /* in gc.orphans (under gc.lock) */
 };
 

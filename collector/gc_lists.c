@@ -134,14 +134,12 @@ static int nursery_append(gc_nursery *n, _tally_gc_head *g)
     } else {
         size_t pos = n->pos;
         gc_nursery_chunk *c = n->cur;
+        if (tally_unlikely(pos == GC_NURSERY_CHUNK) && !c->next && n->nchunks >= GC_NURSERY_SPILL) {
+            nursery_spill(n);   /* empties n, unless it cannot stop the world: then n grows */
+            pos = n->pos;
+            c = n->cur;
+        }
         if (tally_unlikely(pos == GC_NURSERY_CHUNK)) {
-            if (!c->next && n->nchunks >= GC_NURSERY_SPILL && !n->spilling) {
-                n->spilling = true;   /* a spill that cannot stop the world grows the nursery */
-                nursery_spill(n);
-                int rc = nursery_append(n, g);
-                n->spilling = false;
-                return rc;
-            }
             gc_nursery_chunk *next = c->next;
             if (!next) {
                 next = nursery_chunk_new(n);

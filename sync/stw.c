@@ -20,8 +20,10 @@
  * safepoints; the authoritative state is read under `mu`.
  * Spinning before sleeping: a stop costs the requester one wait for the last thread to park and
  * each parked thread one wait for the restart.  On a condition variable each is a futex sleep and
- * wake-up, 20-60 us on the 2-core VM, which made a two-thread program's young collections (every
- * few hundred microseconds) take three times their one-thread length.  So both sides first poll
+ * wake-up, tens of microseconds on the 2-core VM, paid by every young collection of a two-thread
+ * program (the cycles workload on atomic ran 5.5-5.6M ops/s with them, 6.0-6.2M without; the
+ * longer young collections of two threads come from elsewhere: docs/collector.md, "Under
+ * concurrent mutators").  So both sides first poll
  * the word they wait for (countdown, their own state) for up to STW_SPIN_NS, with the mutex
  * released, and sleep on the condition variable only if it has not changed by then.  The polled
  * words are relaxed atomics, written under `mu` as before; a poller that sees the change takes
