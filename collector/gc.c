@@ -148,9 +148,9 @@ static void move_legacy_finalizers(_tally_gc_head *u, _tally_gc_head *fin)
 /* ---- weakrefs (step 6, world stopped) ----------------------------------------------------- */
 
 /* Clear weakrefs that are trash themselves and every weakref to trash; weakrefs with a
- * callback that are not trash go to `pending` (new references).  The same walk counts U and
+ * callback that are not trash are chained on `pending` (new references).  The same walk counts U and
  * notes whether any object still needs its PEP 442 finalizer.  World stopped. */
-static size_t clear_weakrefs_of(_tally_gc_head *u, tally_object *pending, bool trash_weakrefs, bool *need_finalize)
+static size_t clear_weakrefs_of(_tally_gc_head *u, _tally_wr_chain *pending, bool trash_weakrefs, bool *need_finalize)
 {
     size_t n = 0;
     for (_tally_gc_head *g = gc_next(u); g != u; g = gc_next(g)) {
@@ -176,13 +176,6 @@ static void debug_object(const char *what, tally_object *o)
     fprintf(stderr, "gc: %s <%s %p>\n", what, o->ob_type && o->ob_type->name ? o->ob_type->name : "?", (void *)o);
 }
 
-static tally_object *new_scratch_list(void)
-{
-    tally_object *l = tally_list_new();
-    if (l)
-        tally_gc_untrack(l);   /* private to this collection: never a candidate */
-    return l;
-}
 
 typedef struct stw_clock {
     uint64_t t_request;
@@ -235,12 +228,12 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     if (debug & TALLY_GC_DEBUG_STATS)
         fprintf(stderr, "gc: collecting generation %d%s...\n", generation, incremental_step ? " (incremental)" : "");
 
-    /* Scratch lists are made before the counts are reset and before the stop (they allocate);
-     * the pending list is untracked. */
-    tally_object *pending = new_scratch_list();
-    tally_object *garbage = _tally_gc_garbage_list();
-    if (!pending || !garbage)
-        _tally_fatal("cycle collector: out of memory for its scratch lists");
+    /* Nothing here allocates a Tally object: tally_new is a safepoint, where a GIL build would
+     * hand the GIL to another thread mid-collection (which then allocated on, unchecked).  The
+     * weakref callbacks to run are chained through the weakrefs; gc.garbage is made when
+     * something is saved into it (DEBUG_SAVEALL, or uncollectable objects). */
+    _tally_wr_chain pending = { NULL, NULL };
+    tally_object *garbage = saveall ? _tally_gc_garbage_list() : NULL;
 
     /* Step 2: counts, at the start. */
     if (generation + 1 < 3)
@@ -360,37 +353,17 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     bool need_finalize = false;
     size_t n_unreachable = mc.to_u - mc.moved_back;
     if (mc.need_walk || mc.any_del)
-        n_unreachable = clear_weakrefs_of(&unreachable, pending, true, &need_finalize);
+        n_unreachable = clear_weakrefs_of(&unreachable, &pending, true, &need_finalize);
 
     stw_total += world_start(&clk);
     /* ======== world running ======== */
 
     uint64_t t_fin0 = _tally_now_ns();
     intptr_t m = 0;
-    bool user_code_ran = false;
-    size_t ncb = tally_list_len(pending);
-    for (size_t i = 0; i < ncb; i++) {
-        tally_object *wr = tally_list_get(pending, i);   /* new reference */
-        if (wr) {
-            _tally_weakref_call(wr);
-            user_code_ran = true;
-            tally_decref(wr);
-        }
-    }
-    if (ncb) {
-        /* Weakrefs that only the pending list still holds die with it: counted as collected
-         * (CPython's handle_weakrefs num_freed). */
-        tally_flush();
-        for (size_t i = tally_list_len(pending); i > 0; i--) {
-            tally_object *wr = tally_list_pop(pending);
-            if (!wr)
-                break;
-            if (tally_refcount(wr) == 1)
-                m++;
-            tally_decref(wr);
-        }
-    }
-    tally_decref(pending);
+    bool user_code_ran = pending.head != NULL;
+    /* Weakrefs that only the chain still held died with it: counted as collected (CPython's
+     * handle_weakrefs num_freed). */
+    m += (intptr_t)_tally_weakrefs_call_pending(&pending);
 
     /* Step 7: PEP 442 finalizers, at most once per object. */
     gc_global_lock();
@@ -414,9 +387,6 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
 
     /* Step 8: resurrection check, only if user code could have published something. */
     if (user_code_ran) {
-        tally_object *late = new_scratch_list();
-        if (!late)
-            _tally_fatal("cycle collector: out of memory for its scratch lists");
         world_stop(&clk);
         gc_list_merge(&unreachable, &resurrected);
         for (_tally_gc_head *g = gc_next(&resurrected); g != &resurrected; g = gc_next(g)) {
@@ -431,10 +401,9 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
         /* Weakrefs created by user code to what is still trash are cleared too (GH-91636);
          * their callbacks are not called. */
         bool unused2 = false;
-        n_unreachable = clear_weakrefs_of(&still, late, false, &unused2);
+        n_unreachable = clear_weakrefs_of(&still, NULL, false, &unused2);
         merge_into_old(&resurrected, old, old_space, space, true, true);
         stw_total += world_start(&clk);
-        tally_decref(late);
     } else {
         gc_list_merge(&unreachable, &still);
     }
@@ -461,7 +430,9 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
         if (_tally_rc_try_incref(o)) {
             gc_global_unlock();
             if (saveall) {
-                tally_list_append(garbage, o);
+                /* out of memory for gc.garbage: o is not cleared and lives on (to old) */
+                if (garbage)
+                    tally_list_append(garbage, o);
             } else if (o->ob_type->clear) {
                 o->ob_type->clear(o);
             }
@@ -496,8 +467,11 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     }
     merge_into_old(&finalizers, old, old_space, space, false, false);
     gc_global_unlock();
+    if (nkeep && !garbage)
+        garbage = _tally_gc_garbage_list();   /* NULL (out of memory): they stay in old */
     for (size_t i = 0; i < nkeep; i++) {
-        tally_list_append(garbage, keep[i]);
+        if (garbage)
+            tally_list_append(garbage, keep[i]);
         tally_decref(keep[i]);
     }
     free(keep);

@@ -260,9 +260,20 @@ static inline bool _tally_is_weakref(tally_object *o)
 }
 /* Weakref support for the collector (world stopped or GIL held). */
 TALLY_HIDDEN bool _tally_has_weakrefs(tally_object *o);
-/* Clear every weakref to o (they return NULL from now on); append those that have a callback
- * and are not themselves in the unreachable set to `pending` (a tally list, new refs). */
-TALLY_HIDDEN void _tally_weakrefs_clear_for_gc(tally_object *o, tally_object *pending);
+/* The weakrefs whose callbacks a collection runs once the world runs again: a chain through
+ * the weakrefs themselves (nothing is allocated during a collection: an allocation is a
+ * safepoint, where the GIL could pass to another thread mid-collection), in the order they
+ * were found; the chain holds one reference to each.  Zero-initialise it. */
+typedef struct _tally_wr_chain {
+    struct tally_weakref *head;
+    struct tally_weakref **tail;   /* NULL while empty */
+} _tally_wr_chain;
+/* Clear every weakref to o (they return NULL from now on); chain those that have a callback
+ * and are not themselves in the unreachable set onto `pending` (NULL: drop their callbacks). */
+TALLY_HIDDEN void _tally_weakrefs_clear_for_gc(tally_object *o, _tally_wr_chain *pending);
+/* World running, collecting thread: call the chain's callbacks in order, then drop the chain's
+ * references.  Returns how many of its weakrefs died with it (CPython counts them collected). */
+TALLY_HIDDEN size_t _tally_weakrefs_call_pending(_tally_wr_chain *pending);
 TALLY_HIDDEN void _tally_weakref_call(tally_object *wr);
 TALLY_HIDDEN void _tally_weakref_forget(tally_object *wr);  /* wr dies: unlink from target */
 /* Between the built-in type files (none.c starts and stops the others). */

@@ -348,19 +348,18 @@ bool _tally_has_weakrefs(tally_object *o)
     return r;
 }
 
-void _tally_weakrefs_clear_for_gc(tally_object *o, tally_object *pending_list)
+void _tally_weakrefs_clear_for_gc(tally_object *o, _tally_wr_chain *pending)
 {
     if (!(tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_WEAKREFS))
         return;
     wr_shard *s = shard_of(o);
-    tally_weakref *keep = NULL;
     shard_lock(s);
     wr_entry *e = entry_find(s, o);
     if (e) {
         entry_remove(s, e);
         /* A weakref that is itself garbage never calls back (its callback is dropped); the
-         * others keep theirs for _tally_weakref_call. */
-        tally_weakref **tail = &keep;
+         * others keep theirs for _tally_weakrefs_call_pending.  A weakref leaves its referent's
+         * list here, so it is on no other pending_next chain (only list members are chained). */
         tally_weakref *w = e->head;
         e->head = NULL;
         e->basic = NULL;
@@ -369,10 +368,13 @@ void _tally_weakrefs_clear_for_gc(tally_object *o, tally_object *pending_list)
             w->prev = w->next = NULL;
             tally_atomic_store_release(&w->target, NULL);
             bool trash = (tally_atomic_load_relaxed(&w->ob_base.ob_gc_bits) & TALLY_GC_BIT_UNREACHABLE) != 0;
-            if (tally_atomic_load_relaxed(&w->cb) && !trash && pending_list) {
+            if (tally_atomic_load_relaxed(&w->cb) && !trash && pending) {
+                /* World stopped (or GIL held): w is reachable and nothing can drop it before
+                 * the chain holds its reference. */
+                tally_incref(&w->ob_base);
                 w->pending_next = NULL;
-                *tail = w;
-                tail = &w->pending_next;
+                *(pending->tail ? pending->tail : &pending->head) = w;
+                pending->tail = &w->pending_next;
             } else {
                 tally_atomic_store_relaxed(&w->cb, NULL);
             }
@@ -381,15 +383,31 @@ void _tally_weakrefs_clear_for_gc(tally_object *o, tally_object *pending_list)
     }
     shard_unlock(s);
     mi_free(e);
-    /* World stopped (or GIL held): the kept weakrefs are reachable and nothing runs that could
-     * drop them before they are in the list, which takes its own references. */
-    while (keep) {
-        tally_weakref *w = keep;
-        keep = w->pending_next;
+}
+
+size_t _tally_weakrefs_call_pending(_tally_wr_chain *pending)
+{
+    tally_weakref *head = pending->head;
+    pending->head = NULL;
+    pending->tail = NULL;
+    if (!head)
+        return 0;
+    /* The chain is this thread's alone: no collection can start before this one ends, and a
+     * chained weakref is in no referent's list, so user code in a callback cannot chain it. */
+    for (tally_weakref *w = head; w; w = w->pending_next)
+        _tally_weakref_call(&w->ob_base);
+    /* Weakrefs that only the chain still holds die with it. */
+    _tally_rc_flush();
+    size_t died = 0;
+    while (head) {
+        tally_weakref *w = head;
+        head = w->pending_next;
         w->pending_next = NULL;
-        if (tally_list_append(pending_list, &w->ob_base) != 0)
-            tally_atomic_store_relaxed(&w->cb, NULL);   /* out of memory: no callback */
+        if (_tally_rc_get(&w->ob_base) == 1)
+            died++;
+        tally_decref(&w->ob_base);
     }
+    return died;
 }
 
 void _tally_weakref_call(tally_object *wo)

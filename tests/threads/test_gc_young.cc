@@ -10,6 +10,7 @@
 #include <set>
 #include <cstdio>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -201,6 +202,110 @@ TEST_F(YoungGeneration, YoungCollectionsDoNotGrowWithThreads)
     }
     EXPECT_LE(oversized * 10, all) << young.size() << " young collections, largest " << largest;
     EXPECT_GT(tally_gc_collect(2), -1);
+}
+
+namespace {
+
+// A 2-cycle whose traverse samples another thread's progress counter while a collection runs.
+std::atomic<long> g_progress{0};      // the other thread's allocations
+std::atomic<bool> g_watching{false};
+std::atomic<long> g_min_seen{-1}, g_max_seen{-1};
+int watched_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    if (g_watching.load()) {
+        long p = g_progress.load();
+        long lo = g_min_seen.load();
+        if (lo < 0 || p < lo)
+            g_min_seen = p;
+        // Stay here long enough for a running thread to show progress (several of its
+        // allocations take far less than a millisecond).
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        g_max_seen = std::max(g_max_seen.load(), g_progress.load());
+    }
+    return yn_traverse(self, visit, arg);
+}
+const tally_type watched_type = {
+    "WatchedNode", sizeof(YNode), TALLY_TYPE_GC, watched_traverse, yn_clear, nullptr, nullptr, yn_destroy,
+};
+long g_at_start = -1;
+unsigned g_spin_ms = 0;
+void note_start(int phase, const tally_gc_info *, void *)
+{
+    if (phase != TALLY_GC_START || !g_watching.load())
+        return;
+    g_at_start = g_progress.load();
+    // Hold the GIL past the waiter's switch interval: it asks this thread to drop the GIL.
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(g_spin_ms);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+}
+
+}  // namespace
+
+// A collection runs no other thread's Tally code between its start and its first user code
+// (finalizer, weakref callback, clear).  On gil that means the collector keeps the GIL: it
+// allocated its scratch lists with tally_new, a safepoint, and handed the GIL over there when a
+// waiter had asked for it; the waiter then allocated on with the young count over the threshold
+// and no collection possible (one young collection of 26 thresholds in CI).  On the free-threaded
+// backends the other thread is stopped while traverse runs.
+TEST_F(YoungGeneration, NoOtherThreadRunsBetweenACollectionsStartAndItsUserCode)
+{
+    const bool gil = tally_test_backend_is("gil");
+    unsigned saved_interval = tally_get_switch_interval();
+    if (gil) {
+        ASSERT_EQ(tally_set_switch_interval(200), 0);
+    }
+    g_spin_ms = gil ? 5 : 0;
+    ASSERT_EQ(tally_gc_callback_add(note_start, nullptr), 0);
+    tally_gc_disable();
+    g_progress = 0;
+    std::atomic<bool> stop{false};
+    std::thread other([&] {
+        ASSERT_EQ(tally_thread_attach(), 0);
+        while (!stop.load()) {
+            tally_object *o = yn_new();
+            g_progress.fetch_add(1);
+            tally_xdecref(o);
+            tally_safepoint();
+        }
+        tally_thread_release();
+    });
+    // Let the other thread run first, so that it is mid-loop (or waiting for the GIL).
+    TALLY_BEGIN_ALLOW_THREADS
+    while (g_progress.load() < 1000)
+        std::this_thread::yield();
+    TALLY_END_ALLOW_THREADS
+    for (int round = 0; round < 5; round++) {
+        tally_object *a = tally_new(&watched_type), *b = tally_new(&watched_type);
+        ASSERT_TRUE(a && b);
+        reinterpret_cast<YNode *>(a)->peer = tally_newref(b);
+        reinterpret_cast<YNode *>(b)->peer = tally_newref(a);
+        tally_decref(a);
+        tally_decref(b);
+        g_min_seen = -1;
+        g_max_seen = -1;
+        g_watching = true;
+        EXPECT_GE(tally_gc_collect(0), 2);
+        g_watching = false;
+        ASSERT_GE(g_min_seen.load(), 0) << "traverse was not called";
+        if (gil) {
+            EXPECT_EQ(g_max_seen.load(), g_at_start) << "round " << round << ": the other thread ran "
+                << g_max_seen.load() - g_at_start << " allocations inside the collection";
+        } else {
+            EXPECT_EQ(g_max_seen.load(), g_min_seen.load()) << "round " << round
+                << ": the other thread ran while traverse ran (world not stopped)";
+        }
+    }
+    stop = true;
+    TALLY_BEGIN_ALLOW_THREADS
+    other.join();
+    TALLY_END_ALLOW_THREADS
+    EXPECT_EQ(tally_gc_callback_remove(note_start, nullptr), 0);
+    if (gil) {
+        EXPECT_EQ(tally_set_switch_interval(saved_interval), 0);
+    }
 }
 
 namespace {
