@@ -2,6 +2,8 @@
  *
  * Owns: starting and joining the attached worker threads of a phase, the main thread's
  * monitor (deadline, SIGINT, progress line), detached barriers and sleeps, seeded streams.
+ * The main thread creates, monitors and joins the workers detached (TALLY_BEGIN_ALLOW_THREADS):
+ * a stop-the-world or GIL hand-over never waits on it.
  *
  * Synchronisation: `running` and the condition variable are guarded by done_lock (the exit of
  * a worker happens before the monitor sees running drop, by the mutex).  `stop` is a relaxed
@@ -250,6 +252,12 @@ int stress_run_threads(stress_run *r, unsigned n, void (*fn)(stress_thread *), v
     r->running = n;
     unsigned started = 0;
     int rc = 0;
+    uint64_t next = stress_now_ns() + 250000000u;
+    /* Detached from here to the last join: the threads started first attach and run (and can
+     * trigger a collection) while later ones are still being created; an attached creator
+     * would be a thread that a stop-the-world (or a GIL drop request) waits for, and with
+     * hundreds of threads to create it livelocked (issue 15 item 4). */
+    TALLY_BEGIN_ALLOW_THREADS
     for (; started < n; started++) {
         if (pthread_create(&t[started].thread, NULL, thread_main, &t[started]) != 0) {
             fprintf(stderr, "tally stress: cannot start thread %u of %u\n", started, n);
@@ -261,8 +269,6 @@ int stress_run_threads(stress_run *r, unsigned n, void (*fn)(stress_thread *), v
             break;
         }
     }
-    uint64_t next = stress_now_ns() + 250000000u;
-    TALLY_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&done_lock);
     while (r->running > 0) {
         struct timespec ts;
