@@ -121,6 +121,10 @@ const char *tally_version(void)
     return TALLY_VERSION_STRING;
 }
 
+/* The symbol that programs compiled for this backend reference (include/tally/object.h). */
+TALLY_API extern const char _TALLY_LINKED_BACKEND;
+TALLY_API const char _TALLY_LINKED_BACKEND = 1;
+
 const char *tally_backend(void)
 {
     return TALLY_BACKEND_NAME;

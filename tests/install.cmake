@@ -3,6 +3,8 @@
 #  install          `cmake --install` into a temporary prefix, then build examples/ against it
 #                   with pkg-config (make) and with find_package(tally) (CMake) for every user
 #                   backend, and run the programs (tests/install/install_test.sh).
+#  abi_link_mismatch
+#                   a program compiled with TALLY_BACKEND_A fails to link to libtally-B (B != A).
 #  abi_header_<lang>_<backend>
 #                   every public header compiles on its own as C11 and as C++17 with warnings
 #                   as errors, twice (include guards), and tests/abi/header_compile.cc (the same
@@ -29,6 +31,21 @@ if(TALLY_USER_BACKENDS)
   else()
     message(WARNING "tests/install.cmake: bash, pkg-config or make missing; the install test is not registered")
   endif()
+endif()
+
+# ---- a program compiled for one backend does not link to another's library ---------------------
+if(TALLY_BACKENDS)
+  find_program(TALLY_BASH bash)
+  set(_tally_lm_flags "")
+  if(TALLY_SANITIZE)
+    set(_tally_lm_flags "-fsanitize=${TALLY_SANITIZE}")
+  endif()
+  string(REPLACE ";" " " _tally_lm_backends "${TALLY_BACKENDS}")
+  add_test(NAME abi_link_mismatch
+    COMMAND ${TALLY_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/abi/link_mismatch.sh ${CMAKE_C_COMPILER}
+            ${CMAKE_SOURCE_DIR}/include ${CMAKE_BINARY_DIR}/include ${CMAKE_BINARY_DIR}
+            "${_tally_lm_backends}" "${_tally_lm_flags}")
+  set_tests_properties(abi_link_mismatch PROPERTIES LABELS "abi" TIMEOUT 300)
 endif()
 
 # ---- public headers as C and C++ ----------------------------------------------------------------
