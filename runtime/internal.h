@@ -424,10 +424,11 @@ TALLY_HIDDEN void _tally_qsbr_offline(void);
 TALLY_HIDDEN void _tally_qsbr_quiescent(void);
 TALLY_HIDDEN void _tally_free_delayed(void *p);
 TALLY_HIDDEN void _tally_qsbr_barrier(void);   /* wait until every delayed free is done */
-/* True in a fork() child: liburcu is not used there any more (no registration, no grace
- * periods); delayed frees are immediate while the child has one thread, else released by the
- * next stop-the-world (_tally_qsbr_world_stopped, called by sync/stw.c). */
-TALLY_HIDDEN bool _tally_qsbr_is_single_threaded_child(void);
+/* True in a fork() child, whatever its thread count: liburcu is not used there any more (no
+ * registration, no grace periods), so whoever needs a grace period in a child with more than
+ * one thread stops the world instead.  Delayed frees are immediate while the child has one
+ * thread, else released by the next stop-the-world (_tally_qsbr_world_stopped). */
+TALLY_HIDDEN bool _tally_qsbr_in_fork_child(void);
 TALLY_HIDDEN void _tally_qsbr_world_stopped(void);
 TALLY_HIDDEN void _tally_qsbr_fork_prepare(void);
 TALLY_HIDDEN void _tally_qsbr_fork_parent(void);

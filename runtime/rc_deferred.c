@@ -594,7 +594,7 @@ static void gp_chain_cb(struct rcu_head *h)
 
 static void gp_chain_start(uint64_t target)
 {
-    if (_tally_qsbr_is_single_threaded_child() || tally_atomic_load(&rc.forking))
+    if (_tally_qsbr_in_fork_child() || tally_atomic_load(&rc.forking))
         return;   /* tally_flush waits for its own grace periods */
     gp_chain *c = mi_malloc(sizeof *c);
     if (!c)
@@ -1028,7 +1028,7 @@ static void maybe_step(rc_thread *t)
 static void atfork_outer_prepare(void)
 {
     tally_atomic_store(&rc.forking, 1);
-    if (tally_atomic_load(&rc.inflight) == 0 || _tally_qsbr_is_single_threaded_child())
+    if (tally_atomic_load(&rc.inflight) == 0 || _tally_qsbr_in_fork_child())
         return;
 #if defined(TALLY_TSAN)
     /* TSan's fork interceptor already holds most of its lock budget here (its deadlock
@@ -1592,8 +1592,22 @@ bool _tally_rc_resurrect_end(tally_object *o)
 static void wait_cut(void)
 {
     uint64_t e = tally_atomic_load_acquire(&rc.epoch);
-    if (_tally_qsbr_is_single_threaded_child()) {
-        cut_done_max(e);
+    if (_tally_qsbr_in_fork_child()) {
+        if (tally_atomic_load_relaxed(&rc.nthreads) > 1) {
+            /* No grace periods in a child (liburcu is not used there): another thread started in
+             * the child may hold operations in its unshipped log (an increment on an object
+             * whose last other reference this thread dropped).  A stop-the-world parks it, and
+             * the world-stopped prepare applies every log and completes the cut, as for a
+             * collection. */
+            bool held = _tally_world_is_stopped();   /* by this thread: the others are parked */
+            if (!held && _tally_stop_the_world(NULL) != 0)
+                _tally_fatal("deferred: cannot stop the world in a fork child: %s", tally_last_error());
+            _tally_rc_gc_prepare();
+            if (!held)
+                _tally_start_the_world();
+            _tally_rc_gc_after();
+        }
+        cut_done_max(e);   /* alone: this thread's cut is the whole cut */
         return;
     }
     STAT_ADD(n_waits, 1);

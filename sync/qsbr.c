@@ -241,7 +241,7 @@ void _tally_qsbr_barrier(void)
         urcu_qsbr_thread_online();
 }
 
-bool _tally_qsbr_is_single_threaded_child(void)
+bool _tally_qsbr_in_fork_child(void)
 {
     return tally_atomic_load_relaxed(&child_mode) != 0;
 }
@@ -283,7 +283,7 @@ void _tally_qsbr_quiescent(void) {}
 void _tally_free_delayed(void *p) { mi_free(p); }
 void _tally_qsbr_world_stopped(void) {}
 void _tally_qsbr_barrier(void) {}
-bool _tally_qsbr_is_single_threaded_child(void) { return false; }
+bool _tally_qsbr_in_fork_child(void) { return false; }
 void _tally_qsbr_fork_prepare(void) {}
 void _tally_qsbr_fork_parent(void) {}
 void _tally_qsbr_fork_child(void) {}

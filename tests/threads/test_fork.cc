@@ -353,3 +353,63 @@ TEST(Fork, ChildOfDetachedForkerCanAttach)
     ASSERT_TRUE(WIFEXITED(status)) << "signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     EXPECT_EQ(WEXITSTATUS(status), 0);
 }
+
+namespace {
+
+std::atomic<int> g_counted_destroyed{0};
+void fork_counted_destroy(tally_object *) { g_counted_destroyed++; }
+const tally_type fork_counted_type = {"ForkCounted", sizeof(tally_object), 0, nullptr, nullptr, nullptr, nullptr,
+                                 fork_counted_destroy};
+
+}  // namespace
+
+// In a child, a thread started there takes a reference and keeps it in its (deferred: unshipped)
+// log while the forking thread drops the other reference and flushes.  The object must live until
+// that thread drops its reference.  deferred took every fork child for single-threaded (no grace
+// period there) and destroyed the object at the flush.
+TEST(Fork, ChildsSecondThreadKeepsItsReferenceAcrossAFlush)
+{
+    std::fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        g_counted_destroyed = 0;
+        tally_object *o = tally_new(&fork_counted_type);
+        CHILD_CHECK(o != nullptr);
+        std::atomic<int> stage{0};
+        std::atomic<int> seen_destroyed{-1};
+        std::thread b([&] {
+            if (tally_thread_attach() != 0)
+                _exit(30);
+            tally_incref(o);
+            stage = 1;
+            // A while without a safepoint: its increment stays in its log, unshipped.
+            auto until = Clock::now() + std::chrono::milliseconds(300);
+            while (Clock::now() < until) {
+            }
+            while (stage.load() != 2)
+                tally_safepoint();
+            seen_destroyed = g_counted_destroyed.load();
+            tally_decref(o);
+            tally_thread_release();
+        });
+        while (stage.load() != 1) {
+        }
+        tally_decref(o);
+        tally_flush();
+        int after_flush = g_counted_destroyed.load();
+        stage = 2;
+        TALLY_BEGIN_ALLOW_THREADS
+        b.join();
+        TALLY_END_ALLOW_THREADS
+        tally_flush();
+        CHILD_CHECK(after_flush == 0);          // the other thread still held it
+        CHILD_CHECK(seen_destroyed.load() == 0);
+        CHILD_CHECK(g_counted_destroyed.load() == 1);   // freed once, when both dropped it
+        _exit(0);
+    }
+    bool hung = false;
+    int status = wait_child(pid, 60, &hung);
+    EXPECT_FALSE(hung);
+    ASSERT_TRUE(WIFEXITED(status)) << "signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
