@@ -1,0 +1,106 @@
+#!/bin/bash
+# tests/models/run_models.sh - verify the Promela models of Tally's protocols with SPIN.
+#
+# For every entry below: spin -a (with its -D flags) in a temporary directory, cc -O2 -DSAFETY
+# pan.c, ./pan with a depth bound.  A correct model must verify with 0 errors and a complete
+# search (no "Search not completed", no "max search depth too small"); a broken variant
+# (-DBROKEN_<NAME>) must be rejected with errors > 0 (SPIN writes a counterexample trail; with
+# -k the trails are kept and replayed with `spin -t -p`).  docs/models.md says what each model
+# covers.  spin and a C compiler are required: a missing spin is a failure, not a skip.
+#
+# usage: tests/models/run_models.sh [-k] [-v] [filter]     (filter: a substring of the entry name)
+#   -k  keep the work directory (trails, pan output) and print its path
+#   -v  print pan's full output
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+keep=0 verbose=0
+while getopts kv o; do
+  case $o in
+    k) keep=1 ;;
+    v) verbose=1 ;;
+    *) echo "usage: $0 [-k] [-v] [filter]" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+filter=${1:-}
+
+command -v spin >/dev/null || { echo "run_models: spin not found (Debian package spin; scripts/setup-deps.sh)" >&2; exit 1; }
+CC=${CC:-cc}
+command -v "$CC" >/dev/null || { echo "run_models: no C compiler ($CC)" >&2; exit 1; }
+
+MEMLIM=${MODELS_MEMLIM:-1024}        # MiB per pan run
+DEPTH=${MODELS_DEPTH:-1000000}       # pan -m: far above any model's reachable depth
+PER_RUN=${MODELS_TIMEOUT:-90}        # seconds per pan run
+
+# name | model | spin -D flags | expect (ok: verifies; fail: rejected)
+ENTRIES=(
+  "stw                       | stw.pml | -DSTEPS=3                  | ok"
+  "stw.n3                    | stw.pml | -DN=3 -DSTEPS=1            | ok"
+  "stw.BROKEN_NO_COUNTDOWN   | stw.pml | -DBROKEN_NO_COUNTDOWN      | fail"
+  "stw.BROKEN_ATTACH_NO_WAIT | stw.pml | -DBROKEN_ATTACH_NO_WAIT    | fail"
+  "stw.BROKEN_DETACH_NO_PARK | stw.pml | -DBROKEN_DETACH_NO_PARK    | fail"
+  "stw.BROKEN_NO_SIGNAL      | stw.pml | -DBROKEN_NO_SIGNAL         | fail"
+  "stw.BROKEN_OWNER_NOT_PARKABLE | stw.pml | -DBROKEN_OWNER_NOT_PARKABLE | fail"
+  "stw.BROKEN_RESUME_NO_LOCK | stw.pml | -DBROKEN_RESUME_NO_LOCK    | fail"
+  "stw.BROKEN_RESUME_NO_LOCK.sc | stw.pml | -DBROKEN_RESUME_NO_LOCK -DNO_STORE_BUFFERS | ok"
+)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tally-models.XXXXXX")
+if [ $keep = 0 ]; then trap 'rm -rf "$work"' EXIT; fi
+fails=0 runs=0
+t_all=$(date +%s%N)
+for e in "${ENTRIES[@]}"; do
+  IFS='|' read -r name model flags expect <<<"$e"
+  name=$(echo $name) model=$(echo $model) expect=$(echo $expect)
+  flags=$(echo $flags)
+  if [ -n "$filter" ] && [[ $name != *"$filter"* ]]; then continue; fi
+  runs=$((runs + 1))
+  d="$work/$name"
+  mkdir -p "$d"
+  cp "$here/$model" "$d/"
+  t0=$(date +%s%N)
+  # shellcheck disable=SC2086
+  if ! (cd "$d" && spin -a $flags "$model" >spin.out 2>&1); then
+    echo "FAIL $name: spin -a $flags $model"; cat "$d/spin.out"; fails=$((fails + 1)); continue
+  fi
+  if ! (cd "$d" && "$CC" -O2 -DSAFETY -DMEMLIM="$MEMLIM" -o pan pan.c >cc.out 2>&1); then
+    echo "FAIL $name: cc pan.c"; cat "$d/cc.out"; fails=$((fails + 1)); continue
+  fi
+  (cd "$d" && timeout "$PER_RUN" nice ./pan -m"$DEPTH" >pan.out 2>&1)
+  rc=$?
+  t=$(( ($(date +%s%N) - t0) / 1000000 ))
+  out="$d/pan.out"
+  [ $verbose = 1 ] && cat "$out"
+  errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$out" | head -1)
+  stored=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$out" | head -1)
+  depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' "$out" | head -1)
+  what=$(grep -m1 -E "assertion violated|invalid end state|acceptance cycle|non-progress cycle" "$out" | sed 's/^pan:[0-9]*: *//')
+  summary=$(printf "states %s, depth %s, %d.%02ds" "${stored:-?}" "${depth:-?}" $((t / 1000)) $((t % 1000 / 10)))
+  if [ $rc = 124 ] || [ -z "$errors" ]; then
+    echo "FAIL $name: pan did not finish (rc $rc, ${PER_RUN}s limit)"; tail -5 "$out"; fails=$((fails + 1)); continue
+  fi
+  if [ "$expect" = ok ]; then
+    if [ "$errors" != 0 ]; then
+      echo "FAIL $name: expected to verify, SPIN found: $what ($summary)"
+      echo "     replay: cd $d && spin -t -p $flags $model"
+      fails=$((fails + 1))
+    elif grep -q -E "Search not completed|max search depth too small|out of memory" "$out"; then
+      echo "FAIL $name: search incomplete ($summary)"; grep -E "not completed|too small|memory" "$out"
+      fails=$((fails + 1))
+    else
+      echo "ok   $name: verified, 0 errors ($summary)"
+    fi
+  else
+    if [ "$errors" = 0 ]; then
+      echo "FAIL $name: broken variant NOT rejected by SPIN ($summary)"
+      fails=$((fails + 1))
+    else
+      echo "ok   $name: rejected: $what ($summary)"
+    fi
+  fi
+done
+t=$(( ($(date +%s%N) - t_all) / 1000000 ))
+if [ $runs = 0 ]; then echo "run_models: no entry matches '$filter'"; exit 1; fi
+[ $keep = 1 ] && echo "work directory: $work"
+printf "run_models: %d runs, %d failed, %d.%02ds\n" $runs $fails $((t / 1000)) $((t % 1000 / 10))
+[ $fails = 0 ]
