@@ -29,7 +29,7 @@ CC=${CC:-cc}
 command -v "$CC" >/dev/null || { echo "run_models: no C compiler ($CC)" >&2; exit 1; }
 
 MEMLIM=${MODELS_MEMLIM:-1024}        # MiB per pan run
-DEPTH=${MODELS_DEPTH:-1000000}       # pan -m: far above any model's reachable depth
+DEPTH=${MODELS_DEPTH:-100000}        # pan -m: far above every model's reachable depth (< 2000)
 PER_RUN=${MODELS_TIMEOUT:-90}        # seconds per pan run
 
 # name | model | spin -D flags | expect (ok: verifies; fail: rejected)
@@ -43,6 +43,12 @@ ENTRIES=(
   "stw.BROKEN_OWNER_NOT_PARKABLE | stw.pml | -DBROKEN_OWNER_NOT_PARKABLE | fail"
   "stw.BROKEN_RESUME_NO_LOCK | stw.pml | -DBROKEN_RESUME_NO_LOCK    | fail"
   "stw.BROKEN_RESUME_NO_LOCK.sc | stw.pml | -DBROKEN_RESUME_NO_LOCK -DNO_STORE_BUFFERS | ok"
+  "qsbr                        | qsbr.pml | -DSTEPS=3                | ok"
+  "qsbr.BROKEN_FREE_NOW        | qsbr.pml | -DBROKEN_FREE_NOW        | fail"
+  "qsbr.BROKEN_QS_IN_READ      | qsbr.pml | -DBROKEN_QS_IN_READ      | fail"
+  "qsbr.BROKEN_BATCH_REUSED    | qsbr.pml | -DBROKEN_BATCH_REUSED    | fail"
+  "qsbr.BROKEN_UNREGISTERED_NOW | qsbr.pml | -DBROKEN_UNREGISTERED_NOW | fail"
+  "qsbr.BROKEN_ONLINE_LATE     | qsbr.pml | -DBROKEN_ONLINE_LATE     | fail"
 )
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-models.XXXXXX")
@@ -63,7 +69,7 @@ for e in "${ENTRIES[@]}"; do
   if ! (cd "$d" && spin -a $flags "$model" >spin.out 2>&1); then
     echo "FAIL $name: spin -a $flags $model"; cat "$d/spin.out"; fails=$((fails + 1)); continue
   fi
-  if ! (cd "$d" && "$CC" -O2 -DSAFETY -DMEMLIM="$MEMLIM" -o pan pan.c >cc.out 2>&1); then
+  if ! (cd "$d" && "$CC" -O2 -DSAFETY -DCOLLAPSE -DMEMLIM="$MEMLIM" -o pan pan.c >cc.out 2>&1); then
     echo "FAIL $name: cc pan.c"; cat "$d/cc.out"; fails=$((fails + 1)); continue
   fi
   (cd "$d" && timeout "$PER_RUN" nice ./pan -m"$DEPTH" >pan.out 2>&1)
