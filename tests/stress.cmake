@@ -7,7 +7,8 @@
 #                                     racy must report violations in every run, every other
 #                                     backend none in any run;
 #      stress_manythreads_cycles_<b>  cycles with 1024 threads on atomic and biased (no livelock);
-#      stress_cli                     the front end's --help/--version/bad-argument contract.
+#      stress_cli                     the front end's --help/--version/bad-argument contract;
+#      stress_bench_compare           `tally bench --compare` on tests/stress/compare_{a,b}.json.
 #    racy runs only the negative controls and the workloads that share nothing between
 #    threads (private, convoy, forkcow), which must stay clean even there; the tsan build
 #    registers no racy entry (ThreadSanitizer flags its counts by design).
@@ -141,6 +142,9 @@ endif()
 
 add_test(NAME stress_cli COMMAND ${CMAKE_COMMAND} -DTALLY=${_stress_tally} -DMODE=cli -P ${_stress_script})
 set_tests_properties(stress_cli PROPERTIES LABELS "stress" TIMEOUT 60)
+# `tally bench --compare` on two small results.json fixtures (tests/stress/compare.sh)
+add_test(NAME stress_bench_compare COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/stress/compare.sh ${_stress_tally})
+set_tests_properties(stress_bench_compare PROPERTIES LABELS "stress" TIMEOUT 60)
 
 foreach(b ${TALLY_BACKENDS})
   # ThreadSanitizer reports every racy count by design: no racy entries in that build

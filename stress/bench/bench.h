@@ -1,10 +1,10 @@
 /* stress/bench/bench.h - interfaces between the parts of `tally bench`.
  *
- * Owns: the JSON document model (bench_json.c) used both to read what the measured programs
+ * Owns: the JSON helpers over json-c (bench_json.c) used both to read what the measured programs
  * print (`tally stress --json`, Google Benchmark's JSON, cpython_gc.py) and to write
  * results.json; child processes and machine facts (bench_proc.c); the report writers
  * (bench_report.c: results.json, results.csv, report.md, gnuplot plots); the command itself
- * (bench_main.c: arguments, the measurement matrix, --compare).
+ * (bench_main.c: arguments, the measurement matrix) and --compare (bench_compare.c).
  *
  * Single-threaded program: no synchronisation anywhere in these files.
  */
@@ -19,49 +19,64 @@
 /* results.json schema version: bumped on every incompatible change. */
 #define BENCH_SCHEMA_VERSION 1
 
-/* ==== JSON (bench_json.c) ================================================================= */
-typedef enum { BJ_NULL, BJ_BOOL, BJ_NUM, BJ_STR, BJ_ARR, BJ_OBJ } bj_type;
+/* ==== JSON (bench_json.c, on json-c) ===================================================== */
+/* A JSON value is a json-c object (libjson-c-dev); JSON null is the NULL pointer, as in json-c.
+ * These helpers add what json-c leaves to its callers: lookups with defaults and dotted paths,
+ * NULL-safe iteration, numbers stored as integers when they are whole, and a writer that puts
+ * null for NaN and infinities (JSON has neither; json-c would print NaN).  json-c was chosen
+ * over jansson because its tokener reads the NaN and Infinity that Google Benchmark prints
+ * for a counter without a value; jansson rejects them with every decoding flag and cannot
+ * even hold a NaN (json_real(NAN) returns NULL). */
+#include <json-c/json.h>
 
-typedef struct bj {
-    bj_type type;
-    bool b;
-    double num;
-    char *str;            /* BJ_STR */
-    size_t n, cap;        /* BJ_ARR / BJ_OBJ: number of items */
-    char **keys;          /* BJ_OBJ: keys[i] names items[i] */
-    struct bj **items;
-} bj;
+typedef struct json_object bj;
 
 /* Parse one JSON value (leading/trailing blanks allowed; NaN/Infinity accepted as numbers).
- * NULL on error, with a message in err (at least 128 bytes). */
+ * NULL on error, with a message in err. */
 bj *bj_parse(const char *text, char *err, size_t errlen);
-/* Parse the first '{' ... matching '}' found in text (programs may print lines before it). */
+/* Parse the object that starts on the first line beginning with '{' (programs may print lines
+ * before it, and nothing after it matters). */
 bj *bj_parse_embedded(const char *text, char *err, size_t errlen);
-void bj_free(bj *v);
+static inline void bj_free(bj *v) { json_object_put(v); }
 
-bj *bj_null(void);
-bj *bj_bool(bool b);
-bj *bj_num(double x);
-bj *bj_str(const char *s);
+static inline bj *bj_null(void) { return NULL; }
+static inline bj *bj_bool(bool b) { return json_object_new_boolean(b); }
+bj *bj_num(double x);   /* an integer when x is whole and below 1e15 in magnitude, else a double */
+static inline bj *bj_str(const char *s) { return json_object_new_string(s ? s : ""); }
 bj *bj_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-bj *bj_arr(void);
-bj *bj_obj(void);
-/* Append to an array / set a key of an object (replaces an existing key); takes ownership of
- * v and returns it. */
+static inline bj *bj_arr(void) { return json_object_new_array(); }
+static inline bj *bj_obj(void) { return json_object_new_object(); }
+/* Append to an array / set a key of an object (replacing the value of an existing key in its
+ * place); takes ownership of v and returns it. */
 bj *bj_push(bj *arr, bj *v);
 bj *bj_set(bj *obj, const char *key, bj *v);
 bj *bj_clone(const bj *v);
 
-bj *bj_get(const bj *obj, const char *key);       /* NULL if absent or obj not an object */
+static inline bool bj_is_obj(const bj *v) { return json_object_is_type(v, json_type_object); }
+static inline bool bj_is_arr(const bj *v) { return json_object_is_type(v, json_type_array); }
+static inline bool bj_is_str(const bj *v) { return json_object_is_type(v, json_type_string); }
+static inline bool bj_is_bool(const bj *v) { return json_object_is_type(v, json_type_boolean); }
+bool bj_is_num(const bj *v);                      /* an integer or a double */
+/* Value of a number or a boolean (1/0); NaN for anything else. */
+double bj_numval(const bj *v);
+/* Items of an array (0 for anything else) and the i-th of them. */
+static inline size_t bj_len(const bj *arr) { return bj_is_arr(arr) ? json_object_array_length(arr) : 0; }
+static inline bj *bj_at(const bj *arr, size_t i) { return json_object_array_get_idx(arr, i); }
+/* Members of an object in insertion order; no loop when v is not an object (or NULL):
+ *   BJ_EACH(obj, e) { use BJ_KEY(e), BJ_VAL(e) }      (break and continue work) */
+#define BJ_EACH(obj, e) \
+    for (struct lh_entry *e = bj_is_obj(obj) ? json_object_get_object(obj)->head : NULL; e; e = e->next)
+#define BJ_KEY(e) ((const char *)lh_entry_k(e))
+#define BJ_VAL(e) ((bj *)lh_entry_v(e))
+
+bj *bj_get(const bj *obj, const char *key);       /* NULL if absent, null, or obj not an object */
 /* Dotted path lookup: "a.b.c" */
 bj *bj_path(const bj *obj, const char *path);
 double bj_getnum(const bj *obj, const char *key, double dflt);
 const char *bj_getstr(const bj *obj, const char *key, const char *dflt);
-bool bj_is_num(const bj *v);
 
-/* Serialise (indent 0: one line). */
-void bj_write(FILE *f, const bj *v, int indent);
-int bj_write_file(const char *path, const bj *v);
+/* Write indented (null for non-finite numbers); 0 on success, -1 with errno on failure. */
+int bj_write_file(const char *path, bj *v);
 bj *bj_read_file(const char *path, char *err, size_t errlen);
 
 /* ==== processes and the machine (bench_proc.c) =========================================== */
@@ -98,8 +113,12 @@ bj *bench_versions(void);
 /* ==== report (bench_report.c) ============================================================= */
 /* Write results.csv, report.md and the plots (gnuplot, PNG and SVG) into dir from results. */
 int bench_write_report(const char *dir, const bj *results);
-/* --compare: print ratios B/A per figure; 0 on success, 2 on bad input. */
-int bench_compare(const char *a_path, const char *b_path);
+
+/* ==== --compare (bench_compare.c) ========================================================== */
+/* Print the targets whose status changed, then the figures in both files whose median moved by
+ * threshold_pct percent or more, largest change first, with a Mann-Whitney U test where both
+ * have repetitions.  0 on success, 2 (a one-line error printed) when a file cannot be read. */
+int bench_compare(const char *a_path, const char *b_path, double threshold_pct);
 
 /* ==== helpers (bench_main.c) ============================================================== */
 /* Median, min and max of n values (n >= 1; v is sorted in place). */

@@ -12,7 +12,7 @@
  *     threads, rounds interleaved with python3 stress/programs/binary_trees.py at the same depth.
  * Results: medians with min and max over the repetitions, in results.json (schema
  * BENCH_SCHEMA_VERSION), then results.csv, report.md and plots (bench_report.c).
- * `--compare A/results.json B/results.json` prints the ratio B/A of every figure in both.
+ * `--compare A/results.json B/results.json` (bench_compare.c) compares two runs.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -157,18 +157,18 @@ static size_t stress_choices(const char *help, const char *option, char **out, s
     return 0;
 }
 
-static char *stress_workload_names[MAX_LIST + 1];
+static char *discovered_workloads[MAX_LIST + 1];
 
 static const char *const *discover_workloads(void)
 {
     char *argv[] = {(char *)bench_exe_path(), "stress", "--help", NULL};
     bench_proc_result r;
     if (bench_run(argv, 30, &r) == 0) {
-        size_t n = stress_choices(r.out, "--workload", stress_workload_names, MAX_LIST);
+        size_t n = stress_choices(r.out, "--workload", discovered_workloads, MAX_LIST);
         bench_proc_result_free(&r);
         if (n > 0) {
-            stress_workload_names[n] = NULL;
-            return (const char *const *)stress_workload_names;
+            discovered_workloads[n] = NULL;
+            return (const char *const *)discovered_workloads;
         }
     }
     return fallback_workloads;
@@ -216,29 +216,25 @@ static void progress(const char *fmt, ...)
 /* Numeric leaves of a JSON object as dotted keys ("pauses.p99_us"); arrays are skipped. */
 static void flatten(const bj *v, const char *prefix, bj *out)
 {
-    if (!v)
-        return;
-    if (v->type == BJ_NUM || v->type == BJ_BOOL) {
-        bj_set(out, prefix, bj_num(v->type == BJ_NUM ? v->num : v->b));
+    if (bj_is_num(v) || bj_is_bool(v)) {
+        bj_set(out, prefix, bj_num(bj_numval(v)));
         return;
     }
-    if (v->type != BJ_OBJ)
-        return;
     /* Echoes of the configuration and of the machine are stored once, not per run. */
     static const char *const echoes[] = {"machine", "seed", "threads", "seconds_requested", "interrupted", "chaos",
                                          NULL};
-    for (size_t i = 0; i < v->n; i++) {
+    BJ_EACH(v, m) {
         bool echo = false;
         for (size_t e = 0; !prefix[0] && echoes[e]; e++)
-            echo |= strcmp(v->keys[i], echoes[e]) == 0;
+            echo |= strcmp(BJ_KEY(m), echoes[e]) == 0;
         if (echo)
             continue;
         char key[256];
         if (prefix[0])
-            snprintf(key, sizeof key, "%s.%s", prefix, v->keys[i]);
+            snprintf(key, sizeof key, "%s.%s", prefix, BJ_KEY(m));
         else
-            snprintf(key, sizeof key, "%s", v->keys[i]);
-        flatten(v->items[i], key, out);
+            snprintf(key, sizeof key, "%s", BJ_KEY(m));
+        flatten(BJ_VAL(m), key, out);
     }
 }
 
@@ -246,9 +242,9 @@ static void flatten(const bj *v, const char *prefix, bj *out)
 static double violations_of(const bj *flat)
 {
     double sum = 0;
-    for (size_t i = 0; flat && i < flat->n; i++)
-        if (strstr(flat->keys[i], "violations") && flat->items[i]->type == BJ_NUM && isfinite(flat->items[i]->num))
-            sum += flat->items[i]->num;
+    BJ_EACH(flat, m)
+        if (strstr(BJ_KEY(m), "violations") && bj_is_num(BJ_VAL(m)) && isfinite(bj_numval(BJ_VAL(m))))
+            sum += bj_numval(BJ_VAL(m));
     return sum;
 }
 
@@ -256,18 +252,18 @@ static double violations_of(const bj *flat)
 static bj *summarise(const bj *runs, const char *field)
 {
     bj *sum = bj_obj();
-    for (size_t r = 0; r < runs->n; r++) {
-        const bj *m = bj_get(runs->items[r], field);
-        for (size_t k = 0; m && k < m->n; k++) {
-            const char *key = m->keys[k];
+    for (size_t r = 0; r < bj_len(runs); r++) {
+        const bj *m = bj_get(bj_at(runs, r), field);
+        BJ_EACH(m, k) {
+            const char *key = BJ_KEY(k);
             if (bj_get(sum, key))
                 continue;
             double vals[256];
             size_t nv = 0;
-            for (size_t q = 0; q < runs->n && nv < 256; q++) {
-                const bj *x = bj_get(bj_get(runs->items[q], field), key);
-                if (x && x->type == BJ_NUM && isfinite(x->num))
-                    vals[nv++] = x->num;
+            for (size_t q = 0; q < bj_len(runs) && nv < 256; q++) {
+                const bj *x = bj_get(bj_get(bj_at(runs, q), field), key);
+                if (bj_is_num(x) && isfinite(bj_numval(x)))
+                    vals[nv++] = bj_numval(x);
             }
             if (!nv)
                 continue;
@@ -312,33 +308,36 @@ static bj *stderr_tail(const char *err)
     return bj_str(buf);
 }
 
+/* Order of two [largest value, count] pairs by value (json_object_array_sort's comparator: it
+ * receives pointers to the array's elements). */
+static int by_bucket_value(const void *a, const void *b)
+{
+    double x = bj_numval(bj_at(*(bj *const *)a, 0)), y = bj_numval(bj_at(*(bj *const *)b, 0));
+    return (x > y) - (x < y);
+}
+
 /* Add a run's pause histogram ([largest value, count] per non-empty bucket) to the pooled one of
  * its configuration (kept sorted by value): the report draws the whole distribution from it. */
 static void pool_buckets(bj *pooled, const bj *buckets)
 {
-    for (size_t i = 0; buckets && buckets->type == BJ_ARR && i < buckets->n; i++) {
-        const bj *pair = buckets->items[i];
-        if (!pair || pair->type != BJ_ARR || pair->n != 2 || pair->items[0]->type != BJ_NUM ||
-            pair->items[1]->type != BJ_NUM)
+    for (size_t i = 0; i < bj_len(buckets); i++) {
+        const bj *pair = bj_at(buckets, i);
+        if (bj_len(pair) != 2 || !bj_is_num(bj_at(pair, 0)) || !bj_is_num(bj_at(pair, 1)))
             continue;
-        double hi = pair->items[0]->num, count = pair->items[1]->num;
-        size_t k = 0;
-        while (k < pooled->n && pooled->items[k]->items[0]->num < hi)
+        double hi = bj_numval(bj_at(pair, 0)), count = bj_numval(bj_at(pair, 1));
+        size_t k = 0, n = bj_len(pooled);
+        while (k < n && bj_numval(bj_at(bj_at(pooled, k), 0)) != hi)
             k++;
-        if (k < pooled->n && pooled->items[k]->items[0]->num == hi) {
-            pooled->items[k]->items[1]->num += count;
+        if (k < n) {
+            bj *old = bj_at(pooled, k);
+            json_object_array_put_idx(old, 1, bj_num(bj_numval(bj_at(old, 1)) + count));
             continue;
         }
-        bj *np = bj_arr();
+        bj *np = bj_push(pooled, bj_arr());
         bj_push(np, bj_num(hi));
         bj_push(np, bj_num(count));
-        bj_push(pooled, np);   /* appended, then moved into place */
-        for (size_t j = pooled->n - 1; j > k; j--) {
-            bj *x = pooled->items[j];
-            pooled->items[j] = pooled->items[j - 1];
-            pooled->items[j - 1] = x;
-        }
     }
+    json_object_array_sort(pooled, by_bucket_value);
 }
 
 /* One configuration, o->reps runs.  `label` names it in results.json (the backend, or a variant
@@ -438,8 +437,8 @@ static bool is_standard_gb_key(const char *k)
 static void fold_gb(const bj *doc, bj *rows)
 {
     const bj *list = bj_get(doc, "benchmarks");
-    for (size_t i = 0; list && i < list->n; i++) {
-        const bj *b = list->items[i];
+    for (size_t i = 0; i < bj_len(list); i++) {
+        const bj *b = bj_at(list, i);
         const char *run = bj_getstr(b, "run_name", bj_getstr(b, "name", "?"));
         const char *type = bj_getstr(b, "run_type", "iteration");
         const char *agg = bj_getstr(b, "aggregate_name", "");
@@ -449,14 +448,14 @@ static void fold_gb(const bj *doc, bj *rows)
         bj *row = bj_get(rows, run);
         if (!row)
             row = bj_set(rows, run, bj_obj());
-        if (bj_get(b, "error_occurred") && bj_get(b, "error_occurred")->b)
+        if (bj_getnum(b, "error_occurred", 0) != 0)
             bj_set(row, "error", bj_str(bj_getstr(b, "error_message", "error")));
-        for (size_t k = 0; k < b->n; k++) {
-            const char *key = b->keys[k];
+        BJ_EACH(b, m) {
+            const char *key = BJ_KEY(m);
             bool is_time = strcmp(key, "real_time") == 0;
-            if ((!is_time && is_standard_gb_key(key)) || b->items[k]->type != BJ_NUM)
+            if ((!is_time && is_standard_gb_key(key)) || !bj_is_num(BJ_VAL(m)))
                 continue;
-            double val = b->items[k]->num;
+            double val = bj_numval(BJ_VAL(m));
             if (is_time) { /* per-iteration wall time, in ns */
                 const char *unit = bj_getstr(b, "time_unit", "ns");
                 val *= !strcmp(unit, "us") ? 1e3 : !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "s") ? 1e9 : 1;
@@ -477,35 +476,24 @@ static void fold_gb(const bj *doc, bj *rows)
         }
     }
     /* Rows without aggregates: median/min/max of their runs. */
-    for (size_t r = 0; r < rows->n; r++) {
-        bj *row = rows->items[r];
-        for (size_t k = 0; k < row->n; k++) {
-            bj *c = row->items[k];
+    BJ_EACH(rows, r) {
+        BJ_EACH(BJ_VAL(r), k) {
+            bj *c = BJ_VAL(k);
             bj *vals = bj_get(c, "_values");
             if (!vals)
                 continue;
-            if (!bj_get(c, "median") && vals->n) {
+            if (!bj_get(c, "median") && bj_len(vals)) {
                 double v[256];
-                size_t n = vals->n < 256 ? vals->n : 256;
+                size_t n = bj_len(vals) < 256 ? bj_len(vals) : 256;
                 for (size_t q = 0; q < n; q++)
-                    v[q] = vals->items[q]->num;
+                    v[q] = bj_numval(bj_at(vals, q));
                 double med, mn, mx;
                 bench_stats(v, n, &med, &mn, &mx);
                 bj_set(c, "median", bj_num(med));
                 bj_set(c, "min", bj_num(mn));
                 bj_set(c, "max", bj_num(mx));
             }
-            /* drop the scratch list */
-            for (size_t q = 0; q < c->n; q++) {
-                if (strcmp(c->keys[q], "_values") == 0) {
-                    bj_free(c->items[q]);
-                    free(c->keys[q]);
-                    memmove(&c->items[q], &c->items[q + 1], (c->n - q - 1) * sizeof *c->items);
-                    memmove(&c->keys[q], &c->keys[q + 1], (c->n - q - 1) * sizeof *c->keys);
-                    c->n--;
-                    break;
-                }
-            }
+            json_object_object_del(c, "_values");   /* the scratch list */
         }
     }
 }
@@ -707,9 +695,9 @@ static void micro_targets(const bj *micro, bj *targets)
  * reports (ns_per_object for full collections and 2-cycle reclaim, p99 pause in us). */
 const bj *bench_find_row(const bj *rows, const char *needle, const char *counter)
 {
-    for (size_t i = 0; rows && i < rows->n; i++)
-        if (strstr(rows->keys[i], needle) && bj_get(rows->items[i], counter))
-            return rows->items[i];
+    BJ_EACH(rows, r)
+        if (strstr(BJ_KEY(r), needle) && bj_get(BJ_VAL(r), counter))
+            return BJ_VAL(r);
     return NULL;
 }
 
@@ -758,11 +746,11 @@ static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
         add_target(targets, id, b, "2-cycle reclaim <= 50 ns/object", v, "<=", 50, "ns/object", d);
         /* Young pauses with 0 and 1,000,000 old objects. */
         double p0 = NAN, p1 = NAN;
-        for (size_t r = 0; rows && r < rows->n; r++) {
-            const char *name = rows->keys[r];
+        BJ_EACH(rows, r) {
+            const char *name = BJ_KEY(r);
             if (!strstr(name, "young"))
                 continue;
-            double p = bj_getnum(bj_get(rows->items[r], "p99_us"), "median", NAN);
+            double p = bj_getnum(bj_get(BJ_VAL(r), "p99_us"), "median", NAN);
             if (strstr(name, "1000000") || strstr(name, "old:1M") || strstr(name, "1M"))
                 p1 = p;
             else if (strstr(name, "/0") || strstr(name, "old:0"))
@@ -788,8 +776,8 @@ static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
  * with fewer than 2 collections are skipped (the final collection alone says nothing). */
 static const bj *stress_cfg(const bj *cfgs, const char *backend, const char *workload, int threads)
 {
-    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-        const bj *c = cfgs->items[i];
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i);
         if (strcmp(bj_getstr(c, "backend", ""), backend) == 0 && strcmp(bj_getstr(c, "workload", ""), workload) == 0 &&
             (int)bj_getnum(c, "threads", 0) == threads)
             return c;
@@ -885,59 +873,57 @@ static void collect_figures(const bj *res, bj *figs)
     static const char *const gbkinds[] = {"micro", "gc", NULL};
     for (size_t k = 0; gbkinds[k]; k++) {
         const bj *all = bj_get(res, gbkinds[k]);
-        for (size_t b = 0; all && b < all->n; b++) {
-            const bj *rows = bj_get(all->items[b], "rows");
-            for (size_t r = 0; rows && r < rows->n; r++)
-                for (size_t c = 0; c < rows->items[r]->n; c++) {
+        BJ_EACH(all, b) {
+            const bj *rows = bj_get(BJ_VAL(b), "rows");
+            BJ_EACH(rows, r)
+                BJ_EACH(BJ_VAL(r), c) {
                     /* the time per iteration says nothing more where the row has ns_per_op */
-                    if (strcmp(rows->items[r]->keys[c], "real_time_ns") == 0 && bj_get(rows->items[r], "ns_per_op"))
+                    if (strcmp(BJ_KEY(c), "real_time_ns") == 0 && bj_get(BJ_VAL(r), "ns_per_op"))
                         continue;
                     char id[512];
-                    snprintf(id, sizeof id, "%s/%s/%s/%s", gbkinds[k], all->keys[b], rows->keys[r],
-                             rows->items[r]->keys[c]);
-                    add_figure(figs, id, rows->items[r]->items[c]);
+                    snprintf(id, sizeof id, "%s/%s/%s/%s", gbkinds[k], BJ_KEY(b), BJ_KEY(r), BJ_KEY(c));
+                    add_figure(figs, id, BJ_VAL(c));
                 }
         }
     }
     const bj *cp = bj_get(bj_get(res, "cpython_gc"), "result");
-    for (size_t k = 0; cp && k < cp->n; k++) {
-        if (cp->items[k]->type != BJ_NUM || strstr(cp->keys[k], "version"))
+    BJ_EACH(cp, k) {
+        if (!bj_is_num(BJ_VAL(k)) || strstr(BJ_KEY(k), "version"))
             continue;
         char id[256];
-        snprintf(id, sizeof id, "cpython_gc/%s", cp->keys[k]);
+        snprintf(id, sizeof id, "cpython_gc/%s", BJ_KEY(k));
         bj *one = bj_obj();
-        bj_set(one, "median", bj_num(cp->items[k]->num));
-        bj_set(one, "min", bj_num(cp->items[k]->num));
-        bj_set(one, "max", bj_num(cp->items[k]->num));
+        double x = bj_numval(BJ_VAL(k));
+        bj_set(one, "median", bj_num(x));
+        bj_set(one, "min", bj_num(x));
+        bj_set(one, "max", bj_num(x));
         add_figure(figs, id, one);
         bj_free(one);
     }
     const bj *bt = bj_path(res, "programs.binary_trees");
     const bj *btc = bj_get(bt, "configs");
-    for (size_t i = 0; btc && i < btc->n; i++) {
-        const bj *sum = bj_get(btc->items[i], "summary");
-        for (size_t k = 0; sum && k < sum->n; k++) {
+    for (size_t i = 0; i < bj_len(btc); i++) {
+        const bj *c = bj_at(btc, i);
+        BJ_EACH(bj_get(c, "summary"), k) {
             char id[512];
-            snprintf(id, sizeof id, "programs/binary_trees/%s/t%d/%s", bj_getstr(btc->items[i], "backend", "?"),
-                     (int)bj_getnum(btc->items[i], "threads", 0), sum->keys[k]);
-            add_figure(figs, id, sum->items[k]);
+            snprintf(id, sizeof id, "programs/binary_trees/%s/t%d/%s", bj_getstr(c, "backend", "?"),
+                     (int)bj_getnum(c, "threads", 0), BJ_KEY(k));
+            add_figure(figs, id, BJ_VAL(k));
         }
     }
-    const bj *btp = bj_path(bt, "cpython.summary");
-    for (size_t k = 0; btp && k < btp->n; k++) {
+    BJ_EACH(bj_path(bt, "cpython.summary"), k) {
         char id[512];
-        snprintf(id, sizeof id, "programs/binary_trees/cpython/%s", btp->keys[k]);
-        add_figure(figs, id, btp->items[k]);
+        snprintf(id, sizeof id, "programs/binary_trees/cpython/%s", BJ_KEY(k));
+        add_figure(figs, id, BJ_VAL(k));
     }
     const bj *cfgs = bj_get(res, "stress");
-    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-        const bj *cfg = cfgs->items[i];
-        const bj *sum = bj_get(cfg, "summary");
-        for (size_t k = 0; sum && k < sum->n; k++) {
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *cfg = bj_at(cfgs, i);
+        BJ_EACH(bj_get(cfg, "summary"), k) {
             char id[512];
             snprintf(id, sizeof id, "stress/%s/%s/t%d/%s", bj_getstr(cfg, "backend", "?"),
-                     bj_getstr(cfg, "workload", "?"), (int)bj_getnum(cfg, "threads", 0), sum->keys[k]);
-            add_figure(figs, id, sum->items[k]);
+                     bj_getstr(cfg, "workload", "?"), (int)bj_getnum(cfg, "threads", 0), BJ_KEY(k));
+            add_figure(figs, id, BJ_VAL(k));
         }
     }
 }
@@ -979,8 +965,7 @@ static void bt_run_one(const char *path, int depth, int threads, const char *ref
     char err[256];
     bj *doc = bj_parse_embedded(r.out, err, sizeof err);
     char *lines = bt_lines(r.out);
-    bool checks_ok = doc && bj_get(doc, "checks_ok") && bj_get(doc, "checks_ok")->type == BJ_BOOL &&
-                     bj_get(doc, "checks_ok")->b;
+    bool checks_ok = bj_is_bool(bj_get(doc, "checks_ok")) && json_object_get_boolean(bj_get(doc, "checks_ok"));
     bool same = !reference || (lines && strcmp(lines, reference) == 0);
     bj_set(run, "checks_ok", bj_bool(checks_ok));
     if (reference)
@@ -990,9 +975,9 @@ static void bt_run_one(const char *path, int depth, int threads, const char *ref
         bj *all = bj_obj(), *flat = bj_obj();
         flatten(doc, "", all);
         /* echoes of the configuration and the verdict are no figures */
-        for (size_t k = 0; k < all->n; k++)
-            if (strcmp(all->keys[k], "depth") != 0 && strcmp(all->keys[k], "checks_ok") != 0)
-                bj_set(flat, all->keys[k], bj_clone(all->items[k]));
+        BJ_EACH(all, k)
+            if (strcmp(BJ_KEY(k), "depth") != 0 && strcmp(BJ_KEY(k), "checks_ok") != 0)
+                bj_set(flat, BJ_KEY(k), bj_clone(BJ_VAL(k)));
         bj_free(all);
         /* the process as a whole (start-up and tally_fini included), as CPython's is measured */
         bj_set(flat, "wall_s", bj_num(r.wall_s));
@@ -1107,8 +1092,8 @@ static bj *run_programs(const bench_opts *o, size_t reps, int depth)
                 free(lines);
         }
         step_done(python ? est_program_run : 0);
-        for (size_t i = 0; i < configs->n; i++) {
-            bj *cfg = configs->items[i];
+        for (size_t i = 0; i < bj_len(configs); i++) {
+            bj *cfg = bj_at(configs, i);
             size_t b;
             for (b = 0; b < o->nbackends; b++)
                 if (strcmp(o->backends[b], bj_getstr(cfg, "backend", "")) == 0)
@@ -1118,8 +1103,8 @@ static bj *run_programs(const bench_opts *o, size_t reps, int depth)
             step_done(est_program_run);
         }
     }
-    for (size_t i = 0; i < configs->n; i++)
-        bj_set(configs->items[i], "summary", summarise(bj_get(configs->items[i], "runs"), "metrics"));
+    for (size_t i = 0; i < bj_len(configs); i++)
+        bj_set(bj_at(configs, i), "summary", summarise(bj_get(bj_at(configs, i), "runs"), "metrics"));
     bj_set(cp, "summary", summarise(bj_get(cp, "runs"), "metrics"));
     for (size_t b = 0; b < MAX_LIST; b++)
         free(paths[b]);
@@ -1131,10 +1116,10 @@ static bj *run_programs(const bench_opts *o, size_t reps, int depth)
 static const bj *bt_config(const bj *bt, const char *backend, int threads)
 {
     const bj *cfgs = bj_get(bt, "configs");
-    for (size_t i = 0; cfgs && i < cfgs->n; i++)
-        if (strcmp(bj_getstr(cfgs->items[i], "backend", ""), backend) == 0 &&
-            (int)bj_getnum(cfgs->items[i], "threads", 0) == threads)
-            return cfgs->items[i];
+    for (size_t i = 0; i < bj_len(cfgs); i++)
+        if (strcmp(bj_getstr(bj_at(cfgs, i), "backend", ""), backend) == 0 &&
+            (int)bj_getnum(bj_at(cfgs, i), "threads", 0) == threads)
+            return bj_at(cfgs, i);
     return NULL;
 }
 
@@ -1207,10 +1192,11 @@ static int render_only(const char *path, const char *out)
 static void usage(FILE *f, tally_cli_opt *opts, size_t n)
 {
     tally_cli_usage(f, "tally bench [--quick] [--out DIR] [--reps N] [--threads LIST] [--backends LIST] "
-                       "[--workloads LIST] [--compare A/results.json B/results.json]",
+                       "[--workloads LIST] [--compare A/results.json B/results.json [--threshold PCT]]",
                     "Measure every backend (microbenchmarks, collector, stress workloads x thread counts,\n"
                     "each configuration in its own process) and write results.json, results.csv,\n"
-                    "report.md and plots to DIR.  --compare A B prints the ratio B/A of every figure.",
+                    "report.md and plots to DIR.  --compare A B lists the targets whose status changed and\n"
+                    "the figures whose median moved, largest change first.",
                     opts, n);
 }
 
@@ -1224,6 +1210,7 @@ int tally_bench_main(int argc, char **argv)
     double seconds = 0;
     const char *threads_arg = NULL, *backends_arg = NULL, *workloads_arg = NULL, *unused_compare = NULL,
                *render = NULL;
+    double threshold = 5;
     tally_cli_opt opts[] = {
         {"--quick", TALLY_CLI_FLAG, NULL, "short runs (under 3 minutes on 2 cores)", NULL, 0, 0, 0, 0, NULL, &quick, false},
         {"--out", TALLY_CLI_STRING, "DIR", "output directory", "report", 0, 0, 0, 0, NULL, &o.out, false},
@@ -1239,8 +1226,10 @@ int tally_bench_main(int argc, char **argv)
         {"--render", TALLY_CLI_STRING, "FILE", "write results.csv, report.md and the plots of an existing "
          "results.json into --out, measuring nothing", NULL, 0, 0, 0, 0, NULL, &render, false},
         /* Listed for --help and error messages; taken out of argv before parsing (two values). */
-        {"--compare", TALLY_CLI_STRING, "A B", "print the ratio B/A of every figure of two results.json and exit",
-         NULL, 0, 0, 0, 0, NULL, &unused_compare, false},
+        {"--compare", TALLY_CLI_STRING, "A B", "compare two results.json (targets whose status changed, then the "
+         "figures that moved, with a Mann-Whitney U test) and exit", NULL, 0, 0, 0, 0, NULL, &unused_compare, false},
+        {"--threshold", TALLY_CLI_DOUBLE, "PCT", "--compare: list the figures whose median moved by PCT percent "
+         "or more", "5", 0, 0, 0, 1e6, NULL, &threshold, false},
     };
     const size_t nopts = sizeof opts / sizeof opts[0];
 
@@ -1272,7 +1261,9 @@ int tally_bench_main(int argc, char **argv)
         return tally_cli_error(PROG, "invalid value '%s' for --compare: expected two results.json paths (--compare A B)",
                                unused_compare);
     if (o.compare_a)
-        return bench_compare(o.compare_a, o.compare_b);
+        return bench_compare(o.compare_a, o.compare_b, threshold);
+    if (tally_cli_find(opts, nopts, "--threshold")->seen)
+        return tally_cli_error(PROG, "invalid combination --threshold %g: it applies to --compare A B only", threshold);
     if (render)
         return render_only(render, o.out);
 

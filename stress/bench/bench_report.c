@@ -1,4 +1,4 @@
-/* stress/bench/bench_report.c - the report of `tally bench`: CSV, Markdown, plots, --compare.
+/* stress/bench/bench_report.c - the report of `tally bench`: CSV, Markdown, plots.
  *
  * Owns: turning results.json (built by bench_main.c) into results.csv (one row per figure),
  * report.md (machine, targets met/missed, microbenchmarks against the anchors, throughput per
@@ -36,11 +36,11 @@ static const char *last_component(const char *key)
 static const bj *find_metric(const bj *summary, const char *const *cands, const char **key_out)
 {
     for (size_t c = 0; cands[c]; c++)
-        for (size_t i = 0; summary && i < summary->n; i++)
-            if (strcmp(summary->keys[i], cands[c]) == 0 || strcmp(last_component(summary->keys[i]), cands[c]) == 0) {
+        BJ_EACH(summary, m)
+            if (strcmp(BJ_KEY(m), cands[c]) == 0 || strcmp(last_component(BJ_KEY(m)), cands[c]) == 0) {
                 if (key_out)
-                    *key_out = summary->keys[i];
-                return summary->items[i];
+                    *key_out = BJ_KEY(m);
+                return BJ_VAL(m);
             }
     return NULL;
 }
@@ -85,8 +85,8 @@ static const char *fmt_stat(const bj *stat, char *buf, size_t len)
 static size_t distinct_threads(const bj *arr, int *out, size_t max)
 {
     size_t n = 0;
-    for (size_t i = 0; arr && i < arr->n; i++) {
-        int t = (int)bj_getnum(arr->items[i], "threads", 0);
+    for (size_t i = 0; i < bj_len(arr); i++) {
+        int t = (int)bj_getnum(bj_at(arr, i), "threads", 0);
         size_t j;
         for (j = 0; j < n; j++)
             if (out[j] == t)
@@ -105,8 +105,8 @@ static size_t distinct_threads(const bj *arr, int *out, size_t max)
 
 static const bj *find_cfg(const bj *cfgs, const char *backend, const char *workload, int threads)
 {
-    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-        const bj *c = cfgs->items[i];
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i);
         if (strcmp(bj_getstr(c, "backend", ""), backend) == 0 && strcmp(bj_getstr(c, "workload", ""), workload) == 0 &&
             (int)bj_getnum(c, "threads", -1) == threads)
             return c;
@@ -153,9 +153,9 @@ static size_t param_names(const bj *res, const char *key, const char **out, size
 {
     const bj *l = bj_get(bj_get(res, "parameters"), key);
     size_t n = 0;
-    for (size_t i = 0; l && i < l->n && n < max; i++)
-        if (l->items[i]->type == BJ_STR)
-            out[n++] = l->items[i]->str;
+    for (size_t i = 0; i < bj_len(l) && n < max; i++)
+        if (bj_is_str(bj_at(l, i)))
+            out[n++] = json_object_get_string(bj_at(l, i));
     return n;
 }
 
@@ -169,16 +169,16 @@ static int write_csv(const char *dir, const bj *res)
         return -1;
     fprintf(f, "figure,median,min,max\n");
     const bj *figs = bj_get(res, "figures");
-    for (size_t i = 0; figs && i < figs->n; i++) {
-        const bj *x = figs->items[i];
+    for (size_t i = 0; i < bj_len(figs); i++) {
+        const bj *x = bj_at(figs, i);
         fprintf(f, "\"%s\",%.6g,%.6g,%.6g\n", bj_getstr(x, "id", ""), bj_getnum(x, "median", NAN),
                 bj_getnum(x, "min", NAN), bj_getnum(x, "max", NAN));
     }
     const bj *t = bj_get(res, "targets");
-    for (size_t i = 0; t && i < t->n; i++) {
-        double v = bj_getnum(t->items[i], "value", NAN);
-        fprintf(f, "\"target/%s/%s\",%.6g,%.6g,%.6g\n", bj_getstr(t->items[i], "id", ""),
-                bj_getstr(t->items[i], "status", ""), v, v, v);
+    for (size_t i = 0; i < bj_len(t); i++) {
+        double v = bj_getnum(bj_at(t, i), "value", NAN);
+        fprintf(f, "\"target/%s/%s\",%.6g,%.6g,%.6g\n", bj_getstr(bj_at(t, i), "id", ""),
+                bj_getstr(bj_at(t, i), "status", ""), v, v, v);
     }
     return fclose(f);
 }
@@ -281,8 +281,8 @@ static void plot_pause_cdfs(plotter *p, const bj *cfgs, const char **workloads, 
                 /* The whole distribution, pooled over the repetitions, when the run kept it (a
                  * step per histogram bucket); otherwise the six percentiles joined by lines. */
                 const bj *pb = bj_get(c, "pause_buckets");
-                bool buckets = pb && pb->type == BJ_ARR && pb->n >= 2;
-                size_t cap = 16 + (buckets ? pb->n : 0), n = 0;
+                bool buckets = bj_len(pb) >= 2;
+                size_t cap = 16 + (buckets ? bj_len(pb) : 0), n = 0;
                 double *qs = malloc(cap * sizeof *qs), *us = malloc(cap * sizeof *us);
                 if (!qs || !us) {
                     free(qs), free(us);
@@ -290,11 +290,11 @@ static void plot_pause_cdfs(plotter *p, const bj *cfgs, const char **workloads, 
                 }
                 if (buckets) {
                     double total = 0, seen = 0;
-                    for (size_t i = 0; i < pb->n; i++)
-                        total += pb->items[i]->items[1]->num;
-                    for (size_t i = 0; i < pb->n; i++) {
-                        seen += pb->items[i]->items[1]->num;
-                        us[n] = pb->items[i]->items[0]->num * 1e-3;
+                    for (size_t i = 0; i < bj_len(pb); i++)
+                        total += bj_numval(bj_at(bj_at(pb, i), 1));
+                    for (size_t i = 0; i < bj_len(pb); i++) {
+                        seen += bj_numval(bj_at(bj_at(pb, i), 1));
+                        us[n] = bj_numval(bj_at(bj_at(pb, i), 0)) * 1e-3;
                         qs[n++] = seen / total;
                     }
                 } else {
@@ -417,8 +417,8 @@ static void md_targets(FILE *f, const bj *res)
     const bj *t = bj_get(res, "targets");
     fprintf(f, "## Targets\n\n| target | backend | figure | limit | status | measured |\n|---|---|---|---|---|---|\n");
     int met = 0, missed = 0, nm = 0;
-    for (size_t i = 0; t && i < t->n; i++) {
-        const bj *x = t->items[i];
+    for (size_t i = 0; i < bj_len(t); i++) {
+        const bj *x = bj_at(t, i);
         const char *st = bj_getstr(x, "status", "?");
         char v[64], num[32];
         double val = bj_getnum(x, "value", NAN);
@@ -539,10 +539,10 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
             else
                 fprintf(f, " – |\n");
         }
-        for (size_t i = 0; plots && i < plots->n; i++) {
+        for (size_t i = 0; i < bj_len(plots); i++) {
             char want[256];
             snprintf(want, sizeof want, "throughput_%s", workloads[w]);
-            if (strcmp(plots->items[i]->str, want) == 0)
+            if (strcmp(json_object_get_string(bj_at(plots, i)), want) == 0)
                 fprintf(f, "\n![throughput vs threads, %s](%s.svg)\n", workloads[w], want);
         }
         fprintf(f, "\n");
@@ -554,8 +554,8 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
 static int md_pause_rows(FILE *f, const bj *cfgs, bool oversubscribed, double cores)
 {
     int rows = 0;
-    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-        const bj *c = cfgs->items[i];
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i);
         double count = hist_field(c, PAUSE_HIST, "count");
         int threads = (int)bj_getnum(c, "threads", 0);
         if (!(count >= 2) || (threads > cores) != oversubscribed)
@@ -591,9 +591,9 @@ static void md_pauses(FILE *f, const bj *res, const bj *cfgs, const bj *plots)
     md_pause_rows(f, cfgs, true, cores);
     fprintf(f, "\nCDF of the pauses per backend (one line per workload, at the largest thread count "
                "that collected):\n\n");
-    for (size_t i = 0; plots && i < plots->n; i++)
-        if (strncmp(plots->items[i]->str, "pause_cdf_", 10) == 0)
-            fprintf(f, "![%s](%s.svg)\n\n", plots->items[i]->str, plots->items[i]->str);
+    for (size_t i = 0; i < bj_len(plots); i++)
+        if (strncmp(json_object_get_string(bj_at(plots, i)), "pause_cdf_", 10) == 0)
+            fprintf(f, "![%s](%s.svg)\n\n", json_object_get_string(bj_at(plots, i)), json_object_get_string(bj_at(plots, i)));
 }
 
 static void md_memory(FILE *f, const bj *res, const char **workloads, size_t nw, const char **backends, size_t nb,
@@ -612,8 +612,8 @@ static void md_memory(FILE *f, const bj *res, const char **workloads, size_t nw,
                              NAN);
         fprintf(f, "| %s | %.1f | %.1f |\n", backends[b], o, l);
     }
-    for (size_t i = 0; plots && i < plots->n; i++)
-        if (strcmp(plots->items[i]->str, "memory_per_object") == 0)
+    for (size_t i = 0; i < bj_len(plots); i++)
+        if (strcmp(json_object_get_string(bj_at(plots, i)), "memory_per_object") == 0)
             fprintf(f, "\n![memory per object](memory_per_object.svg)\n");
     int threads[64];
     size_t nt = distinct_threads(cfgs, threads, 64);
@@ -658,8 +658,8 @@ static void md_gil(FILE *f, const bj *cfgs, const char **backends, size_t nb)
                "wait = time threads spent waiting to take the GIL.\n\n| workload | threads | acquisitions | "
                "switches | drop requests | forced switches | wait total (ms) | longest wait (ms) |\n"
                "|---|---|---|---|---|---|---|---|\n");
-    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-        const bj *c = cfgs->items[i], *s = bj_get(c, "summary");
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i), *s = bj_get(c, "summary");
         if (!bj_get(s, "gil.switches"))
             continue;
         fprintf(f, "| %s | %d |", bj_getstr(c, "workload", ""), (int)bj_getnum(c, "threads", 0));
@@ -706,11 +706,11 @@ static void md_races(FILE *f, const bj *cfgs, const char **backends, size_t nb)
                "|---|---|---|---|---|---|---|\n");
     for (size_t b = 0; b < nb; b++) {
         double runs = 0, withv = 0, v = 0, crashes = 0, fails = 0;
-        for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-            const bj *c = cfgs->items[i];
+        for (size_t i = 0; i < bj_len(cfgs); i++) {
+            const bj *c = bj_at(cfgs, i);
             if (strcmp(bj_getstr(c, "backend", ""), backends[b]) != 0)
                 continue;
-            runs += (double)bj_get(c, "runs")->n;
+            runs += (double)bj_len(bj_get(c, "runs"));
             withv += bj_getnum(c, "runs_with_violations", 0);
             v += bj_getnum(c, "violations", 0);
             crashes += bj_getnum(c, "crashes", 0);
@@ -729,24 +729,24 @@ static void md_races(FILE *f, const bj *cfgs, const char **backends, size_t nb)
     }
     fprintf(f, "\nPer workload (runs with violations or crashes / runs):\n\n| backend | workload | threads | runs | "
                "with violations | violations | crashed | failed | last stderr line |\n|---|---|---|---|---|---|---|---|---|\n");
-    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-        const bj *c = cfgs->items[i];
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i);
         double withv = bj_getnum(c, "runs_with_violations", 0), cr = bj_getnum(c, "crashes", 0),
                fl = bj_getnum(c, "failures", 0);
         if (withv + cr + fl == 0)
             continue;
         const bj *runs = bj_get(c, "runs");
         const char *tail = "";
-        for (size_t r = 0; runs && r < runs->n; r++)
-            if (bj_getstr(runs->items[r], "stderr_tail", NULL))
-                tail = bj_getstr(runs->items[r], "stderr_tail", "");
+        for (size_t r = 0; r < bj_len(runs); r++)
+            if (bj_getstr(bj_at(runs, r), "stderr_tail", NULL))
+                tail = bj_getstr(bj_at(runs, r), "stderr_tail", "");
         char clean[160];
         size_t j = 0;
         for (const char *p = tail; *p && j < sizeof clean - 1; p++)
             clean[j++] = (*p == '|' || *p == '\r' || *p == '\033') ? ' ' : *p;
         clean[j] = 0;
         fprintf(f, "| %s | %s | %d | %zu | %.0f | %.0f | %.0f | %.0f | %s |\n", bj_getstr(c, "backend", ""),
-                bj_getstr(c, "workload", ""), (int)bj_getnum(c, "threads", 0), runs ? runs->n : 0, withv,
+                bj_getstr(c, "workload", ""), (int)bj_getnum(c, "threads", 0), bj_len(runs), withv,
                 bj_getnum(c, "violations", 0), cr, fl, clean);
     }
     fprintf(f, "\n");
@@ -817,14 +817,13 @@ static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
                "|---|---|---|---|\n");
     for (size_t b = 0; b < nb; b++) {
         const bj *rows = bj_get(bj_get(gc, backends[b]), "rows");
-        for (size_t r = 0; rows && r < rows->n; r++)
-            for (size_t c = 0; c < rows->items[r]->n; c++) {
-                const char *cn = rows->items[r]->keys[c];
+        BJ_EACH(rows, r)
+            BJ_EACH(BJ_VAL(r), c) {
+                const char *cn = BJ_KEY(c);
                 if (strcmp(cn, "error") == 0)
                     continue;
                 char buf[96];
-                fprintf(f, "| %s | %s | %s | %s |\n", backends[b], rows->keys[r], cn,
-                        fmt_stat(rows->items[r]->items[c], buf, sizeof buf));
+                fprintf(f, "| %s | %s | %s | %s |\n", backends[b], BJ_KEY(r), cn, fmt_stat(BJ_VAL(c), buf, sizeof buf));
             }
     }
     fprintf(f, "\n");
@@ -857,16 +856,16 @@ static void md_programs(FILE *f, const bj *res)
                "|---|---|---|---|---|---|---|---|\n",
             depth, depth + 1, depth, depth, depth, bj_getnum(bt, "reps", 0));
     /* the configurations come in pairs (1 thread, 2 threads) per backend, in the run's order */
-    for (size_t i = 0; cfgs && i < cfgs->n; i++) {
-        const bj *c1 = cfgs->items[i];
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c1 = bj_at(cfgs, i);
         if ((int)bj_getnum(c1, "threads", 0) != 1)
             continue;
         const char *b = bj_getstr(c1, "backend", "?");
         const bj *c2 = NULL;
-        for (size_t j = 0; j < cfgs->n; j++)
-            if (strcmp(bj_getstr(cfgs->items[j], "backend", ""), b) == 0 &&
-                (int)bj_getnum(cfgs->items[j], "threads", 0) == 2)
-                c2 = cfgs->items[j];
+        for (size_t j = 0; j < bj_len(cfgs); j++)
+            if (strcmp(bj_getstr(bj_at(cfgs, j), "backend", ""), b) == 0 &&
+                (int)bj_getnum(bj_at(cfgs, j), "threads", 0) == 2)
+                c2 = bj_at(cfgs, j);
         const bj *s1 = bj_get(c1, "summary"), *s2 = bj_get(c2, "summary");
         char a[96], bb[96], gct[96], col[96], cpu1[96], cpu2[96];
         double ratio = med(bj_get(s2, "wall_s")) / med(bj_get(s1, "wall_s"));
@@ -904,10 +903,10 @@ static void md_programs(FILE *f, const bj *res)
                 fmt_stat(bj_get(cs, "wall_s"), a, sizeof a), fmt_num(med(bj_get(cs, "cpu_s")), cpu, sizeof cpu),
                 med(bj_get(cs, "peak_rss_kb")) / 1024);
         const bj *gil = NULL;
-        for (size_t i = 0; cfgs && i < cfgs->n; i++)
-            if (strcmp(bj_getstr(cfgs->items[i], "backend", ""), "gil") == 0 &&
-                (int)bj_getnum(cfgs->items[i], "threads", 0) == 1)
-                gil = cfgs->items[i];
+        for (size_t i = 0; i < bj_len(cfgs); i++)
+            if (strcmp(bj_getstr(bj_at(cfgs, i), "backend", ""), "gil") == 0 &&
+                (int)bj_getnum(bj_at(cfgs, i), "threads", 0) == 1)
+                gil = bj_at(cfgs, i);
         double tg = med(bj_path(gil, "summary.wall_s"));
         if (isfinite(tg))
             fprintf(f, "\ngil with 1 thread against CPython: CPython's time / gil's = %.2f (CPython %.3f s, gil "
@@ -986,57 +985,4 @@ int bench_write_report(const char *dir, const bj *res)
     }
     bj_free(plots);
     return rc;
-}
-
-/* ---- --compare ------------------------------------------------------------------------------ */
-int bench_compare(const char *a_path, const char *b_path)
-{
-    char err[512];
-    bj *a = bj_read_file(a_path, err, sizeof err);
-    if (!a) {
-        fprintf(stderr, "tally bench: invalid value '%s' for --compare: %s\n", a_path, err);
-        return 2;
-    }
-    bj *b = bj_read_file(b_path, err, sizeof err);
-    if (!b) {
-        fprintf(stderr, "tally bench: invalid value '%s' for --compare: %s\n", b_path, err);
-        bj_free(a);
-        return 2;
-    }
-    const bj *fa = bj_get(a, "figures"), *fb = bj_get(b, "figures");
-    if (!fa || !fb) {
-        fprintf(stderr, "tally bench: invalid value '%s' for --compare: not a tally bench results.json (no figures)\n",
-                fa ? b_path : a_path);
-        bj_free(a);
-        bj_free(b);
-        return 2;
-    }
-    printf("# B/A per figure: A = %s (%s, %s), B = %s (%s, %s)\n", a_path, bj_getstr(a, "date", "?"),
-           bj_getstr(bj_get(a, "machine"), "cpu_model", "?"), b_path, bj_getstr(b, "date", "?"),
-           bj_getstr(bj_get(b, "machine"), "cpu_model", "?"));
-    printf("%-72s %14s %14s %8s\n", "figure", "A median", "B median", "B/A");
-    size_t both = 0;
-    for (size_t i = 0; i < fa->n; i++) {
-        const char *id = bj_getstr(fa->items[i], "id", "");
-        for (size_t j = 0; j < fb->n; j++) {
-            if (strcmp(id, bj_getstr(fb->items[j], "id", "")) != 0)
-                continue;
-            double x = bj_getnum(fa->items[i], "median", NAN), y = bj_getnum(fb->items[j], "median", NAN);
-            printf("%-72s %14.6g %14.6g %8.3f\n", id, x, y, x != 0 ? y / x : NAN);
-            both++;
-            break;
-        }
-    }
-    printf("# %zu figures in both (A has %zu, B has %zu)\n", both, fa->n, fb->n);
-    const bj *ta = bj_get(a, "targets"), *tb = bj_get(b, "targets");
-    for (size_t i = 0; ta && tb && i < ta->n; i++)
-        for (size_t j = 0; j < tb->n; j++)
-            if (strcmp(bj_getstr(ta->items[i], "id", ""), bj_getstr(tb->items[j], "id", "")) == 0) {
-                const char *sa = bj_getstr(ta->items[i], "status", "?"), *sb = bj_getstr(tb->items[j], "status", "?");
-                if (strcmp(sa, sb) != 0)
-                    printf("# target %s: %s -> %s\n", bj_getstr(ta->items[i], "id", ""), sa, sb);
-            }
-    bj_free(a);
-    bj_free(b);
-    return 0;
 }

@@ -3,7 +3,7 @@
  *
  * Owns: the run (configuration, stop flag, violation counters, figures), worker threads and
  * their barriers, chaos points, the harness object type `stress.obj` with its reference model,
- * the log-bucketed histogram and the JSON writer.  Grouped by the file that implements them.
+ * the log-bucketed histogram and the JSON output (json-c).  Grouped by the file that implements them.
  *
  * Threads: every worker attaches with tally_thread_attach() and leaves with
  * tally_thread_release(); every blocking wait (barriers, queues, joins, sleeps) is done
@@ -43,19 +43,26 @@ void stress_hist_merge(stress_hist *into, const stress_hist *from);
 uint64_t stress_hist_quantile(const stress_hist *h, double q);
 uint64_t stress_hist_bucket_high(unsigned i);   /* largest value that falls in bucket i */
 
-/* ==== json.c: a streaming JSON writer ===================================================== */
+/* ==== json.c: the --json object, built with json-c ======================================= */
+/* A builder in the order the report is written: sj_obj/sj_arr open a member (key NULL inside
+ * arrays), the *_end calls close it, sj_end prints the whole object on one line and frees it.
+ * Numbers that are not finite are written as null.  Single-threaded.  (The crash and watchdog
+ * reports of runner.c write their JSON by hand: a signal handler may not allocate.) */
+#define SJ_MAX_DEPTH 32
 typedef struct stress_json {
     FILE *f;
     int depth;
-    bool need_comma[32];
+    struct json_object *stack[SJ_MAX_DEPTH];   /* stack[0] is the top-level object */
 } stress_json;
 void sj_begin(stress_json *j, FILE *f);
-void sj_end(stress_json *j);                 /* closes the top-level object, newline */
-void sj_obj(stress_json *j, const char *key);  /* key NULL inside arrays */
+/* Prints the object and a newline; 0, or -1 when json-c failed (out of memory) or f has an
+ * error (the caller's fflush/ferror checks say which). */
+int sj_end(stress_json *j);
+void sj_obj(stress_json *j, const char *key);
 void sj_obj_end(stress_json *j);
 void sj_arr(stress_json *j, const char *key);
 void sj_arr_end(stress_json *j);
-void sj_str(stress_json *j, const char *key, const char *v);
+void sj_str(stress_json *j, const char *key, const char *v);   /* v NULL: null */
 void sj_u64(stress_json *j, const char *key, uint64_t v);
 void sj_i64(stress_json *j, const char *key, int64_t v);
 void sj_f64(stress_json *j, const char *key, double v);
