@@ -1,0 +1,1168 @@
+/* interp/eval.c - the evaluation loop.
+ *
+ * Owns: frames (allocated LIFO from a chunked frame stack, never on the C stack, so a Python
+ * call does not recurse in C), argument binding with defaults and keywords, the bytecode
+ * dispatch (computed goto under GCC/Clang, a switch otherwise: -DPY_NO_COMPUTED_GOTO), the
+ * fast paths for small-int and float arithmetic, list/range iteration and cached global
+ * lookups, exception unwinding through the frame's block stack, traceback entries, the
+ * recursion limit, and the safepoint polls (tally_safepoint() at every backward jump and every
+ * Python call: CPython's eval breaker).
+ *
+ * Reference traffic mirrors CPython 3.11: a stack slot owns a strong reference (LOAD_FAST and
+ * LOAD_CONST incref, POP_TOP and every consumer decref), a local owns one (STORE_FAST drops the
+ * old value), a frame owns its function and code, and a call of a Python function moves the
+ * argument references from the caller's stack into the callee's locals without touching them.
+ */
+#include "interp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+interp_state *I;
+
+#define MAX_BLOCKS 32
+typedef struct frame {
+    struct frame *back;
+    tally_object *func;        /* strong; NULL for module code */
+    py_code *co;               /* strong */
+    tally_object *globals;     /* borrowed from func, or from the module's caller */
+    uint32_t *pc;
+    tally_object **sp;
+    int nblocks;
+    bool entry;                /* returning from it returns to C */
+    struct { uint32_t handler, level; } blocks[MAX_BLOCKS];
+    tally_object *localsplus[]; /* nlocals, then the evaluation stack */
+} frame;
+
+/* ---- the frame stack ------------------------------------------------------------------------ */
+typedef struct fchunk { struct fchunk *prev; size_t size, top; char data[]; } fchunk;
+static fchunk *cur_chunk, *spare_chunk;
+
+static frame *frame_alloc(py_code *co)
+{
+    size_t bytes = sizeof(frame) + sizeof(tally_object *) * (size_t)(co->nlocals + co->stacksize);
+    bytes = (bytes + 15) & ~(size_t)15;
+    if (!cur_chunk || cur_chunk->top + bytes > cur_chunk->size) {
+        fchunk *c = spare_chunk;
+        if (c && c->size >= bytes) {
+            spare_chunk = NULL;
+        } else {
+            size_t size = bytes > (1u << 20) ? bytes : (1u << 20);
+            c = malloc(sizeof(fchunk) + size);
+            if (!c) return NULL;
+            c->size = size;
+        }
+        c->top = 0;
+        c->prev = cur_chunk;
+        cur_chunk = c;
+    }
+    frame *f = (frame *)(cur_chunk->data + cur_chunk->top);
+    cur_chunk->top += bytes;
+    memset(f, 0, sizeof(frame));
+    memset(f->localsplus, 0, sizeof(tally_object *) * (size_t)co->nlocals);
+    return f;
+}
+
+static void frame_free(frame *f)
+{
+    fchunk *c = cur_chunk;
+    c->top = (size_t)((char *)f - c->data);
+    if (c->top == 0 && c->prev) {
+        cur_chunk = c->prev;
+        if (spare_chunk) free(spare_chunk);
+        spare_chunk = c;
+    }
+}
+
+/* Release everything a frame holds (locals, stack remnants, function, code) and free it. */
+static void frame_clear(frame *f, tally_object **sp)
+{
+    py_code *co = f->co;
+    tally_object **stack = f->localsplus + co->nlocals;
+    while (sp > stack) {
+        tally_object *o = *--sp;
+        tally_xdecref(o);
+    }
+    for (int i = 0; i < co->nlocals; i++) {
+        tally_object *o = f->localsplus[i];
+        f->localsplus[i] = NULL;
+        tally_xdecref(o);
+    }
+    tally_xdecref(f->func);
+    tally_decref((tally_object *)co);
+    frame_free(f);
+}
+
+/* ---- argument binding -------------------------------------------------------------------------- */
+static void missing_args(py_function *fn, py_code *co, tally_object **locals, int nreq)
+{
+    int missing = 0;
+    for (int i = 0; i < nreq; i++)
+        if (!locals[i]) missing++;
+    sbuf b;
+    sb_init(&b);
+    int k = 0;
+    for (int i = 0; i < nreq; i++) {
+        if (locals[i]) continue;
+        if (k) sb_puts(&b, missing == 2 ? " and " : k == missing - 1 ? ", and " : ", ");
+        sb_printf(&b, "'%s'", tally_str_value(tally_tuple_get(co->varnames, (size_t)i)));
+        k++;
+    }
+    py_err_format(exc_TypeError, "%s() missing %d required positional argument%s: %s", tally_str_value(fn->name),
+                  missing, missing == 1 ? "" : "s", sb_cstr(&b));
+    sb_free(&b);
+}
+
+/* Bind args[0..nargs) and the keyword values after them into locals.  steal: the references in
+ * args are the callee's now (also on failure); otherwise they are borrowed.  0 / -1. */
+static int bind_args(py_function *fn, py_code *co, tally_object **locals, tally_object *const *args, size_t nargs,
+                     tally_object *kwnames, bool steal)
+{
+    size_t nkw = kwnames ? tally_tuple_len(kwnames) : 0;
+    size_t np = (size_t)co->nargs;
+    size_t ndef = fn->defaults ? tally_tuple_len(fn->defaults) : 0;
+    if (nargs > np) {
+        if (ndef)
+            py_err_format(exc_TypeError, "%s() takes from %zu to %zu positional arguments but %zu were given",
+                          tally_str_value(fn->name), np - ndef, np, nargs);
+        else
+            py_err_format(exc_TypeError, "%s() takes %zu positional argument%s but %zu %s given",
+                          tally_str_value(fn->name), np, np == 1 ? "" : "s", nargs, nargs == 1 ? "was" : "were");
+        goto fail_all;
+    }
+    for (size_t i = 0; i < nargs; i++)
+        locals[i] = steal ? args[i] : tally_newref(args[i]);
+    for (size_t k = 0; k < nkw; k++) {
+        tally_object *name = tally_tuple_get(kwnames, k);
+        tally_object *v = args[nargs + k];
+        size_t j;
+        for (j = 0; j < np; j++) {
+            tally_object *pn = tally_tuple_get(co->varnames, j);
+            if (pn == name || strcmp(tally_str_value(pn), tally_str_value(name)) == 0)
+                break;
+        }
+        if (j == np) {
+            py_err_format(exc_TypeError, "%s() got an unexpected keyword argument '%s'", tally_str_value(fn->name),
+                          tally_str_value(name));
+            goto fail_kw;
+        }
+        if (locals[j]) {
+            py_err_format(exc_TypeError, "%s() got multiple values for argument '%s'", tally_str_value(fn->name),
+                          tally_str_value(name));
+            goto fail_kw;
+        }
+        locals[j] = steal ? v : tally_newref(v);
+        continue;
+    fail_kw:
+        if (steal)
+            for (size_t m = k; m < nkw; m++) tally_decref(args[nargs + m]);
+        return -1;   /* the locals bound so far are released with the frame */
+    }
+    for (size_t i = nargs; i < np; i++) {
+        if (locals[i]) continue;
+        if (i >= np - ndef) {
+            locals[i] = tally_newref(tally_tuple_get(fn->defaults, i - (np - ndef)));
+        } else {
+            missing_args(fn, co, locals, (int)(np - ndef));
+            return -1;
+        }
+    }
+    return 0;
+fail_all:
+    if (steal)
+        for (size_t i = 0; i < nargs + nkw; i++) tally_decref(args[i]);
+    return -1;
+}
+
+static frame *push_function_frame(tally_object *func, tally_object *const *args, size_t nargs, tally_object *kwnames,
+                                  bool steal)
+{
+    py_function *fn = (py_function *)func;
+    py_code *co = (py_code *)fn->code;
+    size_t ntotal = nargs + (kwnames ? tally_tuple_len(kwnames) : 0);
+    if (I->depth >= I->recursion_limit) {
+        py_err_set(exc_RecursionError, "maximum recursion depth exceeded");
+        goto fail;
+    }
+    frame *f = frame_alloc(co);
+    if (!f) {
+        py_err_nomem();
+        goto fail;
+    }
+    f->co = co;
+    tally_incref((tally_object *)co);
+    f->func = steal ? func : tally_newref(func);
+    f->globals = fn->globals;
+    f->pc = co->instrs;
+    f->sp = f->localsplus + co->nlocals;
+    I->depth++;
+    if (bind_args(fn, co, f->localsplus, args, nargs, kwnames, steal) < 0) {
+        I->depth--;
+        frame_clear(f, f->sp);
+        return NULL;
+    }
+    return f;
+fail:
+    if (steal) {
+        for (size_t i = 0; i < ntotal; i++) tally_decref(args[i]);
+        tally_decref(func);
+    }
+    return NULL;
+}
+
+/* ---- helpers for the loop ------------------------------------------------------------------- */
+static tally_object *name_error(tally_object *name)
+{
+    py_err_format(exc_NameError, "name '%s' is not defined", tally_str_value(name));
+    return NULL;
+}
+
+static tally_object *load_global(py_code *co, tally_object *globals, uint32_t arg)
+{
+    py_cache *c = &co->caches[arg >> 12];
+    tally_object *name = co->namev[arg & 0xFFF];
+    py_dict *g = (py_dict *)globals, *b = (py_dict *)I->builtins;
+    if (c->gver == g->version) {
+        if (c->gidx >= 0)
+            return g->entries[c->gidx].value;
+        if (c->bver == b->version && c->bidx >= 0)
+            return b->entries[c->bidx].value;
+    }
+    int64_t ix = py_dict_find_str(globals, name);
+    if (ix >= 0) {
+        c->gver = g->version;
+        c->gidx = ix;
+        return g->entries[ix].value;
+    }
+    ix = py_dict_find_str(I->builtins, name);
+    if (ix >= 0) {
+        c->gver = g->version;
+        c->gidx = -1;
+        c->bver = b->version;
+        c->bidx = ix;
+        return b->entries[ix].value;
+    }
+    return name_error(name);
+}
+
+static int unpack(tally_object *seq, int n, tally_object **out)   /* out[0] = first item */
+{
+    if (IS_TUPLE(seq) || IS_LIST(seq)) {
+        size_t len = IS_TUPLE(seq) ? tally_tuple_len(seq) : tally_list_len(seq);
+        if (len != (size_t)n) {
+            if (len > (size_t)n) py_err_format(exc_ValueError, "too many values to unpack (expected %d)", n);
+            else py_err_format(exc_ValueError, "not enough values to unpack (expected %d, got %zu)", n, len);
+            return -1;
+        }
+        for (int i = 0; i < n; i++) {
+            out[i] = IS_TUPLE(seq) ? tally_newref(tally_tuple_get(seq, (size_t)i)) : tally_list_get(seq, (size_t)i);
+            if (!out[i]) {
+                for (int k = 0; k < i; k++) tally_decref(out[k]);
+                py_err_set(exc_RuntimeError, "list changed size during unpacking");
+                return -1;
+            }
+        }
+        return 0;
+    }
+    tally_object *it = py_getiter(seq);
+    if (!it) {
+        py_err_clear();
+        py_err_format(exc_TypeError, "cannot unpack non-iterable %s object", py_type_name(seq));
+        return -1;
+    }
+    int got = 0;
+    for (; got < n; got++) {
+        out[got] = py_iternext(it);
+        if (!out[got]) break;
+    }
+    if (got < n || py_err_occurred()) {
+        for (int k = 0; k < got; k++) tally_decref(out[k]);
+        tally_decref(it);
+        if (!py_err_occurred())
+            py_err_format(exc_ValueError, "not enough values to unpack (expected %d, got %d)", n, got);
+        return -1;
+    }
+    tally_object *extra = py_iternext(it);
+    tally_decref(it);
+    if (extra || py_err_occurred()) {
+        tally_xdecref(extra);
+        for (int k = 0; k < n; k++) tally_decref(out[k]);
+        if (!py_err_occurred())
+            py_err_format(exc_ValueError, "too many values to unpack (expected %d)", n);
+        return -1;
+    }
+    return 0;
+}
+
+static int exc_match(tally_object *exc, tally_object *type)
+{
+    if (IS_TUPLE(type)) {
+        size_t n = tally_tuple_len(type);
+        for (size_t i = 0; i < n; i++) {
+            int r = exc_match(exc, tally_tuple_get(type, i));
+            if (r) return r;
+        }
+        return 0;
+    }
+    if (TYPE(type) != &py_class_type || !py_class_is_subclass(type, exc_BaseException)) {
+        py_err_set(exc_TypeError, "catching classes that do not inherit from BaseException is not allowed");
+        return -1;
+    }
+    return py_exc_matches(exc, type);
+}
+
+static tally_object *build_string(tally_object **items, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += py_str_len(items[i]);
+    char *buf = malloc(total + 1);
+    if (!buf) return py_err_nomem();
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = tally_str_value(items[i]);
+        size_t l = strlen(s);
+        memcpy(buf + k, s, l);
+        k += l;
+    }
+    buf[k] = 0;
+    tally_object *r = tally_str_new(buf);
+    free(buf);
+    return r ? r : py_err_nomem();
+}
+
+static int list_extend(tally_object *l, tally_object *src)
+{
+    if (IS_LIST(src) || IS_TUPLE(src)) {
+        size_t n = IS_LIST(src) ? tally_list_len(src) : tally_tuple_len(src);
+        for (size_t i = 0; i < n; i++) {
+            tally_object *v = IS_LIST(src) ? tally_list_get(src, i) : tally_newref(tally_tuple_get(src, i));
+            if (!v) break;
+            int r = tally_list_append(l, v);
+            tally_decref(v);
+            if (r < 0) {
+                py_err_nomem();
+                return -1;
+            }
+        }
+        return 0;
+    }
+    tally_object *it = py_getiter(src);
+    if (!it) return -1;
+    tally_object *v;
+    while ((v = py_iternext(it))) {
+        int r = tally_list_append(l, v);
+        tally_decref(v);
+        if (r < 0) {
+            tally_decref(it);
+            py_err_nomem();
+            return -1;
+        }
+    }
+    tally_decref(it);
+    return py_err_occurred() ? -1 : 0;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+#if defined(__GNUC__) && !defined(PY_NO_COMPUTED_GOTO)
+#  define USE_COMPUTED_GOTO 1
+#endif
+
+static tally_object *run(frame *f)
+{
+    py_code *co;
+    uint32_t *pc;
+    tally_object **sp, **locals, **consts;
+    uint32_t ins, arg;
+    tally_object *res;
+    bool reraise = false;
+
+#define LOAD_FRAME() do { co = f->co; pc = f->pc; sp = f->sp; locals = f->localsplus; consts = co->constv; } while (0)
+#define SAVE_FRAME() do { f->pc = pc; f->sp = sp; } while (0)
+#define PUSH(v) (*sp++ = (v))
+#define POP() (*--sp)
+#define TOP() (sp[-1])
+#define SECOND() (sp[-2])
+
+#ifdef USE_COMPUTED_GOTO
+#  define PY_OP_LABEL(n) &&TARGET_##n,
+    static void *const targets[OP__COUNT] = { PY_OPCODES(PY_OP_LABEL) };
+#  undef PY_OP_LABEL
+#  define TARGET(n) TARGET_##n:
+#  define DISPATCH() do { ins = *pc++; arg = ins >> 8; goto *targets[ins & 0xFF]; } while (0)
+#else
+#  define TARGET(n) case OP_##n:
+#  define DISPATCH() goto dispatch_top
+#endif
+
+    LOAD_FRAME();
+#ifdef USE_COMPUTED_GOTO
+    DISPATCH();
+#else
+dispatch_top:
+    ins = *pc++;
+    arg = ins >> 8;
+    switch (ins & 0xFF) {
+#endif
+    {
+    TARGET(NOP)
+        DISPATCH();
+    TARGET(POP_TOP) {
+        tally_object *v = POP();
+        tally_decref(v);
+        DISPATCH();
+    }
+    TARGET(DUP_TOP) {
+        tally_object *v = TOP();
+        tally_incref(v);
+        PUSH(v);
+        DISPATCH();
+    }
+    TARGET(DUP_TOP_TWO) {
+        tally_object *a = SECOND(), *b = TOP();
+        tally_incref(a);
+        tally_incref(b);
+        PUSH(a);
+        PUSH(b);
+        DISPATCH();
+    }
+    TARGET(ROT_TWO) {
+        tally_object *t = TOP();
+        TOP() = SECOND();
+        SECOND() = t;
+        DISPATCH();
+    }
+    TARGET(ROT_THREE) {
+        tally_object *t = TOP();
+        sp[-1] = sp[-2];
+        sp[-2] = sp[-3];
+        sp[-3] = t;
+        DISPATCH();
+    }
+    TARGET(LOAD_CONST) {
+        tally_object *v = consts[arg];
+        tally_incref(v);
+        PUSH(v);
+        DISPATCH();
+    }
+    TARGET(LOAD_FAST) {
+        tally_object *v = locals[arg];
+        if (PY_UNLIKELY(!v)) {
+            py_err_format(exc_UnboundLocalError, "local variable '%s' referenced before assignment",
+                          tally_str_value(tally_tuple_get(co->varnames, arg)));
+            goto error;
+        }
+        tally_incref(v);
+        PUSH(v);
+        DISPATCH();
+    }
+    TARGET(STORE_FAST) {
+        tally_object *old = locals[arg];
+        locals[arg] = POP();
+        tally_xdecref(old);
+        DISPATCH();
+    }
+    TARGET(DELETE_FAST) {
+        tally_object *old = locals[arg];
+        const char *nm = tally_str_value(tally_tuple_get(co->varnames, arg));
+        if (!old && nm[0] != '$') {
+            py_err_format(exc_UnboundLocalError, "local variable '%s' referenced before assignment", nm);
+            goto error;
+        }
+        locals[arg] = NULL;
+        tally_xdecref(old);
+        DISPATCH();
+    }
+    TARGET(LOAD_GLOBAL) {
+        tally_object *v = load_global(co, f->globals, arg);
+        if (!v) goto error;
+        tally_incref(v);
+        PUSH(v);
+        DISPATCH();
+    }
+    TARGET(STORE_GLOBAL) {
+        tally_object *v = POP();
+        int r = py_dict_set(f->globals, co->namev[arg], v);
+        tally_decref(v);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
+    TARGET(DELETE_GLOBAL) {
+        int r = py_dict_del(f->globals, co->namev[arg]);
+        if (r < 0) goto error;
+        if (r == 1) {
+            name_error(co->namev[arg]);
+            goto error;
+        }
+        DISPATCH();
+    }
+    TARGET(LOAD_ATTR) {
+        tally_object *o = TOP();
+        tally_object *v = py_getattr(o, co->namev[arg]);
+        if (!v) goto error;
+        TOP() = v;
+        tally_decref(o);
+        DISPATCH();
+    }
+    TARGET(STORE_ATTR) {
+        tally_object *o = POP(), *v = POP();
+        int r = py_setattr(o, co->namev[arg], v);
+        tally_decref(o);
+        tally_decref(v);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
+    TARGET(LOAD_METHOD) {
+        tally_object *o = TOP();
+        bool unbound;
+        tally_object *m = py_getmethod(o, co->namev[arg], &unbound);
+        if (!m) goto error;
+        if (unbound) {
+            TOP() = m;
+            PUSH(o);            /* the object's reference moves to the self slot */
+        } else {
+            TOP() = NULL;
+            PUSH(m);
+            tally_decref(o);
+        }
+        DISPATCH();
+    }
+    {
+        tally_object **base;   /* the callable's slot */
+        tally_object **args;
+        size_t nargs;
+        tally_object *kwnames;
+        size_t npop;
+    TARGET(CALL)
+        kwnames = NULL;
+        base = sp - arg - 1;
+        args = sp - arg;
+        nargs = arg;
+        npop = arg + 1;
+        goto do_call;
+    TARGET(CALL_KW)
+        kwnames = consts[arg >> 8];
+        arg &= 0xFF;
+        base = sp - arg - 1;
+        args = sp - arg;
+        nargs = arg - tally_tuple_len(kwnames);
+        npop = arg + 1;
+        goto do_call;
+    TARGET(CALL_METHOD)
+        kwnames = NULL;
+        goto do_call_method;
+    TARGET(CALL_METHOD_KW)
+        kwnames = consts[arg >> 8];
+        arg &= 0xFF;
+    do_call_method:
+        npop = arg + 2;
+        if (sp[-(int)arg - 2]) {
+            base = sp - arg - 2;
+            args = sp - arg - 1;
+            nargs = arg + 1;
+        } else {
+            base = sp - arg - 1;
+            args = sp - arg;
+            nargs = arg;
+        }
+        if (kwnames) nargs -= tally_tuple_len(kwnames);
+    do_call: {
+        tally_object *callable = *base;
+        tally_safepoint();
+        if (TYPE(callable) == &py_function_type) {
+            /* the arguments' and the callable's references move into the new frame */
+            sp -= npop;
+            SAVE_FRAME();
+            frame *nf = push_function_frame(callable, args, nargs, kwnames, true);
+            if (!nf) goto error;
+            nf->back = f;
+            f = nf;
+            LOAD_FRAME();
+            DISPATCH();
+        }
+        if (TYPE(callable) == &py_method_type && ((py_method *)callable)->func &&
+            TYPE(((py_method *)callable)->func) == &py_function_type && base + 1 == args && npop < 256) {
+            /* a bound method: self goes where the method was, the function is called */
+            py_method *m = (py_method *)callable;
+            tally_object *fn = tally_newref(m->func);
+            *base = tally_newref(m->self);
+            tally_decref(callable);
+            sp -= npop;
+            SAVE_FRAME();
+            frame *nf = push_function_frame(fn, base, nargs + 1, kwnames, true);
+            if (!nf) goto error;
+            nf->back = f;
+            f = nf;
+            LOAD_FRAME();
+            DISPATCH();
+        }
+        SAVE_FRAME();
+        res = py_call(callable, args, nargs, kwnames);
+        {
+            /* every slot of the call (the NULL or callable, self, arguments) is consumed */
+            tally_object **bottom = sp - npop;
+            while (sp > bottom) {
+                tally_object *o = *--sp;
+                tally_xdecref(o);
+            }
+        }
+        if (!res) goto error;
+        PUSH(res);
+        DISPATCH();
+    }
+    }
+    TARGET(BINARY_OP)
+    TARGET(INPLACE_OP) {
+        tally_object *b = POP(), *a = TOP();
+        if (IS_INT(a) && IS_INT(b)) {
+            int64_t x = tally_int_value(a), y = tally_int_value(b), r;
+            bool ok = false;
+            switch (arg) {
+            case BIN_ADD: ok = !__builtin_add_overflow(x, y, &r); break;
+            case BIN_SUB: ok = !__builtin_sub_overflow(x, y, &r); break;
+            case BIN_MUL: ok = !__builtin_mul_overflow(x, y, &r); break;
+            default: break;
+            }
+            if (ok) {
+                res = tally_int_new(r);
+                if (!res) {
+                    py_err_nomem();
+                    TOP() = NULL;
+                    tally_decref(a);
+                    tally_decref(b);
+                    sp--;
+                    goto error;
+                }
+                goto binop_done;
+            }
+        } else if (IS_FLOAT(a) && IS_FLOAT(b) && arg <= BIN_MUL) {
+            double x = py_float_value(a), y = py_float_value(b);
+            res = py_float_new(arg == BIN_ADD ? x + y : arg == BIN_SUB ? x - y : x * y);
+            if (!res) {
+                sp--;
+                tally_decref(a);
+                tally_decref(b);
+                goto error;
+            }
+            goto binop_done;
+        }
+        if ((ins & 0xFF) == OP_INPLACE_OP && arg == BIN_ADD && IS_LIST(a)) {
+            if (!IS_LIST(b) && !IS_TUPLE(b) && !IS_STR(b) && TYPE(b) != &py_range_type && TYPE(b) != &py_dict_type) {
+                py_err_format(exc_TypeError, "'%s' object is not iterable", py_type_name(b));
+                res = NULL;
+            } else {
+                res = list_extend(a, b) < 0 ? NULL : tally_newref(a);
+            }
+        } else {
+            res = py_binary((int)arg, a, b);
+        }
+        if (!res) {
+            sp--;
+            tally_decref(a);
+            tally_decref(b);
+            goto error;
+        }
+    binop_done:
+        TOP() = res;
+        tally_decref(a);
+        tally_decref(b);
+        DISPATCH();
+    }
+    TARGET(UNARY_OP) {
+        tally_object *a = TOP();
+        res = py_unary((int)arg, a);
+        if (!res) {
+            sp--;
+            tally_decref(a);
+            goto error;
+        }
+        TOP() = res;
+        tally_decref(a);
+        DISPATCH();
+    }
+    TARGET(COMPARE_OP) {
+        tally_object *b = POP(), *a = TOP();
+        if (IS_INT(a) && IS_INT(b)) {
+            int64_t x = tally_int_value(a), y = tally_int_value(b);
+            bool r;
+            switch (arg) {
+            case CMP_LT: r = x < y; break;
+            case CMP_LE: r = x <= y; break;
+            case CMP_EQ: r = x == y; break;
+            case CMP_NE: r = x != y; break;
+            case CMP_GT: r = x > y; break;
+            default: r = x >= y; break;
+            }
+            res = py_bool(r);
+        } else {
+            res = py_compare(a, b, (int)arg);
+            if (!res) {
+                sp--;
+                tally_decref(a);
+                tally_decref(b);
+                goto error;
+            }
+        }
+        TOP() = res;
+        tally_decref(a);
+        tally_decref(b);
+        DISPATCH();
+    }
+    TARGET(IS_OP) {
+        tally_object *b = POP(), *a = TOP();
+        TOP() = py_bool((a == b) ^ (arg != 0));
+        tally_decref(a);
+        tally_decref(b);
+        DISPATCH();
+    }
+    TARGET(CONTAINS_OP) {
+        tally_object *b = POP(), *a = TOP();
+        int r = py_contains(b, a);
+        if (r < 0) {
+            sp--;
+            tally_decref(a);
+            tally_decref(b);
+            goto error;
+        }
+        TOP() = py_bool(r ^ (arg != 0));
+        tally_decref(a);
+        tally_decref(b);
+        DISPATCH();
+    }
+    TARGET(JUMP) {
+        pc = co->instrs + arg;
+        DISPATCH();
+    }
+    TARGET(JUMP_BACK) {
+        pc = co->instrs + arg;
+        tally_safepoint();
+        DISPATCH();
+    }
+    TARGET(POP_JUMP_IF_FALSE) {
+        tally_object *v = POP();
+        if (v == py_False) { pc = co->instrs + arg; DISPATCH(); }
+        if (v == py_True) DISPATCH();
+        int t = py_truth(v);
+        tally_decref(v);
+        if (t < 0) goto error;
+        if (!t) pc = co->instrs + arg;
+        DISPATCH();
+    }
+    TARGET(POP_JUMP_IF_TRUE) {
+        tally_object *v = POP();
+        if (v == py_True) { pc = co->instrs + arg; DISPATCH(); }
+        if (v == py_False) DISPATCH();
+        int t = py_truth(v);
+        tally_decref(v);
+        if (t < 0) goto error;
+        if (t) pc = co->instrs + arg;
+        DISPATCH();
+    }
+    TARGET(JUMP_IF_FALSE_OR_POP)
+    TARGET(JUMP_IF_TRUE_OR_POP) {
+        tally_object *v = TOP();
+        int t = py_truth(v);
+        if (t < 0) goto error;
+        if (t == ((ins & 0xFF) == OP_JUMP_IF_TRUE_OR_POP)) {
+            pc = co->instrs + arg;
+        } else {
+            sp--;
+            tally_decref(v);
+        }
+        DISPATCH();
+    }
+    TARGET(GET_ITER) {
+        tally_object *o = TOP();
+        tally_object *it = py_getiter(o);
+        if (!it) goto error;
+        TOP() = it;
+        tally_decref(o);
+        DISPATCH();
+    }
+    TARGET(FOR_ITER) {
+        py_iter *it = (py_iter *)TOP();
+        tally_object *v;
+        if (it->kind == ITER_RANGE) {
+            if (it->stop > 0) {
+                int64_t x = it->index;
+                if (--it->stop > 0)
+                    it->index += it->step;
+                v = tally_int_new(x);
+                if (!v) {
+                    py_err_nomem();
+                    goto error;
+                }
+                PUSH(v);
+                DISPATCH();
+            }
+            v = NULL;
+        } else if (it->kind == ITER_LIST) {
+            v = it->seq ? tally_list_get(it->seq, (size_t)it->index) : NULL;
+            if (v) {
+                it->index++;
+                PUSH(v);
+                DISPATCH();
+            }
+        } else {
+            v = py_iternext((tally_object *)it);
+            if (v) {
+                PUSH(v);
+                DISPATCH();
+            }
+            if (py_err_occurred()) goto error;
+        }
+        sp--;
+        tally_decref((tally_object *)it);
+        pc = co->instrs + arg;
+        DISPATCH();
+    }
+    TARGET(BUILD_TUPLE) {
+        /* Tally's tuple constructor increfs: the stack's references are dropped after */
+        res = tally_tuple_new(arg, sp - arg);
+        if (!res) {
+            py_err_nomem();
+            goto error;
+        }
+        while (arg--) {
+            tally_object *o = POP();
+            tally_decref(o);
+        }
+        PUSH(res);
+        DISPATCH();
+    }
+    TARGET(BUILD_LIST) {
+        res = tally_list_new();
+        if (!res) {
+            py_err_nomem();
+            goto error;
+        }
+        for (uint32_t i = 0; i < arg; i++) {
+            if (tally_list_append(res, sp[(int)i - (int)arg]) < 0) {
+                tally_decref(res);
+                py_err_nomem();
+                goto error;
+            }
+        }
+        while (arg--) {
+            tally_object *o = POP();
+            tally_decref(o);
+        }
+        PUSH(res);
+        DISPATCH();
+    }
+    TARGET(BUILD_DICT) {
+        res = py_dict_new();
+        if (!res) goto error;
+        for (uint32_t i = 0; i < arg; i++) {
+            if (py_dict_set(res, sp[2 * ((int)i - (int)arg)], sp[2 * ((int)i - (int)arg) + 1]) < 0) {
+                tally_decref(res);
+                goto error;
+            }
+        }
+        for (uint32_t i = 0; i < 2 * arg; i++) {
+            tally_object *o = POP();
+            tally_decref(o);
+        }
+        PUSH(res);
+        DISPATCH();
+    }
+    TARGET(BUILD_SLICE) {
+        tally_object *step = POP(), *stop = POP(), *start = TOP();
+        res = py_slice_new(start, stop, step);
+        tally_decref(step);
+        tally_decref(stop);
+        if (!res) goto error;
+        TOP() = res;
+        tally_decref(start);
+        DISPATCH();
+    }
+    TARGET(BINARY_SUBSCR) {
+        tally_object *key = POP(), *o = TOP();
+        if (IS_LIST(o) && IS_INT(key)) {
+            int64_t i = tally_int_value(key);
+            if (i < 0) i += (int64_t)tally_list_len(o);
+            res = i >= 0 ? tally_list_get(o, (size_t)i) : NULL;
+            if (!res) py_err_set(exc_IndexError, "list index out of range");
+        } else if (IS_TUPLE(o) && IS_INT(key)) {
+            int64_t i = tally_int_value(key);
+            int64_t n = (int64_t)tally_tuple_len(o);
+            if (i < 0) i += n;
+            if (i >= 0 && i < n) res = tally_newref(tally_tuple_get(o, (size_t)i));
+            else {
+                res = NULL;
+                py_err_set(exc_IndexError, "tuple index out of range");
+            }
+        } else {
+            res = py_getitem(o, key);
+        }
+        if (!res) {
+            sp--;
+            tally_decref(o);
+            tally_decref(key);
+            goto error;
+        }
+        TOP() = res;
+        tally_decref(o);
+        tally_decref(key);
+        DISPATCH();
+    }
+    TARGET(STORE_SUBSCR) {
+        tally_object *key = POP(), *o = POP(), *v = POP();
+        int r = py_setitem(o, key, v);
+        tally_decref(key);
+        tally_decref(o);
+        tally_decref(v);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
+    TARGET(DELETE_SUBSCR) {
+        tally_object *key = POP(), *o = POP();
+        int r = py_delitem(o, key);
+        tally_decref(key);
+        tally_decref(o);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
+    TARGET(UNPACK_SEQUENCE) {
+        tally_object *seq = POP();
+        tally_object *items[256];
+        tally_object **out = arg <= 256 ? items : malloc(sizeof(tally_object *) * arg);
+        if (!out) {
+            tally_decref(seq);
+            py_err_nomem();
+            goto error;
+        }
+        int r = unpack(seq, (int)arg, out);
+        tally_decref(seq);
+        if (r < 0) {
+            if (out != items) free(out);
+            goto error;
+        }
+        for (uint32_t i = arg; i-- > 0;)
+            PUSH(out[i]);
+        if (out != items) free(out);
+        DISPATCH();
+    }
+    TARGET(MAKE_FUNCTION) {
+        tally_object *code = POP();
+        tally_object *defaults = (arg & 1) ? POP() : NULL;
+        py_function *fn = (py_function *)tally_new(&py_function_type);
+        if (!fn) {
+            tally_decref(code);
+            tally_xdecref(defaults);
+            py_err_nomem();
+            goto error;
+        }
+        fn->code = code;
+        fn->defaults = defaults;
+        fn->globals = tally_newref(f->globals);
+        fn->name = tally_newref(((py_code *)code)->name);
+        PUSH((tally_object *)fn);
+        DISPATCH();
+    }
+    TARGET(RETURN_VALUE) {
+        tally_object *rv = POP();
+        frame *back = f->back;
+        bool entry = f->entry;
+        frame_clear(f, sp);
+        I->depth--;
+        if (entry)
+            return rv;
+        f = back;
+        LOAD_FRAME();
+        PUSH(rv);
+        DISPATCH();
+    }
+    TARGET(SETUP_EXCEPT) {
+        if (f->nblocks >= MAX_BLOCKS) {
+            py_err_set(exc_RuntimeError, "too many nested try blocks");
+            goto error;
+        }
+        f->blocks[f->nblocks].handler = arg;
+        f->blocks[f->nblocks].level = (uint32_t)(sp - (locals + co->nlocals));
+        f->nblocks++;
+        DISPATCH();
+    }
+    TARGET(POP_BLOCK) {
+        f->nblocks--;
+        DISPATCH();
+    }
+    TARGET(RAISE) {
+        if (arg == 0) {
+            py_err_set(exc_RuntimeError, "No active exception to reraise");
+            goto error;
+        }
+        if (arg == 2) {
+            tally_object *cause = POP();
+            tally_decref(cause);
+        }
+        tally_object *e = POP();
+        if (TYPE(e) == &py_class_type && py_class_is_subclass(e, exc_BaseException)) {
+            SAVE_FRAME();
+            tally_object *inst = py_call(e, NULL, 0, NULL);
+            tally_decref(e);
+            if (!inst) goto error;
+            py_err_set_obj(inst);
+            goto error;
+        }
+        if (TYPE(e) == &py_instance_type && py_exc_matches(e, exc_BaseException)) {
+            py_err_set_obj(e);
+            goto error;
+        }
+        tally_decref(e);
+        py_err_set(exc_TypeError, "exceptions must derive from BaseException");
+        goto error;
+    }
+    TARGET(RERAISE) {
+        tally_object *e = POP();
+        py_err_set_obj(e);
+        reraise = true;
+        goto error;
+    }
+    TARGET(CHECK_EXC_MATCH) {
+        tally_object *type = POP(), *e = TOP();
+        int r = exc_match(e, type);
+        tally_decref(type);
+        if (r < 0) goto error;
+        TOP() = py_bool(r);
+        tally_decref(e);
+        DISPATCH();
+    }
+    TARGET(FORMAT_VALUE) {
+        tally_object *spec = (arg & 4) ? POP() : NULL;
+        tally_object *v = TOP();
+        tally_object *conv = v;
+        if ((arg & 3) == 1) conv = py_repr(v);
+        else if ((arg & 3) == 2) conv = py_str(v);
+        if (!conv) {
+            tally_xdecref(spec);
+            goto error;
+        }
+        res = (spec || !IS_STR(conv)) ? py_format_value(conv, spec) : tally_newref(conv);
+        if (conv != v) tally_decref(conv);
+        tally_xdecref(spec);
+        if (!res) goto error;
+        TOP() = res;
+        tally_decref(v);
+        DISPATCH();
+    }
+    TARGET(BUILD_STRING) {
+        res = build_string(sp - arg, arg);
+        if (!res) goto error;
+        while (arg--) {
+            tally_object *o = POP();
+            tally_decref(o);
+        }
+        PUSH(res);
+        DISPATCH();
+    }
+    TARGET(IMPORT_NAME) {
+        bool err = false;
+        tally_object *m = py_dict_lookup(I->modules, co->namev[arg], &err);
+        if (!m) {
+            if (!err)
+                py_err_format(exc_ModuleNotFoundError, "No module named '%s'", tally_str_value(co->namev[arg]));
+            goto error;
+        }
+        tally_incref(m);
+        PUSH(m);
+        DISPATCH();
+    }
+    TARGET(LIST_APPEND) {
+        tally_object *v = POP();
+        int r = tally_list_append(sp[-(int)arg], v);
+        tally_decref(v);
+        if (r < 0) {
+            py_err_nomem();
+            goto error;
+        }
+        DISPATCH();
+    }
+    TARGET(ASSERT_FAIL) {
+        if (arg) {
+            tally_object *msg = POP();
+            tally_object *a = py_tuple_pack(1, &msg);
+            tally_decref(msg);
+            if (!a) goto error;
+            tally_object *e = py_exc_new(exc_AssertionError, a);
+            tally_decref(a);
+            if (e) py_err_set_obj(e);
+        } else {
+            tally_object *a = py_tuple_pack(0, NULL);
+            if (!a) goto error;
+            tally_object *e = py_exc_new(exc_AssertionError, a);
+            tally_decref(a);
+            if (e) py_err_set_obj(e);
+        }
+        goto error;
+    }
+    TARGET(LOAD_BUILD_CLASS)
+    TARGET(STORE_NAME_CLASS)
+    TARGET(LOAD_NAME_CLASS)
+    TARGET(SETUP_ANNOTATIONS) {
+        py_err_set(exc_NotImplementedError, "opcode not implemented yet");
+        goto error;
+    }
+    }
+#ifndef USE_COMPUTED_GOTO
+    default:
+        py_err_set(exc_RuntimeError, "bad opcode");
+        goto error;
+    }
+#endif
+
+error:
+    if (!py_err_occurred())
+        py_err_set(exc_RuntimeError, "error return without an exception set");
+    if (!reraise)
+        py_tb_add(I->exc, (tally_object *)co, co->lines[pc - 1 - co->instrs]);
+    reraise = false;
+    for (;;) {
+        if (f->nblocks > 0) {
+            f->nblocks--;
+            tally_object **level = locals + co->nlocals + f->blocks[f->nblocks].level;
+            while (sp > level) {
+                tally_object *o = POP();
+                tally_xdecref(o);
+            }
+            PUSH(py_err_fetch());
+            pc = co->instrs + f->blocks[f->nblocks].handler;
+            DISPATCH();
+        }
+        frame *back = f->back;
+        bool entry = f->entry;
+        frame_clear(f, sp);
+        I->depth--;
+        if (entry)
+            return NULL;
+        f = back;
+        LOAD_FRAME();
+        py_tb_add(I->exc, (tally_object *)co, co->lines[pc - 1 - co->instrs]);
+    }
+#undef TARGET
+#undef DISPATCH
+}
+
+tally_object *eval_call_function(tally_object *func, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    frame *f = push_function_frame(func, args, nargs, kwnames, false);
+    if (!f)
+        return NULL;
+    f->entry = true;
+    return run(f);
+}
+
+tally_object *eval_code(tally_object *code, tally_object *globals)
+{
+    py_code *co = (py_code *)code;
+    frame *f = frame_alloc(co);
+    if (!f)
+        return py_err_nomem();
+    f->co = co;
+    tally_incref(code);
+    f->globals = globals;
+    f->pc = co->instrs;
+    f->sp = f->localsplus + co->nlocals;
+    f->entry = true;
+    I->depth++;
+    return run(f);
+}

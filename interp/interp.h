@@ -1,0 +1,395 @@
+/* interp/interp.h - the declarations every part of the Python-subset interpreter shares.
+ *
+ * Owns: the interpreter's object layouts (float, bool, dict, range, iterators, code, function,
+ * built-in function, class, instance, module, file), the AST node, the bytecode format and the
+ * opcode list, the per-thread interpreter state (current exception, recursion depth, frame
+ * stack) and the prototypes of each file's entry points.  Only <tally/tally.h> is included from
+ * Tally: the interpreter is an ordinary client of the public API.
+ */
+#ifndef TALLY_INTERP_H
+#define TALLY_INTERP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <tally/tally.h>
+
+#define PY_UNUSED __attribute__((unused))
+#define PY_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PY_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- growable byte buffer (sbuf.c) ---------------------------------------------------------- */
+typedef struct sbuf {
+    char *data;
+    size_t len, cap;
+    bool oom;           /* an append failed: the contents are truncated */
+} sbuf;
+void sb_init(sbuf *b);
+void sb_free(sbuf *b);
+void sb_putc(sbuf *b, char c);
+void sb_puts(sbuf *b, const char *s);
+void sb_putn(sbuf *b, const char *s, size_t n);
+void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *sb_cstr(sbuf *b);   /* NUL-terminated view ("" when empty) */
+
+/* ---- type tests ----------------------------------------------------------------------------- */
+static inline const tally_type *TYPE(tally_object *o) { return o->ob_type; }
+#define IS_INT(o)   (TYPE(o) == &tally_int_type)
+#define IS_STR(o)   (TYPE(o) == &tally_str_type)
+#define IS_TUPLE(o) (TYPE(o) == &tally_tuple_type)
+#define IS_LIST(o)  (TYPE(o) == &tally_list_type)
+#define IS_NONE(o)  ((o) == py_None)
+#define IS_FLOAT(o) (TYPE(o) == &py_float_type)
+#define IS_BOOL(o)  (TYPE(o) == &py_bool_type)
+#define IS_DICT(o)  (TYPE(o) == &py_dict_type)
+
+extern tally_object *py_None;
+extern tally_object *py_True;
+extern tally_object *py_False;
+static inline tally_object *py_bool(bool b) { return b ? py_True : py_False; }
+
+/* ---- interpreter object types ---------------------------------------------------------------- */
+typedef struct { TALLY_OBJECT_HEAD; double value; } py_float;
+typedef struct { TALLY_OBJECT_HEAD; int64_t value; } py_boolobj;   /* value 0 or 1 */
+extern const tally_type py_float_type, py_bool_type;
+
+/* dict: CPython's compact, insertion-ordered layout with Python hashing and equality (Tally's
+ * dict compares only int and str keys by value and cannot be iterated: docs/interpreter.md) */
+typedef struct { tally_object *key, *value; int64_t hash; } py_dentry;
+typedef struct {
+    TALLY_OBJECT_HEAD;
+    size_t used;        /* live entries */
+    size_t nentries;    /* entries written, deleted ones included */
+    size_t entcap;
+    size_t mask;        /* index size - 1 */
+    int32_t *index;     /* -1 empty, -2 deleted, else entry number */
+    py_dentry *entries;
+    uint64_t version;   /* bumped when the key set or the entries array changes */
+} py_dict;
+extern const tally_type py_dict_type;
+extern uint64_t py_dict_version_tag;
+tally_object *py_dict_new(void);
+/* borrowed value or NULL; NULL with an exception set on error (*err = true) */
+tally_object *py_dict_lookup(tally_object *d, tally_object *key, bool *err);
+int py_dict_set(tally_object *d, tally_object *key, tally_object *value);   /* 0 / -1 */
+int py_dict_del(tally_object *d, tally_object *key);   /* 0, 1 absent, -1 error */
+tally_object *py_dict_getstr(tally_object *d, const char *key);   /* borrowed; NULL absent */
+int py_dict_setstr(tally_object *d, const char *key, tally_object *value);
+/* index of a str key's entry or -1; no exception */
+int64_t py_dict_find_str(tally_object *d, tally_object *key);
+
+typedef struct { TALLY_OBJECT_HEAD; int64_t start, stop, step, len; } py_range;
+extern const tally_type py_range_type;
+
+typedef struct {
+    TALLY_OBJECT_HEAD;
+    tally_object *seq;    /* strong; NULL once exhausted */
+    int64_t index;
+    int64_t stop, step;   /* range iterator */
+    uint64_t version;     /* dict iterator: size check */
+    size_t dsize;
+    int kind;             /* ITER_* */
+} py_iter;
+enum { ITER_LIST, ITER_TUPLE, ITER_STR, ITER_RANGE, ITER_DICT_KEYS, ITER_DICT_VALUES, ITER_DICT_ITEMS };
+extern const tally_type py_iter_type;
+
+typedef struct { TALLY_OBJECT_HEAD; tally_object *start, *stop, *step; } py_slice;
+extern const tally_type py_slice_type;
+tally_object *py_slice_new(tally_object *start, tally_object *stop, tally_object *step);
+
+/* A dict view (keys(), values(), items()): iterable, len, in */
+typedef struct { TALLY_OBJECT_HEAD; tally_object *dict; int kind; } py_dictview;
+extern const tally_type py_dictview_type;
+
+/* code object: 32-bit instructions, opcode in the low 8 bits, argument above */
+typedef struct {
+    TALLY_OBJECT_HEAD;
+    uint32_t *instrs;
+    int32_t *lines;       /* source line of each instruction */
+    size_t ninstrs;
+    tally_object *consts; /* tuple */
+    tally_object *names;  /* tuple of str (globals, attributes) */
+    tally_object *varnames; /* tuple of str: arguments first, then locals, then hidden slots */
+    tally_object *name;   /* str */
+    tally_object *filename; /* str */
+    const char *source;   /* the whole source text (owned by the module's code, shared) */
+    int nargs;            /* positional parameters */
+    int nlocals;
+    int stacksize;
+    int firstline;
+    uint32_t ncaches;
+    struct py_cache *caches;  /* LOAD_GLOBAL inline caches */
+    tally_object **constv;    /* borrowed views of consts' and names' items */
+    tally_object **namev;
+    bool is_module;
+} py_code;
+typedef struct py_cache { uint64_t gver, bver; int64_t gidx, bidx; } py_cache;
+extern const tally_type py_code_type;
+
+typedef struct {
+    TALLY_OBJECT_HEAD;
+    tally_object *code;      /* strong */
+    tally_object *globals;   /* strong (dict) */
+    tally_object *defaults;  /* strong tuple or NULL */
+    tally_object *name;      /* strong str */
+} py_function;
+extern const tally_type py_function_type;
+
+struct interp_state;
+/* vectorcall-style: args[0..nargs) positional, then one value per name in kwnames (a tuple or
+ * NULL).  Returns a new reference, or NULL with an exception set. */
+typedef tally_object *(*py_cfunc)(tally_object *self, tally_object *const *args, size_t nargs,
+                                  tally_object *kwnames);
+typedef struct {
+    TALLY_OBJECT_HEAD;
+    const char *name;
+    py_cfunc fn;
+    tally_object *self;      /* strong or NULL: a bound built-in method */
+    bool method;             /* unbound method: the first argument is self */
+} py_builtin;
+extern const tally_type py_builtin_type;
+tally_object *py_builtin_new(const char *name, py_cfunc fn, tally_object *self);
+
+typedef struct {
+    TALLY_OBJECT_HEAD;
+    tally_object *name;      /* str */
+    tally_object *base;      /* class or NULL */
+    tally_object *dict;      /* py_dict */
+    bool is_exception;
+} py_class;
+extern const tally_type py_class_type;
+typedef struct {
+    TALLY_OBJECT_HEAD;
+    tally_object *cls;       /* strong */
+    tally_object *dict;      /* strong py_dict */
+    tally_object *args;      /* exceptions: the args tuple */
+    tally_object *tb;        /* exceptions: list of (file, line, name) tuples, innermost last */
+} py_instance;
+extern const tally_type py_instance_type;
+
+typedef struct { TALLY_OBJECT_HEAD; tally_object *cls; tally_object *self; tally_object *func; } py_method;
+extern const tally_type py_method_type;
+
+typedef struct { TALLY_OBJECT_HEAD; tally_object *name; tally_object *dict; } py_module;
+extern const tally_type py_module_type;
+
+typedef struct { TALLY_OBJECT_HEAD; FILE *fp; const char *name; } py_file;
+extern const tally_type py_file_type;
+
+/* ---- exceptions (errors.c) ----------------------------------------------------------------- */
+extern tally_object *exc_BaseException, *exc_Exception, *exc_TypeError, *exc_ValueError,
+    *exc_KeyError, *exc_IndexError, *exc_AttributeError, *exc_ZeroDivisionError,
+    *exc_OverflowError, *exc_RecursionError, *exc_NameError, *exc_UnboundLocalError,
+    *exc_RuntimeError, *exc_StopIteration, *exc_MemoryError, *exc_SystemExit,
+    *exc_NotImplementedError, *exc_AssertionError, *exc_ImportError, *exc_ArithmeticError,
+    *exc_LookupError, *exc_KeyboardInterrupt, *exc_ModuleNotFoundError;
+int errors_init(tally_object *builtins);
+tally_object *py_err_occurred(void);               /* borrowed current exception or NULL */
+void py_err_set_obj(tally_object *exc);            /* steals: an exception instance */
+void py_err_set(tally_object *cls, const char *msg);
+void py_err_format(tally_object *cls, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+tally_object *py_err_fetch(void);                  /* new reference, clears */
+void py_err_clear(void);
+tally_object *py_err_nomem(void);                  /* sets MemoryError, returns NULL */
+bool py_exc_matches(tally_object *exc, tally_object *cls);   /* exc instance of cls */
+bool py_class_is_subclass(tally_object *cls, tally_object *base);
+tally_object *py_exc_new(tally_object *cls, tally_object *args);   /* args tuple borrowed */
+void py_tb_add(tally_object *exc, tally_object *code, int line);
+void py_print_exception(tally_object *exc, FILE *out);
+
+/* ---- objects (obj_*.c) ---------------------------------------------------------------------- */
+int objects_init(void);
+const char *py_type_name(tally_object *o);
+tally_object *py_float_new(double v);
+static inline double py_float_value(tally_object *o) { return ((py_float *)o)->value; }
+int py_truth(tally_object *o);           /* 1, 0, -1 error */
+tally_object *py_repr(tally_object *o);  /* new str */
+tally_object *py_str(tally_object *o);   /* new str */
+int py_repr_to(sbuf *b, tally_object *o, int depth);
+int py_str_to(sbuf *b, tally_object *o);
+void py_float_repr(sbuf *b, double x);
+tally_object *py_str_from(const char *s, size_t n);   /* new str from n bytes */
+static inline size_t py_str_len(tally_object *s) { return __builtin_strlen(tally_str_value(s)); }
+int64_t py_hash(tally_object *o, bool *err);
+int py_eq(tally_object *a, tally_object *b);          /* 1, 0, -1 */
+tally_object *py_compare(tally_object *a, tally_object *b, int op);   /* new ref */
+int py_compare_bool(tally_object *a, tally_object *b, int op);       /* 1, 0, -1 */
+tally_object *py_binary(int op, tally_object *a, tally_object *b);
+tally_object *py_unary(int op, tally_object *a);
+tally_object *py_getitem(tally_object *o, tally_object *key);
+int py_setitem(tally_object *o, tally_object *key, tally_object *v);
+int py_delitem(tally_object *o, tally_object *key);
+int py_contains(tally_object *container, tally_object *item);        /* 1, 0, -1 */
+tally_object *py_getiter(tally_object *o);
+/* next item (new ref); NULL and no exception when exhausted */
+tally_object *py_iternext(tally_object *it);
+tally_object *py_getattr(tally_object *o, tally_object *name);
+int py_setattr(tally_object *o, tally_object *name, tally_object *v);
+/* method lookup for CALL: *self_out set to a new ref when the result wants self first */
+tally_object *py_getmethod(tally_object *o, tally_object *name, bool *unbound);
+int64_t py_len(tally_object *o);        /* -1 with an exception */
+tally_object *py_int_checked(__int128 v); /* OverflowError beyond 64 bits */
+tally_object *py_range_new(int64_t start, int64_t stop, int64_t step);
+tally_object *py_tuple_pack(size_t n, tally_object *const *items);   /* new tuple or NULL+exc */
+tally_object *py_class_new(const char *name, tally_object *base, bool is_exc);
+tally_object *py_module_new(const char *name);
+tally_object *py_format_value(tally_object *v, tally_object *spec);  /* f-string field */
+tally_object *py_call(tally_object *callable, tally_object *const *args, size_t nargs, tally_object *kwnames);
+tally_object *py_type_object(tally_object *o);   /* the class object for type(o), new ref */
+tally_object *builtin_method_lookup(tally_object *o, tally_object *name);  /* unbound builtin or NULL */
+int py_list_del_index(tally_object *l, size_t i);
+
+/* ---- lexer, parser, AST (lexer.c, parser.c) ------------------------------------------------ */
+enum tok_kind {
+    T_EOF, T_NEWLINE, T_INDENT, T_DEDENT, T_NAME, T_INT, T_FLOAT, T_STRING, T_FSTRING, T_OP,
+    T_ERROR
+};
+typedef struct token {
+    int kind;
+    int line, col;         /* 1-based */
+    const char *start;     /* in the source */
+    size_t len;
+    char *sval;            /* T_STRING / T_FSTRING: decoded (malloc'd by the lexer's arena) */
+    size_t slen;
+    int64_t ival;
+    double fval;
+    int op;                /* T_OP: an OP_* code */
+} token;
+
+typedef struct arena arena;
+typedef struct lexer {
+    const char *src, *p, *line_start;
+    const char *filename;
+    int line;
+    int indents[128];
+    int nindents;
+    int pending_dedents;
+    int paren;             /* bracket nesting: newlines ignored inside */
+    bool at_line_start;
+    char errmsg[256];
+    int errline, errcol;
+    bool error;
+    bool need_newline;     /* a token since the last NEWLINE: EOF emits one first */
+    arena *ar;             /* decoded strings live here */
+} lexer;
+void lexer_init(lexer *lx, const char *src, const char *filename, arena *ar);
+int lexer_next(lexer *lx, token *t);   /* 0, or -1 with errmsg set */
+
+/* punctuation / operator codes */
+enum {
+    OPT_LPAR = 1, OPT_RPAR, OPT_LSQB, OPT_RSQB, OPT_LBRACE, OPT_RBRACE, OPT_COLON, OPT_COMMA,
+    OPT_SEMI, OPT_DOT, OPT_ASSIGN, OPT_ARROW,
+    OPT_PLUS, OPT_MINUS, OPT_STAR, OPT_SLASH, OPT_DSLASH, OPT_PERCENT, OPT_DSTAR, OPT_AT,
+    OPT_LSHIFT, OPT_RSHIFT, OPT_AMP, OPT_PIPE, OPT_CARET, OPT_TILDE,
+    OPT_LT, OPT_GT, OPT_LE, OPT_GE, OPT_EQ, OPT_NE,
+    OPT_PLUSEQ, OPT_MINUSEQ, OPT_STAREQ, OPT_SLASHEQ, OPT_DSLASHEQ, OPT_PERCENTEQ, OPT_DSTAREQ,
+    OPT_LSHIFTEQ, OPT_RSHIFTEQ, OPT_AMPEQ, OPT_PIPEEQ, OPT_CARETEQ, OPT_ATEQ, OPT_WALRUS
+};
+
+/* binary operators (BINARY_OP argument), shared by the compiler and the objects */
+enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_TRUEDIV, BIN_FLOORDIV, BIN_MOD, BIN_POW, BIN_LSHIFT,
+       BIN_RSHIFT, BIN_AND, BIN_OR, BIN_XOR, BIN_MATMUL, BIN_COUNT };
+enum { UN_NEG, UN_POS, UN_INVERT, UN_NOT };
+enum { CMP_LT, CMP_LE, CMP_EQ, CMP_NE, CMP_GT, CMP_GE };
+
+typedef enum {
+    /* expressions */
+    N_NAME, N_CONST_INT, N_CONST_FLOAT, N_CONST_STR, N_CONST_TRUE, N_CONST_FALSE, N_CONST_NONE,
+    N_FSTRING, N_BINOP, N_UNARY, N_BOOLOP, N_COMPARE, N_IFEXP, N_CALL, N_ATTR, N_SUBSCRIPT,
+    N_SLICE, N_TUPLE, N_LIST, N_DICT, N_LISTCOMP, N_LAMBDA, N_STARRED, N_KEYWORD, N_FIELD,
+    /* statements */
+    N_EXPR_STMT, N_ASSIGN, N_AUGASSIGN, N_IF, N_WHILE, N_FOR, N_BREAK, N_CONTINUE, N_PASS,
+    N_RETURN, N_DEF, N_GLOBAL, N_NONLOCAL, N_TRY, N_EXCEPT, N_RAISE, N_IMPORT, N_FROMIMPORT,
+    N_CLASS, N_DEL, N_ASSERT, N_MODULE
+} node_kind;
+
+typedef struct node node;
+typedef struct nodelist { node **v; int n, cap; } nodelist;
+struct node {
+    node_kind kind;
+    int line, col;
+    int op;               /* BIN_*, UN_*, CMP_*, boolop: 0 and / 1 or */
+    node *a, *b, *c;      /* children; meaning depends on kind (parser.c says) */
+    nodelist list;        /* items, args, body, targets, ... */
+    nodelist list2;       /* keywords, orelse, handlers, comparators, ... */
+    nodelist list3;       /* finally body */
+    nodelist list4;       /* try: else body */
+    int *ops;             /* N_COMPARE: the CMP_* (or IS/IN codes) of each comparator */
+    char *str;            /* names, string constants (NUL-terminated; may hold bytes) */
+    size_t slen;
+    char **names;         /* N_DEF parameter names, N_GLOBAL names, N_FROMIMPORT names */
+    char **names2;        /* N_FROMIMPORT / N_IMPORT: the 'as' names (NULL entries: none) */
+    int nnames;
+    int64_t ival;
+    double fval;
+};
+/* N_COMPARE ops beyond CMP_*: */
+enum { CMPX_IS = 6, CMPX_IS_NOT, CMPX_IN, CMPX_NOT_IN };
+
+typedef struct arena arena;
+arena *arena_new(void);
+void arena_free(arena *a);
+void *arena_alloc(arena *a, size_t n);   /* zeroed; NULL when out of memory */
+
+typedef struct parse_result {
+    node *module;
+    arena *arena;
+    char errmsg[256];
+    int errline, errcol;
+} parse_result;
+/* 0 ok; -1 syntax error (errmsg, errline, errcol); -2 out of memory */
+int parse_module(const char *src, const char *filename, parse_result *out);
+/* an f-string's expression: parsed on its own, positions shifted to (line, col) */
+node *parse_fstring_expr(arena *ar, const char *src, size_t len, const char *filename, int line,
+                         int col, char *errmsg, size_t errsize, int *errline, int *errcol);
+
+/* ---- compiler (compiler.c) ------------------------------------------------------------------ */
+/* new code object, or NULL: a syntax error (message in errmsg, position) or an exception set */
+tally_object *compile_module(node *mod, const char *filename, const char *source, arena *ar,
+                             char *errmsg, size_t errsize, int *errline, int *errcol);
+
+/* ---- opcodes ------------------------------------------------------------------------------- */
+#define PY_OPCODES(X) \
+    X(NOP) X(POP_TOP) X(DUP_TOP) X(DUP_TOP_TWO) X(ROT_TWO) X(ROT_THREE) \
+    X(LOAD_CONST) X(LOAD_FAST) X(STORE_FAST) X(DELETE_FAST) X(LOAD_GLOBAL) X(STORE_GLOBAL) \
+    X(DELETE_GLOBAL) X(LOAD_ATTR) X(STORE_ATTR) X(LOAD_METHOD) X(CALL_METHOD) X(CALL) \
+    X(CALL_KW) X(CALL_METHOD_KW) X(BINARY_OP) X(INPLACE_OP) X(UNARY_OP) X(COMPARE_OP) X(IS_OP) \
+    X(CONTAINS_OP) X(JUMP) X(JUMP_BACK) X(POP_JUMP_IF_FALSE) X(POP_JUMP_IF_TRUE) \
+    X(JUMP_IF_FALSE_OR_POP) X(JUMP_IF_TRUE_OR_POP) X(GET_ITER) X(FOR_ITER) X(BUILD_TUPLE) \
+    X(BUILD_LIST) X(BUILD_DICT) X(BUILD_SLICE) X(BINARY_SUBSCR) X(STORE_SUBSCR) \
+    X(DELETE_SUBSCR) X(UNPACK_SEQUENCE) X(MAKE_FUNCTION) X(RETURN_VALUE) X(SETUP_EXCEPT) \
+    X(POP_BLOCK) X(RAISE) X(RERAISE) X(CHECK_EXC_MATCH) X(FORMAT_VALUE) X(BUILD_STRING) \
+    X(IMPORT_NAME) X(LIST_APPEND) X(LOAD_BUILD_CLASS) X(STORE_NAME_CLASS) X(LOAD_NAME_CLASS) \
+    X(ASSERT_FAIL) X(SETUP_ANNOTATIONS)
+#define PY_OP_ENUM(n) OP_##n,
+enum { PY_OPCODES(PY_OP_ENUM) OP__COUNT };
+#undef PY_OP_ENUM
+#define INSTR(op, arg) ((uint32_t)(op) | ((uint32_t)(arg) << 8))
+
+/* ---- evaluation (eval.c) ------------------------------------------------------------------- */
+typedef struct interp_state {
+    tally_object *exc;          /* current exception (strong) or NULL */
+    int depth;                  /* Python frames */
+    int recursion_limit;
+    tally_object *builtins;     /* dict */
+    tally_object *sys_module;
+    tally_object *modules;      /* dict: name -> module */
+    tally_object *main_globals;
+} interp_state;
+extern interp_state *I;
+tally_object *eval_code(tally_object *code, tally_object *globals);
+/* call a Python function object (runs a nested evaluation loop) */
+tally_object *eval_call_function(tally_object *func, tally_object *const *args, size_t nargs,
+                                 tally_object *kwnames);
+
+/* ---- builtins (builtins.c) ---------------------------------------------------------------- */
+int builtins_init(tally_object *builtins, int argc, char **argv);
+extern tally_object *py_stdout, *py_stderr;
+void py_flush_stdout(void);
+
+/* CPython's limit on nested brackets in the parser and repr recursion */
+#define PY_MAX_NEST 200
+
+#endif

@@ -1,0 +1,167 @@
+/* interp/main.c - tally-py-<backend>: run one Python-subset program.
+ *
+ * Owns: the command line (`tally-py-<backend> FILE [ARGS...]`, sys.argv = [FILE, ARGS...]),
+ * reading the source, starting and stopping Tally (tally_init / tally_fini, which runs the
+ * final collection), the interpreter's start-up (objects, exceptions, builtins, sys), the
+ * module's globals (__name__ = "__main__"), and the exit status: 0, the SystemExit code, 1 on
+ * an uncaught exception (traceback on stderr) or a syntax error (file:line:col: message),
+ * 2 on a usage error.
+ */
+#include "interp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, fp);
+        n += got;
+        if (n < cap - 1)
+            break;
+        cap *= 2;
+        char *nb = realloc(buf, cap);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+        }
+        buf = nb;
+    }
+    fclose(fp);
+    if (!buf)
+        return NULL;
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static int exit_status_of(tally_object *exc)
+{
+    if (py_exc_matches(exc, exc_SystemExit)) {
+        tally_object *args = ((py_instance *)exc)->args;
+        tally_object *code = args && tally_tuple_len(args) ? tally_tuple_get(args, 0) : py_None;
+        if (code == py_None)
+            return 0;
+        if (IS_INT(code))
+            return (int)(tally_int_value(code) & 0xFF);
+        if (IS_BOOL(code))
+            return (int)((py_boolobj *)code)->value;
+        py_flush_stdout();
+        sbuf b;
+        sb_init(&b);
+        if (py_str_to(&b, code) == 0)
+            fprintf(stderr, "%s\n", sb_cstr(&b));
+        sb_free(&b);
+        py_err_clear();
+        return 1;
+    }
+    py_print_exception(exc, stderr);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fprintf(argc < 2 ? stderr : stdout, "usage: %s FILE [ARGS...]   (a Python-subset program; Tally backend %s)\n",
+                argv[0], tally_backend());
+        return argc < 2 ? 2 : 0;
+    }
+    const char *path = argv[1];
+    size_t len = 0;
+    char *src = read_file(path, &len);
+    if (!src) {
+        fprintf(stderr, "%s: can't open file '%s'\n", argv[0], path);
+        return 2;
+    }
+    if (memchr(src, 0, len)) {
+        fprintf(stderr, "%s:1:1: source code cannot contain null bytes\n", path);
+        free(src);
+        return 1;
+    }
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+
+    if (tally_init(NULL) != 0) {
+        fprintf(stderr, "%s: tally_init failed: %s\n", argv[0], tally_last_error());
+        free(src);
+        return 1;
+    }
+    static interp_state state;
+    I = &state;
+    I->recursion_limit = 1000;
+    int status = 0;
+    tally_object *code = NULL, *globals = NULL;
+    if (objects_init() < 0 || !(I->builtins = py_dict_new()) || !(I->modules = py_dict_new()) ||
+        errors_init(I->builtins) < 0 || builtins_init(I->builtins, argc - 1, argv + 1) < 0) {
+        fprintf(stderr, "%s: out of memory while starting\n", argv[0]);
+        status = 1;
+        goto out;
+    }
+
+    parse_result pr;
+    int pr_status = parse_module(src, path, &pr);
+    if (pr_status != 0) {
+        if (pr_status == -2)
+            fprintf(stderr, "%s: out of memory while parsing\n", path);
+        else
+            fprintf(stderr, "%s:%d:%d: SyntaxError: %s\n", path, pr.errline, pr.errcol, pr.errmsg);
+        arena_free(pr.arena);
+        status = 1;
+        goto out;
+    }
+    char errmsg[256];
+    int errline = 0, errcol = 0;
+    code = compile_module(pr.module, path, src, pr.arena, errmsg, sizeof errmsg, &errline, &errcol);
+    arena_free(pr.arena);
+    if (!code) {
+        if (errmsg[0]) {
+            fprintf(stderr, "%s:%d:%d: SyntaxError: %s\n", path, errline, errcol, errmsg);
+        } else {
+            tally_object *e = py_err_fetch();
+            if (e) {
+                py_print_exception(e, stderr);
+                tally_decref(e);
+            }
+        }
+        status = 1;
+        goto out;
+    }
+    globals = py_dict_new();
+    tally_object *name = tally_str_new("__main__");
+    if (!globals || !name || py_dict_setstr(globals, "__name__", name) < 0) {
+        tally_xdecref(name);
+        fprintf(stderr, "%s: out of memory while starting\n", argv[0]);
+        status = 1;
+        goto out;
+    }
+    tally_decref(name);
+    I->main_globals = globals;
+    tally_object *r = eval_code(code, globals);
+    if (r) {
+        tally_decref(r);
+    } else {
+        tally_object *e = py_err_fetch();
+        status = e ? exit_status_of(e) : 1;
+        tally_xdecref(e);
+    }
+out:
+    py_flush_stdout();
+    tally_xdecref(code);
+    /* break the module's cycles by hand where cheap; the collector gets the rest */
+    if (globals) {
+        tally_decref(globals);
+    }
+    tally_xdecref(I->modules);
+    tally_xdecref(I->builtins);
+    py_err_clear();
+    tally_flush();
+    tally_fini();
+    free(src);
+    fflush(stdout);
+    return status;
+}

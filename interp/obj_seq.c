@@ -1,0 +1,445 @@
+/* interp/obj_seq.c - sequences, subscripts and iteration.
+ *
+ * Owns: range, slice and the iterator type (list, tuple, str, range, dict keys/values/items),
+ * subscripting with negative indices and slices (with steps) for str, list, tuple and dict,
+ * item assignment and deletion, `in`, and the iteration protocol the evaluation loop's FOR_ITER
+ * falls back on.  A list iterator holds a strong reference to its list and returns each item
+ * as a new reference (CPython's listiterator); a dict iterator raises RuntimeError when the
+ * dict's size changes under it.
+ */
+#include "interp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const tally_type py_range_type = { .name = "range", .size = sizeof(py_range) };
+
+tally_object *py_range_new(int64_t start, int64_t stop, int64_t step)
+{
+    if (step == 0) {
+        py_err_set(exc_ValueError, "range() arg 3 must not be zero");
+        return NULL;
+    }
+    py_range *r = (py_range *)tally_new(&py_range_type);
+    if (!r) return py_err_nomem();
+    r->start = start;
+    r->stop = stop;
+    r->step = step;
+    __int128 len = 0;
+    if (step > 0 && start < stop) len = ((__int128)stop - start - 1) / step + 1;
+    else if (step < 0 && start > stop) len = ((__int128)start - stop - 1) / (-(__int128)step) + 1;
+    r->len = (int64_t)len;
+    return (tally_object *)r;
+}
+
+/* ---- slices ------------------------------------------------------------------------------ */
+static int slice_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    py_slice *s = (py_slice *)self;
+    int r;
+    if (s->start && (r = visit(s->start, arg))) return r;
+    if (s->stop && (r = visit(s->stop, arg))) return r;
+    if (s->step && (r = visit(s->step, arg))) return r;
+    return 0;
+}
+static void slice_destroy(tally_object *self)
+{
+    py_slice *s = (py_slice *)self;
+    tally_xdecref(s->start);
+    tally_xdecref(s->stop);
+    tally_xdecref(s->step);
+}
+const tally_type py_slice_type = { .name = "slice", .size = sizeof(py_slice), .traverse = slice_traverse,
+                                   .destroy = slice_destroy };
+
+tally_object *py_slice_new(tally_object *start, tally_object *stop, tally_object *step)
+{
+    py_slice *s = (py_slice *)tally_new(&py_slice_type);
+    if (!s) return py_err_nomem();
+    s->start = tally_newref(start);
+    s->stop = tally_newref(stop);
+    s->step = tally_newref(step);
+    return (tally_object *)s;
+}
+
+static int slice_part(tally_object *o, int64_t *v, bool *none)
+{
+    *none = o == py_None;
+    if (*none) return 0;
+    if (IS_INT(o)) { *v = tally_int_value(o); return 0; }
+    if (IS_BOOL(o)) { *v = ((py_boolobj *)o)->value; return 0; }
+    py_err_set(exc_TypeError, "slice indices must be integers or None or have an __index__ method");
+    return -1;
+}
+
+/* CPython's PySlice_GetIndicesEx: start, step and the number of items */
+static int slice_indices(tally_object *so, int64_t len, int64_t *start, int64_t *step, int64_t *count)
+{
+    py_slice *s = (py_slice *)so;
+    int64_t st = 1, lo = 0, hi = 0;
+    bool n1, n2, n3;
+    if (slice_part(s->step, &st, &n3) < 0) return -1;
+    if (n3) st = 1;
+    if (st == 0) {
+        py_err_set(exc_ValueError, "slice step cannot be zero");
+        return -1;
+    }
+    if (slice_part(s->start, &lo, &n1) < 0 || slice_part(s->stop, &hi, &n2) < 0) return -1;
+    if (n1) lo = st < 0 ? len - 1 : 0;
+    else {
+        if (lo < 0) { lo += len; if (lo < 0) lo = st < 0 ? -1 : 0; }
+        else if (lo >= len) lo = st < 0 ? len - 1 : len;
+    }
+    if (n2) hi = st < 0 ? -1 : len;
+    else {
+        if (hi < 0) { hi += len; if (hi < 0) hi = st < 0 ? -1 : 0; }
+        else if (hi >= len) hi = st < 0 ? len - 1 : len;
+    }
+    int64_t n = 0;
+    if (st < 0) { if (hi < lo) n = (lo - hi - 1) / (-st) + 1; }
+    else if (lo < hi) n = (hi - lo - 1) / st + 1;
+    *start = lo;
+    *step = st;
+    *count = n;
+    return 0;
+}
+
+static bool index_of(tally_object *o, int64_t *v)
+{
+    if (IS_INT(o)) { *v = tally_int_value(o); return true; }
+    if (IS_BOOL(o)) { *v = ((py_boolobj *)o)->value; return true; }
+    return false;
+}
+
+static tally_object *str_char(const char *s, int64_t i)
+{
+    return py_str_from(s + i, 1);
+}
+
+tally_object *py_getitem(tally_object *o, tally_object *key)
+{
+    const tally_type *t = TYPE(o);
+    int64_t i;
+    if (t == &py_dict_type) {
+        bool err = false;
+        tally_object *v = py_dict_lookup(o, key, &err);
+        if (err) return NULL;
+        if (!v) {
+            tally_object *args = py_tuple_pack(1, &key);
+            if (!args) return NULL;
+            tally_object *e = py_exc_new(exc_KeyError, args);
+            tally_decref(args);
+            if (e) py_err_set_obj(e);
+            return NULL;
+        }
+        return tally_newref(v);
+    }
+    if (t == &tally_list_type || t == &tally_tuple_type || t == &tally_str_type || t == &py_range_type) {
+        int64_t len = py_len(o);
+        if (index_of(key, &i)) {
+            if (i < 0) i += len;
+            if (i < 0 || i >= len) {
+                py_err_format(exc_IndexError, "%s index out of range",
+                              t == &tally_list_type ? "list" : t == &tally_tuple_type ? "tuple" : t == &py_range_type ? "range object" : "string");
+                return NULL;
+            }
+            if (t == &tally_list_type) {
+                tally_object *v = tally_list_get(o, (size_t)i);
+                if (!v) py_err_set(exc_IndexError, "list index out of range");
+                return v;
+            }
+            if (t == &tally_tuple_type) return tally_newref(tally_tuple_get(o, (size_t)i));
+            if (t == &py_range_type) {
+                py_range *r = (py_range *)o;
+                return py_int_checked((__int128)r->start + (__int128)i * r->step);
+            }
+            return str_char(tally_str_value(o), i);
+        }
+        if (TYPE(key) == &py_slice_type) {
+            int64_t start, step, n;
+            if (slice_indices(key, len, &start, &step, &n) < 0) return NULL;
+            if (t == &tally_str_type) {
+                const char *s = tally_str_value(o);
+                char *buf = malloc((size_t)n + 1);
+                if (!buf) return py_err_nomem();
+                for (int64_t k = 0; k < n; k++) buf[k] = s[start + k * step];
+                buf[n] = 0;
+                tally_object *r = tally_str_new(buf);
+                free(buf);
+                if (!r) return py_err_nomem();
+                return r;
+            }
+            if (t == &py_range_type) {
+                py_range *r = (py_range *)o;
+                return py_range_new(r->start + start * r->step, r->start + (start + n * step) * r->step, r->step * step);
+            }
+            tally_object **items = malloc(sizeof(tally_object *) * ((size_t)n + 1));
+            if (!items) return py_err_nomem();
+            int64_t got = 0;
+            for (int64_t k = 0; k < n; k++) {
+                tally_object *v = t == &tally_list_type ? tally_list_get(o, (size_t)(start + k * step))
+                                                        : tally_newref(tally_tuple_get(o, (size_t)(start + k * step)));
+                if (!v) break;
+                items[got++] = v;
+            }
+            tally_object *r;
+            if (t == &tally_tuple_type) {
+                r = py_tuple_pack((size_t)got, items);
+            } else {
+                r = tally_list_new();
+                if (!r) py_err_nomem();
+                for (int64_t k = 0; r && k < got; k++)
+                    if (tally_list_append(r, items[k]) < 0) {
+                        tally_decref(r);
+                        r = py_err_nomem();
+                    }
+            }
+            for (int64_t k = 0; k < got; k++) tally_decref(items[k]);
+            free(items);
+            return r;
+        }
+        py_err_format(exc_TypeError, "%s indices must be integers or slices, not %s",
+                      t == &tally_str_type ? "string" : t->name, py_type_name(key));
+        return NULL;
+    }
+    py_err_format(exc_TypeError, "'%s' object is not subscriptable", py_type_name(o));
+    return NULL;
+}
+
+int py_list_del_index(tally_object *l, size_t i)
+{
+    size_t n = tally_list_len(l);
+    if (i >= n) return -1;
+    for (size_t k = i; k + 1 < n; k++) {
+        tally_object *next = tally_list_get(l, k + 1);
+        if (!next) return -1;
+        tally_list_set(l, k, next);
+        tally_decref(next);
+    }
+    tally_object *last = tally_list_pop(l);
+    tally_xdecref(last);
+    return 0;
+}
+
+int py_setitem(tally_object *o, tally_object *key, tally_object *v)
+{
+    const tally_type *t = TYPE(o);
+    int64_t i;
+    if (t == &py_dict_type)
+        return py_dict_set(o, key, v);
+    if (t == &tally_list_type) {
+        if (!index_of(key, &i)) {
+            py_err_format(exc_TypeError, "list indices must be integers or slices, not %s", py_type_name(key));
+            return -1;
+        }
+        int64_t len = (int64_t)tally_list_len(o);
+        if (i < 0) i += len;
+        if (i < 0 || i >= len || tally_list_set(o, (size_t)i, v) < 0) {
+            py_err_set(exc_IndexError, "list assignment index out of range");
+            return -1;
+        }
+        return 0;
+    }
+    py_err_format(exc_TypeError, "'%s' object does not support item assignment", py_type_name(o));
+    return -1;
+}
+
+int py_delitem(tally_object *o, tally_object *key)
+{
+    const tally_type *t = TYPE(o);
+    int64_t i;
+    if (t == &py_dict_type) {
+        int r = py_dict_del(o, key);
+        if (r == 1) {
+            tally_object *args = py_tuple_pack(1, &key);
+            if (!args) return -1;
+            tally_object *e = py_exc_new(exc_KeyError, args);
+            tally_decref(args);
+            if (e) py_err_set_obj(e);
+            return -1;
+        }
+        return r;
+    }
+    if (t == &tally_list_type && index_of(key, &i)) {
+        int64_t len = (int64_t)tally_list_len(o);
+        if (i < 0) i += len;
+        if (i < 0 || i >= len || py_list_del_index(o, (size_t)i) < 0) {
+            py_err_set(exc_IndexError, "list assignment index out of range");
+            return -1;
+        }
+        return 0;
+    }
+    py_err_format(exc_TypeError, "'%s' object doesn't support item deletion", py_type_name(o));
+    return -1;
+}
+
+int py_contains(tally_object *c, tally_object *item)
+{
+    const tally_type *t = TYPE(c);
+    if (t == &py_dict_type || (t == &py_dictview_type && ((py_dictview *)c)->kind == 0)) {
+        bool err = false;
+        tally_object *d = t == &py_dict_type ? c : ((py_dictview *)c)->dict;
+        tally_object *v = py_dict_lookup(d, item, &err);
+        if (err) return -1;
+        return v != NULL;
+    }
+    if (t == &tally_str_type) {
+        if (!IS_STR(item)) {
+            py_err_format(exc_TypeError, "'in <string>' requires string as left operand, not %s", py_type_name(item));
+            return -1;
+        }
+        return strstr(tally_str_value(c), tally_str_value(item)) != NULL;
+    }
+    if (t == &py_range_type) {
+        int64_t v;
+        py_range *r = (py_range *)c;
+        if (index_of(item, &v)) {
+            if (r->step > 0 ? (v < r->start || v >= r->stop) : (v > r->start || v <= r->stop)) return 0;
+            return ((__int128)v - r->start) % r->step == 0;
+        }
+    }
+    if (t == &tally_list_type || t == &tally_tuple_type) {
+        bool list = t == &tally_list_type;
+        size_t n = list ? tally_list_len(c) : tally_tuple_len(c);
+        for (size_t i = 0; i < n; i++) {
+            tally_object *x = list ? tally_list_get(c, i) : tally_newref(tally_tuple_get(c, i));
+            if (!x) break;
+            int r = py_eq(x, item);
+            tally_decref(x);
+            if (r) return r;
+        }
+        return 0;
+    }
+    tally_object *it = py_getiter(c);
+    if (!it) {
+        py_err_clear();
+        py_err_format(exc_TypeError, "argument of type '%s' is not iterable", py_type_name(c));
+        return -1;
+    }
+    for (;;) {
+        tally_object *x = py_iternext(it);
+        if (!x) break;
+        int r = py_eq(x, item);
+        tally_decref(x);
+        if (r) {
+            tally_decref(it);
+            return r;
+        }
+    }
+    tally_decref(it);
+    return py_err_occurred() ? -1 : 0;
+}
+
+/* ---- iterators --------------------------------------------------------------------------- */
+static int iter_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    py_iter *it = (py_iter *)self;
+    return it->seq ? visit(it->seq, arg) : 0;
+}
+static int iter_clear(tally_object *self)
+{
+    py_iter *it = (py_iter *)self;
+    tally_object *s = it->seq;
+    it->seq = NULL;
+    tally_xdecref(s);
+    return 0;
+}
+static void iter_destroy(tally_object *self) { iter_clear(self); }
+const tally_type py_iter_type = { .name = "iterator", .size = sizeof(py_iter), .flags = TALLY_TYPE_GC,
+                                  .traverse = iter_traverse, .clear = iter_clear, .destroy = iter_destroy };
+
+tally_object *py_getiter(tally_object *o)
+{
+    const tally_type *t = TYPE(o);
+    int kind;
+    tally_object *seq = o;
+    if (t == &py_iter_type) return tally_newref(o);
+    if (t == &tally_list_type) kind = ITER_LIST;
+    else if (t == &tally_tuple_type) kind = ITER_TUPLE;
+    else if (t == &tally_str_type) kind = ITER_STR;
+    else if (t == &py_range_type) kind = ITER_RANGE;
+    else if (t == &py_dict_type) kind = ITER_DICT_KEYS;
+    else if (t == &py_dictview_type) {
+        kind = ITER_DICT_KEYS + ((py_dictview *)o)->kind;
+        seq = ((py_dictview *)o)->dict;
+    } else {
+        py_err_format(exc_TypeError, "'%s' object is not iterable", py_type_name(o));
+        return NULL;
+    }
+    py_iter *it = (py_iter *)tally_new(&py_iter_type);
+    if (!it) return py_err_nomem();
+    it->kind = kind;
+    if (kind == ITER_RANGE) {
+        py_range *r = (py_range *)o;
+        it->index = r->start;
+        it->stop = r->len;   /* items left */
+        it->step = r->step;
+        it->seq = NULL;
+        return (tally_object *)it;
+    }
+    it->seq = tally_newref(seq);
+    if (kind >= ITER_DICT_KEYS) {
+        it->dsize = ((py_dict *)seq)->used;
+    }
+    return (tally_object *)it;
+}
+
+tally_object *py_iternext(tally_object *o)
+{
+    py_iter *it = (py_iter *)o;
+    switch (it->kind) {
+    case ITER_RANGE: {
+        if (it->stop <= 0) return NULL;
+        int64_t v = it->index;
+        if (--it->stop > 0)
+            it->index += it->step;
+        return py_int_checked(v);
+    }
+    case ITER_LIST: {
+        if (!it->seq) return NULL;
+        tally_object *v = tally_list_get(it->seq, (size_t)it->index);
+        if (!v) {
+            iter_clear(o);
+            return NULL;
+        }
+        it->index++;
+        return v;
+    }
+    case ITER_TUPLE: {
+        if (!it->seq) return NULL;
+        if ((size_t)it->index >= tally_tuple_len(it->seq)) {
+            iter_clear(o);
+            return NULL;
+        }
+        return tally_newref(tally_tuple_get(it->seq, (size_t)it->index++));
+    }
+    case ITER_STR: {
+        if (!it->seq) return NULL;
+        const char *s = tally_str_value(it->seq);
+        if (!s[it->index]) {
+            iter_clear(o);
+            return NULL;
+        }
+        return str_char(s, it->index++);
+    }
+    default: {
+        if (!it->seq) return NULL;
+        py_dict *d = (py_dict *)it->seq;
+        if (d->used != it->dsize) {
+            py_err_set(exc_RuntimeError, "dictionary changed size during iteration");
+            it->dsize = (size_t)-1;
+            return NULL;
+        }
+        while ((size_t)it->index < d->nentries && !d->entries[it->index].key) it->index++;
+        if ((size_t)it->index >= d->nentries) {
+            iter_clear(o);
+            return NULL;
+        }
+        py_dentry *e = &d->entries[it->index++];
+        if (it->kind == ITER_DICT_KEYS) return tally_newref(e->key);
+        if (it->kind == ITER_DICT_VALUES) return tally_newref(e->value);
+        tally_object *pair[2] = { e->key, e->value };
+        return py_tuple_pack(2, pair);
+    }
+    }
+}
