@@ -447,7 +447,7 @@ dispatch_top:
     TARGET(LOAD_FAST) {
         tally_object *v = locals[arg];
         if (PY_UNLIKELY(!v)) {
-            py_err_format(exc_UnboundLocalError, "local variable '%s' referenced before assignment",
+            py_err_format(exc_UnboundLocalError, "cannot access local variable '%s' where it is not associated with a value",
                           tally_str_value(tally_tuple_get(co->varnames, arg)));
             goto error;
         }
@@ -465,7 +465,7 @@ dispatch_top:
         tally_object *old = locals[arg];
         const char *nm = tally_str_value(tally_tuple_get(co->varnames, arg));
         if (!old && nm[0] != '$') {
-            py_err_format(exc_UnboundLocalError, "local variable '%s' referenced before assignment", nm);
+            py_err_format(exc_UnboundLocalError, "cannot access local variable '%s' where it is not associated with a value", nm);
             goto error;
         }
         locals[arg] = NULL;

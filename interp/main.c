@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -116,8 +117,23 @@ int main(int argc, char **argv)
     }
     char errmsg[256];
     int errline = 0, errcol = 0;
-    code = compile_module(pr.module, path, src, pr.arena, errmsg, sizeof errmsg, &errline, &errcol);
+    /* code objects carry the absolute file name, as CPython 3.9+ gives __main__ */
+    char *abspath = NULL;
+    if (path[0] != '/') {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof cwd)) {
+            size_t n = strlen(cwd) + strlen(path) + 2;
+            abspath = malloc(n);
+            if (abspath) {
+                const char *p = path;
+                while (p[0] == '.' && p[1] == '/') p += 2;
+                snprintf(abspath, n, "%s/%s", cwd, p);
+            }
+        }
+    }
+    code = compile_module(pr.module, abspath ? abspath : path, src, pr.arena, errmsg, sizeof errmsg, &errline, &errcol);
     arena_free(pr.arena);
+    free(abspath);
     if (!code) {
         if (errmsg[0]) {
             fprintf(stderr, "%s:%d:%d: SyntaxError: %s\n", path, errline, errcol, errmsg);

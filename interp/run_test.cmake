@@ -2,7 +2,11 @@
 # file names in tracebacks match python3's), then compare:
 #   stdout with NAME.out exactly; the exit status with NAME.rc (0 when absent);
 #   stderr with NAME.err when present, after dropping CPython 3.11's marker lines (~ and ^ only).
-execute_process(COMMAND ${PROGRAM} ${NAME}.py WORKING_DIRECTORY ${DIR}
+#   SCRIPT (optional): run that file with ARGS instead of NAME.py (NAME names the expected files).
+if(NOT SCRIPT)
+  set(SCRIPT ${NAME}.py)
+endif()
+execute_process(COMMAND ${PROGRAM} ${SCRIPT} ${ARGS} WORKING_DIRECTORY ${DIR}
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc TIMEOUT 240)
 file(READ ${DIR}/${NAME}.out expected)
 set(expected_rc 0)
@@ -19,6 +23,8 @@ if(NOT rc STREQUAL expected_rc)
 endif()
 if(EXISTS ${DIR}/${NAME}.err)
   file(READ ${DIR}/${NAME}.err expected_err)
+  # file names: python3 writes absolute ones; the .err files hold them relative to DIR
+  string(REPLACE "${DIR}/" "" err "${err}")
   foreach(v expected_err err)
     string(REGEX REPLACE "\n[ ]*[~^]+[ ~^]*\n" "\n" ${v} "${${v}}")
     string(REGEX REPLACE "\n[ ]*[~^]+[ ~^]*\n" "\n" ${v} "${${v}}")
