@@ -290,6 +290,7 @@ void _tally_gc_collection_done(void)
 static void gc_wait_for_collection(void)
 {
     gc_state *gc = &_tally_gc;
+    int c = _tally_nocancel_begin();
     tally_thread_state *saved = _tally_allow_threads_begin();
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -306,6 +307,7 @@ static void gc_wait_for_collection(void)
     }
     pthread_mutex_unlock(&gc->done_lock);
     _tally_allow_threads_end(saved);
+    _tally_nocancel_end(c);
 }
 #endif
 

@@ -176,7 +176,25 @@ static inline void _tally_poll_stop(tally_thread_state *ts)
         _tally_stw_park(ts);
 #endif
 }
-#define TALLY_POLL_EVERY 256   /* items a container releases between two polls */
+#define TALLY_POLL_EVERY 256
+
+/* The runtime's own waits are not cancellation points.  A pthread_cancel that landed in one
+ * (a condition wait in a GIL take, a park, a grace period) unwound the thread with the
+ * runtime's mutex held, and the next stop-the-world or GIL take deadlocked every thread.  So each
+ * blocking entry point disables cancellation for its duration: a cancelled thread is cancelled
+ * at its next cancellation point outside the runtime, and if it is attached then, its
+ * thread-exit destructor releases its state as for any thread that exits attached. */
+static inline int _tally_nocancel_begin(void)
+{
+    int old = PTHREAD_CANCEL_DISABLE;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    return old;
+}
+static inline void _tally_nocancel_end(int old)
+{
+    if (old != PTHREAD_CANCEL_DISABLE)
+        pthread_setcancelstate(old, NULL);
+}   /* items a container releases between two polls */
 
 /* The calling thread's state if it is attached, else NULL with an error set (and an abort in
  * debug mode naming `what`). */

@@ -1620,10 +1620,12 @@ static void wait_cut(void)
         if (t->ts != self_ts && tally_atomic_load_relaxed(&t->ts->state) == TALLY_TS_ATTACHED)
             tally_atomic_fetch_or(&t->ts->breaker, TALLY_BREAK_RC);
     pthread_mutex_unlock(&rc.ship_lock);
+    int c = _tally_nocancel_begin();
     tally_thread_state *ts = _tally_allow_threads_begin();   /* cuts this thread's log */
     urcu_qsbr_synchronize_rcu();
     urcu_qsbr_synchronize_rcu();
     _tally_allow_threads_end(ts);
+    _tally_nocancel_end(c);
     cut_done_max(e);
 }
 

@@ -400,18 +400,22 @@ static void drop_fair(tally_thread_state *ts, bool forced_switch)
 /* ---- entry points ------------------------------------------------------------------------ */
 void _tally_gil_take(tally_thread_state *ts, bool after_blocking)
 {
+    int c = _tally_nocancel_begin();
     if (gil.fair)
         take_fair(ts, after_blocking);
     else
         take_default(ts);
+    _tally_nocancel_end(c);
 }
 
 void _tally_gil_drop(tally_thread_state *ts, bool forced_switch)
 {
+    int c = _tally_nocancel_begin();   /* a forced switch waits for the taker */
     if (gil.fair)
         drop_fair(ts, forced_switch);
     else
         drop_default(ts, forced_switch);
+    _tally_nocancel_end(c);
 }
 
 void _tally_gil_fork_child(tally_thread_state *ts)

@@ -25,7 +25,9 @@ void _tally_mutex_lock_slow(uint8_t *m)
             sched_yield();
         } else {
             struct timespec ts = { 0, 20000 }; /* 20 us */
+            int c = _tally_nocancel_begin();   /* nanosleep is a cancellation point */
             nanosleep(&ts, NULL);
+            _tally_nocancel_end(c);
         }
     }
 }

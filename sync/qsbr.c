@@ -186,6 +186,15 @@ void _tally_qsbr_quiescent(void)
     }
 }
 
+/* Wait for a grace period here (not a cancellation point: internal.h's _tally_nocancel_begin). */
+static void grace_period_wait(void)
+{
+    int c = _tally_nocancel_begin();
+    urcu_qsbr_synchronize_rcu();
+    TSAN_GRACE_PERIOD_OVER();
+    _tally_nocancel_end(c);
+}
+
 void _tally_free_delayed(void *p)
 {
     if (!p)
@@ -197,8 +206,7 @@ void _tally_free_delayed(void *p)
     if (tally_unlikely(!registered)) {
         /* An unregistered thread (shutdown, a thread exit) frees memory that registered readers
          * may have seen: wait for a grace period first. */
-        urcu_qsbr_synchronize_rcu();
-        TSAN_GRACE_PERIOD_OVER();
+        grace_period_wait();
         mi_free(p);
         return;
     }
@@ -207,8 +215,7 @@ void _tally_free_delayed(void *p)
         b = mi_malloc(sizeof *b);
         if (!b) {
             /* Out of memory for the batch: wait for a grace period and free now. */
-            urcu_qsbr_synchronize_rcu();
-            TSAN_GRACE_PERIOD_OVER();
+            grace_period_wait();
             mi_free(p);
             return;
         }
@@ -236,7 +243,9 @@ void _tally_qsbr_barrier(void)
         TSAN_QUIESCENT();
         urcu_qsbr_thread_offline();
     }
+    int c = _tally_nocancel_begin();
     urcu_qsbr_barrier();
+    _tally_nocancel_end(c);
     if (registered)
         urcu_qsbr_thread_online();
 }

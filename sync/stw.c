@@ -125,6 +125,7 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
         return -1;
     }
     uint64_t t0 = _tally_now_ns();
+    int cancel_state = _tally_nocancel_begin();
 #if defined(TALLY_BACKEND_GIL)
     /* The GIL already excludes every other thread from Tally code. */
     _tally_registry_lock();
@@ -170,6 +171,7 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
     if (to_safepoint_ns)
         *to_safepoint_ns = _tally_now_ns() - t0;
     _tally_qsbr_world_stopped();   /* fork child: release delayed frees */
+    _tally_nocancel_end(cancel_state);
     return 0;
 }
 
@@ -209,6 +211,7 @@ void _tally_stw_park(tally_thread_state *ts)
 {
     /* A parked thread is quiescent: offline in QSBR, so grace periods (delayed frees, deferred
      * epochs, liburcu's fork preparation) never wait for a stopped world. */
+    int c = _tally_nocancel_begin();
     _tally_qsbr_offline();
     pthread_mutex_lock(&stw.mu);
     if (tally_atomic_load_relaxed(&ts->breaker) & TALLY_BREAK_STOP) {
@@ -223,15 +226,18 @@ void _tally_stw_park(tally_thread_state *ts)
     }
     pthread_mutex_unlock(&stw.mu);
     _tally_qsbr_online();
+    _tally_nocancel_end(c);
 }
 
 void _tally_stw_attach(tally_thread_state *ts)
 {
+    int c = _tally_nocancel_begin();
     pthread_mutex_lock(&stw.mu);
     while (tally_atomic_load_relaxed(&ts->state) == TALLY_TS_SUSPENDED)
         pthread_cond_wait(&stw.restart, &stw.mu);
     tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
     pthread_mutex_unlock(&stw.mu);
+    _tally_nocancel_end(c);
 }
 
 void _tally_stw_detach(tally_thread_state *ts)

@@ -392,8 +392,10 @@ TEST(Fork, ChildsSecondThreadKeepsItsReferenceAcrossAFlush)
             tally_decref(o);
             tally_thread_release();
         });
-        while (stage.load() != 1) {
-        }
+        TALLY_BEGIN_ALLOW_THREADS   // gil: the other thread needs the GIL to attach
+        while (stage.load() != 1)
+            std::this_thread::yield();
+        TALLY_END_ALLOW_THREADS
         tally_decref(o);
         tally_flush();
         int after_flush = g_counted_destroyed.load();

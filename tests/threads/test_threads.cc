@@ -10,7 +10,12 @@
 // in the free-threaded backends a stop-the-world would otherwise wait for it forever.
 #include "tally_test.h"
 
+#include <pthread.h>
+
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -438,4 +443,76 @@ TEST(Gil, StatsCountSwitchesBetweenCpuBoundThreads)
         std::memset(&zero, 0, sizeof zero);
         EXPECT_EQ(std::memcmp(&st, &zero, sizeof st), 0) << "tally_gil_get_stats must zero *out";
     }
+}
+
+// ---- pthread_cancel of an attached thread --------------------------------------------------
+
+namespace {
+
+std::atomic<int> g_cancel_loops{0};
+void *cancelled_body(void *)
+{
+    if (tally_thread_attach() != 0)
+        return nullptr;
+    for (;;) {
+        tally_object *l = tally_list_new();   // an allocation: a safepoint
+        tally_xdecref(l);
+        tally_safepoint();                    // GIL hand-over, parking for a stopped world
+        g_cancel_loops.fetch_add(1);
+        pthread_testcancel();                 // the only cancellation point the test means
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+// A thread cancelled while attached, with the cancel requested while it waits inside the runtime
+// (for the GIL, or parked for a stop-the-world).  The cancel used to land in the runtime's own
+// condition wait and unwind with its mutex held: the next GIL take or stop-the-world deadlocked.
+// Now the runtime's waits are not cancellation points: the thread is cancelled at its
+// pthread_testcancel, exits attached, and its exit destructor releases it.  A watchdog turns a
+// deadlock into a failure.
+TEST(Threads, CancelledAttachedThreadLeavesTheRuntimeWorking)
+{
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread watchdog([&] {
+        std::unique_lock<std::mutex> lk(mu);
+        if (!cv.wait_for(lk, std::chrono::seconds(60), [&] { return done; })) {
+            std::fprintf(stderr, "CancelledAttachedThreadLeavesTheRuntimeWorking: deadlocked\n");
+            std::fflush(stderr);
+            std::_Exit(3);
+        }
+    });
+    for (int round = 0; round < 20; round++) {
+        g_cancel_loops = 0;
+        pthread_t t;
+        ASSERT_EQ(pthread_create(&t, nullptr, cancelled_body, nullptr), 0);
+        // Compete with it for the GIL (gil) or stop the world on it (the others) for a while.
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+        while (g_cancel_loops.load() < 10 || std::chrono::steady_clock::now() < until) {
+            tally_object *l = tally_list_new();
+            tally_xdecref(l);
+            EXPECT_GE(tally_gc_collect(0), 0);
+            tally_safepoint();
+        }
+        ASSERT_EQ(pthread_cancel(t), 0);
+        void *ret = nullptr;
+        TALLY_BEGIN_ALLOW_THREADS
+        pthread_join(t, &ret);
+        TALLY_END_ALLOW_THREADS
+        EXPECT_EQ(ret, PTHREAD_CANCELED) << "round " << round;
+        // The runtime still works: a collection (a stop-the-world) and allocations.
+        EXPECT_GE(tally_gc_collect(2), 0);
+        tally_object *l = tally_list_new();
+        ASSERT_NE(l, nullptr);
+        tally_decref(l);
+    }
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        done = true;
+    }
+    cv.notify_all();
+    watchdog.join();
 }
