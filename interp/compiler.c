@@ -129,9 +129,13 @@ static int add_name(compiler *C, const char *s)
 {
     tally_object *l = C->cu->names;
     size_t n = tally_list_len(l);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(tally_str_value(tally_list_get(l, i)), s) == 0)
+    for (size_t i = 0; i < n; i++) {
+        tally_object *name = tally_list_get(l, i);
+        bool same = name && strcmp(tally_str_value(name), s) == 0;
+        tally_xdecref(name);
+        if (same)
             return (int)i;
+    }
     tally_object *o = tally_str_new(s);
     if (!o) coom(C);
     if (tally_list_append(l, o) < 0) {
