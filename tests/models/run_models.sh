@@ -49,6 +49,13 @@ ENTRIES=(
   "qsbr.BROKEN_BATCH_REUSED    | qsbr.pml | -DBROKEN_BATCH_REUSED    | fail"
   "qsbr.BROKEN_UNREGISTERED_NOW | qsbr.pml | -DBROKEN_UNREGISTERED_NOW | fail"
   "qsbr.BROKEN_ONLINE_LATE     | qsbr.pml | -DBROKEN_ONLINE_LATE     | fail"
+  "biased_queue                | biased_queue.pml | -DSTEPS=2        | ok"
+  "biased_queue.s3             | biased_queue.pml | -DSTEPS=3        | ok"
+  "biased_queue.BROKEN_QUEUE_SUBTRACTS | biased_queue.pml | -DBROKEN_QUEUE_SUBTRACTS | fail"
+  "biased_queue.BROKEN_ZERO_LOCAL_AFTER_CAS | biased_queue.pml | -DBROKEN_ZERO_LOCAL_AFTER_CAS | fail"
+  "biased_queue.BROKEN_TID_AFTER_MERGED | biased_queue.pml | -DBROKEN_TID_AFTER_MERGED | fail"
+  "biased_queue.BROKEN_EXIT_UNLINK_LATE | biased_queue.pml | -DBROKEN_EXIT_UNLINK_LATE | fail"
+  "biased_queue.BROKEN_DETACH_EARLY | biased_queue.pml | -DBROKEN_DETACH_EARLY | fail"
 )
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-models.XXXXXX")
