@@ -23,6 +23,24 @@ int tally_cli_error(const char *prog, const char *fmt, ...)
     return TALLY_CLI_EXIT_USAGE;
 }
 
+int tally_cli_close_stdout(const char *prog, int rc)
+{
+    /* ferror first: an earlier failed write may have cleared errno since */
+    bool failed = ferror(stdout) != 0;
+    errno = 0;
+    if (fflush(stdout) != 0)
+        failed = true;
+    int saved = errno;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = true;
+        saved = errno;
+    }
+    if (!failed)
+        return rc;
+    fprintf(stderr, "%s: cannot write the output: %s\n", prog, saved ? strerror(saved) : "write error");
+    return TALLY_CLI_EXIT_OUTPUT;
+}
+
 const char *tally_cli_join(const char *const *list, char *buf, size_t len)
 {
     size_t pos = 0;

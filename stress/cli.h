@@ -61,6 +61,14 @@ int tally_cli_parse_double(const char *prog, const char *arg, const char *val, d
 int tally_cli_parse_choice(const char *prog, const char *arg, const char *val,
                            const char *const *choices, const char **out);
 
+/* Exit status of a command whose output could not be written (tally_cli_close_stdout). */
+#define TALLY_CLI_EXIT_OUTPUT 4
+
+/* Flush and close stdout; when that or any earlier write to it failed (a full disk, a closed
+ * pipe), print "<prog>: cannot write the output: <reason>" on stderr and return
+ * TALLY_CLI_EXIT_OUTPUT, else return rc.  Called once, when a command has printed everything. */
+int tally_cli_close_stdout(const char *prog, int rc);
+
 /* Print "<prog>: <formatted message>\n" on stderr; returns TALLY_CLI_EXIT_USAGE. */
 int tally_cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

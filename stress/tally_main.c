@@ -4,7 +4,8 @@
  * no libtally-<backend>: a backend is chosen at link time, so `tally stress` validates its
  * arguments here (same option table as the workers, stress/harness/options.c) and then execs
  * the per-backend worker `tally-stress-<backend>` found next to this executable.  `tally bench`
- * runs tally_bench_main() (stress/bench/, when that part is built).
+ * runs tally_bench_main() (stress/bench/, when that part is built).  Output that cannot be
+ * written (stdout on a full disk) is an error: exit status 4 and a message on stderr.
  */
 #include <errno.h>
 #include <limits.h>
@@ -60,7 +61,7 @@ static int run_stress(int argc, char **argv)
     stress_config cfg;
     int rc = stress_options_parse("tally stress", argc, argv, 2, &cfg);
     if (rc == 1)
-        return 0;
+        return 0;   /* --help: printed on stdout (closed and checked by main) */
     if (rc)
         return TALLY_CLI_EXIT_USAGE;
 
@@ -90,7 +91,7 @@ static int run_stress(int argc, char **argv)
     return 3;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -122,4 +123,12 @@ int main(int argc, char **argv)
     char buf[128];
     return tally_cli_error("tally", "unknown command '%s': accepted values are %s, --help, --version",
                            cmd, tally_cli_join(commands, buf, sizeof buf));
+}
+
+int main(int argc, char **argv)
+{
+    /* Everything a command printed on stdout (help, version, the --compare table) must have
+     * reached it: a full disk or a closed pipe is an error with a message and exit status 4. */
+    int rc = run(argc, argv);
+    return tally_cli_close_stdout("tally", rc);
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -80,11 +81,18 @@ int bj_write_file(const char *path, bj *v);
 bj *bj_read_file(const char *path, char *err, size_t errlen);
 
 /* ==== processes and the machine (bench_proc.c) =========================================== */
+/* The signal (SIGINT, SIGTERM) that asked `tally bench` to stop, 0 while none did (its handler
+ * is installed by tally_bench_main for a measuring run).  bench_run then stops the running child
+ * (SIGTERM to its process group: tally stress reports and exits, a benchmark ends; SIGKILL 2 s
+ * later) and starts no new one; the plan skips what is left and the results so far are written. */
+extern volatile sig_atomic_t bench_stop_signal;
+
 typedef struct bench_proc_result {
     int exit_code;        /* exit status, or -1 if killed by a signal or not started */
     int term_signal;      /* signal that ended it, 0 if none */
     bool timed_out;       /* killed by us after the time limit */
     bool killed_descendants; /* it exited, but processes it started held its output: killed */
+    bool interrupted;     /* stopped (or not started) because bench_stop_signal was set */
     double wall_s;
     double cpu_s;         /* user + system CPU time of the child (all its threads), from wait4 */
     long peak_rss_kb;     /* ru_maxrss of the child */

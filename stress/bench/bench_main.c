@@ -19,8 +19,10 @@
 #endif
 #include "bench.h"
 #include "../cli.h"
+#include "../harness/options.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +215,17 @@ static void progress(const char *fmt, ...)
             el, left);
 }
 
+/* A run that bench_stop_signal cut short (or did not start) says nothing: it is dropped from
+ * its list, and the caller stops its loop. */
+static bool drop_if_interrupted(bj *runs, bench_proc_result *r)
+{
+    if (!r->interrupted)
+        return false;
+    json_object_array_del_idx(runs, bj_len(runs) - 1, 1);
+    bench_proc_result_free(r);
+    return true;
+}
+
 /* Numeric leaves of a JSON object as dotted keys ("pauses.p99_us"); arrays are skipped. */
 static void flatten(const bj *v, const char *prefix, bj *out)
 {
@@ -364,7 +377,10 @@ static void run_stress_config(const bench_opts *o, const char *backend, const ch
         bench_proc_result r;
         bj *run = bj_push(runs, bj_obj());
         /* generous for a busy machine, short enough that a hung run costs little */
-        if (bench_run(argv, o->seconds * 5 + 15, &r) != 0) {
+        int started = bench_run(argv, o->seconds * 5 + 15, &r);
+        if (drop_if_interrupted(runs, &r))
+            break;
+        if (started != 0) {
             bj_set(run, "error", bj_str("could not start tally stress"));
             failures++;
             step_done(est_stress_run);
@@ -514,7 +530,12 @@ static void run_gb(const char *path, const char *filter, uint64_t reps, double m
     bj *procs = bj_get(into, "processes");
     if (!procs)
         procs = bj_set(into, "processes", bj_arr());
-    if (bench_run(argv, 900, &r) != 0) {
+    int started = bench_run(argv, 900, &r);
+    if (r.interrupted) {   /* its rows are not all there: none are kept */
+        bench_proc_result_free(&r);
+        return;
+    }
+    if (started != 0) {
         bj_set(into, "error", bj_strf("could not start %s", path));
         return;
     }
@@ -554,7 +575,7 @@ static char *micro_path(const char *kind, const char *backend)
 
 static void run_micro(const bench_opts *o, bj *micro, bj *gc)
 {
-    for (size_t i = 0; i < o->nbackends; i++) {
+    for (size_t i = 0; i < o->nbackends && !bench_stop_signal; i++) {
         const char *b = o->backends[i];
         char *rc = micro_path("rc", b);
         bj *m = bj_set(micro, b, bj_obj());
@@ -588,6 +609,10 @@ static void run_micro(const bench_opts *o, bj *micro, bj *gc)
 static bj *run_cpython_anchor(void)
 {
     bj *res = bj_obj();
+    if (bench_stop_signal) {
+        bj_set(res, "error", bj_str("not run: tally bench was interrupted"));
+        return res;
+    }
     char *script = bench_find_source_file("stress/anchors/cpython_gc.py");
     if (!script) {
         bj_set(res, "error", bj_str("stress/anchors/cpython_gc.py not found"));
@@ -596,8 +621,9 @@ static bj *run_cpython_anchor(void)
     bj_set(res, "script", bj_str(script));
     char *argv[] = {(char *)"/usr/bin/env", "python3", script, NULL};
     bench_proc_result r;
-    if (bench_run(argv, 600, &r) != 0) {
-        bj_set(res, "error", bj_str("could not start python3"));
+    if (bench_run(argv, 600, &r) != 0 || r.interrupted) {
+        bj_set(res, "error", bj_str(r.interrupted ? "interrupted" : "could not start python3"));
+        bench_proc_result_free(&r);
         free(script);
         return res;
     }
@@ -799,7 +825,10 @@ static void stress_targets(const bench_opts *o, const bj *cfgs, long cores, bj *
             continue;
         for (size_t w = 0; w < o->nworkloads; w++) {
             const char *wl = o->workloads[w];
-            const bj *c1 = stress_cfg(cfgs, be, wl, 1);
+            /* the base: 1 thread, or the fewest the workload runs with (2 for convoy, handoff,
+             * readmostly: their "1 thread" configuration used to run 2 as well) */
+            int base = (int)stress_workload_min_threads(wl);
+            const bj *c1 = stress_cfg(cfgs, be, wl, base);
             double p1 = stress_med(c1, "gc_stw_pause_ns.p99") * 1e-3;
             for (size_t t = 0; t < o->nthreads; t++) {
                 int th = o->threads[t];
@@ -810,7 +839,8 @@ static void stress_targets(const bench_opts *o, const bj *cfgs, long cores, bj *
                     continue;
                 double pt = stress_med(c, "gc_stw_pause_ns.p99") * 1e-3;
                 double limit = p1 < 500 ? 1000 : 2 * p1;
-                snprintf(d, sizeof d, "%s, %d threads: pause p99 %.1f us; 1 thread %.1f us", wl, th, pt, p1);
+                snprintf(d, sizeof d, "%s, %d threads: pause p99 %.1f us; %d thread%s %.1f us", wl, th, pt, base,
+                         base == 1 ? "" : "s", p1);
                 snprintf(id, sizeof id, "stress_pause_p99_%s_%s_%d", wl, be, th);
                 snprintf(what, sizeof what, "%s, %d threads (<= cores): pause p99 <= %s", wl, th,
                          p1 < 500 ? "1 ms (1-thread p99 < 0.5 ms)" : "2x the 1-thread p99");
@@ -956,7 +986,10 @@ static void bt_run_one(const char *path, int depth, int threads, const char *ref
     char *argv[] = {(char *)path, "--depth", d, "--threads", t, "--json", NULL};
     bj *run = bj_push(bj_get(cfg, "runs"), bj_obj());
     bench_proc_result r;
-    if (bench_run(argv, 600, &r) != 0) {
+    int started = bench_run(argv, 600, &r);
+    if (drop_if_interrupted(bj_get(cfg, "runs"), &r))
+        return;
+    if (started != 0) {
         bj_set(run, "error", bj_strf("could not start %s", path));
         bj_set(cfg, "failures", bj_num(bj_getnum(cfg, "failures", 0) + 1));
         return;
@@ -1009,7 +1042,10 @@ static char *bt_run_cpython(const char *script, int depth, bj *cp)
     char *argv[] = {(char *)"/usr/bin/env", "python3", (char *)script, "--depth", d, NULL};
     bj *run = bj_push(bj_get(cp, "runs"), bj_obj());
     bench_proc_result r;
-    if (bench_run(argv, 600, &r) != 0) {
+    int started = bench_run(argv, 600, &r);
+    if (drop_if_interrupted(bj_get(cp, "runs"), &r))
+        return NULL;
+    if (started != 0) {
         bj_set(run, "error", bj_str("could not start python3"));
         return NULL;
     }
@@ -1083,7 +1119,7 @@ static bj *run_programs(const bench_opts *o, size_t reps, int depth)
         }
     }
     char *reference = NULL;
-    for (size_t rep = 0; rep < reps; rep++) {
+    for (size_t rep = 0; rep < reps && !bench_stop_signal; rep++) {
         if (python) {
             char *lines = bt_run_cpython(script, depth, cp);
             if (!reference)
@@ -1092,7 +1128,7 @@ static bj *run_programs(const bench_opts *o, size_t reps, int depth)
                 free(lines);
         }
         step_done(python ? est_program_run : 0);
-        for (size_t i = 0; i < bj_len(configs); i++) {
+        for (size_t i = 0; i < bj_len(configs) && !bench_stop_signal; i++) {
             bj *cfg = bj_at(configs, i);
             size_t b;
             for (b = 0; b < o->nbackends; b++)
@@ -1189,6 +1225,18 @@ static int render_only(const char *path, const char *out)
 }
 
 
+/* SIGINT, SIGTERM: stop the plan (bench_stop_signal, bench_proc.c), write what was measured,
+ * exit 128 + the signal.  A second one ends the process at once. */
+static void on_stop(int sig)
+{
+    if (bench_stop_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    bench_stop_signal = sig;
+}
+
 static void usage(FILE *f, tally_cli_opt *opts, size_t n)
 {
     tally_cli_usage(f, "tally bench [--quick] [--out DIR] [--reps N] [--threads LIST] [--backends LIST] "
@@ -1266,6 +1314,13 @@ int tally_bench_main(int argc, char **argv)
         return tally_cli_error(PROG, "invalid combination --threshold %g: it applies to --compare A B only", threshold);
     if (render)
         return render_only(render, o.out);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART;   /* bench_run's poll still returns EINTR and looks at the flag */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     o.quick = quick;
     /* quick: 2 repetitions of 0.15 s unless told otherwise; full: 3 of 0.8 s (about 13 minutes
@@ -1311,7 +1366,11 @@ int tally_bench_main(int argc, char **argv)
      * (~25 rows x repetitions x min time, plus thread start-up), the two memory rows and the
      * collector's rows; each stress run (its seconds plus process start and final checks);
      * the CPython anchor. */
-    size_t nstress = o.nbackends * o.nworkloads * o.nthreads * (size_t)o.reps;
+    size_t nconfigs = 0;   /* workload x thread count pairs that run (see the matrix below) */
+    for (size_t w = 0; w < o.nworkloads; w++)
+        for (size_t t = 0; t < o.nthreads; t++)
+            nconfigs += (unsigned)o.threads[t] >= stress_workload_min_threads(o.workloads[w]);
+    size_t nstress = o.nbackends * nconfigs * (size_t)o.reps;
     /* binary-trees: every backend but racy with 1 and 2 threads, and CPython, per round */
     size_t bt_reps = o.reps < BT_MIN_REPS ? BT_MIN_REPS : (size_t)o.reps, bt_backends = 0;
     int bt_depth = quick ? BT_DEPTH_QUICK : BT_DEPTH;
@@ -1330,11 +1389,12 @@ int tally_bench_main(int argc, char **argv)
     char est[32];
     fmt_duration(est_total_s, est, sizeof est);
     fprintf(stderr,
-            PROG ": %zu backends x %zu workloads x %zu thread counts x %llu repetitions = %zu stress runs of %gs,\n"
+            PROG ": %zu backends x %zu (workload, thread count) pairs (%zu workloads x %zu thread counts, less "
+                 "those below a workload's minimum) x %llu repetitions = %zu stress runs of %gs,\n"
                  "  plus microbenchmarks and %zu binary-trees runs (depth %d); estimated duration %s (m:ss) on %ld "
                  "cores.  Output: %s/\n",
-            o.nbackends, o.nworkloads, o.nthreads, (unsigned long long)o.reps, nstress, o.seconds, nprograms, bt_depth,
-            est, cores, o.out);
+            o.nbackends, nconfigs, o.nworkloads, o.nthreads, (unsigned long long)o.reps, nstress, o.seconds, nprograms,
+            bt_depth, est, cores, o.out);
     t_start = bench_now();
 
     time_t now = time(NULL);
@@ -1373,17 +1433,26 @@ int tally_bench_main(int argc, char **argv)
     progress("anchor: CPython collector (cpython_gc.py)");
 
     bj *configs = bj_set(res, "stress", bj_arr());
-    for (size_t w = 0; w < o.nworkloads; w++)
-        for (size_t b = 0; b < o.nbackends; b++)
-            for (size_t t = 0; t < o.nthreads; t++) {
+    for (size_t w = 0; w < o.nworkloads && !bench_stop_signal; w++)
+        for (size_t b = 0; b < o.nbackends && !bench_stop_signal; b++)
+            for (size_t t = 0; t < o.nthreads && !bench_stop_signal; t++) {
+                /* convoy, handoff, readmostly: two roles, at least 2 threads (tally stress
+                 * refuses fewer) */
+                if ((unsigned)o.threads[t] < stress_workload_min_threads(o.workloads[w]))
+                    continue;
                 run_stress_config(&o, o.backends[b], o.backends[b], NULL, o.workloads[w], o.threads[t], configs);
                 /* The fair GIL beside the default one, where the convoy measures it. */
-                if (strcmp(o.backends[b], "gil") == 0 && strcmp(o.workloads[w], "convoy") == 0)
+                if (strcmp(o.backends[b], "gil") == 0 && strcmp(o.workloads[w], "convoy") == 0 && !bench_stop_signal)
                     run_stress_config(&o, "gil", "gil-fair", "--gil-fair", o.workloads[w], o.threads[t], configs);
             }
     bj *programs = bj_set(res, "programs", bj_obj());
     bj_set(programs, "binary_trees", run_programs(&o, bt_reps, bt_depth));
 
+    int stopped_by = bench_stop_signal;
+    if (stopped_by) {
+        bj_set(res, "interrupted", bj_str(stopped_by == SIGTERM ? "SIGTERM" : "SIGINT"));
+        progress("interrupted by %s: writing what was measured", stopped_by == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
     bj *targets = bj_set(res, "targets", bj_arr());
     micro_targets(micro, targets);
     gc_targets(&o, gc, targets);
@@ -1406,7 +1475,8 @@ int tally_bench_main(int argc, char **argv)
     rc = bench_write_report(o.out, res);
     char dur[32];
     fmt_duration(bench_now() - t_start, dur, sizeof dur);
-    fprintf(stderr, PROG ": done in %s; wrote %s/results.json, results.csv, report.md and plots\n", dur, o.out);
+    fprintf(stderr, PROG ": %s in %s; wrote %s/results.json, results.csv, report.md and plots%s\n",
+            stopped_by ? "INTERRUPTED" : "done", dur, o.out, stopped_by ? " of what was measured" : "");
     bj_free(res);
-    return rc;
+    return rc ? rc : stopped_by ? 128 + stopped_by : 0;
 }

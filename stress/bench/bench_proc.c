@@ -28,6 +28,8 @@
 
 #include <tally/version.h>
 
+volatile sig_atomic_t bench_stop_signal;
+
 double bench_now(void)
 {
     struct timespec ts;
@@ -62,6 +64,10 @@ int bench_run(char *const argv[], double timeout_s, bench_proc_result *r)
 {
     memset(r, 0, sizeof *r);
     r->exit_code = -1;
+    if (bench_stop_signal) {   /* stopping: start nothing new */
+        r->interrupted = true;
+        return -1;
+    }
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) != 0)
         return -1;
@@ -101,7 +107,7 @@ int bench_run(char *const argv[], double timeout_s, bench_proc_result *r)
     struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
     int open_fds = 2, status = 0;
     bool exited = false;
-    double exit_time = 0;
+    double exit_time = 0, stop_time = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     for (;;) {
@@ -120,6 +126,18 @@ int bench_run(char *const argv[], double timeout_s, bench_proc_result *r)
         if (!exited && !r->timed_out && bench_now() - t0 > timeout_s) {
             kill(-pid, SIGKILL);
             r->timed_out = true;
+        }
+        /* `tally bench` was asked to stop: so is the child's whole process group (it is not
+         * the terminal's foreground group, so Ctrl-C did not reach it) */
+        if (bench_stop_signal && !exited) {
+            if (!r->interrupted) {
+                r->interrupted = true;
+                stop_time = bench_now();
+                kill(-pid, SIGTERM);
+            } else if (stop_time > 0 && bench_now() - stop_time > 2.0) {
+                kill(-pid, SIGKILL);
+                stop_time = 0;
+            }
         }
         int n = poll(fds, 2, 100); /* short: the child's exit is noticed by wait4 above */
         if (n < 0 && errno != EINTR)

@@ -116,7 +116,7 @@ typedef struct stress_run {
     unsigned nthreads;
     uint64_t start_ns, deadline_ns, end_ns;
     int stop;                   /* atomic: set by the monitor (time, SIGINT) or a workload */
-    int interrupted;            /* SIGINT was seen */
+    int interrupted;            /* SIGINT or SIGTERM was seen: stop, report, exit 128 + signal */
     uint64_t violations[SV_COUNT]; /* atomic adds */
     uint64_t ops_total;         /* filled at the end from the threads */
     stress_thread *threads;     /* nthreads of them while a phase runs */
@@ -133,7 +133,9 @@ typedef struct stress_run {
 } stress_run;
 
 extern stress_run *stress_current;  /* the one run of this process */
-extern volatile sig_atomic_t stress_sigint_seen;  /* set by the SIGINT handler (runner.c) */
+/* The signal (SIGINT or SIGTERM) that asked the run to stop, 0 while none did; set by the
+ * handler of runner.c, read by the monitor and by workloads that have no monitor (forkcow). */
+extern volatile sig_atomic_t stress_sigint_seen;
 
 uint64_t stress_now_ns(void);
 static inline bool stress_stopping(stress_run *r)

@@ -39,6 +39,28 @@ const char *const stress_workload_summaries[] = {
 
 const char *const stress_backend_names[] = { STRESS_BACKEND_LIST NULL };
 
+static const struct {
+    const char *workload;
+    const char *roles;
+} two_roles[] = {
+    { "convoy", "a sleeping thread and at least one CPU-bound thread" },
+    { "handoff", "at least one producer and one consumer" },
+    { "readmostly", "one writer and at least one reader" },
+};
+
+static const char *roles_of(const char *workload)
+{
+    for (size_t i = 0; i < sizeof two_roles / sizeof two_roles[0]; i++)
+        if (strcmp(two_roles[i].workload, workload) == 0)
+            return two_roles[i].roles;
+    return NULL;
+}
+
+unsigned stress_workload_min_threads(const char *workload)
+{
+    return roles_of(workload) ? 2 : 1;
+}
+
 /* atomic when it was built (the plain free-threaded backend), else the first one */
 static const char *default_backend(void)
 {
@@ -145,5 +167,10 @@ int stress_options_parse(const char *prog, int argc, char **argv, int first, str
                                "--seconds or --ops", cfg->seconds, (unsigned long long)cfg->ops);
     if (!cfg->backend)
         return tally_cli_error(prog, "no backend was built: accepted values are none");
+    unsigned least = stress_workload_min_threads(cfg->workload);
+    if (cfg->threads < least)
+        return tally_cli_error(prog, "invalid value '%llu' for --threads: workload %s needs %s, so "
+                               "accepted values are %u to 1024", (unsigned long long)cfg->threads,
+                               cfg->workload, roles_of(cfg->workload), least);
     return 0;
 }

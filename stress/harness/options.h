@@ -35,6 +35,12 @@ typedef struct stress_config {
 extern const char *const stress_workload_names[];
 extern const char *const stress_workload_summaries[];
 
+/* Fewest threads a workload runs with: 2 for those whose threads have two roles (convoy: a
+ * sleeper and a CPU-bound thread; handoff: producers and consumers; readmostly: a writer and
+ * readers), 1 for the others.  --threads below it is refused (one message, exit status 2), and
+ * `tally bench` leaves those thread counts out for that workload. */
+unsigned stress_workload_min_threads(const char *workload);
+
 /* NULL-terminated list of the backends this build has (from CMake's TALLY_BACKENDS). */
 extern const char *const stress_backend_names[];
 

@@ -48,10 +48,18 @@ static const stress_workload workloads[] = {
     { "convoy", stress_wl_convoy },
 };
 
+/* SIGINT and SIGTERM: the first asks the run to stop; it then finishes its current round, runs
+ * the end-of-run checks, prints the report (marked INTERRUPTED) and exits with 128 + the
+ * signal's number, as a shell reports a process that the signal ended.  A second one ends the
+ * process at once (the default action), for a run that does not stop. */
 static void on_sigint(int sig)
 {
-    (void)sig;
-    stress_sigint_seen = 1;
+    if (stress_sigint_seen) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stress_sigint_seen = sig;
 }
 
 /* ---- a crash is a finding too, and so is a hang ------------------------------------------
@@ -243,7 +251,8 @@ static void report_text(const stress_run *r, const end_figures *e)
     tally_get_options(&in_force);
     printf("tally stress: workload %s, backend %s, %" PRIu64 " threads, seed %" PRIu64 "%s%s%s\n",
            c->workload, c->backend, c->threads, c->seed, c->chaos ? ", chaos" : "",
-           in_force.gil_fair ? ", gil fair" : "", r->interrupted ? ", INTERRUPTED" : "");
+           in_force.gil_fair ? ", gil fair" : "",
+           !r->interrupted ? "" : stress_sigint_seen == SIGTERM ? ", INTERRUPTED by SIGTERM" : ", INTERRUPTED by SIGINT");
     double per_s = e->elapsed_s > 0 ? (double)r->ops_total / e->elapsed_s : 0;
     printf("  %-26s %" PRIu64 " in %.3f s: %.4g ops/s, %.4g ops/s per thread\n", "ops",
            r->ops_total, e->elapsed_s, per_s, r->nthreads ? per_s / r->nthreads : 0.0);
@@ -376,7 +385,7 @@ int main(int argc, char **argv)
     stress_config cfg;
     int rc = stress_options_parse("tally stress", argc, argv, 1, &cfg);
     if (rc == 1)
-        return 0;
+        return tally_cli_close_stdout("tally stress", 0);
     if (rc)
         return TALLY_CLI_EXIT_USAGE;
     if (strcmp(cfg.backend, TALLY_STRESS_BACKEND) != 0)
@@ -395,6 +404,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     tally_options opt = TALLY_OPTIONS_INIT;
     if (cfg.gc_threshold_set)
@@ -473,6 +483,8 @@ int main(int argc, char **argv)
     e.gil_rc = tally_gil_get_stats(&e.gil);
     e.peak_rss_kb = stress_peak_rss_kb();
     alarm(0);   /* the run and its checks are over: what is left is reporting */
+    if (stress_sigint_seen)   /* also a signal that came after the workload's last look */
+        r.interrupted = 1;
     for (int v = 0; v < SV_COUNT; v++)
         e.total_violations += r.violations[v];
 
@@ -480,12 +492,17 @@ int main(int argc, char **argv)
         report_json(&r, &e);
     else
         report_text(&r, &e);
-    fflush(stdout);
+    /* a report that could not be written (a full disk, a closed pipe) is an error, not a run */
+    int out_rc = tally_cli_close_stdout("tally stress", 0);
 
     tally_fini();
     hobj_fini();
     for (size_t i = 0; i < r.nhists; i++)
         free(r.hists[i].hist);
+    if (out_rc)
+        return out_rc;
+    if (r.interrupted)
+        return 128 + (stress_sigint_seen ? stress_sigint_seen : SIGINT);
     if (rc != 0)
         return 3;
     return e.total_violations ? 1 : 0;

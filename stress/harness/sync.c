@@ -173,7 +173,7 @@ static void progress(stress_run *r, uint64_t now)
 static void tick(stress_run *r, uint64_t *next_progress)
 {
     uint64_t now = stress_now_ns();
-    if (stress_sigint_seen && !r->interrupted) {
+    if (stress_sigint_seen && !r->interrupted) {   /* SIGINT or SIGTERM */
         r->interrupted = 1;
         __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
     }

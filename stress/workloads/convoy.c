@@ -16,23 +16,26 @@ typedef struct convoy {
     stress_hist wake[1];
     stress_hist overshoot[1];
     unsigned spinners_left;     /* atomic */
+    uint64_t ops;               /* --ops: operations of the CPU-bound threads in all; 0: timed */
+    unsigned spinners;
 } convoy;
 
 static void spinner(stress_thread *th, convoy *s)
 {
     hobj *h = hobj_new(th->index);
-    uint64_t n = 0;
-    while (!stress_done(th)) {
-        for (int i = 0; i < 64; i++) {
+    /* --ops N: the CPU-bound threads share N exactly (the sleeper's wake-ups come on top) */
+    unsigned k = th->index - 1;
+    uint64_t quota = s->ops ? s->ops / s->spinners + (k < s->ops % s->spinners ? 1 : 0) : 0;
+    while (!stress_stopping(th->run) && (!quota || th->ops < quota)) {
+        uint64_t batch = quota && quota - th->ops < 64 ? quota - th->ops : 64;
+        for (uint64_t i = 0; i < batch; i++) {
             hobj_incref(h);
             hobj_decref(h);
         }
-        n += 64;
-        stress_op(th, 64);
+        stress_op(th, batch);
         tally_safepoint();
     }
     hobj_decref(h);
-    (void)n;
     __atomic_fetch_sub(&s->spinners_left, 1, __ATOMIC_RELAXED);
 }
 
@@ -70,9 +73,12 @@ int stress_wl_convoy(stress_run *r)
     stress_hist_init(s->overshoot);
     unsigned n = r->cfg->threads < 2 ? 2 : (unsigned)r->cfg->threads;
     s->spinners_left = n - 1;
+    s->spinners = n - 1;
+    s->ops = r->cfg->ops_set ? r->cfg->ops : 0;
     r->phase = "convoy";
-    /* --ops: the CPU-bound threads share the operations; the sleeper runs until they finish */
-    int rc = stress_run_threads(r, n, convoy_thread, s, r->cfg->ops_set ? r->cfg->ops : 0);
+    /* --ops: the CPU-bound threads share the operations (their own quotas, above); the sleeper
+     * runs until they finish */
+    int rc = stress_run_threads(r, n, convoy_thread, s, 0);
     stress_hist *w = malloc(sizeof *w), *o = malloc(sizeof *o);
     if (w && o) {
         *w = *s->wake;

@@ -16,6 +16,8 @@
  */
 #include "harness.h"
 
+#include <errno.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -94,11 +96,21 @@ static int fork_round(tally_object *list, unsigned k, cow_result *out, size_t *n
     int bad = 0;
     TALLY_BEGIN_ALLOW_THREADS
     for (unsigned i = 0; i < started; i++) {
+        /* SIGINT/SIGTERM (the run's stop request, no SA_RESTART) interrupts these waits: retry,
+         * the children finish their round and the run stops after it */
         cow_result res;
-        ssize_t got = read(fds[i][0], &res, sizeof res);
+        ssize_t got = 0;
+        while (got < (ssize_t)sizeof res) {
+            ssize_t n = read(fds[i][0], (char *)&res + got, sizeof res - (size_t)got);
+            if (n > 0)
+                got += n;
+            else if (n == 0 || errno != EINTR)
+                break;
+        }
         close(fds[i][0]);
         int st = 0;
-        waitpid(pids[i], &st, 0);
+        while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR)
+            ;
         if (got == (ssize_t)sizeof res && res.ok && WIFEXITED(st) && WEXITSTATUS(st) == 0)
             out[(*nout)++] = res;
         else

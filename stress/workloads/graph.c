@@ -39,6 +39,7 @@ typedef struct graph {
     uint32_t live_from;          /* nodes below this were all found dead */
     stress_barrier bar;
     int check_req;               /* atomic: park for a check */
+    unsigned quota_done;         /* atomic: threads whose --ops share is done */
     int go;                      /* written by thread 0 between barriers */
     uint64_t next_check_ns;
     uint64_t checks, checked_alive, checked_dead;
@@ -252,9 +253,14 @@ static void check(graph *g)
     free(indeg);
 }
 
+/* --ops N: each thread does its share (N / threads, stress_run_threads) and the run ends when
+ * every thread has done it, so the run does exactly N operations.  A thread whose share is done
+ * waits (detached) for the others between checks; it still parks for each check. */
 static void graph_thread(stress_thread *th)
 {
     graph *g = th->arg;
+    stress_run *r = th->run;
+    bool counted = false;
     for (;;) {
         while (!stress_done(th) && !__atomic_load_n(&g->check_req, __ATOMIC_RELAXED)) {
             step(th, g);
@@ -264,16 +270,27 @@ static void graph_thread(stress_thread *th)
             if (th->index == 0 && stress_now_ns() >= g->next_check_ns)
                 __atomic_store_n(&g->check_req, 1, __ATOMIC_RELAXED);
         }
-        /* whoever stops first makes everyone park */
+        if (stress_done(th) && !stress_stopping(r)) {
+            /* this thread's share is done, maybe not the others': the last one to finish
+             * asks for the final check; thread 0 still asks for the periodic ones */
+            if (!counted) {
+                counted = true;
+                if (__atomic_add_fetch(&g->quota_done, 1, __ATOMIC_RELAXED) == r->nthreads)
+                    __atomic_store_n(&g->check_req, 1, __ATOMIC_RELAXED);
+            }
+            while (!__atomic_load_n(&g->check_req, __ATOMIC_RELAXED) && !stress_stopping(r)) {
+                if (th->index == 0 && stress_now_ns() >= g->next_check_ns)
+                    __atomic_store_n(&g->check_req, 1, __ATOMIC_RELAXED);
+                stress_sleep_ns(200000);
+            }
+        }
+        /* a deadline or a signal stops everyone: whoever stops first makes everyone park */
         __atomic_store_n(&g->check_req, 1, __ATOMIC_RELAXED);
         tally_flush();
         stress_barrier_wait(&g->bar);
         if (th->index == 0) {
             check(g);
-            g->go = !stress_done(th) && !stress_stopping(th->run);
-            for (unsigned i = 0; i < th->run->nthreads; i++)
-                if (th->run->threads[i].quota && th->run->threads[i].ops >= th->run->threads[i].quota)
-                    g->go = 0;
+            g->go = !stress_stopping(r) && __atomic_load_n(&g->quota_done, __ATOMIC_RELAXED) < r->nthreads;
             __atomic_store_n(&g->check_req, 0, __ATOMIC_RELAXED);
             g->next_check_ns = stress_now_ns() + 200000000u;
         }
