@@ -610,6 +610,29 @@ static tally_object *bi_type(tally_object *self, tally_object *const *args, size
     return py_type_object(args[0]);
 }
 
+static tally_object *bi_super(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("super", kwnames, NULL) < 0) return NULL;
+    if (nargs != 2) {
+        py_err_set(exc_RuntimeError, "super(): no arguments (super() outside a method is not supported)");
+        return NULL;
+    }
+    if (TYPE(args[0]) != &py_class_type) {
+        py_err_format(exc_TypeError, "super() argument 1 must be a type, not %s", py_type_name(args[0]));
+        return NULL;
+    }
+    if (!(TYPE(args[1]) == &py_instance_type && py_class_is_subclass(((py_instance *)args[1])->cls, args[0])) &&
+        !(TYPE(args[1]) == &py_class_type && py_class_is_subclass(args[1], args[0]))) {
+        py_err_set(exc_TypeError, "super(type, obj): obj must be an instance or subtype of type");
+        return NULL;
+    }
+    py_super *sp = (py_super *)tally_new(&py_super_type);
+    if (!sp) return py_err_nomem();
+    sp->cls = tally_newref(args[0]);
+    sp->obj = tally_newref(args[1]);
+    return (tally_object *)sp;
+}
+
 /* ---- sorting (a stable merge sort, as list.sort must be) -------------------------------------- */
 static int merge_sort(tally_object **keys, tally_object **vals, tally_object **tk, tally_object **tv, size_t n, bool rev)
 {
@@ -1301,9 +1324,13 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { "min", bi_min, NULL }, { "max", bi_max, NULL }, { "sum", bi_sum, NULL },
         { "list", bi_list, &bi_list_obj }, { "tuple", bi_tuple, &bi_tuple_obj }, { "dict", bi_dict, &bi_dict_obj },
         { "isinstance", bi_isinstance, NULL }, { "type", bi_type, NULL }, { "sorted", bi_sorted, NULL },
+        { "super", bi_super, NULL },
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (add_fn(b, fns[i].name, fns[i].fn, false, fns[i].keep) < 0) return -1;
+    py_object_class = py_class_new("object", NULL, false);
+    if (!py_object_class || py_dict_setstr(b, "object", py_object_class) < 0) return -1;
+    tally_decref(py_object_class);   /* the builtins dict keeps it */
     none_type_obj = py_class_new("NoneType", NULL, false);
     if (!none_type_obj) return -1;
     if (py_dict_setstr(b, "$NoneType", none_type_obj) < 0) return -1;

@@ -35,6 +35,7 @@ typedef struct cunit {
     char **globals; int nglobals;
     int nargs;
     bool is_module;
+    bool is_class;
     int line;
     ctx ctxs[64]; int nctx;
     const char *name;
@@ -298,12 +299,15 @@ static void collect_locals(compiler *C, nodelist *body)
 static void compile_expr(compiler *C, node *e);
 static void compile_body(compiler *C, nodelist *body);
 static tally_object *finish_unit(compiler *C);
+static void compile_class(compiler *C, node *s);
 
 static bool name_is_enclosing_local(compiler *C, const char *s)
 {
     for (cunit *u = C->cu->outer; u; u = u->outer) {
         if (u->is_module)
             return false;
+        if (u->is_class)
+            continue;   /* a class body's names are not visible to its methods */
         if (find_local(u, s) >= 0 && !is_global_decl(u, s))
             return true;
     }
@@ -313,7 +317,11 @@ static bool name_is_enclosing_local(compiler *C, const char *s)
 static void load_name(compiler *C, node *e)
 {
     cunit *u = C->cu;
-    if (!u->is_module) {
+    if (u->is_class && !is_global_decl(u, e->str)) {
+        emit(C, OP_LOAD_NAME_CLASS, add_name(C, e->str));
+        return;
+    }
+    if (!u->is_module && !u->is_class) {
         int i = find_local(u, e->str);
         if (i >= 0) {
             emit(C, OP_LOAD_FAST, i);
@@ -328,7 +336,11 @@ static void load_name(compiler *C, node *e)
 static void store_name(compiler *C, const char *s)
 {
     cunit *u = C->cu;
-    if (!u->is_module) {
+    if (u->is_class && !is_global_decl(u, s)) {
+        emit(C, OP_STORE_NAME_CLASS, add_name(C, s));
+        return;
+    }
+    if (!u->is_module && !u->is_class) {
         int i = find_local(u, s);
         if (i >= 0) {
             emit(C, OP_STORE_FAST, i);
@@ -372,8 +384,23 @@ static void compile_jump_if(compiler *C, node *e, bool jump_if_true, int *patch_
     *patch_out = emit(C, jump_if_true ? OP_POP_JUMP_IF_TRUE : OP_POP_JUMP_IF_FALSE, 0);
 }
 
+static bool in_method(compiler *C)
+{
+    cunit *u = C->cu;
+    return !u->is_module && !u->is_class && u->outer && u->outer->is_class && u->nargs > 0;
+}
+
 static void compile_call(compiler *C, node *e)
 {
+    if (e->a->kind == N_NAME && strcmp(e->a->str, "super") == 0 && e->list.n == 0 && e->list2.n == 0 &&
+        in_method(C) && find_local(C->cu, "super") < 0) {
+        load_name(C, e->a);
+        C->cu->line = e->line;
+        emit(C, OP_LOAD_OWNER_CLASS, 0);
+        emit(C, OP_LOAD_FAST, 0);
+        emit(C, OP_CALL, 2);
+        return;
+    }
     int nargs = e->list.n + e->list2.n;
     if (nargs > 255)
         cfail(C, e->line, e->col, "more than 255 arguments");
@@ -724,6 +751,38 @@ static void compile_function(compiler *C, node *s)
     store_name(C, s->str);
 }
 
+static void compile_class(compiler *C, node *s)
+{
+    cunit *u = calloc(1, sizeof *u);
+    if (!u) coom(C);
+    u->outer = C->cu;
+    u->consts = tally_list_new();
+    u->names = tally_list_new();
+    u->name = s->str;
+    u->firstline = s->line;
+    u->line = s->line;
+    u->is_class = true;
+    C->cu = u;
+    if (!u->consts || !u->names) coom(C);
+    collect_globals(C, &s->list);
+    compile_body(C, &s->list);
+    emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
+    emit(C, OP_RETURN_VALUE, 0);
+    tally_object *code = finish_unit(C);
+    C->cu = u->outer;
+    cu_free(u);
+    if (!code) coom(C);
+    C->cu->line = s->line;
+    emit(C, OP_LOAD_CONST, add_const(C, code));
+    emit(C, OP_MAKE_FUNCTION, 0);
+    emit(C, OP_LOAD_CONST, add_const(C, tally_str_new(s->str)));
+    if (s->a) compile_expr(C, s->a);
+    else emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
+    C->cu->line = s->line;
+    emit(C, OP_LOAD_BUILD_CLASS, 0);
+    store_name(C, s->str);
+}
+
 static void compile_try(compiler *C, node *s)
 {
     cunit *u = C->cu;
@@ -926,7 +985,7 @@ static void compile_stmt(compiler *C, node *s)
     case N_PASS:
         break;
     case N_RETURN:
-        if (u->is_module)
+        if (u->is_module || u->is_class)
             cfail(C, s->line, s->col, "'return' outside function");
         if (s->a) compile_expr(C, s->a);
         else emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
@@ -984,7 +1043,7 @@ static void compile_stmt(compiler *C, node *s)
             node *t = s->list.v[i];
             u->line = t->line;
             if (t->kind == N_NAME) {
-                int li = u->is_module ? -1 : find_local(u, t->str);
+                int li = u->is_module || u->is_class ? -1 : find_local(u, t->str);
                 if (li >= 0) emit(C, OP_DELETE_FAST, li);
                 else emit(C, OP_DELETE_GLOBAL, add_name(C, t->str));
             } else if (t->kind == N_SUBSCRIPT) {
@@ -1005,7 +1064,8 @@ static void compile_stmt(compiler *C, node *s)
         break;
     }
     case N_CLASS:
-        cfail(C, s->line, s->col, "classes are not supported yet");
+        compile_class(C, s);
+        break;
     default:
         cfail(C, s->line, s->col, "this statement is not supported yet");
     }
@@ -1059,6 +1119,9 @@ static int stack_effect(uint32_t ins, int *jump_effect, bool *terminates)
     case OP_IMPORT_NAME: return 1;
     case OP_LIST_APPEND: return -1;
     case OP_ASSERT_FAIL: *terminates = true; return -arg;
+    case OP_LOAD_BUILD_CLASS: return -2;
+    case OP_STORE_NAME_CLASS: return -1;
+    case OP_LOAD_NAME_CLASS: case OP_LOAD_OWNER_CLASS: return 1;
     default: return 0;
     }
 }

@@ -26,6 +26,7 @@ typedef struct frame {
     tally_object *func;        /* strong; NULL for module code */
     py_code *co;               /* strong */
     tally_object *globals;     /* borrowed from func, or from the module's caller */
+    tally_object *ns;          /* strong: a class body's namespace dict, else NULL */
     uint32_t *pc;
     tally_object **sp;
     int nblocks;
@@ -89,6 +90,7 @@ static void frame_clear(frame *f, tally_object **sp)
         tally_xdecref(o);
     }
     tally_xdecref(f->func);
+    tally_xdecref(f->ns);
     tally_decref((tally_object *)co);
     frame_free(f);
 }
@@ -781,7 +783,9 @@ dispatch_top:
     TARGET(FOR_ITER) {
         py_iter *it = (py_iter *)TOP();
         tally_object *v;
-        if (it->kind == ITER_RANGE) {
+        if (TYPE((tally_object *)it) != &py_iter_type) {
+            goto for_iter_generic;
+        } else if (it->kind == ITER_RANGE) {
             if (it->stop > 0) {
                 int64_t x = it->index;
                 if (--it->stop > 0)
@@ -803,6 +807,8 @@ dispatch_top:
                 DISPATCH();
             }
         } else {
+        for_iter_generic:
+            SAVE_FRAME();
             v = py_iternext((tally_object *)it);
             if (v) {
                 PUSH(v);
@@ -1095,9 +1101,74 @@ dispatch_top:
         }
         goto error;
     }
-    TARGET(LOAD_BUILD_CLASS)
-    TARGET(STORE_NAME_CLASS)
-    TARGET(LOAD_NAME_CLASS)
+    TARGET(LOAD_BUILD_CLASS) {
+        tally_object *base = POP(), *name = POP(), *body = TOP();
+        SAVE_FRAME();
+        res = NULL;
+        if (base != py_None && TYPE(base) != &py_class_type) {
+            py_err_format(exc_TypeError, "a class's base must be a class, not '%s' (built-in types as bases are not supported yet)",
+                          py_type_name(base));
+        } else {
+            tally_object *ns = py_dict_new();
+            tally_object *r = ns ? eval_class_body(body, ns) : NULL;
+            if (r) {
+                tally_decref(r);
+                res = py_class_new(tally_str_value(name), base == py_None ? py_object_class : base,
+                                   base != py_None && ((py_class *)base)->is_exception);
+                if (res) {
+                    py_class *c = (py_class *)res;
+                    tally_object *old = c->dict;
+                    c->dict = tally_newref(ns);
+                    tally_decref(old);
+                    /* methods learn their class, for super() without arguments */
+                    py_dict *d = (py_dict *)ns;
+                    for (size_t i = 0; i < d->nentries; i++) {
+                        tally_object *v = d->entries[i].value;
+                        if (d->entries[i].key && TYPE(v) == &py_function_type && !((py_function *)v)->owner)
+                            ((py_function *)v)->owner = tally_newref(res);
+                    }
+                }
+            }
+            tally_xdecref(ns);
+        }
+        tally_decref(base);
+        tally_decref(name);
+        if (!res) goto error;
+        TOP() = res;
+        tally_decref(body);
+        DISPATCH();
+    }
+    TARGET(STORE_NAME_CLASS) {
+        tally_object *v = POP();
+        int r = py_dict_set(f->ns, co->namev[arg], v);
+        tally_decref(v);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
+    TARGET(LOAD_NAME_CLASS) {
+        tally_object *name = co->namev[arg];
+        bool err = false;
+        tally_object *v = py_dict_lookup(f->ns, name, &err);
+        if (!v && !err) v = py_dict_lookup(f->globals, name, &err);
+        if (!v && !err) v = py_dict_lookup(I->builtins, name, &err);
+        if (!v) {
+            if (!err) name_error(name);
+            goto error;
+        }
+        tally_incref(v);
+        PUSH(v);
+        DISPATCH();
+    }
+    TARGET(LOAD_OWNER_CLASS) {
+        tally_object *owner = f->func ? ((py_function *)f->func)->owner : NULL;
+        if (!owner) {
+            py_err_set(exc_RuntimeError, "super(): __class__ cell not found");
+            goto error;
+        }
+        tally_incref(owner);
+        PUSH(owner);
+        DISPATCH();
+    }
     TARGET(SETUP_ANNOTATIONS) {
         py_err_set(exc_NotImplementedError, "opcode not implemented yet");
         goto error;
@@ -1147,6 +1218,16 @@ tally_object *eval_call_function(tally_object *func, tally_object *const *args, 
     frame *f = push_function_frame(func, args, nargs, kwnames, false);
     if (!f)
         return NULL;
+    f->entry = true;
+    return run(f);
+}
+
+tally_object *eval_class_body(tally_object *func, tally_object *ns)
+{
+    frame *f = push_function_frame(func, NULL, 0, NULL, false);
+    if (!f)
+        return NULL;
+    f->ns = tally_newref(ns);
     f->entry = true;
     return run(f);
 }

@@ -134,6 +134,7 @@ typedef struct {
     tally_object *globals;   /* strong (dict) */
     tally_object *defaults;  /* strong tuple or NULL */
     tally_object *name;      /* strong str */
+    tally_object *owner;     /* strong: the class whose body defined it (zero-argument super()) */
 } py_function;
 extern const tally_type py_function_type;
 
@@ -170,6 +171,15 @@ typedef struct {
 extern const tally_type py_instance_type;
 
 typedef struct { TALLY_OBJECT_HEAD; tally_object *cls; tally_object *self; tally_object *func; } py_method;
+/* super(C, obj): attribute lookups start after C in obj's class chain */
+typedef struct { TALLY_OBJECT_HEAD; tally_object *cls; tally_object *obj; } py_super;
+extern const tally_type py_super_type;
+extern tally_object *py_object_class;   /* the class `object` */
+tally_object *py_class_lookup(tally_object *cls, tally_object *name);   /* borrowed or NULL */
+tally_object *py_intern(const char *s);   /* a str kept for the whole run (borrowed) */
+/* call obj's class attribute `name` with obj first; *found false when the class has none */
+tally_object *py_call_dunder(tally_object *obj, const char *name, tally_object *const *args, size_t nargs, bool *found);
+tally_object *eval_class_body(tally_object *func, tally_object *ns);
 extern const tally_type py_method_type;
 
 typedef struct { TALLY_OBJECT_HEAD; tally_object *name; tally_object *dict; } py_module;
@@ -362,7 +372,7 @@ tally_object *compile_module(node *mod, const char *filename, const char *source
     X(DELETE_SUBSCR) X(UNPACK_SEQUENCE) X(MAKE_FUNCTION) X(RETURN_VALUE) X(SETUP_EXCEPT) \
     X(POP_BLOCK) X(RAISE) X(RERAISE) X(CHECK_EXC_MATCH) X(FORMAT_VALUE) X(BUILD_STRING) \
     X(IMPORT_NAME) X(LIST_APPEND) X(LOAD_BUILD_CLASS) X(STORE_NAME_CLASS) X(LOAD_NAME_CLASS) \
-    X(ASSERT_FAIL) X(SETUP_ANNOTATIONS)
+    X(ASSERT_FAIL) X(SETUP_ANNOTATIONS) X(LOAD_OWNER_CLASS)
 #define PY_OP_ENUM(n) OP_##n,
 enum { PY_OPCODES(PY_OP_ENUM) OP__COUNT };
 #undef PY_OP_ENUM

@@ -95,6 +95,20 @@ int64_t py_len(tally_object *o)
     if (t == &py_dict_type) return (int64_t)((py_dict *)o)->used;
     if (t == &py_range_type) return ((py_range *)o)->len;
     if (t == &py_dictview_type) return (int64_t)((py_dict *)((py_dictview *)o)->dict)->used;
+    if (t == &py_instance_type) {
+        bool found;
+        tally_object *r = py_call_dunder(o, "__len__", NULL, 0, &found);
+        if (r) {
+            int64_t n = IS_INT(r) ? tally_int_value(r) : -1;
+            tally_decref(r);
+            if (n < 0) {
+                py_err_set(n < 0 && IS_INT(r) ? exc_ValueError : exc_TypeError, "__len__() should return >= 0");
+                return -1;
+            }
+            return n;
+        }
+        if (found || py_err_occurred()) return -1;
+    }
     py_err_format(exc_TypeError, "object of type '%s' has no len()", py_type_name(o));
     return -1;
 }
@@ -111,6 +125,21 @@ int py_truth(tally_object *o)
         t == &py_dictview_type) {
         int64_t n = py_len(o);
         return n < 0 ? -1 : n != 0;
+    }
+    if (t == &py_instance_type) {
+        bool found;
+        tally_object *r = py_call_dunder(o, "__bool__", NULL, 0, &found);
+        if (r) {
+            int b = r == py_True ? 1 : r == py_False ? 0 : -1;
+            tally_decref(r);
+            if (b < 0) py_err_set(exc_TypeError, "__bool__ should return bool");
+            return b;
+        }
+        if (found || py_err_occurred()) return -1;
+        if (py_class_lookup(((py_instance *)o)->cls, py_intern("__len__"))) {
+            int64_t n = py_len(o);
+            return n < 0 ? -1 : n != 0;
+        }
     }
     return 1;
 }
@@ -271,6 +300,20 @@ int py_repr_to(sbuf *b, tally_object *o, int depth)
             }
             return py_repr_to(b, in->args ? in->args : py_None, depth + 1);
         }
+        bool found;
+        tally_object *r = py_call_dunder(o, "__repr__", NULL, 0, &found);
+        if (found || r) {
+            if (!r) return -1;
+            if (!IS_STR(r)) {
+                py_err_format(exc_TypeError, "__repr__ returned non-string (type %s)", py_type_name(r));
+                tally_decref(r);
+                return -1;
+            }
+            sb_puts(b, tally_str_value(r));
+            tally_decref(r);
+            return 0;
+        }
+        if (py_err_occurred()) return -1;
         sb_printf(b, "<__main__.%s object at %p>", tally_str_value(c->name), (void *)o);
         return 0;
     }
@@ -307,6 +350,24 @@ int py_str_to(sbuf *b, tally_object *o)
     if (IS_STR(o)) {
         sb_puts(b, tally_str_value(o));
         return 0;
+    }
+    if (TYPE(o) == &py_instance_type) {
+        bool found;
+        tally_object *r = py_call_dunder(o, "__str__", NULL, 0, &found);
+        if (found || r) {
+            if (!r) return -1;
+            if (!IS_STR(r)) {
+                py_err_format(exc_TypeError, "__str__ returned non-string (type %s)", py_type_name(r));
+                tally_decref(r);
+                return -1;
+            }
+            sb_puts(b, tally_str_value(r));
+            tally_decref(r);
+            return 0;
+        }
+        if (py_err_occurred()) return -1;
+        if (!((py_class *)((py_instance *)o)->cls)->is_exception)
+            return py_repr_to(b, o, 0);
     }
     if (TYPE(o) == &py_instance_type && ((py_class *)((py_instance *)o)->cls)->is_exception) {
         tally_object *args = ((py_instance *)o)->args;
@@ -408,6 +469,30 @@ int64_t py_hash(tally_object *o, bool *err)
         int64_t r = (int64_t)(acc >> 1);
         return r == -1 ? -2 : r;
     }
+    if (t == &py_instance_type) {
+        bool found;
+        tally_object *r = py_call_dunder(o, "__hash__", NULL, 0, &found);
+        if (r) {
+            int64_t h = IS_INT(r) ? tally_int_value(r) : 0;
+            bool ok = IS_INT(r);
+            tally_decref(r);
+            if (!ok) {
+                py_err_set(exc_TypeError, "__hash__ method should return an integer");
+                *err = true;
+                return -1;
+            }
+            return h == -1 ? -2 : h;
+        }
+        if (found || py_err_occurred()) {
+            *err = true;
+            return -1;
+        }
+        if (py_class_lookup(((py_instance *)o)->cls, py_intern("__eq__"))) {
+            py_err_format(exc_TypeError, "unhashable type: '%s'", py_type_name(o));
+            *err = true;
+            return -1;
+        }
+    }
     if (t == &tally_list_type || t == &py_dict_type) {
         py_err_format(exc_TypeError, "unhashable type: '%s'", py_type_name(o));
         *err = true;
@@ -475,6 +560,20 @@ int py_eq(tally_object *a, tally_object *b)
         return tally_int_value(a) == tally_int_value(b);
     if (ta == &tally_str_type && tb == &tally_str_type)
         return strcmp(tally_str_value(a), tally_str_value(b)) == 0;
+    if (ta == &py_instance_type || tb == &py_instance_type) {
+        for (int side = 0; side < 2; side++) {
+            tally_object *x = side ? b : a, *y = side ? a : b;
+            bool found;
+            tally_object *r = py_call_dunder(x, "__eq__", &y, 1, &found);
+            if (r) {
+                int t = py_truth(r);
+                tally_decref(r);
+                return t;
+            }
+            if (found || py_err_occurred()) return -1;
+        }
+        return 0;
+    }
     if (is_number(a) && is_number(b))
         return num_cmp(a, b) == 0;
     if (ta != tb)
@@ -594,6 +693,20 @@ int py_compare_bool(tally_object *a, tally_object *b, int op)
         int r;
         if (seq_compare(a, b, op, &r) < 0) return -1;
         return r;
+    }
+    if (ta == &py_instance_type || tb == &py_instance_type) {
+        static const char *const names[] = { "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__" };
+        static const int reflected[] = { CMP_GT, CMP_GE, CMP_EQ, CMP_NE, CMP_LT, CMP_LE };
+        bool found;
+        tally_object *r = py_call_dunder(a, names[op], &b, 1, &found);
+        if (!r && !found && !py_err_occurred())
+            r = py_call_dunder(b, names[reflected[op]], &a, 1, &found);
+        if (r) {
+            int t = py_truth(r);
+            tally_decref(r);
+            return t;
+        }
+        if (found || py_err_occurred()) return -1;
     }
     py_err_format(exc_TypeError, "'%s' not supported between instances of '%s' and '%s'", cmp_sym[op],
                   py_type_name(a), py_type_name(b));

@@ -38,16 +38,19 @@ static int func_traverse(tally_object *self, tally_visitproc visit, void *arg)
     if (f->globals && (r = visit(f->globals, arg))) return r;
     if (f->defaults && (r = visit(f->defaults, arg))) return r;
     if (f->name && (r = visit(f->name, arg))) return r;
+    if (f->owner && (r = visit(f->owner, arg))) return r;
     return 0;
 }
 static int func_clear(tally_object *self)
 {
     py_function *f = (py_function *)self;
-    tally_object *g = f->globals, *d = f->defaults;
+    tally_object *g = f->globals, *d = f->defaults, *o = f->owner;
     f->globals = NULL;
     f->defaults = NULL;
+    f->owner = NULL;
     tally_xdecref(g);
     tally_xdecref(d);
+    tally_xdecref(o);
     return 0;
 }
 static void func_destroy(tally_object *self)
@@ -223,8 +226,79 @@ tally_object *py_module_new(const char *name)
 
 const tally_type py_file_type = { .name = "TextIOWrapper", .size = sizeof(py_file) };
 
+/* ---- super ---------------------------------------------------------------------------------- */
+static int super_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    py_super *s = (py_super *)self;
+    int r;
+    if (s->cls && (r = visit(s->cls, arg))) return r;
+    if (s->obj && (r = visit(s->obj, arg))) return r;
+    return 0;
+}
+static int super_clear(tally_object *self)
+{
+    py_super *s = (py_super *)self;
+    tally_object *c = s->cls, *o = s->obj;
+    s->cls = s->obj = NULL;
+    tally_xdecref(c);
+    tally_xdecref(o);
+    return 0;
+}
+static void super_destroy(tally_object *self) { super_clear(self); }
+const tally_type py_super_type = { .name = "super", .size = sizeof(py_super), .flags = TALLY_TYPE_GC,
+                                   .traverse = super_traverse, .clear = super_clear, .destroy = super_destroy };
+
+tally_object *py_object_class;
+
+/* ---- interned names ------------------------------------------------------------------------- */
+/* Keyed by the address of a string literal: the dunder names the runtime looks up by C string. */
+static struct { const char *key; tally_object *str; } interned[128];
+static int ninterned;
+
+tally_object *py_intern(const char *s)
+{
+    for (int i = 0; i < ninterned; i++)
+        if (interned[i].key == s)
+            return interned[i].str;
+    tally_object *o = tally_str_new(s);
+    if (!o)
+        return NULL;
+    tally_set_immortal(o);
+    if (ninterned < (int)(sizeof interned / sizeof interned[0])) {
+        interned[ninterned].key = s;
+        interned[ninterned].str = o;
+        ninterned++;
+    }
+    return o;
+}
+
+tally_object *py_call_dunder(tally_object *obj, const char *name, tally_object *const *args, size_t nargs, bool *found)
+{
+    *found = false;
+    if (TYPE(obj) != &py_instance_type)
+        return NULL;
+    tally_object *key = py_intern(name);
+    if (!key)
+        return py_err_nomem();
+    tally_object *m = py_class_lookup(((py_instance *)obj)->cls, key);
+    if (!m)
+        return NULL;
+    *found = true;
+    tally_object *stack[8];
+    if (nargs > 6) {
+        py_err_set(exc_TypeError, "too many arguments");
+        return NULL;
+    }
+    stack[0] = obj;
+    for (size_t i = 0; i < nargs; i++) stack[i + 1] = args[i];
+    tally_incref(m);
+    tally_object *r = py_call(m, stack, nargs + 1, NULL);
+    tally_decref(m);
+    return r;
+}
+
 /* ---- attributes ---------------------------------------------------------------------------- */
-static tally_object *class_lookup(tally_object *cls, tally_object *name)
+tally_object *py_class_lookup(tally_object *cls, tally_object *name)
 {
     for (tally_object *c = cls; c; c = ((py_class *)c)->base) {
         bool err = false;
@@ -255,6 +329,22 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
 {
     const tally_type *t = TYPE(o);
     const char *n = tally_str_value(name);
+    if (t == &py_super_type) {
+        py_super *sp = (py_super *)o;
+        tally_object *v = py_class_lookup(((py_class *)sp->cls)->base, name);
+        if (!v) {
+            py_err_format(exc_AttributeError, "'super' object has no attribute '%s'", n);
+            return NULL;
+        }
+        if (TYPE(v) == &py_function_type) {
+            py_method *m = (py_method *)tally_new(&py_method_type);
+            if (!m) return py_err_nomem();
+            m->self = tally_newref(sp->obj);
+            m->func = tally_newref(v);
+            return (tally_object *)m;
+        }
+        return tally_newref(v);
+    }
     if (t == &py_instance_type) {
         py_instance *in = (py_instance *)o;
         if (in->dict) {
@@ -267,7 +357,7 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
             return tally_newref(in->args ? in->args : py_None);
         if (strcmp(n, "__class__") == 0)
             return tally_newref(in->cls);
-        tally_object *v = class_lookup(in->cls, name);
+        tally_object *v = py_class_lookup(in->cls, name);
         if (v) {
             if (TYPE(v) == &py_function_type) {
                 py_method *m = (py_method *)tally_new(&py_method_type);
@@ -288,7 +378,7 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
     }
     if (t == &py_class_type) {
         if (strcmp(n, "__name__") == 0) return tally_newref(((py_class *)o)->name);
-        tally_object *v = class_lookup(o, name);
+        tally_object *v = py_class_lookup(o, name);
         if (v) return tally_newref(v);
         return no_attr(o, name);
     }
@@ -328,6 +418,8 @@ tally_object *py_getmethod(tally_object *o, tally_object *name, bool *unbound)
 {
     *unbound = false;
     const tally_type *t = TYPE(o);
+    if (t == &py_super_type)
+        return py_getattr(o, name);   /* a bound method: self is the super object's obj */
     if (t == &py_instance_type) {
         py_instance *in = (py_instance *)o;
         if (in->dict) {
@@ -336,7 +428,7 @@ tally_object *py_getmethod(tally_object *o, tally_object *name, bool *unbound)
             if (err) return NULL;
             if (v) return tally_newref(v);
         }
-        tally_object *v = class_lookup(in->cls, name);
+        tally_object *v = py_class_lookup(in->cls, name);
         if (v && TYPE(v) == &py_function_type) {
             *unbound = true;
             return tally_newref(v);
@@ -367,6 +459,24 @@ static tally_object *instantiate(tally_object *cls, tally_object *const *args, s
         if (!a) return NULL;
         tally_object *e = py_exc_new(cls, a);
         tally_decref(a);
+        if (!e) return NULL;
+        tally_object *init = py_class_lookup(cls, py_intern("__init__"));
+        if (init && TYPE(init) == &py_function_type) {
+            tally_object *stack[257];
+            if (nargs > 255) {
+                tally_decref(e);
+                py_err_set(exc_TypeError, "too many arguments");
+                return NULL;
+            }
+            stack[0] = e;
+            memcpy(stack + 1, args, sizeof(tally_object *) * nargs);
+            tally_object *r = py_call(init, stack, nargs + 1, NULL);
+            if (!r) {
+                tally_decref(e);
+                return NULL;
+            }
+            tally_decref(r);
+        }
         return e;
     }
     py_instance *in = (py_instance *)tally_new(&py_instance_type);
@@ -377,7 +487,7 @@ static tally_object *instantiate(tally_object *cls, tally_object *const *args, s
         tally_decref((tally_object *)in);
         return py_err_nomem();
     }
-    tally_object *init = class_lookup(cls, key);
+    tally_object *init = py_class_lookup(cls, key);
     tally_decref(key);
     if (init) {
         tally_object *stack[257];
@@ -437,8 +547,26 @@ tally_object *py_call(tally_object *callable, tally_object *const *args, size_t 
         memcpy(stack + 1, args, sizeof(tally_object *) * total);
         return py_call(m->func, stack, nargs + 1, kwnames);
     }
-    if (t == &py_class_type)
+    if (t == &py_class_type) {
         return instantiate(callable, args, nargs, kwnames);
+    }
+    if (t == &py_instance_type) {
+        tally_object *m = py_class_lookup(((py_instance *)callable)->cls, py_intern("__call__"));
+        if (m) {
+            tally_object *stack[257];
+            size_t total = nargs + (kwnames ? tally_tuple_len(kwnames) : 0);
+            if (total > 255) {
+                py_err_set(exc_TypeError, "too many arguments");
+                return NULL;
+            }
+            stack[0] = callable;
+            memcpy(stack + 1, args, sizeof(tally_object *) * total);
+            tally_incref(m);
+            tally_object *r = py_call(m, stack, nargs + 1, kwnames);
+            tally_decref(m);
+            return r;
+        }
+    }
     py_err_format(exc_TypeError, "'%s' object is not callable", py_type_name(callable));
     return NULL;
 }

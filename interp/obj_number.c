@@ -282,6 +282,18 @@ tally_object *py_binary(int op, tally_object *a, tally_object *b)
                       py_type_name(a));
         return NULL;
     }
+    if (TYPE(a) == &py_instance_type || TYPE(b) == &py_instance_type) {
+        static const char *const names[BIN_COUNT] = { "__add__", "__sub__", "__mul__", "__truediv__", "__floordiv__",
+            "__mod__", "__pow__", "__lshift__", "__rshift__", "__and__", "__or__", "__xor__", "__matmul__" };
+        static const char *const rnames[BIN_COUNT] = { "__radd__", "__rsub__", "__rmul__", "__rtruediv__",
+            "__rfloordiv__", "__rmod__", "__rpow__", "__rlshift__", "__rrshift__", "__rand__", "__ror__", "__rxor__",
+            "__rmatmul__" };
+        bool found;
+        tally_object *r = py_call_dunder(a, names[op], &b, 1, &found);
+        if (r || found || py_err_occurred()) return r;
+        r = py_call_dunder(b, rnames[op], &a, 1, &found);
+        if (r || found || py_err_occurred()) return r;
+    }
     if (op == BIN_MOD && IS_STR(a)) {
         py_err_set(exc_NotImplementedError, "'%' string formatting is not supported yet");
         return NULL;
@@ -309,6 +321,11 @@ tally_object *py_unary(int op, tally_object *a)
     }
     if (IS_FLOAT(a) && op != UN_INVERT)
         return py_float_new(op == UN_NEG ? -py_float_value(a) : py_float_value(a));
+    if (TYPE(a) == &py_instance_type) {
+        bool found;
+        tally_object *r = py_call_dunder(a, op == UN_NEG ? "__neg__" : op == UN_POS ? "__pos__" : "__invert__", NULL, 0, &found);
+        if (r || found || py_err_occurred()) return r;
+    }
     py_err_format(exc_TypeError, "bad operand type for unary %s: '%s'", op == UN_NEG ? "-" : op == UN_POS ? "+" : "~",
                   py_type_name(a));
     return NULL;

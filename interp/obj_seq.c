@@ -202,6 +202,11 @@ tally_object *py_getitem(tally_object *o, tally_object *key)
                       t == &tally_str_type ? "string" : t->name, py_type_name(key));
         return NULL;
     }
+    if (t == &py_instance_type) {
+        bool found;
+        tally_object *r = py_call_dunder(o, "__getitem__", &key, 1, &found);
+        if (found || r || py_err_occurred()) return r;
+    }
     py_err_format(exc_TypeError, "'%s' object is not subscriptable", py_type_name(o));
     return NULL;
 }
@@ -239,6 +244,16 @@ int py_setitem(tally_object *o, tally_object *key, tally_object *v)
             return -1;
         }
         return 0;
+    }
+    if (t == &py_instance_type) {
+        bool found;
+        tally_object *a[2] = { key, v };
+        tally_object *r = py_call_dunder(o, "__setitem__", a, 2, &found);
+        if (r) {
+            tally_decref(r);
+            return 0;
+        }
+        if (found || py_err_occurred()) return -1;
     }
     py_err_format(exc_TypeError, "'%s' object does not support item assignment", py_type_name(o));
     return -1;
@@ -310,6 +325,16 @@ int py_contains(tally_object *c, tally_object *item)
         }
         return 0;
     }
+    if (t == &py_instance_type) {
+        bool found;
+        tally_object *r = py_call_dunder(c, "__contains__", &item, 1, &found);
+        if (r) {
+            int b = py_truth(r);
+            tally_decref(r);
+            return b;
+        }
+        if (found || py_err_occurred()) return -1;
+    }
     tally_object *it = py_getiter(c);
     if (!it) {
         py_err_clear();
@@ -363,6 +388,18 @@ tally_object *py_getiter(tally_object *o)
         kind = ITER_DICT_KEYS + ((py_dictview *)o)->kind;
         seq = ((py_dictview *)o)->dict;
     } else {
+        if (t == &py_instance_type) {
+            bool found;
+            tally_object *r = py_call_dunder(o, "__iter__", NULL, 0, &found);
+            if (found || r) return r;
+            if (py_err_occurred()) return NULL;
+            if (py_class_lookup(((py_instance *)o)->cls, py_intern("__getitem__")) == NULL) {
+                py_err_format(exc_TypeError, "'%s' object is not iterable", py_type_name(o));
+                return NULL;
+            }
+            py_err_set(exc_NotImplementedError, "iteration through __getitem__ is not supported yet");
+            return NULL;
+        }
         py_err_format(exc_TypeError, "'%s' object is not iterable", py_type_name(o));
         return NULL;
     }
@@ -386,6 +423,15 @@ tally_object *py_getiter(tally_object *o)
 
 tally_object *py_iternext(tally_object *o)
 {
+    if (TYPE(o) != &py_iter_type) {
+        bool found;
+        tally_object *v = py_call_dunder(o, "__next__", NULL, 0, &found);
+        if (!found && !py_err_occurred())
+            py_err_format(exc_TypeError, "'%s' object is not an iterator", py_type_name(o));
+        if (!v && py_err_occurred() && py_exc_matches(py_err_occurred(), exc_StopIteration))
+            py_err_clear();
+        return v;
+    }
     py_iter *it = (py_iter *)o;
     switch (it->kind) {
     case ITER_RANGE: {
