@@ -105,11 +105,6 @@ static inline bool is_dict(tally_object *o)
         }                                                                  \
     } while (0)
 
-#ifdef TALLY_DEBUG
-#  define CHECK_ATTACHED(what, fail) do { if (!_tally_tstate_require(what)) return fail; } while (0)
-#else
-#  define CHECK_ATTACHED(what, fail) ((void)0)
-#endif
 
 /* ---- keys ------------------------------------------------------------------------------- */
 static inline uint64_t key_hash(tally_object *k)
@@ -307,7 +302,7 @@ size_t tally_dict_len(tally_object *dobj)
 int tally_dict_set(tally_object *dobj, tally_object *k, tally_object *v)
 {
     CHECK_DICT(dobj, "tally_dict_set", -1);
-    CHECK_ATTACHED("tally_dict_set", -1);
+    TALLY_CHECK_ATTACHED("tally_dict_set", -1);
     if (!k || !v) {
         _tally_misuse(dobj, "tally_dict_set: NULL %s", k ? "value" : "key");
         return -1;
@@ -394,7 +389,7 @@ static tally_object *dict_get_locked(tally_dict *d, tally_object *k, uint64_t h)
 tally_object *tally_dict_get(tally_object *dobj, tally_object *k)
 {
     CHECK_DICT(dobj, "tally_dict_get", NULL);
-    CHECK_ATTACHED("tally_dict_get", NULL);
+    TALLY_CHECK_ATTACHED("tally_dict_get", NULL);
     if (!k) {
         _tally_misuse(dobj, "tally_dict_get: NULL key");
         return NULL;
@@ -431,7 +426,7 @@ tally_object *tally_dict_get(tally_object *dobj, tally_object *k)
 int tally_dict_del(tally_object *dobj, tally_object *k)
 {
     CHECK_DICT(dobj, "tally_dict_del", -1);
-    CHECK_ATTACHED("tally_dict_del", -1);
+    TALLY_CHECK_ATTACHED("tally_dict_del", -1);
     if (!k) {
         _tally_misuse(dobj, "tally_dict_del: NULL key");
         return -1;

@@ -199,6 +199,17 @@ static inline void _tally_nocancel_end(int old)
 /* The calling thread's state if it is attached, else NULL with an error set (and an abort in
  * debug mode naming `what`). */
 TALLY_HIDDEN tally_thread_state *_tally_tstate_require(const char *what);
+/* An API entry point that touches objects returns `fail` (the error set; an abort in debug
+ * mode) when the caller is not attached: on deferred its increments would be dropped (a list
+ * holding an item it took no reference to), on gil it would run outside the GIL.  One TLS
+ * load and a compare. */
+#define TALLY_CHECK_ATTACHED(what, fail)                                                       \
+    do {                                                                                   \
+        tally_thread_state *_ca = _tally_tstate_tls;                                       \
+        if (tally_unlikely(!_ca || tally_atomic_load_relaxed(&_ca->state) != TALLY_TS_ATTACHED) && \
+            !_tally_tstate_require(what))                                                  \
+            return fail;                                                                   \
+    } while (0)
 TALLY_HIDDEN void _tally_handle_pending(tally_thread_state *ts);
 /* Iterate the registry; caller holds registry_lock or has the world stopped. */
 #define _TALLY_FOREACH_THREAD(ts) for (tally_thread_state *ts = _tally_runtime.threads; ts; ts = ts->next)

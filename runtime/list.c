@@ -76,11 +76,6 @@ static inline bool is_list(tally_object *o)
         }                                                                  \
     } while (0)
 
-#ifdef TALLY_DEBUG
-#  define CHECK_ATTACHED(what, fail) do { if (!_tally_tstate_require(what)) return fail; } while (0)
-#else
-#  define CHECK_ATTACHED(what, fail) ((void)0)
-#endif
 
 /* ---- sharing (free-threaded builds) ------------------------------------------------------- */
 static inline bool list_is_shared(tally_list *l)
@@ -212,7 +207,7 @@ size_t tally_list_len(tally_object *lo)
 int tally_list_append(tally_object *lo, tally_object *o)
 {
     CHECK_LIST(lo, "tally_list_append", -1);
-    CHECK_ATTACHED("tally_list_append", -1);
+    TALLY_CHECK_ATTACHED("tally_list_append", -1);
     if (!o) {
         _tally_misuse(lo, "tally_list_append: NULL item");
         return -1;
@@ -273,7 +268,7 @@ static tally_object *list_get_locked(tally_list *l, size_t i)
 tally_object *tally_list_get(tally_object *lo, size_t i)
 {
     CHECK_LIST(lo, "tally_list_get", NULL);
-    CHECK_ATTACHED("tally_list_get", NULL);
+    TALLY_CHECK_ATTACHED("tally_list_get", NULL);
     tally_list *l = (tally_list *)lo;
 #if defined(TALLY_FREE_THREADED)
     list_ensure_shared_on_read(l);
@@ -300,7 +295,7 @@ tally_object *tally_list_get(tally_object *lo, size_t i)
 int tally_list_set(tally_object *lo, size_t i, tally_object *o)
 {
     CHECK_LIST(lo, "tally_list_set", -1);
-    CHECK_ATTACHED("tally_list_set", -1);
+    TALLY_CHECK_ATTACHED("tally_list_set", -1);
     if (!o) {
         _tally_misuse(lo, "tally_list_set: NULL item");
         return -1;
@@ -351,7 +346,7 @@ static void list_maybe_shrink(tally_list *l)
 tally_object *tally_list_pop(tally_object *lo)
 {
     CHECK_LIST(lo, "tally_list_pop", NULL);
-    CHECK_ATTACHED("tally_list_pop", NULL);
+    TALLY_CHECK_ATTACHED("tally_list_pop", NULL);
     tally_list *l = (tally_list *)lo;
     _tally_object_lock(lo);
     list_ensure_shared_locked(l);
@@ -401,7 +396,7 @@ static void list_clear_impl(tally_list *l)
 int tally_list_clear(tally_object *lo)
 {
     CHECK_LIST(lo, "tally_list_clear", -1);
-    CHECK_ATTACHED("tally_list_clear", -1);
+    TALLY_CHECK_ATTACHED("tally_list_clear", -1);
     list_clear_impl((tally_list *)lo);
     return 0;
 }

@@ -165,9 +165,12 @@ void _tally_dealloc(tally_object *o)
         _tally_gc_untrack_dying(o);
         was_tracked = true;
     }
-    if (tally_unlikely(!ts)) {
-        _tally_misuse(o, "object deallocated by a thread that is not attached");
-        dealloc_one(NULL, o, was_tracked);
+    if (tally_unlikely(!ts || tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED)) {
+        /* Misuse: destroying it here would run its destroy (user code) outside the GIL or the
+         * stop-the-world protocol, racing the threads that are attached.  It is left alive,
+         * untracked (a leak, the same on every backend), and the error names it. */
+        _tally_misuse(o, "last reference dropped by a thread that is not attached (call "
+                         "tally_thread_attach first): the object is leaked, not destroyed");
         return;
     }
     if (ts->dealloc_depth >= TRASH_DEPTH) {

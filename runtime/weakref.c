@@ -196,6 +196,7 @@ static void list_unlink(wr_entry *e, tally_weakref *w)
  * deallocation already cleared its weakrefs would outlive it in the table. */
 tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb, void *arg)
 {
+    TALLY_CHECK_ATTACHED("tally_weakref_new", NULL);
     if (!target) {
         _tally_set_error("tally_weakref_new: NULL referent");
         return NULL;
@@ -266,6 +267,7 @@ tally_object *tally_weakref_new(tally_object *target, tally_weakref_callback cb,
 
 tally_object *tally_weakref_get(tally_object *wo)
 {
+    TALLY_CHECK_ATTACHED("tally_weakref_get", NULL);
     if (tally_unlikely(!_tally_is_weakref(wo))) {
         _tally_misuse(wo, "tally_weakref_get: not a weakref");
         return NULL;

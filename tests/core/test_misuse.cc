@@ -304,12 +304,12 @@ void child_unattached_last_decref()
     t.join();
     CHILD_CHECK(contains(err.c_str(), "Counted"));
     CHILD_CHECK(contains(err.c_str(), "attach"));
-    // gil, racy, atomic deallocate anyway; biased queues the decrement for the owner, which
-    // applies it at its next merge.  (deferred refuses to log for an unattached thread.)
-    if (!tally_test_backend_is("deferred")) {
-        tally_flush();
-        CHILD_CHECK(destroyed.load() == 1);
-    }
+    // An unattached thread never runs a destroy (user code outside the GIL or the stop-the-world
+    // protocol).  biased queues the decrement for the owner, which is attached and applies it at
+    // its next merge; the others leave the object alive (leaked), deferred without even
+    // applying the decrement.
+    tally_flush();
+    CHILD_CHECK(destroyed.load() == (tally_test_backend_is("biased") ? 1 : 0));
     std::_Exit(0);
 }
 
@@ -329,6 +329,78 @@ TEST_F(Misuse, LastReferenceDroppedByUnattachedThreadNamesTheType)
     }
     ScopedEnv env("TALLY_DEBUG", "0");
     EXPECT_EXIT(child_unattached_last_decref(), ::testing::ExitedWithCode(0), "");
+}
+
+// Container and weakref calls from a thread that is not attached fail with an error and change
+// nothing.  deferred's list_append used to return 0 holding an item it took no reference to (the
+// increment was refused), and gil mutated the list without the GIL.
+void child_unattached_containers()
+{
+    std::atomic<int> destroyed{0};
+    CountedObject *c = counted_new(&destroyed);
+    tally_object *item = &c->ob_base;
+    tally_object *l = tally_list_new(), *d = tally_dict_new(), *k = tally_str_new("k");
+    CHILD_CHECK(l && d && k);
+    CHILD_CHECK(tally_list_append(l, item) == 0);
+    tally_object *wr = tally_weakref_new(item, nullptr, nullptr);
+    CHILD_CHECK(wr != nullptr);
+    tally_flush();
+    intptr_t rc_before = tally_refcount(item);
+    struct Got {
+        int append = 0, set = 0, dset = 0, ddel = 0, clear = 0;
+        tally_object *get = nullptr, *pop = nullptr, *dget = nullptr, *wget = nullptr, *wnew = nullptr;
+        std::string err;
+    } g;
+    std::thread t([&] {
+        g.append = tally_list_append(l, item);
+        g.err = tally_last_error();
+        g.set = tally_list_set(l, 0, item);
+        g.get = tally_list_get(l, 0);
+        g.pop = tally_list_pop(l);
+        g.clear = tally_list_clear(l);
+        g.dset = tally_dict_set(d, k, item);
+        g.dget = tally_dict_get(d, k);
+        g.ddel = tally_dict_del(d, k);
+        g.wget = tally_weakref_get(wr);
+        g.wnew = tally_weakref_new(item, nullptr, nullptr);
+    });
+    t.join();
+    CHILD_CHECK(g.append == -1 && g.set == -1 && g.clear == -1 && g.dset == -1 && g.ddel == -1);
+    CHILD_CHECK(!g.get && !g.pop && !g.dget && !g.wget && !g.wnew);
+    CHILD_CHECK(contains(g.err.c_str(), "tally_list_append") && contains(g.err.c_str(), "not attached"));
+    tally_flush();
+    CHILD_CHECK(tally_list_len(l) == 1);          // nothing appended, popped or cleared
+    tally_object *first = tally_list_get(l, 0);   // a new reference
+    CHILD_CHECK(first == item);
+    tally_xdecref(first);
+    CHILD_CHECK(tally_dict_len(d) == 0);
+    CHILD_CHECK(tally_refcount(item) == rc_before);
+    tally_decref(l);
+    tally_decref(d);
+    tally_decref(k);
+    tally_decref(item);
+    tally_flush();
+    CHILD_CHECK(destroyed.load() == 1);
+    tally_object *gone = tally_weakref_get(wr);
+    CHILD_CHECK(gone == nullptr);
+    tally_decref(wr);
+    std::_Exit(0);
+}
+
+TEST_F(Misuse, ContainerCallsFromUnattachedThreadFailAndChangeNothing)
+{
+    {
+        ScopedEnv env("TALLY_DEBUG", "1");
+        EXPECT_DEATH(
+            {
+                tally_object *l = tally_list_new();
+                std::thread t([l] { (void)tally_list_append(l, l); });
+                t.join();
+            },
+            "tally_list_append.*not attached");
+    }
+    ScopedEnv env("TALLY_DEBUG", "0");
+    EXPECT_EXIT(child_unattached_containers(), ::testing::ExitedWithCode(0), "");
 }
 
 #if defined(TALLY_BACKEND_DEFERRED)
