@@ -33,6 +33,11 @@ typedef struct cunit {
     tally_object *names;    /* list of str */
     char **locals; int nlocals, caplocals;
     char **globals; int nglobals;
+    char **nonlocals; int nnonlocals;
+    char **cells; int ncells;      /* locals captured by nested functions (their slots hold cells) */
+    char **frees; int nfrees;      /* names of enclosing functions this unit reads or writes */
+    struct { const char *name; int slot; } renames[64];   /* comprehension variables */
+    int nrenames;
     int nargs;
     bool is_module;
     bool is_class;
@@ -80,6 +85,9 @@ static void cu_free(cunit *u)
     tally_xdecref(u->names);
     free(u->locals);
     free(u->globals);
+    free(u->nonlocals);
+    free(u->cells);
+    free(u->frees);
     for (int i = 0; i < u->nctx; i++)
         free(u->ctxs[i].breaks);
     free(u);
@@ -184,12 +192,33 @@ static bool is_global_decl(cunit *u, const char *s)
     return false;
 }
 
+static bool in_list(char **v, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+static bool is_declared(cunit *u, const char *s)
+{
+    return is_global_decl(u, s) || in_list(u->nonlocals, u->nnonlocals, s);
+}
+static void list_add(compiler *C, char ***v, int *n, const char *s)
+{
+    if (in_list(*v, *n, s))
+        return;
+    char **nv = realloc(*v, sizeof(char *) * (size_t)(*n + 1));
+    if (!nv) coom(C);
+    *v = nv;
+    nv[(*n)++] = (char *)s;
+}
+
 /* ---- scope analysis -------------------------------------------------------------------------- */
 static void bind_target(compiler *C, node *t)
 {
     switch (t->kind) {
     case N_NAME:
-        if (!is_global_decl(C->cu, t->str))
+        if (!is_declared(C->cu, t->str))
             add_local(C, t->str);
         break;
     case N_TUPLE: case N_LIST:
@@ -209,6 +238,10 @@ static void collect_globals(compiler *C, nodelist *body)
     for (int i = 0; i < body->n; i++) {
         node *s = body->v[i];
         switch (s->kind) {
+        case N_NONLOCAL:
+            for (int k = 0; k < s->nnames; k++)
+                list_add(C, &C->cu->nonlocals, &C->cu->nnonlocals, s->names[k]);
+            break;
         case N_GLOBAL: {
             cunit *u = C->cu;
             char **g = realloc(u->globals, sizeof(char *) * (size_t)(u->nglobals + s->nnames));
@@ -260,17 +293,17 @@ static void collect_locals(compiler *C, nodelist *body)
             collect_locals(C, &s->list2);
             break;
         case N_DEF: case N_CLASS:
-            if (!is_global_decl(C->cu, s->str))
+            if (!is_declared(C->cu, s->str))
                 add_local(C, s->str);
             break;
         case N_IMPORT:
-            if (!is_global_decl(C->cu, s->names2[0] ? s->names2[0] : s->str))
+            if (!is_declared(C->cu, s->names2[0] ? s->names2[0] : s->str))
                 add_local(C, s->names2[0] ? s->names2[0] : s->str);
             break;
         case N_FROMIMPORT:
             for (int k = 0; k < s->nnames; k++) {
                 const char *nm = s->names2[k] ? s->names2[k] : s->names[k];
-                if (!is_global_decl(C->cu, nm))
+                if (!is_declared(C->cu, nm))
                     add_local(C, nm);
             }
             break;
@@ -282,7 +315,7 @@ static void collect_locals(compiler *C, nodelist *body)
             collect_locals(C, &s->list);
             for (int k = 0; k < s->list2.n; k++) {
                 node *h = s->list2.v[k];
-                if (h->str && !is_global_decl(C->cu, h->str))
+                if (h->str && !is_declared(C->cu, h->str))
                     add_local(C, h->str);
                 collect_locals(C, &h->list);
             }
@@ -295,28 +328,156 @@ static void collect_locals(compiler *C, nodelist *body)
     }
 }
 
-/* ---- expressions ----------------------------------------------------------------------------- */
-static void compile_expr(compiler *C, node *e);
-static void compile_body(compiler *C, nodelist *body);
-static tally_object *finish_unit(compiler *C);
-static void compile_class(compiler *C, node *s);
+/* Free names of a function-like node (N_DEF, N_LAMBDA, N_CLASS): the names its body (and the
+ * bodies nested in it) use without binding them or declaring them global, plus its nonlocals. */
+static void scope_free(compiler *C, node *n, char ***out, int *nout);
 
-static bool name_is_enclosing_local(compiler *C, const char *s)
+/* names used in a subtree, in the current scope (nested scopes contribute their free names);
+ * nested_only: only what nested scopes contribute */
+static void walk_uses(compiler *C, node *e, char ***out, int *nout, bool nested_only)
+{
+    if (!e)
+        return;
+    switch (e->kind) {
+    case N_NAME:
+        if (!nested_only) list_add(C, out, nout, e->str);
+        return;
+    case N_DEF: case N_LAMBDA:
+        for (int i = 0; i < e->list.n; i++) walk_uses(C, e->list.v[i], out, nout, nested_only);
+        scope_free(C, e, out, nout);
+        return;
+    case N_CLASS:
+        walk_uses(C, e->a, out, nout, nested_only);
+        scope_free(C, e, out, nout);
+        return;
+    default:
+        break;
+    }
+    walk_uses(C, e->a, out, nout, nested_only);
+    walk_uses(C, e->b, out, nout, nested_only);
+    walk_uses(C, e->c, out, nout, nested_only);
+    nodelist *ls[4] = { &e->list, &e->list2, &e->list3, &e->list4 };
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < ls[k]->n; i++) walk_uses(C, ls[k]->v[i], out, nout, nested_only);
+}
+
+/* a scratch unit holding what n binds (parameters, locals, globals, nonlocals) */
+static cunit *scratch_scope(compiler *C, node *n)
+{
+    cunit *u = calloc(1, sizeof *u);
+    if (!u) coom(C);
+    u->outer = C->cu;
+    C->cu = u;
+    if (n->kind == N_DEF || n->kind == N_LAMBDA)
+        for (int i = 0; i < n->nnames; i++) add_local(C, n->names[i]);
+    nodelist *body = n->kind == N_DEF ? &n->list2 : n->kind == N_CLASS ? &n->list : NULL;
+    if (body) {
+        collect_globals(C, body);
+        collect_locals(C, body);
+    }
+    C->cu = u->outer;
+    return u;
+}
+
+static void scope_free(compiler *C, node *n, char ***out, int *nout)
+{
+    cunit *u = scratch_scope(C, n);
+    char **uses = NULL;
+    int nuses = 0;
+    cunit *saved = C->cu;
+    C->cu = u;   /* so that a longjmp frees u through the unit chain */
+    if (n->kind == N_LAMBDA) walk_uses(C, n->a, &uses, &nuses, false);
+    nodelist *body = n->kind == N_DEF ? &n->list2 : n->kind == N_CLASS ? &n->list : NULL;
+    if (body)
+        for (int i = 0; i < body->n; i++) walk_uses(C, body->v[i], &uses, &nuses, false);
+    C->cu = saved;
+    for (int i = 0; i < nuses; i++)
+        if (find_local(u, uses[i]) < 0 && !is_declared(u, uses[i]))
+            list_add(C, out, nout, uses[i]);
+    for (int i = 0; i < u->nnonlocals; i++)
+        list_add(C, out, nout, u->nonlocals[i]);
+    free(uses);
+    cu_free(u);
+}
+
+/* Is `name`, free in the current unit, a cell or free variable of an enclosing function? */
+static bool resolves_to_enclosing(compiler *C, const char *name)
 {
     for (cunit *u = C->cu->outer; u; u = u->outer) {
         if (u->is_module)
             return false;
         if (u->is_class)
             continue;   /* a class body's names are not visible to its methods */
-        if (find_local(u, s) >= 0 && !is_global_decl(u, s))
+        if (in_list(u->cells, u->ncells, name) || in_list(u->frees, u->nfrees, name))
             return true;
+        if (find_local(u, name) >= 0 || is_global_decl(u, name))
+            return false;
     }
     return false;
+}
+
+/* For the unit just opened for n (its locals collected): its free variables, its cells, and the
+ * instructions that turn each captured parameter or local into a cell at entry. */
+static void setup_closure(compiler *C, node *n)
+{
+    cunit *u = C->cu;
+    char **names = NULL;
+    int nn = 0;
+    scope_free(C, n, &names, &nn);
+    for (int i = 0; i < nn; i++)
+        if (resolves_to_enclosing(C, names[i]))
+            list_add(C, &u->frees, &u->nfrees, names[i]);
+    free(names);
+    for (int i = 0; i < u->nnonlocals; i++)
+        if (!in_list(u->frees, u->nfrees, u->nonlocals[i]))
+            cfail(C, n->line, n->col, "no binding for nonlocal '%s' found", u->nonlocals[i]);
+    if (u->is_class)
+        return;
+    char **inner = NULL;
+    int ni = 0;
+    nodelist *body = n->kind == N_DEF ? &n->list2 : NULL;
+    if (n->kind == N_LAMBDA) walk_uses(C, n->a, &inner, &ni, true);
+    if (body)
+        for (int i = 0; i < body->n; i++) walk_uses(C, body->v[i], &inner, &ni, true);
+    for (int i = 0; i < ni; i++)
+        if (find_local(u, inner[i]) >= 0 && !is_declared(u, inner[i]) && !in_list(u->frees, u->nfrees, inner[i]))
+            list_add(C, &u->cells, &u->ncells, inner[i]);
+    free(inner);
+    for (int i = 0; i < u->nfrees; i++) add_local(C, u->frees[i]);
+    for (int i = 0; i < u->ncells; i++) emit(C, OP_MAKE_CELL, find_local(u, u->cells[i]));
+}
+
+/* ---- expressions ----------------------------------------------------------------------------- */
+static void compile_expr(compiler *C, node *e);
+static void compile_body(compiler *C, nodelist *body);
+static tally_object *finish_unit(compiler *C);
+static void compile_class(compiler *C, node *s);
+static void compile_function(compiler *C, node *s);
+
+static int renamed(cunit *u, const char *s)
+{
+    for (int i = u->nrenames - 1; i >= 0; i--)
+        if (strcmp(u->renames[i].name, s) == 0)
+            return u->renames[i].slot;
+    return -1;
+}
+static bool is_deref(cunit *u, const char *s)
+{
+    return in_list(u->cells, u->ncells, s) || in_list(u->frees, u->nfrees, s);
 }
 
 static void load_name(compiler *C, node *e)
 {
     cunit *u = C->cu;
+    int r = renamed(u, e->str);
+    if (r >= 0) {
+        emit(C, OP_LOAD_FAST, r);
+        return;
+    }
+    if (is_deref(u, e->str)) {
+        emit(C, OP_LOAD_DEREF, find_local(u, e->str));
+        return;
+    }
     if (u->is_class && !is_global_decl(u, e->str)) {
         emit(C, OP_LOAD_NAME_CLASS, add_name(C, e->str));
         return;
@@ -327,8 +488,6 @@ static void load_name(compiler *C, node *e)
             emit(C, OP_LOAD_FAST, i);
             return;
         }
-        if (!is_global_decl(u, e->str) && name_is_enclosing_local(C, e->str))
-            cfail(C, e->line, e->col, "closures are not supported yet (name '%s' of an enclosing function)", e->str);
     }
     emit(C, OP_LOAD_GLOBAL, add_name(C, e->str));
 }
@@ -336,6 +495,15 @@ static void load_name(compiler *C, node *e)
 static void store_name(compiler *C, const char *s)
 {
     cunit *u = C->cu;
+    int r = renamed(u, s);
+    if (r >= 0) {
+        emit(C, OP_STORE_FAST, r);
+        return;
+    }
+    if (is_deref(u, s)) {
+        emit(C, OP_STORE_DEREF, find_local(u, s));
+        return;
+    }
     if (u->is_class && !is_global_decl(u, s)) {
         emit(C, OP_STORE_NAME_CLASS, add_name(C, s));
         return;
@@ -610,8 +778,24 @@ static void compile_expr(compiler *C, node *e)
         /* inline: a hidden list; the loop target is a hidden slot per name would be exact
          * Python 3 scoping; here names bound by the target are ordinary locals (leak) */
         emit(C, OP_BUILD_LIST, 0);
-        compile_expr(C, e->c);
+        compile_expr(C, e->c);   /* the first iterable: in the enclosing scope */
         emit(C, OP_GET_ITER, 0);
+        /* the loop variables live in hidden slots: Python 3 comprehensions do not leak them */
+        int saved_renames = u->nrenames;
+        char **tnames = NULL;
+        int ntn = 0;
+        walk_uses(C, e->b, &tnames, &ntn, false);
+        for (int i = 0; i < ntn; i++) {
+            if (u->nrenames >= 64) {
+                free(tnames);
+                cfail(C, e->line, e->col, "too many nested comprehension variables");
+            }
+            int slot = new_hidden(C, "comp");
+            u->renames[u->nrenames].name = tnames[i];
+            u->renames[u->nrenames].slot = slot;
+            u->nrenames++;
+        }
+        free(tnames);
         int top = here(C);
         int exit_ = emit(C, OP_FOR_ITER, 0);
         compile_store(C, e->b);
@@ -625,8 +809,12 @@ static void compile_expr(compiler *C, node *e)
             patch(C, skips[i], here(C));
         emit(C, OP_JUMP_BACK, top);
         patch(C, exit_, here(C));
+        u->nrenames = saved_renames;
         break;
     }
+    case N_LAMBDA:
+        compile_function(C, e);
+        break;
     case N_STARRED:
         cfail(C, e->line, e->col, "can't use starred expression here");
     default:
@@ -716,65 +904,86 @@ static void compile_body(compiler *C, nodelist *body)
         compile_stmt(C, body->v[i]);
 }
 
+static cunit *open_unit(compiler *C, const char *name, node *at)
+{
+    cunit *u = calloc(1, sizeof *u);
+    if (!u) coom(C);
+    u->outer = C->cu;
+    u->name = name;
+    u->firstline = at->line;
+    u->line = at->line;
+    C->cu = u;
+    u->consts = tally_list_new();
+    u->names = tally_list_new();
+    if (!u->consts || !u->names) coom(C);
+    return u;
+}
+
+/* Close the current unit: push its closure tuple (when it has free variables) and its code on
+ * the enclosing unit's stack; returns the MAKE_FUNCTION closure flag (0 or 2). */
+static int close_unit(compiler *C, int line)
+{
+    cunit *u = C->cu;
+    emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
+    emit(C, OP_RETURN_VALUE, 0);
+    tally_object *code = finish_unit(C);
+    C->cu = u->outer;
+    C->cu->line = line;
+    int nfrees = u->nfrees;
+    char **frees = u->frees;
+    u->frees = NULL;
+    cu_free(u);
+    if (!code) {
+        free(frees);
+        coom(C);
+    }
+    for (int i = 0; i < nfrees; i++)
+        emit(C, OP_LOAD_CLOSURE, find_local(C->cu, frees[i]));
+    free(frees);
+    if (nfrees)
+        emit(C, OP_BUILD_TUPLE, nfrees);
+    emit(C, OP_LOAD_CONST, add_const(C, code));
+    return nfrees ? 2 : 0;
+}
+
 static void compile_function(compiler *C, node *s)
 {
-    /* defaults, then the code object, then MAKE_FUNCTION */
+    /* defaults, then the closure, then the code object, then MAKE_FUNCTION */
+    bool lambda = s->kind == N_LAMBDA;
     for (int i = 0; i < s->list.n; i++)
         compile_expr(C, s->list.v[i]);
     if (s->list.n)
         emit(C, OP_BUILD_TUPLE, s->list.n);
-    cunit *u = calloc(1, sizeof *u);
-    if (!u) coom(C);
-    u->outer = C->cu;
-    u->consts = tally_list_new();
-    u->names = tally_list_new();
-    u->name = s->str;
-    u->firstline = s->line;
-    u->line = s->line;
-    C->cu = u;
-    if (!u->consts || !u->names) coom(C);
+    cunit *u = open_unit(C, lambda ? "<lambda>" : s->str, s);
     for (int i = 0; i < s->nnames; i++)
         add_local(C, s->names[i]);
     u->nargs = s->nnames;
-    collect_globals(C, &s->list2);
-    collect_locals(C, &s->list2);
-    compile_body(C, &s->list2);
-    emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
-    emit(C, OP_RETURN_VALUE, 0);
-    tally_object *code = finish_unit(C);
-    C->cu = u->outer;
-    cu_free(u);
-    if (!code) coom(C);
-    C->cu->line = s->line;
-    emit(C, OP_LOAD_CONST, add_const(C, code));
-    emit(C, OP_MAKE_FUNCTION, s->list.n ? 1 : 0);
-    store_name(C, s->str);
+    if (!lambda) {
+        collect_globals(C, &s->list2);
+        collect_locals(C, &s->list2);
+    }
+    setup_closure(C, s);
+    if (lambda) {
+        compile_expr(C, s->a);
+        emit(C, OP_RETURN_VALUE, 0);
+    } else {
+        compile_body(C, &s->list2);
+    }
+    int flags = close_unit(C, s->line);
+    emit(C, OP_MAKE_FUNCTION, (s->list.n ? 1 : 0) | flags);
+    if (!lambda)
+        store_name(C, s->str);
 }
 
 static void compile_class(compiler *C, node *s)
 {
-    cunit *u = calloc(1, sizeof *u);
-    if (!u) coom(C);
-    u->outer = C->cu;
-    u->consts = tally_list_new();
-    u->names = tally_list_new();
-    u->name = s->str;
-    u->firstline = s->line;
-    u->line = s->line;
+    cunit *u = open_unit(C, s->str, s);
     u->is_class = true;
-    C->cu = u;
-    if (!u->consts || !u->names) coom(C);
     collect_globals(C, &s->list);
+    setup_closure(C, s);
     compile_body(C, &s->list);
-    emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
-    emit(C, OP_RETURN_VALUE, 0);
-    tally_object *code = finish_unit(C);
-    C->cu = u->outer;
-    cu_free(u);
-    if (!code) coom(C);
-    C->cu->line = s->line;
-    emit(C, OP_LOAD_CONST, add_const(C, code));
-    emit(C, OP_MAKE_FUNCTION, 0);
+    int flags = close_unit(C, s->line);
+    emit(C, OP_MAKE_FUNCTION, flags);
     emit(C, OP_LOAD_CONST, add_const(C, tally_str_new(s->str)));
     if (s->a) compile_expr(C, s->a);
     else emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
@@ -996,7 +1205,7 @@ static void compile_stmt(compiler *C, node *s)
     case N_DEF:
         compile_function(C, s);
         break;
-    case N_GLOBAL:
+    case N_GLOBAL: case N_NONLOCAL:
         break;
     case N_TRY:
         compile_try(C, s);
@@ -1108,7 +1317,7 @@ static int stack_effect(uint32_t ins, int *jump_effect, bool *terminates)
     case OP_STORE_SUBSCR: return -3;
     case OP_DELETE_SUBSCR: return -2;
     case OP_UNPACK_SEQUENCE: return arg - 1;
-    case OP_MAKE_FUNCTION: return -(arg & 1);
+    case OP_MAKE_FUNCTION: return -(arg & 1) - ((arg & 2) ? 1 : 0);
     case OP_RETURN_VALUE: *terminates = true; return -1;
     case OP_SETUP_EXCEPT: *jump_effect = 1; return 0;   /* the handler starts with the exception */
     case OP_POP_BLOCK: return 0;
@@ -1120,6 +1329,9 @@ static int stack_effect(uint32_t ins, int *jump_effect, bool *terminates)
     case OP_LIST_APPEND: return -1;
     case OP_ASSERT_FAIL: *terminates = true; return -arg;
     case OP_LOAD_BUILD_CLASS: return -2;
+    case OP_MAKE_CELL: return 0;
+    case OP_LOAD_DEREF: case OP_LOAD_CLOSURE: return 1;
+    case OP_STORE_DEREF: return -1;
     case OP_STORE_NAME_CLASS: return -1;
     case OP_LOAD_NAME_CLASS: case OP_LOAD_OWNER_CLASS: return 1;
     default: return 0;
@@ -1234,6 +1446,13 @@ static tally_object *finish_unit(compiler *C)
         coom(C);
     }
     for (size_t i = 0; i < ng; i++) co->caches[i].gidx = co->caches[i].bidx = -1;
+    co->nfree = u->nfrees;
+    co->freeslots = malloc(sizeof(int32_t) * (size_t)(u->nfrees + 1));
+    if (!co->freeslots) {
+        tally_decref((tally_object *)co);
+        coom(C);
+    }
+    for (int i = 0; i < u->nfrees; i++) co->freeslots[i] = find_local(u, u->frees[i]);
     nc = tally_tuple_len(co->consts);
     nn = tally_tuple_len(co->names);
     co->constv = malloc(sizeof(tally_object *) * (nc + 1));

@@ -203,6 +203,8 @@ static frame *push_function_frame(tally_object *func, tally_object *const *args,
         frame_clear(f, f->sp);
         return NULL;
     }
+    for (int i = 0; i < co->nfree; i++)
+        f->localsplus[co->freeslots[i]] = tally_newref(tally_tuple_get(fn->closure, (size_t)i));
     return f;
 fail:
     if (steal) {
@@ -950,15 +952,18 @@ dispatch_top:
     }
     TARGET(MAKE_FUNCTION) {
         tally_object *code = POP();
+        tally_object *closure = (arg & 2) ? POP() : NULL;
         tally_object *defaults = (arg & 1) ? POP() : NULL;
         py_function *fn = (py_function *)tally_new(&py_function_type);
         if (!fn) {
             tally_decref(code);
+            tally_xdecref(closure);
             tally_xdecref(defaults);
             py_err_nomem();
             goto error;
         }
         fn->code = code;
+        fn->closure = closure;
         fn->defaults = defaults;
         fn->globals = tally_newref(f->globals);
         fn->name = tally_newref(((py_code *)code)->name);
@@ -1167,6 +1172,46 @@ dispatch_top:
         }
         tally_incref(owner);
         PUSH(owner);
+        DISPATCH();
+    }
+    TARGET(MAKE_CELL) {
+        py_cell *c = (py_cell *)tally_new(&py_cell_type);
+        if (!c) {
+            py_err_nomem();
+            goto error;
+        }
+        c->ref = locals[arg];   /* the local's reference moves into the cell */
+        locals[arg] = (tally_object *)c;
+        DISPATCH();
+    }
+    TARGET(LOAD_DEREF) {
+        tally_object *v = ((py_cell *)locals[arg])->ref;
+        if (!v) {
+            const char *nm = tally_str_value(tally_tuple_get(co->varnames, arg));
+            bool is_free = false;
+            for (int i = 0; i < co->nfree; i++)
+                if (co->freeslots[i] == (int32_t)arg) is_free = true;
+            if (is_free)
+                py_err_format(exc_NameError, "cannot access free variable '%s' where it is not associated with a value in enclosing scope", nm);
+            else
+                py_err_format(exc_UnboundLocalError, "cannot access local variable '%s' where it is not associated with a value", nm);
+            goto error;
+        }
+        tally_incref(v);
+        PUSH(v);
+        DISPATCH();
+    }
+    TARGET(STORE_DEREF) {
+        py_cell *c = (py_cell *)locals[arg];
+        tally_object *old = c->ref;
+        c->ref = POP();
+        tally_xdecref(old);
+        DISPATCH();
+    }
+    TARGET(LOAD_CLOSURE) {
+        tally_object *c = locals[arg];
+        tally_incref(c);
+        PUSH(c);
         DISPATCH();
     }
     TARGET(SETUP_ANNOTATIONS) {

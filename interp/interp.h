@@ -124,6 +124,8 @@ typedef struct {
     tally_object **constv;    /* borrowed views of consts' and names' items */
     tally_object **namev;
     bool is_module;
+    int nfree;                /* free variables: their slots get the closure's cells at entry */
+    int32_t *freeslots;
 } py_code;
 typedef struct py_cache { uint64_t gver, bver; int64_t gidx, bidx; } py_cache;
 extern const tally_type py_code_type;
@@ -135,7 +137,10 @@ typedef struct {
     tally_object *defaults;  /* strong tuple or NULL */
     tally_object *name;      /* strong str */
     tally_object *owner;     /* strong: the class whose body defined it (zero-argument super()) */
+    tally_object *closure;   /* strong tuple of cells, or NULL */
 } py_function;
+typedef struct { TALLY_OBJECT_HEAD; tally_object *ref; } py_cell;
+extern const tally_type py_cell_type;
 extern const tally_type py_function_type;
 
 struct interp_state;
@@ -372,7 +377,8 @@ tally_object *compile_module(node *mod, const char *filename, const char *source
     X(DELETE_SUBSCR) X(UNPACK_SEQUENCE) X(MAKE_FUNCTION) X(RETURN_VALUE) X(SETUP_EXCEPT) \
     X(POP_BLOCK) X(RAISE) X(RERAISE) X(CHECK_EXC_MATCH) X(FORMAT_VALUE) X(BUILD_STRING) \
     X(IMPORT_NAME) X(LIST_APPEND) X(LOAD_BUILD_CLASS) X(STORE_NAME_CLASS) X(LOAD_NAME_CLASS) \
-    X(ASSERT_FAIL) X(SETUP_ANNOTATIONS) X(LOAD_OWNER_CLASS)
+    X(ASSERT_FAIL) X(SETUP_ANNOTATIONS) X(LOAD_OWNER_CLASS) \
+    X(MAKE_CELL) X(LOAD_DEREF) X(STORE_DEREF) X(LOAD_CLOSURE)
 #define PY_OP_ENUM(n) OP_##n,
 enum { PY_OPCODES(PY_OP_ENUM) OP__COUNT };
 #undef PY_OP_ENUM

@@ -21,6 +21,7 @@ static void code_destroy(tally_object *self)
     free(c->caches);
     free(c->constv);
     free(c->namev);
+    free(c->freeslots);
     tally_xdecref(c->consts);
     tally_xdecref(c->names);
     tally_xdecref(c->varnames);
@@ -39,15 +40,18 @@ static int func_traverse(tally_object *self, tally_visitproc visit, void *arg)
     if (f->defaults && (r = visit(f->defaults, arg))) return r;
     if (f->name && (r = visit(f->name, arg))) return r;
     if (f->owner && (r = visit(f->owner, arg))) return r;
+    if (f->closure && (r = visit(f->closure, arg))) return r;
     return 0;
 }
 static int func_clear(tally_object *self)
 {
     py_function *f = (py_function *)self;
-    tally_object *g = f->globals, *d = f->defaults, *o = f->owner;
+    tally_object *g = f->globals, *d = f->defaults, *o = f->owner, *c = f->closure;
     f->globals = NULL;
     f->defaults = NULL;
     f->owner = NULL;
+    f->closure = NULL;
+    tally_xdecref(c);
     tally_xdecref(g);
     tally_xdecref(d);
     tally_xdecref(o);
@@ -62,6 +66,24 @@ static void func_destroy(tally_object *self)
 }
 const tally_type py_function_type = { .name = "function", .size = sizeof(py_function), .flags = TALLY_TYPE_GC,
                                       .traverse = func_traverse, .clear = func_clear, .destroy = func_destroy };
+
+/* ---- cells (closures) ------------------------------------------------------------------------ */
+static int cell_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    py_cell *c = (py_cell *)self;
+    return c->ref ? visit(c->ref, arg) : 0;
+}
+static int cell_clear(tally_object *self)
+{
+    py_cell *c = (py_cell *)self;
+    tally_object *r = c->ref;
+    c->ref = NULL;
+    tally_xdecref(r);
+    return 0;
+}
+static void cell_destroy(tally_object *self) { cell_clear(self); }
+const tally_type py_cell_type = { .name = "cell", .size = sizeof(py_cell), .flags = TALLY_TYPE_GC,
+                                  .traverse = cell_traverse, .clear = cell_clear, .destroy = cell_destroy };
 
 /* ---- built-in functions ------------------------------------------------------------------- */
 static int builtin_traverse(tally_object *self, tally_visitproc visit, void *arg)

@@ -660,8 +660,42 @@ static node *parse_or_test(parser *P) { return parse_boolop(P, 1); }
 static node *parse_test(parser *P)
 {
     enter(P);
-    if (is_kw(P, "lambda"))
-        fail_at(P, P->tok.line, P->tok.col, "lambda is not supported yet");
+    if (is_kw(P, "lambda")) {
+        token t = P->tok;
+        advance(P);
+        node *l = mk(P, N_LAMBDA, &t);
+        int cap = 8;
+        l->names = alloc(P, sizeof(char *) * (size_t)cap);
+        while (!is_op(P, OPT_COLON)) {
+            token pt = P->tok;
+            if (is_op(P, OPT_STAR) || is_op(P, OPT_DSTAR))
+                fail_at(P, pt.line, pt.col, "*args and **kwargs are not supported yet");
+            char *name = expect_name(P);
+            for (int i = 0; i < l->nnames; i++)
+                if (strcmp(l->names[i], name) == 0)
+                    fail_at(P, pt.line, pt.col, "duplicate argument '%s' in function definition", name);
+            if (l->nnames == cap) {
+                char **nn = alloc(P, sizeof(char *) * (size_t)cap * 2);
+                memcpy(nn, l->names, sizeof(char *) * (size_t)cap);
+                l->names = nn;
+                cap *= 2;
+            }
+            l->names[l->nnames++] = name;
+            if (is_op(P, OPT_ASSIGN)) {
+                advance(P);
+                push(P, &l->list, parse_test(P));
+            } else if (l->list.n) {
+                fail_at(P, pt.line, pt.col, "non-default argument follows default argument");
+            }
+            if (!is_op(P, OPT_COMMA))
+                break;
+            advance(P);
+        }
+        expect_op(P, OPT_COLON, ":");
+        l->a = parse_test(P);
+        leave(P);
+        return l;
+    }
     node *e = parse_or_test(P);
     if (is_kw(P, "if")) {
         token t = P->tok;
@@ -964,8 +998,6 @@ static node *parse_simple(parser *P)
                 break;
             advance(P);
         }
-        if (!glob)
-            fail_at(P, t.line, t.col, "nonlocal is not supported yet");
         return g;
     }
     if (is_kw(P, "del")) {
