@@ -59,8 +59,18 @@ static frame *frame_alloc(py_code *co)
     }
     frame *f = (frame *)(cur_chunk->data + cur_chunk->top);
     cur_chunk->top += bytes;
-    memset(f, 0, sizeof(frame));
-    memset(f->localsplus, 0, sizeof(tally_object *) * (size_t)co->nlocals);
+    /* the block stack is written before it is read: only the fixed fields are set */
+    f->back = NULL;
+    f->func = NULL;
+    f->co = NULL;
+    f->globals = NULL;
+    f->ns = NULL;
+    f->pc = NULL;
+    f->sp = NULL;
+    f->nblocks = 0;
+    f->entry = false;
+    for (int i = 0; i < co->nlocals; i++)
+        f->localsplus[i] = NULL;
     return f;
 }
 
