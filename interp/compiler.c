@@ -338,6 +338,10 @@ static void walk_uses(compiler *C, node *e, char ***out, int *nout, bool nested_
 {
     if (!e)
         return;
+    if (py_c_stack_exhausted()) {
+        py_err_clear();
+        cfail(C, e->line, e->col, "expression too deeply nested");
+    }
     switch (e->kind) {
     case N_NAME:
         if (!nested_only) list_add(C, out, nout, e->str);
@@ -637,6 +641,10 @@ static void compile_fstring(compiler *C, node *e)
 static void compile_expr(compiler *C, node *e)
 {
     cunit *u = C->cu;
+    if (py_c_stack_exhausted()) {
+        py_err_clear();
+        cfail(C, e->line, e->col, "expression too deeply nested");
+    }
     int saved = u->line;
     u->line = e->line;
     switch (e->kind) {

@@ -1268,8 +1268,24 @@ error:
 #undef DISPATCH
 }
 
+/* A call from C (a built-in calling back, __init__, a special method) runs a nested evaluation
+ * loop on the C stack; refuse one that would come near the end of it. */
+bool py_c_stack_exhausted(void)
+{
+    char here;
+    if (!I->stack_base)
+        return false;
+    size_t used = (size_t)(I->stack_base > &here ? I->stack_base - &here : &here - I->stack_base);
+    if (used <= I->stack_budget)
+        return false;
+    py_err_set(exc_RecursionError, "maximum recursion depth exceeded (C stack)");
+    return true;
+}
+
 tally_object *eval_call_function(tally_object *func, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
+    if (py_c_stack_exhausted())
+        return NULL;
     frame *f = push_function_frame(func, args, nargs, kwnames, false);
     if (!f)
         return NULL;
@@ -1279,6 +1295,8 @@ tally_object *eval_call_function(tally_object *func, tally_object *const *args, 
 
 tally_object *eval_class_body(tally_object *func, tally_object *ns)
 {
+    if (py_c_stack_exhausted())
+        return NULL;
     frame *f = push_function_frame(func, NULL, 0, NULL, false);
     if (!f)
         return NULL;

@@ -393,9 +393,13 @@ typedef struct interp_state {
     tally_object *sys_module;
     tally_object *modules;      /* dict: name -> module */
     tally_object *main_globals;
+    char *stack_base;           /* the main thread's C stack, near its top */
+    size_t stack_budget;        /* how much of it nested evaluations may use */
 } interp_state;
 extern interp_state *I;
 tally_object *eval_code(tally_object *code, tally_object *globals);
+/* true, with RecursionError set, when the C stack is nearly used up (recursive C paths poll it) */
+bool py_c_stack_exhausted(void);
 /* call a Python function object (runs a nested evaluation loop) */
 tally_object *eval_call_function(tally_object *func, tally_object *const *args, size_t nargs,
                                  tally_object *kwnames);

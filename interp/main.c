@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static char *read_file(const char *path, size_t *len)
@@ -95,6 +96,14 @@ int main(int argc, char **argv)
     static interp_state state;
     I = &state;
     I->recursion_limit = 1000;
+    /* nested evaluations (calls from C) may use the C stack up to 1 MiB short of its limit */
+    char stack_mark;
+    struct rlimit rl;
+    size_t stack_size = 8u << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > (1u << 21))
+        stack_size = rl.rlim_cur;
+    I->stack_base = &stack_mark;
+    I->stack_budget = stack_size - (1u << 20);
     int status = 0;
     tally_object *code = NULL, *globals = NULL;
     if (objects_init() < 0 || !(I->builtins = py_dict_new()) || !(I->modules = py_dict_new()) ||

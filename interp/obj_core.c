@@ -207,6 +207,8 @@ static void str_repr(sbuf *b, const char *s)
 
 int py_repr_to(sbuf *b, tally_object *o, int depth)
 {
+    if (py_c_stack_exhausted())
+        return -1;
     if (depth > PY_MAX_NEST * 5) {
         py_err_set(exc_RecursionError, "maximum recursion depth exceeded while getting the repr of an object");
         return -1;
@@ -456,6 +458,10 @@ int64_t py_hash(tally_object *o, bool *err)
         return (int64_t)((bits ^ (bits >> 29)) >> 2);
     }
     if (t == &tally_tuple_type) {
+        if (py_c_stack_exhausted()) {
+            *err = true;
+            return -1;
+        }
         uint64_t acc = 2870177450012600261ull;
         size_t n = tally_tuple_len(o);
         for (size_t i = 0; i < n; i++) {
@@ -578,6 +584,8 @@ int py_eq(tally_object *a, tally_object *b)
         return num_cmp(a, b) == 0;
     if (ta != tb)
         return 0;
+    if ((ta == &tally_tuple_type || ta == &tally_list_type || ta == &py_dict_type) && py_c_stack_exhausted())
+        return -1;
     if (ta == &tally_tuple_type || ta == &tally_list_type) {
         int r;
         if (seq_compare(a, b, CMP_EQ, &r) < 0) return -1;
@@ -690,6 +698,8 @@ int py_compare_bool(tally_object *a, tally_object *b, int op)
         return apply3(c < 0 ? -1 : c > 0, op);
     }
     if (ta == tb && (ta == &tally_tuple_type || ta == &tally_list_type)) {
+        if (py_c_stack_exhausted())
+            return -1;
         int r;
         if (seq_compare(a, b, op, &r) < 0) return -1;
         return r;

@@ -322,13 +322,12 @@ tally_object *py_call_dunder(tally_object *obj, const char *name, tally_object *
 /* ---- attributes ---------------------------------------------------------------------------- */
 tally_object *py_class_lookup(tally_object *cls, tally_object *name)
 {
+    if (!name)
+        return py_err_nomem();   /* py_intern ran out of memory */
     for (tally_object *c = cls; c; c = ((py_class *)c)->base) {
         bool err = false;
         tally_object *v = py_dict_lookup(((py_class *)c)->dict, name, &err);
-        if (err) {
-            py_err_clear();
-            return NULL;
-        }
+        if (err) return NULL;   /* the exception stays set */
         if (v) return v;
     }
     return NULL;
@@ -504,13 +503,11 @@ static tally_object *instantiate(tally_object *cls, tally_object *const *args, s
     py_instance *in = (py_instance *)tally_new(&py_instance_type);
     if (!in) return py_err_nomem();
     in->cls = tally_newref(cls);
-    tally_object *key = tally_str_new("__init__");
-    if (!key) {
+    tally_object *init = py_class_lookup(cls, py_intern("__init__"));
+    if (!init && py_err_occurred()) {
         tally_decref((tally_object *)in);
-        return py_err_nomem();
+        return NULL;
     }
-    tally_object *init = py_class_lookup(cls, key);
-    tally_decref(key);
     if (init) {
         tally_object *stack[257];
         size_t total = nargs + (kwnames ? tally_tuple_len(kwnames) : 0);
