@@ -633,6 +633,264 @@ static tally_object *bi_super(tally_object *self, tally_object *const *args, siz
     return (tally_object *)sp;
 }
 
+static tally_object *bi_enumerate(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    static const char *const kws[] = { "start", NULL };
+    if (check_kw("enumerate", kwnames, kws) < 0 || nargs_check("enumerate", nargs, 1, 2) < 0) return NULL;
+    tally_object *st = nargs > 1 ? args[1] : kwarg(kwnames, args + nargs, "start");
+    int64_t start = 0;
+    if (st && need_int(st, &start) < 0) return NULL;
+    tally_object *inner = py_getiter(args[0]);
+    if (!inner) return NULL;
+    tally_object *r = py_iter_wrap(ITER_ENUMERATE, inner, start);
+    tally_decref(inner);
+    return r;
+}
+
+static tally_object *bi_zip(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("zip", kwnames, NULL) < 0) return NULL;
+    if (nargs > 16) {
+        py_err_set(exc_TypeError, "zip() of more than 16 iterables is not supported");
+        return NULL;
+    }
+    tally_object *its[16];
+    for (size_t i = 0; i < nargs; i++) {
+        its[i] = py_getiter(args[i]);
+        if (!its[i]) {
+            py_err_clear();
+            py_err_format(exc_TypeError, "'%s' object is not iterable", py_type_name(args[i]));
+            for (size_t k = 0; k < i; k++) tally_decref(its[k]);
+            return NULL;
+        }
+    }
+    tally_object *t = py_tuple_pack(nargs, its);
+    for (size_t k = 0; k < nargs; k++) tally_decref(its[k]);
+    if (!t) return NULL;
+    tally_object *r = py_iter_wrap(ITER_ZIP, t, 0);
+    tally_decref(t);
+    return r;
+}
+
+static tally_object *bi_reversed(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("reversed", kwnames, NULL) < 0 || nargs_check("reversed", nargs, 1, 1) < 0) return NULL;
+    tally_object *o = args[0];
+    if (!(IS_LIST(o) || IS_TUPLE(o) || IS_STR(o) || TYPE(o) == &py_range_type)) {
+        py_err_format(exc_TypeError, "'%s' object is not reversible", py_type_name(o));
+        return NULL;
+    }
+    return py_iter_wrap(ITER_REVERSED, o, py_len(o) - 1);
+}
+
+static tally_object *bi_iter(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("iter", kwnames, NULL) < 0 || nargs_check("iter", nargs, 1, 1) < 0) return NULL;
+    return py_getiter(args[0]);
+}
+
+static tally_object *bi_next(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("next", kwnames, NULL) < 0 || nargs_check("next", nargs, 1, 2) < 0) return NULL;
+    if (TYPE(args[0]) != &py_iter_type && TYPE(args[0]) != &py_instance_type) {
+        py_err_format(exc_TypeError, "'%s' object is not an iterator", py_type_name(args[0]));
+        return NULL;
+    }
+    tally_object *v = py_iternext(args[0]);
+    if (v || py_err_occurred()) return v;
+    if (nargs > 1) return tally_newref(args[1]);
+    tally_object *empty = py_tuple_pack(0, NULL);
+    if (!empty) return NULL;
+    tally_object *e = py_exc_new(exc_StopIteration, empty);
+    tally_decref(empty);
+    if (e) py_err_set_obj(e);
+    return NULL;
+}
+
+static tally_object *bi_round(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    static const char *const kws[] = { "ndigits", NULL };
+    if (check_kw("round", kwnames, kws) < 0 || nargs_check("round", nargs, 1, 2) < 0) return NULL;
+    tally_object *nd = nargs > 1 ? args[1] : kwarg(kwnames, args + nargs, "ndigits");
+    if (nd == py_None) nd = NULL;
+    int64_t iv, digits = 0;
+    if (nd && need_int(nd, &digits) < 0) return NULL;
+    if (get_int(args[0], &iv)) {
+        if (!nd || digits >= 0) return py_int_checked(iv);
+        /* round half to even at 10**-digits */
+        if (digits < -18) return py_int_checked(0);
+        int64_t p = 1;
+        for (int64_t i = 0; i < -digits; i++) p *= 10;
+        int64_t q = iv / p, r = iv % p;
+        if (r < 0) { r += p; q -= 1; }
+        if (2 * r > p || (2 * r == p && (q & 1))) q += 1;
+        return py_int_checked((__int128)q * p);
+    }
+    if (!IS_FLOAT(args[0])) {
+        py_err_format(exc_TypeError, "type %s doesn't define __round__ method", py_type_name(args[0]));
+        return NULL;
+    }
+    double x = py_float_value(args[0]);
+    if (!nd) {
+        if (isnan(x)) { py_err_set(exc_ValueError, "cannot convert float NaN to integer"); return NULL; }
+        if (isinf(x)) { py_err_set(exc_OverflowError, "cannot convert float infinity to integer"); return NULL; }
+        double r = nearbyint(x);   /* the default rounding mode: half to even */
+        if (r >= 9223372036854775808.0 || r < -9223372036854775808.0) return py_int_checked((__int128)INT64_MAX + 1);
+        return py_int_checked((int64_t)r);
+    }
+    if (isnan(x) || isinf(x) || digits > 300) return py_float_new(x);
+    /* correctly rounded through the shortest decimal string, as CPython's float.__round__ */
+    char buf[400];
+    if (digits >= 0) {
+        snprintf(buf, sizeof buf, "%.*f", (int)digits, x);
+        return py_float_new(strtod(buf, NULL));
+    }
+    double p = pow(10.0, (double)-digits);
+    double r = nearbyint(x / p) * p;
+    return py_float_new(r);
+}
+
+static tally_object *bi_divmod(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("divmod", kwnames, NULL) < 0 || nargs_check("divmod", nargs, 2, 2) < 0) return NULL;
+    tally_object *q = py_binary(BIN_FLOORDIV, args[0], args[1]);
+    if (!q) return NULL;
+    tally_object *r = py_binary(BIN_MOD, args[0], args[1]);
+    if (!r) {
+        tally_decref(q);
+        return NULL;
+    }
+    tally_object *pair[2] = { q, r };
+    tally_object *t = py_tuple_pack(2, pair);
+    tally_decref(q);
+    tally_decref(r);
+    return t;
+}
+
+static tally_object *bi_ord(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("ord", kwnames, NULL) < 0 || nargs_check("ord", nargs, 1, 1) < 0) return NULL;
+    if (!IS_STR(args[0])) {
+        py_err_format(exc_TypeError, "ord() expected string of length 1, but %s found", py_type_name(args[0]));
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)tally_str_value(args[0]);
+    size_t n = strlen((const char *)s);
+    uint32_t cp;
+    size_t need;
+    if (s[0] < 0x80) { cp = s[0]; need = 1; }
+    else if ((s[0] & 0xE0) == 0xC0) { cp = s[0] & 0x1F; need = 2; }
+    else if ((s[0] & 0xF0) == 0xE0) { cp = s[0] & 0x0F; need = 3; }
+    else { cp = s[0] & 0x07; need = 4; }
+    if (n != need || n == 0) {
+        py_err_format(exc_TypeError, "ord() expected a character, but string of length %zu found", n);
+        return NULL;
+    }
+    for (size_t i = 1; i < need; i++) cp = (cp << 6) | (s[i] & 0x3F);
+    return py_int_checked(cp);
+}
+
+static tally_object *bi_chr(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("chr", kwnames, NULL) < 0 || nargs_check("chr", nargs, 1, 1) < 0) return NULL;
+    int64_t v;
+    if (need_int(args[0], &v) < 0) return NULL;
+    if (v < 0 || v > 0x10FFFF) {
+        py_err_set(exc_ValueError, "chr() arg not in range(0x110000)");
+        return NULL;
+    }
+    if (v == 0) {
+        py_err_set(exc_ValueError, "chr(0): NUL characters are not supported by this interpreter");
+        return NULL;
+    }
+    char buf[5];
+    size_t n;
+    uint32_t cp = (uint32_t)v;
+    if (cp < 0x80) { buf[0] = (char)cp; n = 1; }
+    else if (cp < 0x800) { buf[0] = (char)(0xC0 | (cp >> 6)); buf[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
+    else if (cp < 0x10000) { buf[0] = (char)(0xE0 | (cp >> 12)); buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); buf[2] = (char)(0x80 | (cp & 0x3F)); n = 3; }
+    else { buf[0] = (char)(0xF0 | (cp >> 18)); buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F)); buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); buf[3] = (char)(0x80 | (cp & 0x3F)); n = 4; }
+    return py_str_from(buf, n);
+}
+
+static tally_object *bi_hash(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("hash", kwnames, NULL) < 0 || nargs_check("hash", nargs, 1, 1) < 0) return NULL;
+    bool err = false;
+    int64_t h = py_hash(args[0], &err);
+    return err ? NULL : py_int_checked(h);
+}
+
+static tally_object *bi_id(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("id", kwnames, NULL) < 0 || nargs_check("id", nargs, 1, 1) < 0) return NULL;
+    return py_int_checked((int64_t)(uintptr_t)args[0]);
+}
+
+static tally_object *bi_getattr(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("getattr", kwnames, NULL) < 0 || nargs_check("getattr", nargs, 2, 3) < 0) return NULL;
+    if (!IS_STR(args[1])) {
+        py_err_set(exc_TypeError, "attribute name must be string");
+        return NULL;
+    }
+    tally_object *v = py_getattr(args[0], args[1]);
+    if (!v && nargs > 2 && py_exc_matches(py_err_occurred(), exc_AttributeError)) {
+        py_err_clear();
+        return tally_newref(args[2]);
+    }
+    return v;
+}
+
+static tally_object *bi_setattr(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("setattr", kwnames, NULL) < 0 || nargs_check("setattr", nargs, 3, 3) < 0) return NULL;
+    if (!IS_STR(args[1])) {
+        py_err_set(exc_TypeError, "attribute name must be string");
+        return NULL;
+    }
+    return py_setattr(args[0], args[1], args[2]) < 0 ? NULL : py_None;
+}
+
+static tally_object *bi_hasattr(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("hasattr", kwnames, NULL) < 0 || nargs_check("hasattr", nargs, 2, 2) < 0) return NULL;
+    if (!IS_STR(args[1])) {
+        py_err_set(exc_TypeError, "attribute name must be string");
+        return NULL;
+    }
+    tally_object *v = py_getattr(args[0], args[1]);
+    if (v) {
+        tally_decref(v);
+        return py_True;
+    }
+    if (py_exc_matches(py_err_occurred(), exc_AttributeError)) {
+        py_err_clear();
+        return py_False;
+    }
+    return NULL;
+}
+
+static tally_object *bi_issubclass(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("issubclass", kwnames, NULL) < 0 || nargs_check("issubclass", nargs, 2, 2) < 0) return NULL;
+    if (TYPE(args[0]) != &py_class_type) {
+        py_err_set(exc_TypeError, "issubclass() arg 1 must be a class");
+        return NULL;
+    }
+    tally_object *c = args[1];
+    size_t n = IS_TUPLE(c) ? tally_tuple_len(c) : 1;
+    for (size_t i = 0; i < n; i++) {
+        tally_object *ci = IS_TUPLE(c) ? tally_tuple_get(c, i) : c;
+        if (TYPE(ci) != &py_class_type) {
+            py_err_set(exc_TypeError, "issubclass() arg 2 must be a class, a tuple of classes, or a union");
+            return NULL;
+        }
+        if (py_class_is_subclass(args[0], ci)) return py_True;
+    }
+    return py_False;
+}
+
 /* ---- sorting (a stable merge sort, as list.sort must be) -------------------------------------- */
 static int merge_sort(tally_object **keys, tally_object **vals, tally_object **tk, tally_object **tv, size_t n, bool rev)
 {
@@ -1246,6 +1504,101 @@ METHOD(str_splitlines)
     return l;
 }
 
+/* str.format: {} {0} {name} with !r / !s and a format spec (no attribute or index fields) */
+METHOD(str_format)
+{
+    const char *f = tally_str_value(self);
+    size_t auto_i = 0;
+    sbuf out;
+    sb_init(&out);
+    size_t nkw = kwnames ? tally_tuple_len(kwnames) : 0;
+    while (*f) {
+        if (*f == '{' && f[1] == '{') { sb_putc(&out, '{'); f += 2; continue; }
+        if (*f == '}' && f[1] == '}') { sb_putc(&out, '}'); f += 2; continue; }
+        if (*f == '}') {
+            sb_free(&out);
+            py_err_set(exc_ValueError, "Single '}' encountered in format string");
+            return NULL;
+        }
+        if (*f != '{') { sb_putc(&out, *f++); continue; }
+        const char *end = strchr(f, '}');
+        if (!end) {
+            sb_free(&out);
+            py_err_set(exc_ValueError, "Single '{' encountered in format string");
+            return NULL;
+        }
+        char field[256];
+        size_t n = (size_t)(end - f - 1);
+        if (n >= sizeof field) n = sizeof field - 1;
+        memcpy(field, f + 1, n);
+        field[n] = 0;
+        f = end + 1;
+        char *spec = strchr(field, ':');
+        if (spec) *spec++ = 0;
+        char conv = 0;
+        char *bang = strchr(field, '!');
+        if (bang) {
+            conv = bang[1];
+            *bang = 0;
+        }
+        tally_object *v = NULL;
+        if (!field[0]) {
+            if (auto_i < nargs) v = args[auto_i++];
+            else {
+                sb_free(&out);
+                py_err_format(exc_IndexError, "Replacement index %zu out of range for positional args tuple", auto_i);
+                return NULL;
+            }
+        } else if (isdigit((unsigned char)field[0])) {
+            size_t idx = (size_t)strtoul(field, NULL, 10);
+            if (idx < nargs) v = args[idx];
+            else {
+                sb_free(&out);
+                py_err_format(exc_IndexError, "Replacement index %zu out of range for positional args tuple", idx);
+                return NULL;
+            }
+        } else {
+            for (size_t i = 0; i < nkw; i++)
+                if (strcmp(tally_str_value(tally_tuple_get(kwnames, i)), field) == 0) v = args[nargs + i];
+            if (!v) {
+                sb_free(&out);
+                tally_object *k = tally_str_new(field);
+                if (!k) return py_err_nomem();
+                tally_object *a = py_tuple_pack(1, &k);
+                tally_decref(k);
+                if (a) {
+                    tally_object *e = py_exc_new(exc_KeyError, a);
+                    tally_decref(a);
+                    if (e) py_err_set_obj(e);
+                }
+                return NULL;
+            }
+        }
+        tally_object *cv = conv == 'r' || conv == 'a' ? py_repr(v) : conv == 's' ? py_str(v) : tally_newref(v);
+        if (!cv) {
+            sb_free(&out);
+            return NULL;
+        }
+        tally_object *specobj = spec && *spec ? tally_str_new(spec) : NULL;
+        tally_object *r = py_format_value(cv, specobj);
+        tally_xdecref(specobj);
+        tally_decref(cv);
+        if (!r) {
+            sb_free(&out);
+            return NULL;
+        }
+        sb_puts(&out, tally_str_value(r));
+        tally_decref(r);
+    }
+    if (out.oom) {
+        sb_free(&out);
+        return py_err_nomem();
+    }
+    tally_object *r = tally_str_new(sb_cstr(&out));
+    sb_free(&out);
+    return r ? r : py_err_nomem();
+}
+
 tally_object *builtin_method_lookup(tally_object *o, tally_object *name)
 {
     tally_object *table = IS_LIST(o) ? list_methods : IS_DICT(o) ? dict_methods : IS_STR(o) ? str_methods : NULL;
@@ -1324,7 +1677,11 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { "min", bi_min, NULL }, { "max", bi_max, NULL }, { "sum", bi_sum, NULL },
         { "list", bi_list, &bi_list_obj }, { "tuple", bi_tuple, &bi_tuple_obj }, { "dict", bi_dict, &bi_dict_obj },
         { "isinstance", bi_isinstance, NULL }, { "type", bi_type, NULL }, { "sorted", bi_sorted, NULL },
-        { "super", bi_super, NULL },
+        { "super", bi_super, NULL }, { "enumerate", bi_enumerate, NULL }, { "zip", bi_zip, NULL },
+        { "reversed", bi_reversed, NULL }, { "iter", bi_iter, NULL }, { "next", bi_next, NULL },
+        { "round", bi_round, NULL }, { "divmod", bi_divmod, NULL }, { "ord", bi_ord, NULL }, { "chr", bi_chr, NULL },
+        { "hash", bi_hash, NULL }, { "id", bi_id, NULL }, { "getattr", bi_getattr, NULL },
+        { "setattr", bi_setattr, NULL }, { "hasattr", bi_hasattr, NULL }, { "issubclass", bi_issubclass, NULL },
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (add_fn(b, fns[i].name, fns[i].fn, false, fns[i].keep) < 0) return -1;
@@ -1357,7 +1714,7 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { str_methods, "endswith", str_endswith }, { str_methods, "replace", str_replace },
         { str_methods, "find", str_find }, { str_methods, "count", str_count }, { str_methods, "isdigit", str_isdigit },
         { str_methods, "isalpha", str_isalpha }, { str_methods, "isspace", str_isspace },
-        { str_methods, "splitlines", str_splitlines },
+        { str_methods, "splitlines", str_splitlines }, { str_methods, "format", str_format },
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (add_fn(methods[i].d, methods[i].name, methods[i].fn, true, NULL) < 0) return -1;

@@ -92,7 +92,9 @@ typedef struct {
     size_t dsize;
     int kind;             /* ITER_* */
 } py_iter;
-enum { ITER_LIST, ITER_TUPLE, ITER_STR, ITER_RANGE, ITER_DICT_KEYS, ITER_DICT_VALUES, ITER_DICT_ITEMS };
+enum { ITER_LIST, ITER_TUPLE, ITER_STR, ITER_RANGE, ITER_DICT_KEYS, ITER_DICT_VALUES, ITER_DICT_ITEMS,
+       ITER_ENUMERATE, ITER_ZIP, ITER_REVERSED };
+tally_object *py_iter_wrap(int kind, tally_object *seq, int64_t start);   /* enumerate / zip / reversed */
 extern const tally_type py_iter_type;
 
 typedef struct { TALLY_OBJECT_HEAD; tally_object *start, *stop, *step; } py_slice;

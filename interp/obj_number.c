@@ -4,7 +4,7 @@
  * wrong number), floor division and modulo rounding towards negative infinity, true division,
  * int and float powers, shifts and bitwise operators (bool & bool stays bool), float
  * arithmetic with CPython's ZeroDivisionError messages, and the sequence operators (str, list
- * and tuple concatenation and repetition, str % is not in this step).
+ * and tuple concatenation and repetition, and printf-style str % formatting).
  */
 #include "interp.h"
 
@@ -253,6 +253,149 @@ static tally_object *seq_concat(tally_object *a, tally_object *b)
 
 static bool is_seq(tally_object *o) { return IS_STR(o) || IS_LIST(o) || IS_TUPLE(o); }
 
+/* printf-style formatting: "%s %d %r %f" % args (flags - + space 0 #, width, precision, and the
+ * conversions s r a d i u f F e E g G x X o c %) */
+static tally_object *str_percent(tally_object *fmtobj, tally_object *args)
+{
+    const char *f = tally_str_value(fmtobj);
+    size_t nargs = IS_TUPLE(args) ? tally_tuple_len(args) : 1;
+    size_t ai = 0;
+    sbuf out;
+    sb_init(&out);
+    for (; *f; f++) {
+        if (*f != '%') {
+            sb_putc(&out, *f);
+            continue;
+        }
+        f++;
+        if (*f == '%') {
+            sb_putc(&out, '%');
+            continue;
+        }
+        if (*f == '(') {
+            sb_free(&out);
+            py_err_set(exc_NotImplementedError, "'%(name)' formatting is not supported yet");
+            return NULL;
+        }
+        char spec[32];
+        size_t k = 0;
+        char fill_flags[8];
+        size_t nf = 0;
+        while (*f && strchr("-+ 0#", *f) && nf < sizeof fill_flags - 1) fill_flags[nf++] = *f++;
+        fill_flags[nf] = 0;
+        int width = 0, prec = -1;
+        while (*f >= '0' && *f <= '9') width = width * 10 + (*f++ - '0');
+        if (*f == '.') {
+            f++;
+            prec = 0;
+            while (*f >= '0' && *f <= '9') prec = prec * 10 + (*f++ - '0');
+        }
+        char conv = *f;
+        if (!conv) {
+            sb_free(&out);
+            py_err_set(exc_ValueError, "incomplete format");
+            return NULL;
+        }
+        if (ai >= nargs) {
+            sb_free(&out);
+            py_err_set(exc_TypeError, "not enough arguments for format string");
+            return NULL;
+        }
+        tally_object *v = IS_TUPLE(args) ? tally_tuple_get(args, ai) : args;
+        ai++;
+        bool left = strchr(fill_flags, '-') != NULL;
+        sbuf piece;
+        sb_init(&piece);
+        if (conv == 's' || conv == 'r' || conv == 'a') {
+            int r = conv == 's' ? py_str_to(&piece, v) : py_repr_to(&piece, v, 0);
+            if (r < 0) {
+                sb_free(&piece);
+                sb_free(&out);
+                return NULL;
+            }
+            if (prec >= 0 && piece.len > (size_t)prec) {
+                piece.len = (size_t)prec;
+                piece.data[piece.len] = 0;
+            }
+        } else if (strchr("diuxXoc", conv)) {
+            int64_t iv;
+            double dv;
+            if (IS_FLOAT(v) && conv != 'c') {
+                dv = py_float_value(v);
+                if (isnan(dv) || isinf(dv)) {
+                    sb_free(&piece);
+                    sb_free(&out);
+                    py_err_set(isnan(dv) ? exc_ValueError : exc_OverflowError, "cannot convert float to integer");
+                    return NULL;
+                }
+                iv = (int64_t)dv;
+            } else if (!int_of(v, &iv)) {
+                sb_free(&piece);
+                sb_free(&out);
+                py_err_format(exc_TypeError, "%%%c format: a real number is required, not %s", conv, py_type_name(v));
+                return NULL;
+            }
+            if (conv == 'c') {
+                sb_putc(&piece, (char)iv);
+            } else {
+                spec[k++] = '%';
+                for (size_t i = 0; i < nf; i++) if (fill_flags[i] != '-') spec[k++] = fill_flags[i];
+                spec[k++] = 'l';
+                spec[k++] = 'l';
+                spec[k++] = conv == 'i' || conv == 'u' ? 'd' : conv;
+                spec[k] = 0;
+                sb_printf(&piece, spec, (long long)iv);
+            }
+        } else if (strchr("fFeEgG", conv)) {
+            double dv;
+            if (!float_of(v, &dv)) {
+                sb_free(&piece);
+                sb_free(&out);
+                py_err_format(exc_TypeError, "must be real number, not %s", py_type_name(v));
+                return NULL;
+            }
+            spec[k++] = '%';
+            for (size_t i = 0; i < nf; i++) if (fill_flags[i] != '-') spec[k++] = fill_flags[i];
+            spec[k++] = '.';
+            spec[k++] = '*';
+            spec[k++] = conv;
+            spec[k] = 0;
+            sb_printf(&piece, spec, prec < 0 ? 6 : prec, dv);
+        } else {
+            sb_free(&piece);
+            sb_free(&out);
+            py_err_format(exc_ValueError, "unsupported format character '%c' (0x%x)", conv, (unsigned)(unsigned char)conv);
+            return NULL;
+        }
+        size_t len = piece.len;
+        bool zero = strchr(fill_flags, '0') && !left && conv != 's' && conv != 'r';
+        if (!left && !zero) for (size_t i = len; i < (size_t)width; i++) sb_putc(&out, ' ');
+        if (zero && len < (size_t)width) {
+            /* zero padding after the sign */
+            const char *p = sb_cstr(&piece);
+            if (*p == '-' || *p == '+' || *p == ' ') sb_putc(&out, *p++);
+            for (size_t i = len; i < (size_t)width; i++) sb_putc(&out, '0');
+            sb_puts(&out, p);
+        } else {
+            sb_puts(&out, sb_cstr(&piece));
+        }
+        if (left) for (size_t i = len; i < (size_t)width; i++) sb_putc(&out, ' ');
+        sb_free(&piece);
+    }
+    if (ai < nargs) {
+        sb_free(&out);
+        py_err_set(exc_TypeError, "not all arguments converted during string formatting");
+        return NULL;
+    }
+    if (out.oom) {
+        sb_free(&out);
+        return py_err_nomem();
+    }
+    tally_object *r = tally_str_new(sb_cstr(&out));
+    sb_free(&out);
+    return r ? r : py_err_nomem();
+}
+
 tally_object *py_binary(int op, tally_object *a, tally_object *b)
 {
     int64_t ia, ib;
@@ -294,10 +437,8 @@ tally_object *py_binary(int op, tally_object *a, tally_object *b)
         r = py_call_dunder(b, rnames[op], &a, 1, &found);
         if (r || found || py_err_occurred()) return r;
     }
-    if (op == BIN_MOD && IS_STR(a)) {
-        py_err_set(exc_NotImplementedError, "'%' string formatting is not supported yet");
-        return NULL;
-    }
+    if (op == BIN_MOD && IS_STR(a))
+        return str_percent(a, b);
     py_err_format(exc_TypeError, "unsupported operand type(s) for %s: '%s' and '%s'", op_sym[op], py_type_name(a),
                   py_type_name(b));
     return NULL;

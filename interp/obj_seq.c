@@ -468,6 +468,48 @@ tally_object *py_iternext(tally_object *o)
         }
         return str_char(s, it->index++);
     }
+    case ITER_ENUMERATE: {
+        if (!it->seq) return NULL;
+        tally_object *v = py_iternext(it->seq);
+        if (!v) return NULL;
+        tally_object *n = py_int_checked(it->index++);
+        if (!n) {
+            tally_decref(v);
+            return NULL;
+        }
+        tally_object *pair[2] = { n, v };
+        tally_object *t = py_tuple_pack(2, pair);
+        tally_decref(n);
+        tally_decref(v);
+        return t;
+    }
+    case ITER_ZIP: {
+        if (!it->seq) return NULL;
+        size_t n = tally_tuple_len(it->seq);
+        if (n == 0) return NULL;
+        tally_object *items[16];
+        size_t got = 0;
+        for (; got < n; got++) {
+            items[got] = py_iternext(tally_tuple_get(it->seq, got));
+            if (!items[got]) break;
+        }
+        tally_object *t = got == n ? py_tuple_pack(n, items) : NULL;
+        for (size_t k = 0; k < got; k++) tally_decref(items[k]);
+        if (got < n && !py_err_occurred()) iter_clear(o);
+        return t;
+    }
+    case ITER_REVERSED: {
+        if (!it->seq || it->index < 0) return NULL;
+        tally_object *key = py_int_checked(it->index--);
+        if (!key) return NULL;
+        tally_object *v = py_getitem(it->seq, key);
+        tally_decref(key);
+        if (!v && py_err_occurred() && py_exc_matches(py_err_occurred(), exc_IndexError)) {
+            py_err_clear();
+            iter_clear(o);
+        }
+        return v;
+    }
     default: {
         if (!it->seq) return NULL;
         py_dict *d = (py_dict *)it->seq;
@@ -488,4 +530,14 @@ tally_object *py_iternext(tally_object *o)
         return py_tuple_pack(2, pair);
     }
     }
+}
+
+tally_object *py_iter_wrap(int kind, tally_object *seq, int64_t start)
+{
+    py_iter *it = (py_iter *)tally_new(&py_iter_type);
+    if (!it) return py_err_nomem();
+    it->kind = kind;
+    it->seq = tally_newref(seq);
+    it->index = start;
+    return (tally_object *)it;
 }
