@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -57,10 +58,9 @@ const char *tally_cli_join(const char *const *list, char *buf, size_t len)
 int tally_cli_parse_uint(const char *prog, const char *arg, const char *val, uint64_t min,
                          uint64_t max, uint64_t *out)
 {
+    /* digits first: strtoull would also take leading blanks and a sign (" 4", "+4") */
     const char *p = val;
-    while (*p == ' ')
-        p++;
-    if (*p == '\0' || *p == '-' || *p == '+')
+    if (!isdigit((unsigned char)*p))
         goto bad;
     errno = 0;
     char *end;
@@ -94,7 +94,9 @@ int tally_cli_parse_double(const char *prog, const char *arg, const char *val, d
     errno = 0;
     char *end;
     double v = strtod(val, &end);
-    if (errno || end == val || *end != '\0' || !isfinite(v) || v < min || v > max)
+    /* strtod would take leading blanks (" 2") */
+    if (isspace((unsigned char)*val) || errno || end == val || *end != '\0' || !isfinite(v) || v < min ||
+        v > max)
         return tally_cli_error(prog, "invalid value '%s' for %s: expected a number from %g to %g",
                                val, arg, min, max);
     *out = v;
@@ -181,8 +183,14 @@ int tally_cli_parse(const char *prog, int argc, char **argv, int first, tally_cl
                     return tally_cli_error(prog, "missing value for %s: accepted values are %s",
                                            o->name, tally_cli_join(o->choices, buf, sizeof buf));
                 }
-                return tally_cli_error(prog, "missing value for %s (%s)", o->name,
-                                       o->metavar ? o->metavar : "value");
+                if (o->kind == TALLY_CLI_UINT)
+                    return tally_cli_error(prog, "missing value for %s: expected an integer from %" PRIu64
+                                           " to %" PRIu64, o->name, o->min, o->max);
+                if (o->kind == TALLY_CLI_DOUBLE)
+                    return tally_cli_error(prog, "missing value for %s: expected a number from %g to %g",
+                                           o->name, o->dmin, o->dmax);
+                return tally_cli_error(prog, "missing value for %s: expected %s (%s)", o->name,
+                                       o->metavar ? o->metavar : "a value", o->help ? o->help : "");
             }
             val = argv[++i];
         }

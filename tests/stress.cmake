@@ -10,7 +10,9 @@
 #      stress_cli                     the front end's --help/--version/bad-argument contract;
 #      stress_bench_compare           `tally bench --compare` on tests/stress/compare_{a,b}.json;
 #      stress_cli_<case>              signals, output errors, --ops and --threads edges of the CLI
-#                                     (tests/stress/cli_faults.sh).
+#                                     (tests/stress/cli_faults.sh);
+#      stress_small_<case>            the README sample, plot titles and keys, CLI values
+#                                     (tests/stress/small_things.sh).
 #    racy runs only the negative controls and the workloads that share nothing between
 #    threads (private, convoy, forkcow), which must stay clean even there; the tsan build
 #    registers no racy entry (ThreadSanitizer flags its counts by design).
@@ -149,6 +151,12 @@ set_tests_properties(stress_cli PROPERTIES LABELS "stress" TIMEOUT 60)
 foreach(_case sigint sigterm forkcow_sigint output bench_sigint graph_ops min_threads)
   add_test(NAME stress_cli_${_case} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/stress/cli_faults.sh ${_stress_tally} ${_case})
   set_tests_properties(stress_cli_${_case} PROPERTIES LABELS "stress" TIMEOUT 120)
+endforeach()
+# small things a new user tripped on (tests/stress/small_things.sh; issue 16 item 13)
+foreach(_case readme_sample report_plots cli_values)
+  add_test(NAME stress_small_${_case}
+    COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/stress/small_things.sh ${_case} ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+  set_tests_properties(stress_small_${_case} PROPERTIES LABELS "stress" TIMEOUT 60)
 endforeach()
 # `tally bench --compare` on two small results.json fixtures (tests/stress/compare.sh)
 add_test(NAME stress_bench_compare COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/stress/compare.sh ${_stress_tally})

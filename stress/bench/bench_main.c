@@ -80,6 +80,23 @@ static char *dup_or_die(const char *s)
     return d;
 }
 
+/* The next item of a comma-separated list, cut in place (*s advances past its comma); NULL at
+ * the end.  An empty item (",,", a leading or trailing comma) is returned as "", for the caller
+ * to refuse: strtok_r would skip it and accept "1,,2". */
+static char *next_item(char **s)
+{
+    if (!*s)
+        return NULL;
+    char *item = *s, *comma = strchr(item, ',');
+    if (comma) {
+        *comma = '\0';
+        *s = comma + 1;
+    } else {
+        *s = NULL;
+    }
+    return item;
+}
+
 /* Split a comma-separated list of names, each one of `accepted`. */
 static int parse_name_list(const char *arg, const char *val, const char *const *accepted, const char **out,
                            size_t *n)
@@ -87,7 +104,12 @@ static int parse_name_list(const char *arg, const char *val, const char *const *
     char buf[1024];
     *n = 0;
     char *copy = dup_or_die(val);
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *rest = copy, *tok; (tok = next_item(&rest)) != NULL;) {
+        if (!*tok) {
+            free(copy);
+            return tally_cli_error(PROG, "invalid value '%s' for %s: an empty item; accepted values are a "
+                                   "comma-separated list of %s", val, arg, tally_cli_join(accepted, buf, sizeof buf));
+        }
         size_t i;
         for (i = 0; accepted[i]; i++)
             if (strcmp(accepted[i], tok) == 0)
@@ -112,8 +134,13 @@ static int parse_threads_list(const char *val, int *out, size_t *n)
     *n = 0;
     char *copy = dup_or_die(val);
     int rc = 0;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *rest = copy, *tok; (tok = next_item(&rest)) != NULL;) {
         uint64_t t;
+        if (!*tok) {
+            rc = tally_cli_error(PROG, "invalid value '%s' for --threads: an empty item; expected a comma-separated "
+                                 "list of integers from 1 to 256, such as 1,2,4", val);
+            break;
+        }
         if (*n >= MAX_LIST) {
             rc = tally_cli_error(PROG, "invalid value '%s' for --threads: at most %d thread counts", val, MAX_LIST);
             break;
