@@ -1118,7 +1118,8 @@ static bj *run_programs(const bench_opts *o, size_t reps, int depth)
         if (python)
             bj_set(cp, "python_version", bj_strf("%.*s", (int)strcspn(r.out, "\n"), r.out));
         else
-            bj_set(cp, "error", bj_str("python3 not found: no CPython anchor"));
+            bj_set(cp, "error", bj_str(r.interrupted ? "not run: tally bench was interrupted"
+                                                     : "python3 not found: no CPython anchor"));
         bench_proc_result_free(&r);
     }
     bj *configs = bj_set(bt, "configs", bj_arr());
