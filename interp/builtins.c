@@ -891,6 +891,25 @@ static tally_object *bi_issubclass(tally_object *self, tally_object *const *args
     return py_False;
 }
 
+static tally_object *make_smethod(const char *name, tally_object *const *args, size_t nargs, tally_object *kwnames,
+                                  int kind)
+{
+    if (check_kw(name, kwnames, NULL) < 0 || nargs_check(name, nargs, 1, 1) < 0) return NULL;
+    py_smethod *m = (py_smethod *)tally_new(&py_smethod_type);
+    if (!m) return py_err_nomem();
+    m->func = tally_newref(args[0]);
+    m->kind = kind;
+    return (tally_object *)m;
+}
+static tally_object *bi_staticmethod(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    return make_smethod("staticmethod", args, nargs, kwnames, 0);
+}
+static tally_object *bi_classmethod(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    return make_smethod("classmethod", args, nargs, kwnames, 1);
+}
+
 /* ---- sorting (a stable merge sort, as list.sort must be) -------------------------------------- */
 static int merge_sort(tally_object **keys, tally_object **vals, tally_object **tk, tally_object **tv, size_t n, bool rev)
 {
@@ -1682,6 +1701,7 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { "round", bi_round, NULL }, { "divmod", bi_divmod, NULL }, { "ord", bi_ord, NULL }, { "chr", bi_chr, NULL },
         { "hash", bi_hash, NULL }, { "id", bi_id, NULL }, { "getattr", bi_getattr, NULL },
         { "setattr", bi_setattr, NULL }, { "hasattr", bi_hasattr, NULL }, { "issubclass", bi_issubclass, NULL },
+        { "staticmethod", bi_staticmethod, NULL }, { "classmethod", bi_classmethod, NULL },
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (add_fn(b, fns[i].name, fns[i].fn, false, fns[i].keep) < 0) return -1;

@@ -39,6 +39,7 @@ typedef struct cunit {
     struct { const char *name; int slot; } renames[64];   /* comprehension variables */
     int nrenames;
     int nargs;
+    int nkwonly, pflags;
     bool is_module;
     bool is_class;
     int line;
@@ -348,10 +349,13 @@ static void walk_uses(compiler *C, node *e, char ***out, int *nout, bool nested_
         return;
     case N_DEF: case N_LAMBDA:
         for (int i = 0; i < e->list.n; i++) walk_uses(C, e->list.v[i], out, nout, nested_only);
+        for (int i = 0; i < e->list3.n; i++) walk_uses(C, e->list3.v[i], out, nout, nested_only);
+        for (int i = 0; i < e->list4.n; i++) walk_uses(C, e->list4.v[i], out, nout, nested_only);
         scope_free(C, e, out, nout);
         return;
     case N_CLASS:
         walk_uses(C, e->a, out, nout, nested_only);
+        for (int i = 0; i < e->list4.n; i++) walk_uses(C, e->list4.v[i], out, nout, nested_only);
         scope_free(C, e, out, nout);
         return;
     default:
@@ -562,8 +566,54 @@ static bool in_method(compiler *C)
     return !u->is_module && !u->is_class && u->outer && u->outer->is_class && u->nargs > 0;
 }
 
+static void compile_call_ex(compiler *C, node *e)
+{
+    compile_expr(C, e->a);
+    emit(C, OP_BUILD_LIST, 0);
+    for (int i = 0; i < e->list.n; i++) {
+        node *a = e->list.v[i];
+        if (a->kind == N_STARRED) {
+            compile_expr(C, a->a);
+            C->cu->line = a->line;
+            emit(C, OP_LIST_EXTEND, 1);
+        } else {
+            compile_expr(C, a);
+            emit(C, OP_LIST_APPEND, 1);
+        }
+    }
+    emit(C, OP_LIST_TO_TUPLE, 0);
+    if (e->list2.n) {
+        emit(C, OP_BUILD_DICT, 0);
+        for (int i = 0; i < e->list2.n; i++) {
+            node *k = e->list2.v[i];
+            if (k->str) {
+                emit(C, OP_LOAD_CONST, add_const(C, tally_str_new(k->str)));
+                compile_expr(C, k->a);
+                C->cu->line = k->line;
+                emit(C, OP_DICT_SET, 1);
+            } else {
+                compile_expr(C, k->a);
+                C->cu->line = k->line;
+                emit(C, OP_DICT_MERGE, 1);
+            }
+        }
+    }
+    C->cu->line = e->line;
+    emit(C, OP_CALL_FUNCTION_EX, e->list2.n ? 1 : 0);
+}
+
 static void compile_call(compiler *C, node *e)
 {
+    for (int i = 0; i < e->list.n; i++)
+        if (e->list.v[i]->kind == N_STARRED) {
+            compile_call_ex(C, e);
+            return;
+        }
+    for (int i = 0; i < e->list2.n; i++)
+        if (!e->list2.v[i]->str) {
+            compile_call_ex(C, e);
+            return;
+        }
     if (e->a->kind == N_NAME && strcmp(e->a->str, "super") == 0 && e->list.n == 0 && e->list2.n == 0 &&
         in_method(C) && find_local(C->cu, "super") < 0) {
         load_name(C, e->a);
@@ -958,14 +1008,27 @@ static void compile_function(compiler *C, node *s)
 {
     /* defaults, then the closure, then the code object, then MAKE_FUNCTION */
     bool lambda = s->kind == N_LAMBDA;
+    for (int i = 0; i < s->list4.n; i++)   /* decorators, applied after the function is made */
+        compile_expr(C, s->list4.v[i]);
     for (int i = 0; i < s->list.n; i++)
         compile_expr(C, s->list.v[i]);
     if (s->list.n)
         emit(C, OP_BUILD_TUPLE, s->list.n);
+    int nkwdef = 0;
+    for (int i = 0; i < s->list3.n; i++) {
+        if (!s->list3.v[i]) continue;
+        emit(C, OP_LOAD_CONST, add_const(C, tally_str_new(s->names[s->nposargs + i])));
+        compile_expr(C, s->list3.v[i]);
+        nkwdef++;
+    }
+    if (nkwdef)
+        emit(C, OP_BUILD_DICT, nkwdef);
     cunit *u = open_unit(C, lambda ? "<lambda>" : s->str, s);
     for (int i = 0; i < s->nnames; i++)
         add_local(C, s->names[i]);
-    u->nargs = s->nnames;
+    u->nargs = s->nposargs;
+    u->nkwonly = s->nkwonly;
+    u->pflags = s->pflags;
     if (!lambda) {
         collect_globals(C, &s->list2);
         collect_locals(C, &s->list2);
@@ -978,13 +1041,17 @@ static void compile_function(compiler *C, node *s)
         compile_body(C, &s->list2);
     }
     int flags = close_unit(C, s->line);
-    emit(C, OP_MAKE_FUNCTION, (s->list.n ? 1 : 0) | flags);
+    emit(C, OP_MAKE_FUNCTION, (s->list.n ? 1 : 0) | (nkwdef ? 4 : 0) | flags);
+    for (int i = 0; i < s->list4.n; i++)
+        emit(C, OP_CALL, 1);
     if (!lambda)
         store_name(C, s->str);
 }
 
 static void compile_class(compiler *C, node *s)
 {
+    for (int i = 0; i < s->list4.n; i++)   /* decorators */
+        compile_expr(C, s->list4.v[i]);
     cunit *u = open_unit(C, s->str, s);
     u->is_class = true;
     collect_globals(C, &s->list);
@@ -997,6 +1064,8 @@ static void compile_class(compiler *C, node *s)
     else emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
     C->cu->line = s->line;
     emit(C, OP_LOAD_BUILD_CLASS, 0);
+    for (int i = 0; i < s->list4.n; i++)
+        emit(C, OP_CALL, 1);
     store_name(C, s->str);
 }
 
@@ -1325,7 +1394,11 @@ static int stack_effect(uint32_t ins, int *jump_effect, bool *terminates)
     case OP_STORE_SUBSCR: return -3;
     case OP_DELETE_SUBSCR: return -2;
     case OP_UNPACK_SEQUENCE: return arg - 1;
-    case OP_MAKE_FUNCTION: return -(arg & 1) - ((arg & 2) ? 1 : 0);
+    case OP_MAKE_FUNCTION: return -(arg & 1) - ((arg & 2) ? 1 : 0) - ((arg & 4) ? 1 : 0);
+    case OP_LIST_EXTEND: case OP_DICT_MERGE: return -1;
+    case OP_LIST_TO_TUPLE: return 0;
+    case OP_DICT_SET: return -2;
+    case OP_CALL_FUNCTION_EX: return -1 - (arg & 1);
     case OP_RETURN_VALUE: *terminates = true; return -1;
     case OP_SETUP_EXCEPT: *jump_effect = 1; return 0;   /* the handler starts with the exception */
     case OP_POP_BLOCK: return 0;
@@ -1400,6 +1473,8 @@ static tally_object *finish_unit(compiler *C)
     if (!co) coom(C);
     co->nlocals = u->nlocals;
     co->nargs = u->nargs;
+    co->nkwonly = u->nkwonly;
+    co->pflags = u->pflags;
     co->is_module = u->is_module;
     co->firstline = u->firstline;
     co->source = C->source;

@@ -125,50 +125,106 @@ static void missing_args(py_function *fn, py_code *co, tally_object **locals, in
     sb_free(&b);
 }
 
-/* Bind args[0..nargs) and the keyword values after them into locals.  steal: the references in
- * args are the callee's now (also on failure); otherwise they are borrowed.  0 / -1. */
+static void missing_kwonly(py_function *fn, py_code *co, tally_object **locals)
+{
+    int missing = 0, first = co->nargs, last = co->nargs + co->nkwonly;
+    for (int i = first; i < last; i++)
+        if (!locals[i]) missing++;
+    sbuf b;
+    sb_init(&b);
+    int k = 0;
+    for (int i = first; i < last; i++) {
+        if (locals[i]) continue;
+        if (k) sb_puts(&b, missing == 2 ? " and " : k == missing - 1 ? ", and " : ", ");
+        sb_printf(&b, "'%s'", tally_str_value(tally_tuple_get(co->varnames, (size_t)i)));
+        k++;
+    }
+    py_err_format(exc_TypeError, "%s() missing %d required keyword-only argument%s: %s", tally_str_value(fn->name),
+                  missing, missing == 1 ? "" : "s", sb_cstr(&b));
+    sb_free(&b);
+}
+
+/* Bind args[0..nargs) and the keyword values after them into locals: positional parameters,
+ * *args, keyword and keyword-only parameters, **kwargs, then defaults.  steal: the references in
+ * args are the callee's now (moved into its locals, dropped on failure); otherwise borrowed.
+ * 0 / -1 (the caller releases the locals bound so far with the frame). */
 static int bind_args(py_function *fn, py_code *co, tally_object **locals, tally_object *const *args, size_t nargs,
                      tally_object *kwnames, bool steal)
 {
     size_t nkw = kwnames ? tally_tuple_len(kwnames) : 0;
-    size_t np = (size_t)co->nargs;
+    size_t np = (size_t)co->nargs, nko = (size_t)co->nkwonly;
     size_t ndef = fn->defaults ? tally_tuple_len(fn->defaults) : 0;
-    if (nargs > np) {
+    bool varargs = co->pflags & PF_VARARGS, varkw = co->pflags & PF_VARKW;
+    size_t va_slot = np + nko, kw_slot = np + nko + (varargs ? 1 : 0);
+    size_t total = nargs + nkw;
+    uint8_t moved[512];
+    if (steal) {
+        if (total > sizeof moved) {
+            py_err_set(exc_TypeError, "too many arguments");
+            goto fail;
+        }
+        memset(moved, 0, total);
+    }
+    if (nargs > np && !varargs) {
         if (ndef)
             py_err_format(exc_TypeError, "%s() takes from %zu to %zu positional arguments but %zu were given",
                           tally_str_value(fn->name), np - ndef, np, nargs);
         else
             py_err_format(exc_TypeError, "%s() takes %zu positional argument%s but %zu %s given",
                           tally_str_value(fn->name), np, np == 1 ? "" : "s", nargs, nargs == 1 ? "was" : "were");
-        goto fail_all;
+        goto fail;
     }
-    for (size_t i = 0; i < nargs; i++)
+    size_t npos = nargs < np ? nargs : np;
+    for (size_t i = 0; i < npos; i++) {
         locals[i] = steal ? args[i] : tally_newref(args[i]);
+        if (steal) moved[i] = 1;
+    }
+    if (varargs) {
+        tally_object *t = tally_tuple_new(nargs - npos, args + npos);
+        if (!t) {
+            py_err_nomem();
+            goto fail;
+        }
+        locals[va_slot] = t;   /* the tuple increfed the items; stolen ones are dropped at the end */
+    }
+    tally_object *kwdict = NULL;
+    if (varkw) {
+        kwdict = py_dict_new();
+        if (!kwdict) goto fail;
+        locals[kw_slot] = kwdict;
+    }
     for (size_t k = 0; k < nkw; k++) {
         tally_object *name = tally_tuple_get(kwnames, k);
         tally_object *v = args[nargs + k];
         size_t j;
-        for (j = 0; j < np; j++) {
+        for (j = 0; j < np + nko; j++) {
             tally_object *pn = tally_tuple_get(co->varnames, j);
             if (pn == name || strcmp(tally_str_value(pn), tally_str_value(name)) == 0)
                 break;
         }
-        if (j == np) {
+        if (j == np + nko) {
+            if (kwdict) {
+                bool err = false;
+                if (py_dict_lookup(kwdict, name, &err) || err) {
+                    if (!err)
+                        py_err_format(exc_TypeError, "%s() got multiple values for keyword argument '%s'",
+                                      tally_str_value(fn->name), tally_str_value(name));
+                    goto fail;
+                }
+                if (py_dict_set(kwdict, name, v) < 0) goto fail;
+                continue;
+            }
             py_err_format(exc_TypeError, "%s() got an unexpected keyword argument '%s'", tally_str_value(fn->name),
                           tally_str_value(name));
-            goto fail_kw;
+            goto fail;
         }
         if (locals[j]) {
             py_err_format(exc_TypeError, "%s() got multiple values for argument '%s'", tally_str_value(fn->name),
                           tally_str_value(name));
-            goto fail_kw;
+            goto fail;
         }
         locals[j] = steal ? v : tally_newref(v);
-        continue;
-    fail_kw:
-        if (steal)
-            for (size_t m = k; m < nkw; m++) tally_decref(args[nargs + m]);
-        return -1;   /* the locals bound so far are released with the frame */
+        if (steal) moved[nargs + k] = 1;
     }
     for (size_t i = nargs; i < np; i++) {
         if (locals[i]) continue;
@@ -176,13 +232,30 @@ static int bind_args(py_function *fn, py_code *co, tally_object **locals, tally_
             locals[i] = tally_newref(tally_tuple_get(fn->defaults, i - (np - ndef)));
         } else {
             missing_args(fn, co, locals, (int)(np - ndef));
-            return -1;
+            goto fail;
         }
     }
-    return 0;
-fail_all:
+    bool kw_missing = false;
+    for (size_t i = np; i < np + nko; i++) {
+        if (locals[i]) continue;
+        bool err = false;
+        tally_object *d = fn->kwdefaults ? py_dict_lookup(fn->kwdefaults, tally_tuple_get(co->varnames, i), &err) : NULL;
+        if (err) goto fail;
+        if (d) locals[i] = tally_newref(d);
+        else kw_missing = true;
+    }
+    if (kw_missing) {
+        missing_kwonly(fn, co, locals);
+        goto fail;
+    }
     if (steal)
-        for (size_t i = 0; i < nargs + nkw; i++) tally_decref(args[i]);
+        for (size_t i = 0; i < total; i++)
+            if (!moved[i]) tally_decref(args[i]);
+    return 0;
+fail:
+    if (steal)
+        for (size_t i = 0; i < total; i++)
+            if (!moved[i]) tally_decref(args[i]);
     return -1;
 }
 
@@ -963,17 +1036,20 @@ dispatch_top:
     TARGET(MAKE_FUNCTION) {
         tally_object *code = POP();
         tally_object *closure = (arg & 2) ? POP() : NULL;
+        tally_object *kwdefaults = (arg & 4) ? POP() : NULL;
         tally_object *defaults = (arg & 1) ? POP() : NULL;
         py_function *fn = (py_function *)tally_new(&py_function_type);
         if (!fn) {
             tally_decref(code);
             tally_xdecref(closure);
+            tally_xdecref(kwdefaults);
             tally_xdecref(defaults);
             py_err_nomem();
             goto error;
         }
         fn->code = code;
         fn->closure = closure;
+        fn->kwdefaults = kwdefaults;
         fn->defaults = defaults;
         fn->globals = tally_newref(f->globals);
         fn->name = tally_newref(((py_code *)code)->name);
@@ -1222,6 +1298,139 @@ dispatch_top:
         tally_object *c = locals[arg];
         tally_incref(c);
         PUSH(c);
+        DISPATCH();
+    }
+    TARGET(LIST_EXTEND) {
+        tally_object *v = POP();
+        int r = list_extend(sp[-(int)arg], v);
+        if (r < 0 && py_exc_matches(py_err_occurred(), exc_TypeError) && TYPE(v) != &py_instance_type) {
+            /* CPython names the callee, which sits below the list being built */
+            tally_object *callee = sp[-(int)arg - 1];
+            const char *cname = TYPE(callee) == &py_function_type ? tally_str_value(((py_function *)callee)->name)
+                              : TYPE(callee) == &py_builtin_type ? ((py_builtin *)callee)->name : py_type_name(callee);
+            py_err_clear();
+            py_err_format(exc_TypeError, "%s%s() argument after * must be an iterable, not %s",
+                          TYPE(callee) == &py_function_type ? "__main__." : "", cname, py_type_name(v));
+        }
+        tally_decref(v);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
+    TARGET(LIST_TO_TUPLE) {
+        tally_object *l = TOP();
+        size_t n = tally_list_len(l);
+        tally_object **items = malloc(sizeof(tally_object *) * (n + 1));
+        if (!items) {
+            py_err_nomem();
+            goto error;
+        }
+        size_t got = 0;
+        for (; got < n; got++) {
+            items[got] = tally_list_get(l, got);
+            if (!items[got]) break;
+        }
+        res = py_tuple_pack(got, items);
+        for (size_t i = 0; i < got; i++) tally_decref(items[i]);
+        free(items);
+        if (!res) goto error;
+        TOP() = res;
+        tally_decref(l);
+        DISPATCH();
+    }
+    TARGET(DICT_SET) {
+        tally_object *v = POP(), *k = POP();
+        int r = py_dict_set(sp[-(int)arg], k, v);
+        tally_decref(k);
+        tally_decref(v);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
+    TARGET(DICT_MERGE) {
+        tally_object *m = POP();
+        tally_object *d = sp[-(int)arg];
+        int r = 0;
+        if (!IS_DICT(m)) {
+            py_err_format(exc_TypeError, "argument after ** must be a mapping, not %s", py_type_name(m));
+            r = -1;
+        } else {
+            py_dict *md = (py_dict *)m;
+            for (size_t i = 0; i < md->nentries && r == 0; i++) {
+                if (!md->entries[i].key) continue;
+                bool err = false;
+                tally_object *k = md->entries[i].key;
+                if (!IS_STR(k)) {
+                    py_err_set(exc_TypeError, "keywords must be strings");
+                    r = -1;
+                } else if (py_dict_lookup(d, k, &err) || err) {
+                    if (!err)
+                        py_err_format(exc_TypeError, "got multiple values for keyword argument '%s'", tally_str_value(k));
+                    r = -1;
+                } else {
+                    r = py_dict_set(d, k, md->entries[i].value);
+                }
+            }
+        }
+        tally_decref(m);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
+    TARGET(CALL_FUNCTION_EX) {
+        tally_object *kw = (arg & 1) ? POP() : NULL;
+        tally_object *argt = POP();
+        tally_object *callable = TOP();
+        size_t n = tally_tuple_len(argt);
+        size_t nkw = kw ? ((py_dict *)kw)->used : 0;
+        tally_object **items = malloc(sizeof(tally_object *) * (n + nkw + 1));
+        tally_object **names = malloc(sizeof(tally_object *) * (nkw + 1));
+        tally_object *kwnames = NULL;
+        bool ok = items && names;
+        if (ok) {
+            for (size_t i = 0; i < n; i++) items[i] = tally_tuple_get(argt, i);
+            size_t k = 0;
+            if (kw) {
+                py_dict *d = (py_dict *)kw;
+                for (size_t i = 0; i < d->nentries; i++) {
+                    if (!d->entries[i].key) continue;
+                    names[k] = d->entries[i].key;
+                    items[n + k] = d->entries[i].value;
+                    k++;
+                }
+                kwnames = py_tuple_pack(k, names);
+                ok = kwnames != NULL;
+            }
+        } else {
+            py_err_nomem();
+        }
+        free(names);
+        if (ok && TYPE(callable) == &py_function_type) {
+            SAVE_FRAME();
+            frame *nf = push_function_frame(callable, items, n, kwnames, false);
+            free(items);
+            tally_xdecref(kwnames);
+            tally_decref(argt);
+            tally_xdecref(kw);
+            if (!nf) goto error;
+            sp--;
+            f->sp = sp;
+            tally_decref(callable);   /* the frame holds its own reference */
+            nf->back = f;
+            f = nf;
+            LOAD_FRAME();
+            DISPATCH();
+        }
+        if (ok) {
+            SAVE_FRAME();
+            res = py_call(callable, items, n, kwnames);
+        } else {
+            res = NULL;
+        }
+        free(items);
+        tally_xdecref(kwnames);
+        tally_decref(argt);
+        tally_xdecref(kw);
+        if (!res) goto error;
+        TOP() = res;
+        tally_decref(callable);
         DISPATCH();
     }
     TARGET(SETUP_ANNOTATIONS) {

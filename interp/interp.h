@@ -126,6 +126,8 @@ typedef struct {
     tally_object **constv;    /* borrowed views of consts' and names' items */
     tally_object **namev;
     bool is_module;
+    int nkwonly;              /* keyword-only parameters, after the positional ones */
+    int pflags;               /* PF_VARARGS / PF_VARKW: slots after them hold *args and **kwargs */
     int nfree;                /* free variables: their slots get the closure's cells at entry */
     int32_t *freeslots;
 } py_code;
@@ -137,11 +139,15 @@ typedef struct {
     tally_object *code;      /* strong */
     tally_object *globals;   /* strong (dict) */
     tally_object *defaults;  /* strong tuple or NULL */
+    tally_object *kwdefaults; /* strong dict or NULL (keyword-only defaults) */
     tally_object *name;      /* strong str */
     tally_object *owner;     /* strong: the class whose body defined it (zero-argument super()) */
     tally_object *closure;   /* strong tuple of cells, or NULL */
 } py_function;
 typedef struct { TALLY_OBJECT_HEAD; tally_object *ref; } py_cell;
+/* staticmethod(f) (kind 0) and classmethod(f) (kind 1) */
+typedef struct { TALLY_OBJECT_HEAD; tally_object *func; int kind; } py_smethod;
+extern const tally_type py_smethod_type;
 extern const tally_type py_cell_type;
 extern const tally_type py_function_type;
 
@@ -341,7 +347,10 @@ struct node {
     int nnames;
     int64_t ival;
     double fval;
+    int nposargs, nkwonly;   /* N_DEF / N_LAMBDA: names = positional, keyword-only, *args, **kwargs */
+    int pflags;              /* PF_VARARGS | PF_VARKW */
 };
+enum { PF_VARARGS = 1, PF_VARKW = 2 };
 /* N_COMPARE ops beyond CMP_*: */
 enum { CMPX_IS = 6, CMPX_IS_NOT, CMPX_IN, CMPX_NOT_IN };
 
@@ -380,7 +389,8 @@ tally_object *compile_module(node *mod, const char *filename, const char *source
     X(POP_BLOCK) X(RAISE) X(RERAISE) X(CHECK_EXC_MATCH) X(FORMAT_VALUE) X(BUILD_STRING) \
     X(IMPORT_NAME) X(LIST_APPEND) X(LOAD_BUILD_CLASS) X(STORE_NAME_CLASS) X(LOAD_NAME_CLASS) \
     X(ASSERT_FAIL) X(SETUP_ANNOTATIONS) X(LOAD_OWNER_CLASS) \
-    X(MAKE_CELL) X(LOAD_DEREF) X(STORE_DEREF) X(LOAD_CLOSURE)
+    X(MAKE_CELL) X(LOAD_DEREF) X(STORE_DEREF) X(LOAD_CLOSURE) \
+    X(LIST_EXTEND) X(LIST_TO_TUPLE) X(DICT_SET) X(DICT_MERGE) X(CALL_FUNCTION_EX)
 #define PY_OP_ENUM(n) OP_##n,
 enum { PY_OPCODES(PY_OP_ENUM) OP__COUNT };
 #undef PY_OP_ENUM

@@ -41,6 +41,7 @@ static int func_traverse(tally_object *self, tally_visitproc visit, void *arg)
     if (f->name && (r = visit(f->name, arg))) return r;
     if (f->owner && (r = visit(f->owner, arg))) return r;
     if (f->closure && (r = visit(f->closure, arg))) return r;
+    if (f->kwdefaults && (r = visit(f->kwdefaults, arg))) return r;
     return 0;
 }
 static int func_clear(tally_object *self)
@@ -52,6 +53,9 @@ static int func_clear(tally_object *self)
     f->owner = NULL;
     f->closure = NULL;
     tally_xdecref(c);
+    tally_object *kd = f->kwdefaults;
+    f->kwdefaults = NULL;
+    tally_xdecref(kd);
     tally_xdecref(g);
     tally_xdecref(d);
     tally_xdecref(o);
@@ -84,6 +88,42 @@ static int cell_clear(tally_object *self)
 static void cell_destroy(tally_object *self) { cell_clear(self); }
 const tally_type py_cell_type = { .name = "cell", .size = sizeof(py_cell), .flags = TALLY_TYPE_GC,
                                   .traverse = cell_traverse, .clear = cell_clear, .destroy = cell_destroy };
+
+/* ---- staticmethod / classmethod ------------------------------------------------------------ */
+static int sm_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    py_smethod *m = (py_smethod *)self;
+    return m->func ? visit(m->func, arg) : 0;
+}
+static int sm_clear(tally_object *self)
+{
+    py_smethod *m = (py_smethod *)self;
+    tally_object *f = m->func;
+    m->func = NULL;
+    tally_xdecref(f);
+    return 0;
+}
+static void sm_destroy(tally_object *self) { sm_clear(self); }
+const tally_type py_smethod_type = { .name = "staticmethod", .size = sizeof(py_smethod), .flags = TALLY_TYPE_GC,
+                                     .traverse = sm_traverse, .clear = sm_clear, .destroy = sm_destroy };
+
+/* what a class attribute becomes when read through an instance or the class (new reference) */
+static tally_object *bind_class_attr(tally_object *v, tally_object *inst, tally_object *cls)
+{
+    if (TYPE(v) == &py_smethod_type) {
+        py_smethod *sm = (py_smethod *)v;
+        if (sm->kind == 0) return tally_newref(sm->func);
+        inst = cls;
+        v = sm->func;
+    } else if (!inst || TYPE(v) != &py_function_type) {
+        return tally_newref(v);
+    }
+    py_method *m = (py_method *)tally_new(&py_method_type);
+    if (!m) return py_err_nomem();
+    m->self = tally_newref(inst);
+    m->func = tally_newref(v);
+    return (tally_object *)m;
+}
 
 /* ---- built-in functions ------------------------------------------------------------------- */
 static int builtin_traverse(tally_object *self, tally_visitproc visit, void *arg)
@@ -357,14 +397,8 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
             py_err_format(exc_AttributeError, "'super' object has no attribute '%s'", n);
             return NULL;
         }
-        if (TYPE(v) == &py_function_type) {
-            py_method *m = (py_method *)tally_new(&py_method_type);
-            if (!m) return py_err_nomem();
-            m->self = tally_newref(sp->obj);
-            m->func = tally_newref(v);
-            return (tally_object *)m;
-        }
-        return tally_newref(v);
+        tally_object *objcls = TYPE(sp->obj) == &py_instance_type ? ((py_instance *)sp->obj)->cls : sp->obj;
+        return bind_class_attr(v, TYPE(sp->obj) == &py_instance_type ? sp->obj : NULL, objcls);
     }
     if (t == &py_instance_type) {
         py_instance *in = (py_instance *)o;
@@ -379,16 +413,7 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
         if (strcmp(n, "__class__") == 0)
             return tally_newref(in->cls);
         tally_object *v = py_class_lookup(in->cls, name);
-        if (v) {
-            if (TYPE(v) == &py_function_type) {
-                py_method *m = (py_method *)tally_new(&py_method_type);
-                if (!m) return py_err_nomem();
-                m->self = tally_newref(o);
-                m->func = tally_newref(v);
-                return (tally_object *)m;
-            }
-            return tally_newref(v);
-        }
+        if (v) return bind_class_attr(v, o, in->cls);
         return no_attr(o, name);
     }
     if (t == &py_module_type) {
@@ -400,7 +425,7 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
     if (t == &py_class_type) {
         if (strcmp(n, "__name__") == 0) return tally_newref(((py_class *)o)->name);
         tally_object *v = py_class_lookup(o, name);
-        if (v) return tally_newref(v);
+        if (v) return bind_class_attr(v, NULL, o);
         return no_attr(o, name);
     }
     if (t == &py_function_type && strcmp(n, "__name__") == 0)

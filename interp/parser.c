@@ -188,6 +188,7 @@ static node *parse_or_test(parser *P);
 static node *parse_testlist(parser *P, bool allow_star);
 static node *parse_exprlist(parser *P);
 static node *parse_fstring(parser *P, const token *t);
+static void parse_params(parser *P, node *d, int closer, bool annotations);
 
 static bool starts_expr(parser *P)
 {
@@ -420,7 +421,21 @@ static node *parse_trailers(parser *P, node *e)
             while (!is_op(P, OPT_RPAR)) {
                 token at = P->tok;
                 if (is_op(P, OPT_STAR) || is_op(P, OPT_DSTAR)) {
-                    fail_at(P, at.line, at.col, "'*' and '**' in calls are not supported yet");
+                    bool dbl = is_op(P, OPT_DSTAR);
+                    advance(P);
+                    node *st = mk(P, dbl ? N_KEYWORD : N_STARRED, &at);
+                    st->a = parse_test(P);   /* N_KEYWORD without a name: **mapping */
+                    if (dbl) push(P, &c->list2, st);
+                    else {
+                        for (int i = 0; i < c->list2.n; i++)
+                            if (!c->list2.v[i]->str)
+                                fail_at(P, at.line, at.col, "iterable argument unpacking follows keyword argument unpacking");
+                        push(P, &c->list, st);
+                    }
+                    if (!is_op(P, OPT_COMMA))
+                        break;
+                    advance(P);
+                    continue;
                 }
                 node *arg = parse_test(P);
                 if (is_op(P, OPT_ASSIGN)) {
@@ -431,14 +446,19 @@ static node *parse_trailers(parser *P, node *e)
                     kw->str = arg->str;
                     kw->a = parse_test(P);
                     for (int i = 0; i < c->list2.n; i++)
-                        if (strcmp(c->list2.v[i]->str, kw->str) == 0)
+                        if (c->list2.v[i]->str && strcmp(c->list2.v[i]->str, kw->str) == 0)
                             fail_at(P, at.line, at.col, "keyword argument repeated: %s", kw->str);
                     push(P, &c->list2, kw);
                 } else {
                     if (is_kw(P, "for"))
                         fail_at(P, P->tok.line, P->tok.col, "generator expressions are not supported yet");
-                    if (c->list2.n)
-                        fail_at(P, arg->line, arg->col, "positional argument follows keyword argument");
+                    if (c->list2.n) {
+                        bool unpack_only = true;
+                        for (int i = 0; i < c->list2.n; i++)
+                            if (c->list2.v[i]->str) unpack_only = false;
+                        fail_at(P, arg->line, arg->col, unpack_only ? "positional argument follows keyword argument unpacking"
+                                                                    : "positional argument follows keyword argument");
+                    }
                     push(P, &c->list, arg);
                 }
                 if (!is_op(P, OPT_COMMA))
@@ -664,33 +684,7 @@ static node *parse_test(parser *P)
         token t = P->tok;
         advance(P);
         node *l = mk(P, N_LAMBDA, &t);
-        int cap = 8;
-        l->names = alloc(P, sizeof(char *) * (size_t)cap);
-        while (!is_op(P, OPT_COLON)) {
-            token pt = P->tok;
-            if (is_op(P, OPT_STAR) || is_op(P, OPT_DSTAR))
-                fail_at(P, pt.line, pt.col, "*args and **kwargs are not supported yet");
-            char *name = expect_name(P);
-            for (int i = 0; i < l->nnames; i++)
-                if (strcmp(l->names[i], name) == 0)
-                    fail_at(P, pt.line, pt.col, "duplicate argument '%s' in function definition", name);
-            if (l->nnames == cap) {
-                char **nn = alloc(P, sizeof(char *) * (size_t)cap * 2);
-                memcpy(nn, l->names, sizeof(char *) * (size_t)cap);
-                l->names = nn;
-                cap *= 2;
-            }
-            l->names[l->nnames++] = name;
-            if (is_op(P, OPT_ASSIGN)) {
-                advance(P);
-                push(P, &l->list, parse_test(P));
-            } else if (l->list.n) {
-                fail_at(P, pt.line, pt.col, "non-default argument follows default argument");
-            }
-            if (!is_op(P, OPT_COMMA))
-                break;
-            advance(P);
-        }
+        parse_params(P, l, OPT_COLON, false);
         expect_op(P, OPT_COLON, ":");
         l->a = parse_test(P);
         leave(P);
@@ -1160,6 +1154,80 @@ static node *parse_if(parser *P, const char *what)
     return n;
 }
 
+/* Parameters up to `closer`: positional (with defaults), *args or a bare *, keyword-only (with or
+ * without defaults), **kwargs.  names = positional, keyword-only, *args, **kwargs; list =
+ * positional defaults (the last list.n positional), list3 = one entry per keyword-only
+ * parameter (NULL: required). */
+static void parse_params(parser *P, node *d, int closer, bool annotations)
+{
+    char *pos[256], *kwo[256], *varargs = NULL, *varkw = NULL;
+    int np = 0, nk = 0;
+    bool star_seen = false;
+    while (!is_op(P, closer)) {
+        token pt = P->tok;
+        int kind;   /* 0 positional, 1 keyword-only, 2 *args or **kwargs, 3 bare * */
+        if (varkw)
+            fail_at(P, pt.line, pt.col, "arguments cannot follow var-keyword argument");
+        if (is_op(P, OPT_DSTAR)) {
+            advance(P);
+            varkw = expect_name(P);
+            kind = 2;
+        } else if (is_op(P, OPT_STAR)) {
+            if (star_seen)
+                fail_at(P, pt.line, pt.col, "* argument may appear only once");
+            advance(P);
+            star_seen = true;
+            if (!is_op(P, OPT_COMMA) && !is_op(P, closer)) {
+                varargs = expect_name(P);
+                kind = 2;
+            } else {
+                if (is_op(P, closer) || peek_tok(P)->kind != T_NAME)
+                    fail_at(P, pt.line, pt.col, "named arguments must follow bare *");
+                kind = 3;
+            }
+        } else {
+            char *name = expect_name(P);
+            if (np + nk >= 255)
+                fail_at(P, pt.line, pt.col, "too many parameters");
+            kind = star_seen ? 1 : 0;
+            if (kind) kwo[nk++] = name;
+            else pos[np++] = name;
+        }
+        if (annotations && kind != 3 && is_op(P, OPT_COLON)) {   /* annotation: parsed and dropped */
+            advance(P);
+            parse_test(P);
+        }
+        if (is_op(P, OPT_ASSIGN)) {
+            if (kind >= 2)
+                fail_at(P, P->tok.line, P->tok.col, "var-positional argument cannot have default value");
+            advance(P);
+            push(P, kind ? &d->list3 : &d->list, parse_test(P));
+        } else if (kind == 1) {
+            push(P, &d->list3, NULL);
+        } else if (kind == 0 && d->list.n) {
+            fail_at(P, pt.line, pt.col, "non-default argument follows default argument");
+        }
+        if (!is_op(P, OPT_COMMA))
+            break;
+        advance(P);
+    }
+    int total = np + nk + (varargs ? 1 : 0) + (varkw ? 1 : 0);
+    d->names = alloc(P, sizeof(char *) * (size_t)(total + 1));
+    int k = 0;
+    for (int i = 0; i < np; i++) d->names[k++] = pos[i];
+    for (int i = 0; i < nk; i++) d->names[k++] = kwo[i];
+    if (varargs) d->names[k++] = varargs;
+    if (varkw) d->names[k++] = varkw;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(d->names[i], d->names[j]) == 0)
+                fail_at(P, d->line, d->col, "duplicate argument '%s' in function definition", d->names[i]);
+    d->nnames = k;
+    d->nposargs = np;
+    d->nkwonly = nk;
+    d->pflags = (varargs ? PF_VARARGS : 0) | (varkw ? PF_VARKW : 0);
+}
+
 static node *parse_def(parser *P)
 {
     token t = P->tok;
@@ -1167,37 +1235,7 @@ static node *parse_def(parser *P)
     node *d = mk(P, N_DEF, &t);
     d->str = expect_name(P);
     expect_op(P, OPT_LPAR, "(");
-    int cap = 8;
-    d->names = alloc(P, sizeof(char *) * (size_t)cap);
-    while (!is_op(P, OPT_RPAR)) {
-        token pt = P->tok;
-        if (is_op(P, OPT_STAR) || is_op(P, OPT_DSTAR))
-            fail_at(P, pt.line, pt.col, "*args and **kwargs are not supported yet");
-        char *name = expect_name(P);
-        for (int i = 0; i < d->nnames; i++)
-            if (strcmp(d->names[i], name) == 0)
-                fail_at(P, pt.line, pt.col, "duplicate argument '%s' in function definition", name);
-        if (d->nnames == cap) {
-            char **nn = alloc(P, sizeof(char *) * (size_t)cap * 2);
-            memcpy(nn, d->names, sizeof(char *) * (size_t)cap);
-            d->names = nn;
-            cap *= 2;
-        }
-        d->names[d->nnames++] = name;
-        if (is_op(P, OPT_COLON)) {   /* annotation: parsed and dropped */
-            advance(P);
-            parse_test(P);
-        }
-        if (is_op(P, OPT_ASSIGN)) {
-            advance(P);
-            push(P, &d->list, parse_test(P));
-        } else if (d->list.n) {
-            fail_at(P, pt.line, pt.col, "non-default argument follows default argument");
-        }
-        if (!is_op(P, OPT_COMMA))
-            break;
-        advance(P);
-    }
+    parse_params(P, d, OPT_RPAR, true);
     expect_op(P, OPT_RPAR, ")");
     if (is_op(P, OPT_ARROW)) {
         advance(P);
@@ -1319,8 +1357,21 @@ static node *parse_statement(parser *P)
         fail_at(P, t.line, t.col, "'%.*s' is not supported yet", (int)t.len, t.start);
     if (is_kw(P, "else") || is_kw(P, "elif") || is_kw(P, "except") || is_kw(P, "finally"))
         syntax_error(P);
-    if (is_op(P, OPT_AT))
-        fail_at(P, t.line, t.col, "decorators are not supported yet");
+    if (is_op(P, OPT_AT)) {
+        nodelist decorators = {0};
+        while (is_op(P, OPT_AT)) {
+            advance(P);
+            push(P, &decorators, parse_test(P));
+            if (P->tok.kind != T_NEWLINE)
+                syntax_error(P);
+            advance(P);
+        }
+        if (!is_kw(P, "def") && !is_kw(P, "class"))
+            fail_at(P, P->tok.line, P->tok.col, "invalid syntax");
+        node *d = parse_statement(P);
+        d->list4 = decorators;
+        return d;
+    }
     nodelist line = {0};
     parse_simple_line(P, &line);
     if (line.n == 1)
