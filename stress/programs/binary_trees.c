@@ -282,6 +282,10 @@ int main(int argc, char **argv)
     for (int k = 0; k < nthreads; k++)
         workers[k].index = k;
     int started_failed = 0;
+    /* Detached while creating: a worker that starts allocating can trigger a collection, whose
+     * stop-the-world must not wait on this thread (creating hundreds of threads attached
+     * livelocked the stress harness, issue 15 item 4). */
+    TALLY_BEGIN_ALLOW_THREADS
     for (int k = 1; k < nthreads && !started_failed; k++) {
         int e = pthread_create(&workers[k].tid, NULL, worker_main, &workers[k]);
         if (e) {
@@ -291,6 +295,7 @@ int main(int argc, char **argv)
             workers[k].started = true;
         }
     }
+    TALLY_END_ALLOW_THREADS
     if (!started_failed)
         run_share(&workers[0]);
     /* The join blocks: detached, this thread lets the others take the GIL or stop the world.
