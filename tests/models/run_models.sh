@@ -72,6 +72,12 @@ ENTRIES=(
   "revival.BROKEN_NO_RMW_REREAD.sc | revival.pml | -DREADERS=1 -DBROKEN_NO_RMW_REREAD -DNO_STORE_BUFFERS | ok"
   "revival.BROKEN_NO_ANNOUNCE  | revival.pml | -DREADERS=1 -DBROKEN_NO_ANNOUNCE | fail"
   "revival.BROKEN_TRACK_AFTER_DROP | revival.pml | -DREADERS=1 -DBROKEN_TRACK_AFTER_DROP | fail"
+  "deferred                    | deferred.pml |                       | ok"
+  "deferred.BROKEN_DECS_SAME_EPOCH | deferred.pml | -DBROKEN_DECS_SAME_EPOCH | fail"
+  "deferred.BROKEN_NO_ZCT      | deferred.pml | -DBROKEN_NO_ZCT      | fail"
+  "deferred.BROKEN_ZCT_BEFORE_INCS | deferred.pml | -DBROKEN_ZCT_BEFORE_INCS | fail"
+  "deferred.BROKEN_ONE_GRACE_PERIOD | deferred.pml | -DBROKEN_ONE_GRACE_PERIOD | fail"
+  "deferred.BROKEN_DETACH_NO_CUT | deferred.pml | -DBROKEN_DETACH_NO_CUT | fail"
 )
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-models.XXXXXX")
