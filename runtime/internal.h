@@ -274,6 +274,12 @@ TALLY_HIDDEN bool _tally_debug_enabled(void);
 /* Memory of a dead object: mi_free now, or after a QSBR grace period when other threads may
  * still read its header (free-threaded backends, TALLY_GC_BIT_SHARED set). */
 TALLY_HIDDEN void _tally_object_free(tally_object *o);
+/* The allocator side of _tally_object_free (QSBR-delayed where lock-free readers may look). */
+TALLY_HIDDEN void _tally_object_release_memory(tally_object *o);
+/* runtime/quarantine.c: debug mode keeps destroyed objects poisoned for a while; true when it
+ * took o.  drain: at tally_fini, check and free every object it holds. */
+TALLY_HIDDEN bool _tally_quarantine_put(tally_object *o);
+TALLY_HIDDEN void _tally_quarantine_drain(void);
 TALLY_HIDDEN void _tally_object_mark_shared(tally_object *o);
 /* Run finalize/weakref clearing/del, then destroy and free.  Called by the backends when a
  * count reaches zero (exported as _tally_dealloc for inline fast paths). */

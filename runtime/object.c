@@ -81,9 +81,16 @@ void _tally_object_mark_shared(tally_object *o)
 
 void _tally_object_free(tally_object *o)
 {
-    void *mem = _TALLY_IS_GC(o) ? (void *)_TALLY_AS_GC(o) : (void *)o;
     if (o->ob_flags & TALLY_OBF_STATIC)
         return;
+    if (tally_unlikely(_tally_quarantine_put(o)))
+        return;
+    _tally_object_release_memory(o);
+}
+
+void _tally_object_release_memory(tally_object *o)
+{
+    void *mem = _TALLY_IS_GC(o) ? (void *)_TALLY_AS_GC(o) : (void *)o;
 #if defined(TALLY_FREE_THREADED)
     /* Another thread may still read this header lock-free (a container read racing the removal,
      * or a weakref lookup): keep the memory until every thread has passed a safepoint. */
@@ -271,6 +278,10 @@ void (tally_incref)(tally_object *o)
         _tally_misuse(NULL, "tally_incref(NULL)");
         return;
     }
+    if (tally_unlikely(_TALLY_REFCNT_IS_DEAD(tally_atomic_load_relaxed(&o->ob_ref_local)))) {
+        _tally_refcount_dead_error(o, "tally_incref");
+        return;
+    }
     _tally_incref_fast(o);
 }
 
@@ -282,6 +293,10 @@ void (tally_decref)(tally_object *o)
     }
     if (tally_unlikely(tally_atomic_load_relaxed(&o->ob_gc_bits) & TALLY_GC_BIT_DEALLOCATING)) {
         _tally_misuse(o, "tally_decref: negative refcount (a decref of an object inside its own deallocation)");
+        return;
+    }
+    if (tally_unlikely(_TALLY_REFCNT_IS_DEAD(tally_atomic_load_relaxed(&o->ob_ref_local)))) {
+        _tally_refcount_dead_error(o, "tally_decref");
         return;
     }
 #if defined(TALLY_BACKEND_GIL) || defined(TALLY_BACKEND_RACY) || defined(TALLY_BACKEND_ATOMIC)

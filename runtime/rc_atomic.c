@@ -78,7 +78,7 @@ bool _tally_rc_try_incref(tally_object *o)
         return true;
     uint32_t n = tally_atomic_load_relaxed(&o->ob_ref_local);
     for (;;) {
-        if (n == 0)
+        if (n == 0 || _TALLY_REFCNT_IS_DEAD(n))   /* dead (debug mode: destroyed, quarantined) */
             return false;
         if (n == TALLY_IMMORTAL_REFCNT)
             return true;

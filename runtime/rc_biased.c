@@ -182,14 +182,17 @@ static bool owner_zero_is_dead(tally_object *o)
          * the marks that make object.c free through QSBR) can be reached by one. */
         if (!(o->ob_flags & TALLY_OBF_GC) && !(tally_atomic_load_relaxed(&o->ob_gc_bits) & READER_BITS))
             return true;
-        /* Against try_incref's [CAS shared 0 -> MAYBE_WEAKREF; load local]: re-read the shared
-         * word with an RMW, which reads the newest value in its modification order.  If it is
-         * after the reader's CAS we see the flag and take the CAS path below; if before, the
-         * reader's CAS reads from our release RMW, so it sees our `local = 0` and fails.  (An
-         * RMW rather than a seq_cst fence + load: same cost on x86, and ThreadSanitizer
-         * models it.) */
-        shared = __atomic_fetch_add(&o->ob_ref_shared, 0, __ATOMIC_ACQ_REL);
-        if (shared == 0)
+        /* Against try_incref's [CAS shared 0 -> MAYBE_WEAKREF; load local]: claim the death
+         * with a CAS DEFAULT|0 -> MERGED|0, an RMW, so it is ordered with the reader's CAS in
+         * the word's modification order.  If the reader's announcement came first, our CAS
+         * fails (we see the flag) and we merge below; if ours came first, the reader's
+         * announcement fails on MERGED|0, which every try-incref refuses.  The earlier re-read
+         * (fetch_add 0) left the word at DEFAULT|0 on a dead object: a reader whose
+         * announcement then landed (and saw local 0) left MAYBE_WEAKREF|0 behind, and a second
+         * reader's +1 on that succeeded - a reference to a destroyed object.  Found by the SPIN
+         * model tests/models (revival.r2.*) and by debug mode's quarantine in
+         * ContainersMT.ReadersRaceTheDeathOfItemsWithFinalizers. */
+        if (tally_atomic_cas_acq_rel(&o->ob_ref_shared, &shared, (intptr_t)TALLY_REF_MERGED))
             return true;
     }
     tally_atomic_store_relaxed(&o->ob_tid, 0);   /* gh-121794: before the store to shared */
@@ -236,6 +239,10 @@ static bool decref_shared_is_dead(tally_object *o)
 
 void _tally_biased_decref_shared(tally_object *o)
 {
+    if (tally_unlikely(_TALLY_REFCNT_IS_DEAD(tally_atomic_load_relaxed(&o->ob_ref_local)))) {
+        _tally_refcount_dead_error(o, "tally_decref");   /* quarantined (runtime/quarantine.c) */
+        return;
+    }
     if (decref_shared_is_dead(o))
         _tally_dealloc(o);
 }

@@ -373,6 +373,10 @@ static inline bool apply_dec(tally_object *o)
         _tally_misuse(o, "tally_decref: negative refcount (deferred: a decrement applied to a count of 0)");
         return false;
     }
+    if (tally_unlikely(_TALLY_REFCNT_IS_DEAD(c))) {
+        _tally_refcount_dead_error(o, "tally_decref");   /* quarantined (runtime/quarantine.c) */
+        return false;
+    }
     tally_atomic_store_relaxed(&o->ob_ref_local, c - 1);
     return c == 1;
 }
@@ -1478,7 +1482,7 @@ bool _tally_rc_try_incref(tally_object *o)
     uint32_t c = tally_atomic_load_acquire(&o->ob_ref_local);
     if (c == TALLY_IMMORTAL_REFCNT)
         return true;
-    if (c == 0)
+    if (c == 0 || _TALLY_REFCNT_IS_DEAD(c))   /* dead (debug mode: destroyed, quarantined) */
         return false;
     if (tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_DYING)
         return false;   /* a finalizer of o is running: o is dying */

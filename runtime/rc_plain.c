@@ -37,7 +37,7 @@ void _tally_rc_set_immortal(tally_object *o)
 bool _tally_rc_try_incref(tally_object *o)
 {
     uint32_t n = o->ob_ref_local;
-    if (n == 0)
+    if (n == 0 || _TALLY_REFCNT_IS_DEAD(n))   /* dead (debug mode: destroyed, quarantined) */
         return false;
     if (n != TALLY_IMMORTAL_REFCNT)
         o->ob_ref_local = n + 1;

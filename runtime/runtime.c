@@ -112,6 +112,7 @@ void tally_fini(void)
     tally_thread_release();
     _tally_gc_free_orphans();
     _tally_rc_fini();
+    _tally_quarantine_drain();   /* debug mode: destroyed objects kept back, checked and freed */
     _tally_qsbr_fini();
     tally_atomic_store_release(&_tally_runtime.initialized, 0);
 }

@@ -62,6 +62,11 @@ struct tally_object {
 #define TALLY_OBJECT_HEAD tally_object ob_base
 
 #define TALLY_IMMORTAL_REFCNT UINT32_MAX
+/* The count a destroyed object keeps while debug mode holds it back from the allocator
+ * (runtime/quarantine.c): far from 0 and from immortal, so an operation too many neither frees
+ * it again nor passes unseen.  _TALLY_REFCNT_IS_DEAD: within 64Ki operations of it. */
+#define TALLY_DEAD_REFCNT 0xDEAD0000u
+#define _TALLY_REFCNT_IS_DEAD(n) ((uint32_t)((uint32_t)(n) - (TALLY_DEAD_REFCNT - 0x10000u)) < 0x20000u)
 /* atomic backend only: ob_tid of an immortal object (tally/static/rc_atomic.h says why) */
 #define TALLY_ATOMIC_IMMORTAL_MARK ((uintptr_t)1)
 
@@ -114,6 +119,7 @@ TALLY_API tally_object *tally_newref(tally_object *o);
 /* Slow paths the inline fast paths call.  Internal: do not call directly. */
 TALLY_API void _tally_dealloc(tally_object *o);
 TALLY_API void _tally_refcount_error(tally_object *o, const char *what);
+TALLY_API void _tally_refcount_dead_error(tally_object *o, const char *what);   /* quarantined */
 
 /* ---- inline fast paths ------------------------------------------------------------------- */
 #if defined(TALLY_BACKEND_GIL) || defined(TALLY_BACKEND_RACY)

@@ -331,6 +331,53 @@ TEST_F(Misuse, LastReferenceDroppedByUnattachedThreadNamesTheType)
     EXPECT_EXIT(child_unattached_last_decref(), ::testing::ExitedWithCode(0), "");
 }
 
+// One decref too many.  Debug mode keeps destroyed objects poisoned for a while
+// (runtime/quarantine.c), so the extra decref neither runs destroy a second time nor frees the
+// object that reuses the memory; it is reported naming the type and address: at once where the
+// library sees the operation (exported entry points, biased's shared path, deferred's log
+// application), else when the object leaves quarantine or at tally_fini.  gil and biased used
+// to run destroy twice with no error, atomic destroyed twice and only then reported.
+int g_twice_destroyed = 0;
+void twice_destroy(tally_object *)
+{
+    if (++g_twice_destroyed > 1) {
+        std::fprintf(stderr, "destroy ran twice\n");
+        std::fflush(stderr);
+        std::_Exit(4);
+    }
+}
+const tally_type twice_type = {"DecrefTwice", sizeof(tally_object), 0, nullptr, nullptr, nullptr, nullptr,
+                               twice_destroy};
+
+void decref_too_many()
+{
+    tally_object *o = tally_new(&twice_type);
+    if (!o)
+        std::_Exit(3);
+    tally_decref(o);
+    tally_flush();
+    tally_decref(o);   // the inline fast path of this program: one too many
+    tally_flush();
+    // Memory that the allocator would hand out again: none of it may be o's.
+    std::vector<tally_object *> more;
+    for (int i = 0; i < 1000; i++)
+        more.push_back(tally_new(&twice_type));
+    for (tally_object *m : more)
+        if (m == o)
+            std::_Exit(5);
+    g_twice_destroyed = -100000;   // their destroys are legitimate
+    for (tally_object *m : more)
+        tally_decref(m);
+    tally_fini();
+    std::_Exit(0);
+}
+
+TEST_F(Misuse, DecrefTooManyIsReportedAndNeverDestroysTwice)
+{
+    ScopedEnv env("TALLY_DEBUG", "1");
+    EXPECT_DEATH(decref_too_many(), "already destroyed.*object 0x[0-9a-f]+ of type 'DecrefTwice'");
+}
+
 // Container and weakref calls from a thread that is not attached fail with an error and change
 // nothing.  deferred's list_append used to return 0 holding an item it took no reference to (the
 // increment was refused), and gil mutated the list without the GIL.

@@ -50,6 +50,12 @@ static inline void _tally_decref_fast(tally_object *o)
     if (tally_unlikely(tally_atomic_load_relaxed(&o->ob_tid) != 0))   /* immortal mark */
         return;
     uint32_t old = tally_atomic_fetch_sub_release(&o->ob_ref_local, 1);
+#ifdef TALLY_DEBUG
+    if (tally_unlikely(_TALLY_REFCNT_IS_DEAD(old))) {
+        _tally_refcount_dead_error(o, "decref");
+        return;
+    }
+#endif
     if (tally_unlikely(old - 2u >= TALLY_IMMORTAL_REFCNT - 2u)) {   /* old is 1, 0 or immortal */
         if (old == 1) {
             tally_atomic_acquire_after(&o->ob_ref_local); /* pairs with the release decrements of other threads */

@@ -31,6 +31,10 @@ static inline void _tally_decref_fast(tally_object *o)
         _tally_refcount_error(o, "decref of an object whose refcount is already 0");
         return;
     }
+    if (tally_unlikely(_TALLY_REFCNT_IS_DEAD(n))) {
+        _tally_refcount_dead_error(o, "decref");
+        return;
+    }
 #endif
     o->ob_ref_local = --n;
     if (n == 0)
