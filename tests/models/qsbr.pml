@@ -47,7 +47,9 @@
 #ifndef STEPS
 #define STEPS 3
 #endif
-#define O      4                  /* objects: 0 in the slot at start, then fresh ones */
+#ifndef O
+#define O      3                  /* objects: 0 in the slot at start, then fresh ones */
+#endif
 #define NONE   O
 #define NB     (2 * N + 1)        /* batch slots */
 #define NOB    NB

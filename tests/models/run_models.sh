@@ -11,6 +11,8 @@
 # usage: tests/models/run_models.sh [-k] [-v] [filter]     (filter: a substring of the entry name)
 #   -k  keep the work directory (trails, pan output) and print its path
 #   -v  print pan's full output
+# environment: MODELS_JOBS (entries at once, 2), MODELS_MEMLIM (MiB per pan, 1024),
+#   MODELS_DEPTH (pan -m, 100000), MODELS_TIMEOUT (seconds per pan run, 300), CC
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 keep=0 verbose=0
@@ -30,7 +32,7 @@ command -v "$CC" >/dev/null || { echo "run_models: no C compiler ($CC)" >&2; exi
 
 MEMLIM=${MODELS_MEMLIM:-1024}        # MiB per pan run
 DEPTH=${MODELS_DEPTH:-100000}        # pan -m: far above every model's reachable depth (< 2000)
-PER_RUN=${MODELS_TIMEOUT:-90}        # seconds per pan run
+PER_RUN=${MODELS_TIMEOUT:-300}       # seconds per pan run (a loaded machine: 10x the idle time)
 
 # name | model | spin -D flags | expect
 #   ok:   verifies (0 errors, complete search)
@@ -55,7 +57,6 @@ ENTRIES=(
   "qsbr.BROKEN_UNREGISTERED_NOW | qsbr.pml | -DBROKEN_UNREGISTERED_NOW | fail"
   "qsbr.BROKEN_ONLINE_LATE     | qsbr.pml | -DBROKEN_ONLINE_LATE     | fail"
   "biased_queue                | biased_queue.pml | -DSTEPS=2        | ok"
-  "biased_queue.s3             | biased_queue.pml | -DSTEPS=3        | ok"
   "biased_queue.BROKEN_QUEUE_SUBTRACTS | biased_queue.pml | -DBROKEN_QUEUE_SUBTRACTS | fail"
   "biased_queue.BROKEN_ZERO_LOCAL_AFTER_CAS | biased_queue.pml | -DBROKEN_ZERO_LOCAL_AFTER_CAS | fail"
   "biased_queue.BROKEN_TID_AFTER_MERGED | biased_queue.pml | -DBROKEN_TID_AFTER_MERGED | fail"
@@ -82,24 +83,22 @@ ENTRIES=(
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-models.XXXXXX")
 if [ $keep = 0 ]; then trap 'rm -rf "$work"' EXIT; fi
-fails=0 runs=0
-t_all=$(date +%s%N)
-for e in "${ENTRIES[@]}"; do
-  IFS='|' read -r name model flags expect <<<"$e"
-  name=$(echo $name) model=$(echo $model) expect=$(echo $expect)
-  flags=$(echo $flags)
-  if [ -n "$filter" ] && [[ $name != *"$filter"* ]]; then continue; fi
-  runs=$((runs + 1))
-  d="$work/$name"
+JOBS=${MODELS_JOBS:-2}               # entries verified at once (each pan run uses one core)
+
+# One entry: writes its verdict line to $d/verdict ("ok ..." or "FAIL ...", maybe more lines).
+run_entry() {
+  local name=$1 model=$2 flags=$3 expect=$4 d=$5
+  local t0 t rc out errors stored depth what summary
   mkdir -p "$d"
   cp "$here/$model" "$d/"
   t0=$(date +%s%N)
+  exec >"$d/verdict"
   # shellcheck disable=SC2086
   if ! (cd "$d" && spin -a $flags "$model" >spin.out 2>&1); then
-    echo "FAIL $name: spin -a $flags $model"; cat "$d/spin.out"; fails=$((fails + 1)); continue
+    echo "FAIL $name: spin -a $flags $model"; cat "$d/spin.out"; return
   fi
   if ! (cd "$d" && "$CC" -O2 -DSAFETY -DCOLLAPSE -DMEMLIM="$MEMLIM" -o pan pan.c >cc.out 2>&1); then
-    echo "FAIL $name: cc pan.c"; cat "$d/cc.out"; fails=$((fails + 1)); continue
+    echo "FAIL $name: cc pan.c"; cat "$d/cc.out"; return
   fi
   (cd "$d" && timeout "$PER_RUN" nice ./pan -m"$DEPTH" >pan.out 2>&1)
   rc=$?
@@ -112,37 +111,52 @@ for e in "${ENTRIES[@]}"; do
   what=$(grep -m1 -E "assertion violated|invalid end state|acceptance cycle|non-progress cycle" "$out" | sed 's/^pan:[0-9]*: *//')
   summary=$(printf "states %s, depth %s, %d.%02ds" "${stored:-?}" "${depth:-?}" $((t / 1000)) $((t % 1000 / 10)))
   if [ $rc = 124 ] || [ -z "$errors" ]; then
-    echo "FAIL $name: pan did not finish (rc $rc, ${PER_RUN}s limit)"; tail -5 "$out"; fails=$((fails + 1)); continue
+    echo "FAIL $name: pan did not finish (rc $rc, ${PER_RUN}s limit)"; tail -5 "$out"; return
   fi
-  if [ "$expect" = ok ]; then
-    if [ "$errors" != 0 ]; then
-      echo "FAIL $name: expected to verify, SPIN found: $what ($summary)"
-      echo "     replay: cd $d && spin -t -p $flags $model"
-      fails=$((fails + 1))
-    elif grep -q -E "Search not completed|max search depth too small|out of memory" "$out"; then
-      echo "FAIL $name: search incomplete ($summary)"; grep -E "not completed|too small|memory" "$out"
-      fails=$((fails + 1))
-    else
-      echo "ok   $name: verified, 0 errors ($summary)"
-    fi
-  elif [ "$expect" = bug ]; then
-    if [ "$errors" = 0 ]; then
-      echo "FAIL $name: the known bug is no longer found: the model changed? ($summary)"
-      fails=$((fails + 1))
-    else
-      echo "ok   $name: KNOWN BUG reproduced (docs/models.md): $what ($summary)"
-    fi
-  else
-    if [ "$errors" = 0 ]; then
-      echo "FAIL $name: broken variant NOT rejected by SPIN ($summary)"
-      fails=$((fails + 1))
-    else
-      echo "ok   $name: rejected: $what ($summary)"
-    fi
-  fi
+  case $expect in
+    ok)
+      if [ "$errors" != 0 ]; then
+        echo "FAIL $name: expected to verify, SPIN found: $what ($summary)"
+        echo "     replay: cd $d && spin -t -p $flags $model   (run with -k to keep $d)"
+      elif grep -q -E "Search not completed|max search depth too small|out of memory" "$out"; then
+        echo "FAIL $name: search incomplete ($summary)"; grep -E "not completed|too small|memory" "$out"
+      else
+        echo "ok   $name: verified, 0 errors ($summary)"
+      fi ;;
+    bug)
+      if [ "$errors" = 0 ]; then
+        echo "FAIL $name: the known bug is no longer found: the model changed? ($summary)"
+      else
+        echo "ok   $name: KNOWN BUG reproduced (docs/models.md): $what ($summary)"
+      fi ;;
+    *)
+      if [ "$errors" = 0 ]; then
+        echo "FAIL $name: broken variant NOT rejected by SPIN ($summary)"
+      else
+        echo "ok   $name: rejected: $what ($summary)"
+      fi ;;
+  esac
+}
+
+t_all=$(date +%s%N)
+dirs=()
+for e in "${ENTRIES[@]}"; do
+  IFS='|' read -r name model flags expect <<<"$e"
+  name=$(echo $name) model=$(echo $model) expect=$(echo $expect)
+  flags=$(echo $flags)
+  if [ -n "$filter" ] && [[ $name != *"$filter"* ]]; then continue; fi
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  run_entry "$name" "$model" "$flags" "$expect" "$work/$name" &
+  dirs+=("$work/$name")
+done
+wait
+runs=${#dirs[@]} fails=0
+for d in "${dirs[@]}"; do
+  cat "$d/verdict"
+  grep -q '^FAIL' "$d/verdict" && fails=$((fails + 1))
 done
 t=$(( ($(date +%s%N) - t_all) / 1000000 ))
 if [ $runs = 0 ]; then echo "run_models: no entry matches '$filter'"; exit 1; fi
 [ $keep = 1 ] && echo "work directory: $work"
-printf "run_models: %d runs, %d failed, %d.%02ds\n" $runs $fails $((t / 1000)) $((t % 1000 / 10))
+printf "run_models: %d runs, %d failed, %d.%02ds (%d at a time)\n" $runs $fails $((t / 1000)) $((t % 1000 / 10)) "$JOBS"
 [ $fails = 0 ]
