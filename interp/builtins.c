@@ -18,7 +18,8 @@
 #include <string.h>
 
 tally_object *py_stdout, *py_stderr;
-static tally_object *list_methods, *dict_methods, *str_methods;
+static tally_object *list_methods, *dict_methods, *str_methods, *set_methods;
+static tally_object *bi_set_obj;
 static tally_object *bi_int_obj, *bi_float_obj, *bi_str_obj, *bi_list_obj, *bi_tuple_obj, *bi_dict_obj,
     *bi_bool_obj, *bi_range_obj, *none_type_obj;
 
@@ -539,8 +540,33 @@ static tally_object *bi_dict(tally_object *self, tally_object *const *args, size
     return d;
 }
 
+static tally_object *bi_set(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("set", kwnames, NULL) < 0 || nargs_check("set", nargs, 0, 1) < 0) return NULL;
+    tally_object *s = py_set_new();
+    if (!s || nargs == 0) return s;
+    tally_object *it = py_getiter(args[0]);
+    if (!it) {
+        tally_decref(s);
+        return NULL;
+    }
+    tally_object *v;
+    while ((v = py_iternext(it))) {
+        int r = py_dict_set(s, v, py_None);
+        tally_decref(v);
+        if (r < 0) break;
+    }
+    tally_decref(it);
+    if (py_err_occurred()) {
+        tally_decref(s);
+        return NULL;
+    }
+    return s;
+}
+
 static bool isinstance_of(tally_object *o, tally_object *cls)
 {
+    if (cls == bi_set_obj) return IS_SET(o);
     if (TYPE(cls) == &py_class_type)
         return TYPE(o) == &py_instance_type && py_class_is_subclass(((py_instance *)o)->cls, cls);
     if (cls == bi_int_obj) return IS_INT(o) || IS_BOOL(o);
@@ -556,7 +582,7 @@ static bool isinstance_of(tally_object *o, tally_object *cls)
 
 static bool is_type_object(tally_object *cls)
 {
-    return TYPE(cls) == &py_class_type || cls == bi_int_obj || cls == bi_float_obj || cls == bi_str_obj ||
+    return TYPE(cls) == &py_class_type || cls == bi_set_obj || cls == bi_int_obj || cls == bi_float_obj || cls == bi_str_obj ||
            cls == bi_list_obj || cls == bi_tuple_obj || cls == bi_dict_obj || cls == bi_bool_obj || cls == bi_range_obj;
 }
 
@@ -594,6 +620,7 @@ tally_object *py_type_object(tally_object *o)
     if (IS_LIST(o)) return tally_newref(bi_list_obj);
     if (IS_TUPLE(o)) return tally_newref(bi_tuple_obj);
     if (IS_DICT(o)) return tally_newref(bi_dict_obj);
+    if (IS_SET(o)) return tally_newref(bi_set_obj);
     if (TYPE(o) == &py_range_type) return tally_newref(bi_range_obj);
     if (o == py_None) return tally_newref(none_type_obj);
     py_err_format(exc_NotImplementedError, "type() of a '%s' object is not supported yet", py_type_name(o));
@@ -1618,9 +1645,86 @@ METHOD(str_format)
     return r ? r : py_err_nomem();
 }
 
+/* ---- set methods ------------------------------------------------------------------------------- */
+METHOD(set_add)
+{
+    NOKW("add");
+    if (nargs_check("add", nargs, 1, 1) < 0) return NULL;
+    return py_dict_set(self, args[0], py_None) < 0 ? NULL : py_None;
+}
+METHOD(set_discard)
+{
+    NOKW("discard");
+    if (nargs_check("discard", nargs, 1, 1) < 0) return NULL;
+    return py_dict_del(self, args[0]) < 0 ? NULL : py_None;
+}
+METHOD(set_remove)
+{
+    NOKW("remove");
+    if (nargs_check("remove", nargs, 1, 1) < 0) return NULL;
+    int r = py_dict_del(self, args[0]);
+    if (r < 0) return NULL;
+    if (r == 1) {
+        tally_object *a = py_tuple_pack(1, args);
+        if (!a) return NULL;
+        tally_object *e = py_exc_new(exc_KeyError, a);
+        tally_decref(a);
+        if (e) py_err_set_obj(e);
+        return NULL;
+    }
+    return py_None;
+}
+METHOD(set_clear) { NOKW("clear"); (void)args; (void)nargs; return dict_clear_m(self, NULL, 0, NULL); }
+METHOD(set_copy)
+{
+    NOKW("copy");
+    (void)args;
+    (void)nargs;
+    return py_binary(BIN_OR, self, self);
+}
+METHOD(set_update)
+{
+    NOKW("update");
+    for (size_t i = 0; i < nargs; i++) {
+        tally_object *it = py_getiter(args[i]);
+        if (!it) return NULL;
+        tally_object *v;
+        while ((v = py_iternext(it))) {
+            int r = py_dict_set(self, v, py_None);
+            tally_decref(v);
+            if (r < 0) break;
+        }
+        tally_decref(it);
+        if (py_err_occurred()) return NULL;
+    }
+    return py_None;
+}
+static tally_object *set_binop(tally_object *self, tally_object *const *args, size_t nargs, int op, const char *name)
+{
+    if (nargs_check(name, nargs, 1, 1) < 0) return NULL;
+    tally_object *other = IS_SET(args[0]) ? tally_newref(args[0]) : bi_set(NULL, args, 1, NULL);
+    if (!other) return NULL;
+    tally_object *r = py_binary(op, self, other);
+    tally_decref(other);
+    return r;
+}
+METHOD(set_union) { NOKW("union"); return set_binop(self, args, nargs, BIN_OR, "union"); }
+METHOD(set_intersection) { NOKW("intersection"); return set_binop(self, args, nargs, BIN_AND, "intersection"); }
+METHOD(set_difference) { NOKW("difference"); return set_binop(self, args, nargs, BIN_SUB, "difference"); }
+METHOD(set_issubset)
+{
+    NOKW("issubset");
+    tally_object *inter = set_binop(self, args, nargs, BIN_SUB, "issubset");
+    if (!inter) return NULL;
+    bool empty = ((py_dict *)inter)->used == 0;
+    tally_decref(inter);
+    return py_bool(empty);
+}
+
 tally_object *builtin_method_lookup(tally_object *o, tally_object *name)
 {
-    tally_object *table = IS_LIST(o) ? list_methods : IS_DICT(o) ? dict_methods : IS_STR(o) ? str_methods : NULL;
+    tally_object *table = IS_LIST(o) ? list_methods : IS_DICT(o) ? dict_methods : IS_STR(o) ? str_methods
+                        : IS_SET(o) ? set_methods : NULL;
     if (!table) return NULL;
     bool err = false;
     tally_object *m = py_dict_lookup(table, name, &err);
@@ -1702,6 +1806,7 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { "hash", bi_hash, NULL }, { "id", bi_id, NULL }, { "getattr", bi_getattr, NULL },
         { "setattr", bi_setattr, NULL }, { "hasattr", bi_hasattr, NULL }, { "issubclass", bi_issubclass, NULL },
         { "staticmethod", bi_staticmethod, NULL }, { "classmethod", bi_classmethod, NULL },
+        { "set", bi_set, &bi_set_obj },
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (add_fn(b, fns[i].name, fns[i].fn, false, fns[i].keep) < 0) return -1;
@@ -1716,7 +1821,8 @@ int builtins_init(tally_object *b, int argc, char **argv)
     list_methods = py_dict_new();
     dict_methods = py_dict_new();
     str_methods = py_dict_new();
-    if (!list_methods || !dict_methods || !str_methods) return -1;
+    set_methods = py_dict_new();
+    if (!list_methods || !dict_methods || !str_methods || !set_methods) return -1;
     struct { tally_object *d; const char *name; py_cfunc fn; } methods[] = {
         { list_methods, "append", list_append }, { list_methods, "pop", list_pop },
         { list_methods, "insert", list_insert }, { list_methods, "remove", list_remove },
@@ -1735,13 +1841,18 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { str_methods, "find", str_find }, { str_methods, "count", str_count }, { str_methods, "isdigit", str_isdigit },
         { str_methods, "isalpha", str_isalpha }, { str_methods, "isspace", str_isspace },
         { str_methods, "splitlines", str_splitlines }, { str_methods, "format", str_format },
+        { set_methods, "add", set_add }, { set_methods, "discard", set_discard }, { set_methods, "remove", set_remove },
+        { set_methods, "clear", set_clear }, { set_methods, "copy", set_copy }, { set_methods, "update", set_update },
+        { set_methods, "union", set_union }, { set_methods, "intersection", set_intersection },
+        { set_methods, "difference", set_difference }, { set_methods, "issubset", set_issubset },
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (add_fn(methods[i].d, methods[i].name, methods[i].fn, true, NULL) < 0) return -1;
     /* the method tables live as long as the builtins dict */
     if (py_dict_setstr(b, "$list_methods", list_methods) < 0 || py_dict_setstr(b, "$dict_methods", dict_methods) < 0 ||
-        py_dict_setstr(b, "$str_methods", str_methods) < 0)
+        py_dict_setstr(b, "$str_methods", str_methods) < 0 || py_dict_setstr(b, "$set_methods", set_methods) < 0)
         return -1;
+    tally_decref(set_methods);
     tally_decref(list_methods);
     tally_decref(dict_methods);
     tally_decref(str_methods);

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CTX_WHILE, CTX_FOR, CTX_TRY, CTX_FINALLY, CTX_HANDLER };
+enum { CTX_WHILE, CTX_FOR, CTX_TRY, CTX_FINALLY, CTX_HANDLER, CTX_WITH };
 typedef struct ctx {
     int kind;
     int continue_target;
@@ -255,7 +255,7 @@ static void collect_globals(compiler *C, nodelist *body)
             }
             break;
         }
-        case N_IF: case N_WHILE: case N_FOR:
+        case N_IF: case N_WHILE: case N_FOR: case N_WITH:
             collect_globals(C, &s->list);
             collect_globals(C, &s->list2);
             break;
@@ -292,6 +292,10 @@ static void collect_locals(compiler *C, nodelist *body)
         case N_IF: case N_WHILE:
             collect_locals(C, &s->list);
             collect_locals(C, &s->list2);
+            break;
+        case N_WITH:
+            if (s->b) bind_target(C, s->b);
+            collect_locals(C, &s->list);
             break;
         case N_DEF: case N_CLASS:
             if (!is_declared(C->cu, s->str))
@@ -824,6 +828,12 @@ static void compile_expr(compiler *C, node *e)
         u->line = e->line;
         emit(C, e->kind == N_TUPLE ? OP_BUILD_TUPLE : OP_BUILD_LIST, e->list.n);
         break;
+    case N_SET:
+        for (int i = 0; i < e->list.n; i++)
+            compile_expr(C, e->list.v[i]);
+        u->line = e->line;
+        emit(C, OP_BUILD_SET, e->list.n);
+        break;
     case N_DICT:
         for (int i = 0; i < e->list.n; i++) {
             compile_expr(C, e->list.v[i]);
@@ -937,6 +947,17 @@ static void unwind_to(compiler *C, int to, bool popping_for_loop_too)
             break;
         }
         case CTX_HANDLER:
+            emit(C, OP_DELETE_FAST, c->hidden);
+            break;
+        case CTX_WITH:
+            /* leaving a with block by break/continue/return: __exit__(None, None, None) */
+            emit(C, OP_POP_BLOCK, 0);
+            emit(C, OP_LOAD_FAST, c->hidden);
+            emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
+            emit(C, OP_DUP_TOP, 0);
+            emit(C, OP_DUP_TOP, 0);
+            emit(C, OP_CALL, 3);
+            emit(C, OP_POP_TOP, 0);
             emit(C, OP_DELETE_FAST, c->hidden);
             break;
         default:
@@ -1352,6 +1373,43 @@ static void compile_stmt(compiler *C, node *s)
     case N_CLASS:
         compile_class(C, s);
         break;
+    case N_WITH: {
+        compile_expr(C, s->a);
+        u->line = s->line;
+        emit(C, OP_BEFORE_WITH, 0);          /* [__exit__ bound, __enter__()] */
+        int hid = new_hidden(C, "exit");
+        emit(C, OP_ROT_TWO, 0);
+        emit(C, OP_STORE_FAST, hid);
+        if (s->b) compile_store(C, s->b);
+        else emit(C, OP_POP_TOP, 0);
+        int setup = emit(C, OP_SETUP_EXCEPT, 0);
+        ctx *wc = push_ctx(C, CTX_WITH, s);
+        wc->hidden = hid;
+        compile_body(C, &s->list);
+        pop_ctx(C);
+        u->line = s->line;
+        emit(C, OP_POP_BLOCK, 0);
+        emit(C, OP_LOAD_FAST, hid);
+        emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
+        emit(C, OP_DUP_TOP, 0);
+        emit(C, OP_DUP_TOP, 0);
+        emit(C, OP_CALL, 3);
+        emit(C, OP_POP_TOP, 0);
+        emit(C, OP_DELETE_FAST, hid);
+        int end = emit(C, OP_JUMP, 0);
+        patch(C, setup, here(C));
+        /* [exc]: __exit__(type, exc, None); a true result swallows the exception */
+        emit(C, OP_DUP_TOP, 0);
+        emit(C, OP_WITH_EXIT_EXC, hid);
+        int swallow = emit(C, OP_POP_JUMP_IF_TRUE, 0);
+        emit(C, OP_DELETE_FAST, hid);
+        emit(C, OP_RERAISE, 0);
+        patch(C, swallow, here(C));
+        emit(C, OP_POP_TOP, 0);
+        emit(C, OP_DELETE_FAST, hid);
+        patch(C, end, here(C));
+        break;
+    }
     default:
         cfail(C, s->line, s->col, "this statement is not supported yet");
     }
@@ -1397,6 +1455,9 @@ static int stack_effect(uint32_t ins, int *jump_effect, bool *terminates)
     case OP_MAKE_FUNCTION: return -(arg & 1) - ((arg & 2) ? 1 : 0) - ((arg & 4) ? 1 : 0);
     case OP_LIST_EXTEND: case OP_DICT_MERGE: return -1;
     case OP_LIST_TO_TUPLE: return 0;
+    case OP_BEFORE_WITH: return 1;
+    case OP_BUILD_SET: return 1 - arg;
+    case OP_WITH_EXIT_EXC: return 0;
     case OP_DICT_SET: return -2;
     case OP_CALL_FUNCTION_EX: return -1 - (arg & 1);
     case OP_RETURN_VALUE: *terminates = true; return -1;

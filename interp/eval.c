@@ -180,7 +180,7 @@ static int bind_args(py_function *fn, py_code *co, tally_object **locals, tally_
         if (steal) moved[i] = 1;
     }
     if (varargs) {
-        tally_object *t = tally_tuple_new(nargs - npos, args + npos);
+        tally_object *t = tally_tuple_new(nargs - npos, nargs > npos ? args + npos : NULL);
         if (!t) {
             py_err_nomem();
             goto fail;
@@ -956,6 +956,22 @@ dispatch_top:
         PUSH(res);
         DISPATCH();
     }
+    TARGET(BUILD_SET) {
+        res = py_set_new();
+        if (!res) goto error;
+        for (uint32_t i = 0; i < arg; i++) {
+            if (py_dict_set(res, sp[(int)i - (int)arg], py_None) < 0) {
+                tally_decref(res);
+                goto error;
+            }
+        }
+        while (arg--) {
+            tally_object *o = POP();
+            tally_decref(o);
+        }
+        PUSH(res);
+        DISPATCH();
+    }
     TARGET(BUILD_SLICE) {
         tally_object *step = POP(), *stop = POP(), *start = TOP();
         res = py_slice_new(start, stop, step);
@@ -1431,6 +1447,40 @@ dispatch_top:
         if (!res) goto error;
         TOP() = res;
         tally_decref(callable);
+        DISPATCH();
+    }
+    TARGET(BEFORE_WITH) {
+        tally_object *mgr = TOP();
+        SAVE_FRAME();
+        tally_object *exitm = py_getattr(mgr, py_intern("__exit__"));
+        if (!exitm) {
+            if (py_exc_matches(py_err_occurred(), exc_AttributeError)) {
+                py_err_clear();
+                py_err_format(exc_TypeError, "'%s' object does not support the context manager protocol", py_type_name(mgr));
+            }
+            goto error;
+        }
+        tally_object *enterm = py_getattr(mgr, py_intern("__enter__"));
+        tally_object *entered = enterm ? py_call(enterm, NULL, 0, NULL) : NULL;
+        tally_xdecref(enterm);
+        if (!entered) {
+            tally_decref(exitm);
+            goto error;
+        }
+        TOP() = exitm;
+        tally_decref(mgr);
+        PUSH(entered);
+        DISPATCH();
+    }
+    TARGET(WITH_EXIT_EXC) {
+        tally_object *e = TOP();
+        tally_object *cls = TYPE(e) == &py_instance_type ? ((py_instance *)e)->cls : py_None;
+        tally_object *a[3] = { cls, e, py_None };
+        SAVE_FRAME();
+        res = py_call(locals[arg], a, 3, NULL);
+        if (!res) goto error;
+        TOP() = res;
+        tally_decref(e);
         DISPATCH();
     }
     TARGET(SETUP_ANNOTATIONS) {

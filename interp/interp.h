@@ -44,6 +44,7 @@ static inline const tally_type *TYPE(tally_object *o) { return o->ob_type; }
 #define IS_FLOAT(o) (TYPE(o) == &py_float_type)
 #define IS_BOOL(o)  (TYPE(o) == &py_bool_type)
 #define IS_DICT(o)  (TYPE(o) == &py_dict_type)
+#define IS_SET(o)   (TYPE(o) == &py_set_type)
 
 extern tally_object *py_None;
 extern tally_object *py_True;
@@ -69,6 +70,9 @@ typedef struct {
     uint64_t version;   /* bumped when the key set or the entries array changes */
 } py_dict;
 extern const tally_type py_dict_type;
+/* set: a py_dict whose values are all None, with its own type */
+extern const tally_type py_set_type;
+tally_object *py_set_new(void);
 extern uint64_t py_dict_version_tag;
 tally_object *py_dict_new(void);
 /* borrowed value or NULL; NULL with an exception set on error (*err = true) */
@@ -321,11 +325,11 @@ typedef enum {
     /* expressions */
     N_NAME, N_CONST_INT, N_CONST_FLOAT, N_CONST_STR, N_CONST_TRUE, N_CONST_FALSE, N_CONST_NONE,
     N_FSTRING, N_BINOP, N_UNARY, N_BOOLOP, N_COMPARE, N_IFEXP, N_CALL, N_ATTR, N_SUBSCRIPT,
-    N_SLICE, N_TUPLE, N_LIST, N_DICT, N_LISTCOMP, N_LAMBDA, N_STARRED, N_KEYWORD, N_FIELD,
+    N_SLICE, N_TUPLE, N_LIST, N_DICT, N_SET, N_LISTCOMP, N_LAMBDA, N_STARRED, N_KEYWORD, N_FIELD,
     /* statements */
     N_EXPR_STMT, N_ASSIGN, N_AUGASSIGN, N_IF, N_WHILE, N_FOR, N_BREAK, N_CONTINUE, N_PASS,
     N_RETURN, N_DEF, N_GLOBAL, N_NONLOCAL, N_TRY, N_EXCEPT, N_RAISE, N_IMPORT, N_FROMIMPORT,
-    N_CLASS, N_DEL, N_ASSERT, N_MODULE
+    N_CLASS, N_DEL, N_ASSERT, N_MODULE, N_WITH
 } node_kind;
 
 typedef struct node node;
@@ -390,7 +394,8 @@ tally_object *compile_module(node *mod, const char *filename, const char *source
     X(IMPORT_NAME) X(LIST_APPEND) X(LOAD_BUILD_CLASS) X(STORE_NAME_CLASS) X(LOAD_NAME_CLASS) \
     X(ASSERT_FAIL) X(SETUP_ANNOTATIONS) X(LOAD_OWNER_CLASS) \
     X(MAKE_CELL) X(LOAD_DEREF) X(STORE_DEREF) X(LOAD_CLOSURE) \
-    X(LIST_EXTEND) X(LIST_TO_TUPLE) X(DICT_SET) X(DICT_MERGE) X(CALL_FUNCTION_EX)
+    X(LIST_EXTEND) X(LIST_TO_TUPLE) X(DICT_SET) X(DICT_MERGE) X(CALL_FUNCTION_EX) \
+    X(BEFORE_WITH) X(WITH_EXIT_EXC) X(BUILD_SET)
 #define PY_OP_ENUM(n) OP_##n,
 enum { PY_OPCODES(PY_OP_ENUM) OP__COUNT };
 #undef PY_OP_ENUM

@@ -92,7 +92,7 @@ int64_t py_len(tally_object *o)
     if (t == &tally_str_type) return (int64_t)py_str_len(o);
     if (t == &tally_list_type) return (int64_t)tally_list_len(o);
     if (t == &tally_tuple_type) return (int64_t)tally_tuple_len(o);
-    if (t == &py_dict_type) return (int64_t)((py_dict *)o)->used;
+    if (t == &py_dict_type || t == &py_set_type) return (int64_t)((py_dict *)o)->used;
     if (t == &py_range_type) return ((py_range *)o)->len;
     if (t == &py_dictview_type) return (int64_t)((py_dict *)((py_dictview *)o)->dict)->used;
     if (t == &py_instance_type) {
@@ -122,7 +122,7 @@ int py_truth(tally_object *o)
     if (t == &py_float_type) return py_float_value(o) != 0.0;
     if (t == &tally_str_type) return tally_str_value(o)[0] != 0;
     if (t == &tally_list_type || t == &tally_tuple_type || t == &py_dict_type || t == &py_range_type ||
-        t == &py_dictview_type) {
+        t == &py_dictview_type || t == &py_set_type) {
         int64_t n = py_len(o);
         return n < 0 ? -1 : n != 0;
     }
@@ -256,6 +256,27 @@ int py_repr_to(sbuf *b, tally_object *o, int depth)
             if (r == 0) r = v == o ? (sb_puts(b, "{...}"), 0) : py_repr_to(b, v, depth + 1);
             tally_decref(k);
             tally_decref(v);
+            if (r < 0) return -1;
+            if (i >= d->nentries) break;
+        }
+        sb_putc(b, '}');
+        return 0;
+    }
+    if (t == &py_set_type) {
+        py_dict *d = (py_dict *)o;
+        if (!d->used) {
+            sb_puts(b, "set()");
+            return 0;
+        }
+        sb_putc(b, '{');
+        bool first = true;
+        for (size_t i = 0; i < d->nentries; i++) {
+            if (!d->entries[i].key) continue;
+            if (!first) sb_puts(b, ", ");
+            first = false;
+            tally_object *k = tally_newref(d->entries[i].key);
+            int r = py_repr_to(b, k, depth + 1);
+            tally_decref(k);
             if (r < 0) return -1;
             if (i >= d->nentries) break;
         }
@@ -499,7 +520,7 @@ int64_t py_hash(tally_object *o, bool *err)
             return -1;
         }
     }
-    if (t == &tally_list_type || t == &py_dict_type) {
+    if (t == &tally_list_type || t == &py_dict_type || t == &py_set_type) {
         py_err_format(exc_TypeError, "unhashable type: '%s'", py_type_name(o));
         *err = true;
         return -1;
@@ -604,6 +625,21 @@ int py_eq(tally_object *a, tally_object *b)
             tally_decref(k);
             tally_decref(v);
             if (r <= 0) return r;
+            if (i >= x->nentries) break;
+        }
+        return 1;
+    }
+    if (ta == &py_set_type) {
+        py_dict *x = (py_dict *)a;
+        if (x->used != ((py_dict *)b)->used) return 0;
+        for (size_t i = 0; i < x->nentries; i++) {
+            if (!x->entries[i].key) continue;
+            bool err = false;
+            tally_object *k = tally_newref(x->entries[i].key);
+            tally_object *w = py_dict_lookup(b, k, &err);
+            tally_decref(k);
+            if (err) return -1;
+            if (!w) return 0;
             if (i >= x->nentries) break;
         }
         return 1;

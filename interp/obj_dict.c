@@ -65,6 +65,19 @@ const tally_type py_dict_type = {
     .traverse = dict_traverse, .clear = dict_clear, .destroy = dict_destroy,
 };
 
+const tally_type py_set_type = {
+    .name = "set", .size = sizeof(py_dict), .flags = TALLY_TYPE_GC,
+    .traverse = dict_traverse, .clear = dict_clear, .destroy = dict_destroy,
+};
+
+tally_object *py_set_new(void)
+{
+    tally_object *d = tally_new(&py_set_type);
+    if (!d)
+        return py_err_nomem();
+    return d;
+}
+
 tally_object *py_dict_new(void)
 {
     tally_object *d = tally_new(&py_dict_type);

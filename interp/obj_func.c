@@ -515,7 +515,7 @@ static tally_object *instantiate(tally_object *cls, tally_object *const *args, s
                 return NULL;
             }
             stack[0] = e;
-            memcpy(stack + 1, args, sizeof(tally_object *) * nargs);
+            if (nargs) memcpy(stack + 1, args, sizeof(tally_object *) * nargs);
             tally_object *r = py_call(init, stack, nargs + 1, NULL);
             if (!r) {
                 tally_decref(e);
@@ -542,7 +542,7 @@ static tally_object *instantiate(tally_object *cls, tally_object *const *args, s
             return NULL;
         }
         stack[0] = (tally_object *)in;
-        memcpy(stack + 1, args, sizeof(tally_object *) * total);
+        if (total) memcpy(stack + 1, args, sizeof(tally_object *) * total);
         tally_object *r = py_call(init, stack, nargs + 1, kwnames);
         if (!r) {
             tally_decref((tally_object *)in);
@@ -588,7 +588,7 @@ tally_object *py_call(tally_object *callable, tally_object *const *args, size_t 
             return NULL;
         }
         stack[0] = m->self;
-        memcpy(stack + 1, args, sizeof(tally_object *) * total);
+        if (total) memcpy(stack + 1, args, sizeof(tally_object *) * total);
         return py_call(m->func, stack, nargs + 1, kwnames);
     }
     if (t == &py_class_type) {
@@ -604,7 +604,7 @@ tally_object *py_call(tally_object *callable, tally_object *const *args, size_t 
                 return NULL;
             }
             stack[0] = callable;
-            memcpy(stack + 1, args, sizeof(tally_object *) * total);
+            if (total) memcpy(stack + 1, args, sizeof(tally_object *) * total);
             tally_incref(m);
             tally_object *r = py_call(m, stack, nargs + 1, kwnames);
             tally_decref(m);

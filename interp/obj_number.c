@@ -396,8 +396,36 @@ static tally_object *str_percent(tally_object *fmtobj, tally_object *args)
     return r ? r : py_err_nomem();
 }
 
+/* set | & - ^ */
+static tally_object *set_op(int op, tally_object *a, tally_object *b)
+{
+    tally_object *r = py_set_new();
+    if (!r) return NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        py_dict *src = (py_dict *)(pass ? b : a);
+        tally_object *other = pass ? a : b;
+        for (size_t i = 0; i < src->nentries; i++) {
+            tally_object *k = src->entries[i].key;
+            if (!k) continue;
+            bool err = false;
+            bool in_other = py_dict_lookup(other, k, &err) != NULL;
+            if (err) goto fail;
+            bool keep = op == BIN_OR || (op == BIN_AND && in_other && !pass) || (op == BIN_SUB && !pass && !in_other) ||
+                        (op == BIN_XOR && !in_other);
+            if (keep && py_dict_set(r, k, py_None) < 0) goto fail;
+        }
+        if (op == BIN_AND || op == BIN_SUB) break;
+    }
+    return r;
+fail:
+    tally_decref(r);
+    return NULL;
+}
+
 tally_object *py_binary(int op, tally_object *a, tally_object *b)
 {
+    if (IS_SET(a) && IS_SET(b) && (op == BIN_OR || op == BIN_AND || op == BIN_SUB || op == BIN_XOR))
+        return set_op(op, a, b);
     int64_t ia, ib;
     double fa, fb;
     if (int_of(a, &ia) && int_of(b, &ib))

@@ -291,9 +291,9 @@ int py_delitem(tally_object *o, tally_object *key)
 int py_contains(tally_object *c, tally_object *item)
 {
     const tally_type *t = TYPE(c);
-    if (t == &py_dict_type || (t == &py_dictview_type && ((py_dictview *)c)->kind == 0)) {
+    if (t == &py_dict_type || t == &py_set_type || (t == &py_dictview_type && ((py_dictview *)c)->kind == 0)) {
         bool err = false;
-        tally_object *d = t == &py_dict_type ? c : ((py_dictview *)c)->dict;
+        tally_object *d = t == &py_dictview_type ? ((py_dictview *)c)->dict : c;
         tally_object *v = py_dict_lookup(d, item, &err);
         if (err) return -1;
         return v != NULL;
@@ -383,7 +383,7 @@ tally_object *py_getiter(tally_object *o)
     else if (t == &tally_tuple_type) kind = ITER_TUPLE;
     else if (t == &tally_str_type) kind = ITER_STR;
     else if (t == &py_range_type) kind = ITER_RANGE;
-    else if (t == &py_dict_type) kind = ITER_DICT_KEYS;
+    else if (t == &py_dict_type || t == &py_set_type) kind = ITER_DICT_KEYS;
     else if (t == &py_dictview_type) {
         kind = ITER_DICT_KEYS + ((py_dictview *)o)->kind;
         seq = ((py_dictview *)o)->dict;
@@ -514,7 +514,8 @@ tally_object *py_iternext(tally_object *o)
         if (!it->seq) return NULL;
         py_dict *d = (py_dict *)it->seq;
         if (d->used != it->dsize) {
-            py_err_set(exc_RuntimeError, "dictionary changed size during iteration");
+            py_err_set(exc_RuntimeError, TYPE(it->seq) == &py_set_type ? "Set changed size during iteration"
+                                                                       : "dictionary changed size during iteration");
             it->dsize = (size_t)-1;
             return NULL;
         }

@@ -363,8 +363,22 @@ static node *parse_atom(parser *P)
             node *d = mk(P, N_DICT, &t);
             while (!is_op(P, OPT_RBRACE)) {
                 node *k = parse_test(P);
+                if (!is_op(P, OPT_COLON) && d->list.n == 0) {
+                    /* a set display */
+                    d->kind = N_SET;
+                    push(P, &d->list, k);
+                    while (is_op(P, OPT_COMMA)) {
+                        advance(P);
+                        if (is_op(P, OPT_RBRACE))
+                            break;
+                        push(P, &d->list, parse_test(P));
+                    }
+                    if (is_kw(P, "for"))
+                        fail_at(P, P->tok.line, P->tok.col, "set comprehensions are not supported yet");
+                    break;
+                }
                 if (!is_op(P, OPT_COLON))
-                    fail_at(P, P->tok.line, P->tok.col, "sets are not supported yet");
+                    fail_at(P, P->tok.line, P->tok.col, "':' expected after dictionary key");
                 advance(P);
                 push(P, &d->list, k);
                 push(P, &d->list2, parse_test(P));
@@ -1353,7 +1367,30 @@ static node *parse_statement(parser *P)
             fail_at(P, P->tok.line, P->tok.col, "expected 'except' or 'finally' block");
         return n;
     }
-    if (is_kw(P, "with") || is_kw(P, "async") || is_kw(P, "yield") || is_kw(P, "await"))
+    if (is_kw(P, "with")) {
+        advance(P);
+        node *outer = NULL, *cur = NULL;
+        for (;;) {
+            token it = P->tok;
+            node *w = mk(P, N_WITH, &it);
+            w->line = t.line;
+            w->a = parse_test(P);
+            if (is_kw(P, "as")) {
+                advance(P);
+                w->b = parse_expr(P);
+                check_target(P, w->b, false);
+            }
+            if (!outer) outer = w;
+            else push(P, &cur->list, w);
+            cur = w;
+            if (!is_op(P, OPT_COMMA))
+                break;
+            advance(P);
+        }
+        parse_block(P, &cur->list, &t, "'with' statement");
+        return outer;
+    }
+    if (is_kw(P, "async") || is_kw(P, "yield") || is_kw(P, "await"))
         fail_at(P, t.line, t.col, "'%.*s' is not supported yet", (int)t.len, t.start);
     if (is_kw(P, "else") || is_kw(P, "elif") || is_kw(P, "except") || is_kw(P, "finally"))
         syntax_error(P);
