@@ -50,6 +50,11 @@
  *   BROKEN_ZCT_BEFORE_INCS   the ZCT is checked before the batch's increments are applied
  *   BROKEN_ONE_GRACE_PERIOD  the chain sets cut_done after one grace period, not two
  *   BROKEN_DETACH_NO_CUT     detach goes offline without shipping its log
+ *   BROKEN_EPOCH_BEFORE_DECS the step publishes E+1 before it applies the decrements (rejected
+ *                            with -DLAST_STARTS_DETACHED -DSTEPS0=2 -DSTEPS=4: the reader needs
+ *                            four rounds, attaching inside the step)
+ * -DLAST_STARTS_DETACHED: the last thread starts detached (offline), so that grace periods pass
+ * without it until it attaches.
  */
 #ifndef N
 #define N 2
@@ -121,6 +126,9 @@ inline step() {
 #endif
 #ifdef BROKEN_DECS_SAME_EPOCH
     prev_dec = prev_dec + cd; cd = 0;
+#endif
+#ifdef BROKEN_EPOCH_BEFORE_DECS
+    atomic { if :: prev_dec > 0 || cd > 0 || zct -> E = e + 1 :: else fi };
 #endif
     atomic {                                      /* apply the decrements of batch k-1 */
         if
@@ -199,6 +207,12 @@ inline try_incref() {
 proctype T(byte me) {
     byte k, e, seen = 1, g, t, ci, cd;
     bool rem, att = 1;
+#ifdef LAST_STARTS_DETACHED
+    if
+    :: me == N - 1 -> atomic { att = 0; ctr[me] = 0 }   /* starts detached (offline) */
+    :: else
+    fi;
+#endif
     do
     :: (me == 0 && k < STEPS0) || (me != 0 && k < STEPS) ->
         k++;

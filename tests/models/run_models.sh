@@ -79,6 +79,8 @@ ENTRIES=(
   "deferred.BROKEN_ZCT_BEFORE_INCS | deferred.pml | -DBROKEN_ZCT_BEFORE_INCS | fail"
   "deferred.BROKEN_ONE_GRACE_PERIOD | deferred.pml | -DBROKEN_ONE_GRACE_PERIOD | fail"
   "deferred.BROKEN_DETACH_NO_CUT | deferred.pml | -DBROKEN_DETACH_NO_CUT | fail"
+  "deferred.late               | deferred.pml | -DLAST_STARTS_DETACHED -DSTEPS0=2 -DSTEPS=4 | ok"
+  "deferred.BROKEN_EPOCH_BEFORE_DECS | deferred.pml | -DLAST_STARTS_DETACHED -DSTEPS0=2 -DSTEPS=4 -DBROKEN_EPOCH_BEFORE_DECS | fail"
 )
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-models.XXXXXX")
