@@ -151,8 +151,15 @@ static void missing_kwonly(py_function *fn, py_code *co, tally_object **locals)
 static int bind_args(py_function *fn, py_code *co, tally_object **locals, tally_object *const *args, size_t nargs,
                      tally_object *kwnames, bool steal)
 {
+    size_t np = (size_t)co->nargs;
+    if (PY_LIKELY(!kwnames && nargs == np && !co->nkwonly && !co->pflags)) {
+        /* the common call: exactly the positional parameters */
+        for (size_t i = 0; i < nargs; i++)
+            locals[i] = steal ? args[i] : tally_newref(args[i]);
+        return 0;
+    }
     size_t nkw = kwnames ? tally_tuple_len(kwnames) : 0;
-    size_t np = (size_t)co->nargs, nko = (size_t)co->nkwonly;
+    size_t nko = (size_t)co->nkwonly;
     size_t ndef = fn->defaults ? tally_tuple_len(fn->defaults) : 0;
     bool varargs = co->pflags & PF_VARARGS, varkw = co->pflags & PF_VARKW;
     size_t va_slot = np + nko, kw_slot = np + nko + (varargs ? 1 : 0);
