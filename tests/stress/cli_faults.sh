@@ -51,6 +51,17 @@ wait_for() {
         rc=$?
     fi
 }
+# wait (at most $2 seconds) until process $1 catches signal $3 (its handler is installed): a
+# signal sent before that would end it by the default action, whatever the code under test does
+wait_handler() {
+    local i mask
+    for ((i = 0; i < $2 * 10; i++)); do
+        mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+        [ -n "$mask" ] && (( (16#$mask >> ($3 - 1)) & 1 )) && return 0
+        sleep 0.1
+    done
+    return 1
+}
 json_get() {   # json_get FILE KEY: the value of a top-level key of the last JSON line
     python3 -c 'import json, sys
 lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
@@ -61,9 +72,10 @@ signal_case() {   # signal_case SIGNAL EXPECTED_RC workload [args]
     local sig=$1 want=$2
     shift 2
     start "$tally" stress --backend atomic --workload "$@" --seconds 30 --json --quiet
-    sleep 2
+    wait_handler "$pid" 30 "$(kill -l "$sig")" || bad "SIG$sig: the run installed no handler in 30 s"
+    sleep 1.5   # into the run (forkcow: into its rounds of children)
     kill -"$sig" "$pid"
-    wait_for 20
+    wait_for 60
     [ "$rc" -eq "$want" ] || bad "SIG$sig: exit status $rc, expected $want; stderr: $(tail -3 "$out/stderr")"
     [ "$(json_get "$out/stdout" interrupted)" = "True" ] ||
         bad "SIG$sig: no report saying \"interrupted\": true on stdout: $(head -c 300 "$out/stdout")"
@@ -79,9 +91,10 @@ sigterm)
     signal_case TERM 143 hammer --threads 2
     # the text report says it too
     start "$tally" stress --backend atomic --workload private --threads 2 --seconds 30 --quiet
-    sleep 1.5
+    wait_handler "$pid" 30 15 || bad "SIGTERM (text): the run installed no handler in 30 s"
+    sleep 1
     kill -TERM "$pid"
-    wait_for 20
+    wait_for 60
     [ "$rc" -eq 143 ] || bad "SIGTERM (text): exit status $rc, expected 143"
     grep -q "INTERRUPTED by SIGTERM" "$out/stdout" || bad "SIGTERM (text): the report does not say INTERRUPTED by SIGTERM"
     ;;
@@ -116,12 +129,14 @@ bench_sigint)
         sleep 0.1
     done
     [ -n "$child" ] || bad "tally bench started no child in 30 s"
+    # the handler is installed before the first child; a SIGINT before it would end tally bench by
+    # the default action (what the previous binary always did)
     sleep 1
     child=$(ps -o pid= --ppid "$pid" | head -1 | tr -d ' ')
     child_cmd=$(ps -o args= -p "$child" 2>/dev/null)
     [ -n "$child" ] && pids+=("$child")
     kill -INT "$pid"
-    wait_for 30
+    wait_for 60
     [ "$rc" -eq 130 ] || bad "tally bench after SIGINT: exit status $rc, expected 130; $(tail -3 "$out/stderr")"
     sleep 0.5
     if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
