@@ -290,7 +290,8 @@ static void report_text(const stress_run *r, const end_figures *e)
     printf("\n  result: %s\n", e->total_violations ? "VIOLATIONS FOUND" : "no violations");
 }
 
-static void report_json(const stress_run *r, const end_figures *e)
+/* 0, or -1 when the object could not be built or written (sj_end says why on stderr) */
+static int report_json(const stress_run *r, const end_figures *e)
 {
     const stress_config *c = r->cfg;
     stress_json j;
@@ -377,7 +378,7 @@ static void report_json(const stress_run *r, const end_figures *e)
     for (int v = 0; v < SV_COUNT; v++)
         sj_u64(&j, stress_violation_keys[v], r->violations[v]);
     sj_u64(&j, "violations_total", e->total_violations);
-    sj_end(&j);
+    return sj_end(&j);
 }
 
 int main(int argc, char **argv)
@@ -488,12 +489,13 @@ int main(int argc, char **argv)
     for (int v = 0; v < SV_COUNT; v++)
         e.total_violations += r.violations[v];
 
+    int json_rc = 0;
     if (cfg.json)
-        report_json(&r, &e);
+        json_rc = report_json(&r, &e);
     else
         report_text(&r, &e);
     /* a report that could not be written (a full disk, a closed pipe) is an error, not a run */
-    int out_rc = tally_cli_close_stdout("tally stress", 0);
+    int out_rc = tally_cli_close_stdout("tally stress", json_rc ? TALLY_CLI_EXIT_OUTPUT : 0);
 
     tally_fini();
     hobj_fini();
