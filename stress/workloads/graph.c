@@ -39,7 +39,9 @@ typedef struct graph {
     uint32_t live_from;          /* nodes below this were all found dead */
     stress_barrier bar;
     int check_req;               /* atomic: park for a check */
-    unsigned quota_done;         /* atomic: threads whose --ops share is done */
+    unsigned quota_done;         /* atomic (relaxed): threads whose --ops share is done; thread 0
+                                  * reads it between the check barriers, which order every
+                                  * increment made before a thread's barrier wait */
     int go;                      /* written by thread 0 between barriers */
     uint64_t next_check_ns;
     uint64_t checks, checked_alive, checked_dead;
