@@ -44,22 +44,23 @@
  *   BROKEN_REVIVAL_RELAXED   the order kept, but local = 1 stored relaxed, not release (needs the
  *                            store buffers: -DNO_STORE_BUFFERS accepts it)
  *   BROKEN_NO_RMW_REREAD     owner_zero_is_dead re-reads the shared word with a plain load, not
- *                            an RMW (needs the store buffers)
+ *                            an RMW (needs the store buffers with one reader)
+ *   BROKEN_REREAD_FETCH_ADD  the code before commit d066767: the owner re-reads the word with
+ *                            fetch_add 0 (an RMW, but no claim): rejected with two readers
  *   BROKEN_NO_ANNOUNCE       try-incref on DEFAULT|0 increments directly, without announcing
  *                            MAYBE_WEAKREF and re-reading local
  *   BROKEN_TRACK_AFTER_DROP  the deallocating thread re-links the revived object after it drops
  *                            its resurrection reference
- * (the broken variants are run with READERS=1, where the code as it stands verifies)
+ * Since commit d066767 the owner claims a death with a CAS DEFAULT|0 -> MERGED|0 (modelled by
+ * default), which leaves every dead object's shared word at MERGED|0.  That makes the revival
+ * order, its release and the announcement redundant for safety: SPIN accepts
+ * BROKEN_REVIVAL_ORDER, BROKEN_REVIVAL_RELAXED and BROKEN_NO_ANNOUNCE alone, with 2 readers.
+ * They are load-bearing on the code before it: run_models.sh checks them combined with
+ * -DBROKEN_REREAD_FETCH_ADD and one reader (where that code verifies).
  *
- * Suspected bug in the C code (docs/models.md, "A bug the model found"): with READERS=2 the model
- * of the code as it stands is rejected.  Two readers race the owner's zero; the owner's RMW
- * reads DEFAULT|0 and decides the object is dead; reader B announces (DEFAULT -> MAYBE_WEAKREF),
- * sees local 0 and fails, leaving MAYBE_WEAKREF|0 on the dead object; reader A, whose own
- * announcement CAS failed on B's, finds MAYBE_WEAKREF|0, skips the local re-check (done only
- * after an own announcement) and increments: it holds a reference to an object being
- * destroyed.  -DNO_FINALIZER shows the same without any revival.  -DFIX_DEAD_TOMBSTONE models
- * the proposed fix (the owner's re-read is a CAS DEFAULT|0 -> MERGED|0, so a dead object's
- * shared word refuses every later try-incref); it verifies with 2 and 3 readers.
+ * The claim CAS in owner_zero_is_dead is the fix of commit d066767 for the race this model
+ * found with two readers in the code before it (BROKEN_REREAD_FETCH_ADD; docs/models.md, "A bug
+ * the model found").  -DNO_FINALIZER: a type without a finalizer (the plain death path).
  */
 #ifndef READERS
 #define READERS 2
@@ -156,23 +157,24 @@ inline owner_zero_is_dead() {
     dead = 0;
     if
     :: sc == 0 && ss == DEFAULT ->
-#if defined(FIX_DEAD_TOMBSTONE)
-        /* the proposed fix (docs/models.md): CAS DEFAULT|0 -> MERGED|0 instead of fetch_add 0;
-         * on success the object is dead and every later try-incref refuses it */
+#if defined(BROKEN_REREAD_FETCH_ADD)
+        drain();                                  /* the code before d066767: fetch_add 0 */
+        atomic { sc = scount; ss = sstate };
+#elif defined(BROKEN_NO_RMW_REREAD)
+        atomic {                                  /* a plain load */
+            if
+            :: p_shared -> sc = v_scount; ss = v_sstate
+            :: else -> sc = scount; ss = sstate
+            fi
+        };
+#else
+        /* claim the death: CAS DEFAULT|0 -> MERGED|0, acq_rel (a locked RMW); on success the
+         * object is dead and every later try-incref refuses the word; on failure sc/ss hold the
+         * reader's announcement and the merge below follows */
         drain();
         atomic {
             if
             :: scount == 0 && sstate == DEFAULT -> sstate = MERGED; sc = 0; ss = DEFAULT
-            :: else -> sc = scount; ss = sstate
-            fi
-        };
-#elif !defined(BROKEN_NO_RMW_REREAD)
-        drain();                                  /* fetch_add 0, acq_rel: a locked RMW */
-        atomic { sc = scount; ss = sstate };
-#else
-        atomic {                                  /* a plain load */
-            if
-            :: p_shared -> sc = v_scount; ss = v_sstate
             :: else -> sc = scount; ss = sstate
             fi
         };

@@ -37,9 +37,6 @@ PER_RUN=${MODELS_TIMEOUT:-300}       # seconds per pan run (a loaded machine: 10
 # name | model | spin -D flags | expect
 #   ok:   verifies (0 errors, complete search)
 #   fail: a broken variant, must be rejected
-#   bug:  the model of the code as it stands, rejected because of a suspected bug in the C code
-#         (docs/models.md says which; the entry beside it with the proposed fix must verify).
-#         Reported as "KNOWN BUG"; turn it into "ok" when the C code is fixed.
 ENTRIES=(
   "stw                       | stw.pml | -DSTEPS=3                  | ok"
   "stw.n3                    | stw.pml | -DN=3 -DSTEPS=1            | ok"
@@ -62,17 +59,18 @@ ENTRIES=(
   "biased_queue.BROKEN_TID_AFTER_MERGED | biased_queue.pml | -DBROKEN_TID_AFTER_MERGED | fail"
   "biased_queue.BROKEN_EXIT_UNLINK_LATE | biased_queue.pml | -DBROKEN_EXIT_UNLINK_LATE | fail"
   "biased_queue.BROKEN_DETACH_EARLY | biased_queue.pml | -DBROKEN_DETACH_EARLY | fail"
-  "revival                     | revival.pml | -DREADERS=1           | ok"
-  "revival.r2.bug              | revival.pml | -DREADERS=2           | bug"
-  "revival.r2.nofinalizer.bug  | revival.pml | -DREADERS=2 -DNO_FINALIZER | bug"
-  "revival.r2.fix              | revival.pml | -DREADERS=2 -DFIX_DEAD_TOMBSTONE | ok"
-  "revival.BROKEN_REVIVAL_ORDER | revival.pml | -DREADERS=1 -DBROKEN_REVIVAL_ORDER | fail"
-  "revival.BROKEN_REVIVAL_RELAXED | revival.pml | -DREADERS=1 -DBROKEN_REVIVAL_RELAXED | fail"
-  "revival.BROKEN_REVIVAL_RELAXED.sc | revival.pml | -DREADERS=1 -DBROKEN_REVIVAL_RELAXED -DNO_STORE_BUFFERS | ok"
+  "revival                     | revival.pml | -DREADERS=2           | ok"
+  "revival.r1                  | revival.pml | -DREADERS=1           | ok"
+  "revival.BROKEN_REREAD_FETCH_ADD | revival.pml | -DREADERS=2 -DBROKEN_REREAD_FETCH_ADD | fail"
+  "revival.BROKEN_REREAD_FETCH_ADD.nofinalizer | revival.pml | -DREADERS=2 -DNO_FINALIZER -DBROKEN_REREAD_FETCH_ADD | fail"
   "revival.BROKEN_NO_RMW_REREAD | revival.pml | -DREADERS=1 -DBROKEN_NO_RMW_REREAD | fail"
   "revival.BROKEN_NO_RMW_REREAD.sc | revival.pml | -DREADERS=1 -DBROKEN_NO_RMW_REREAD -DNO_STORE_BUFFERS | ok"
-  "revival.BROKEN_NO_ANNOUNCE  | revival.pml | -DREADERS=1 -DBROKEN_NO_ANNOUNCE | fail"
   "revival.BROKEN_TRACK_AFTER_DROP | revival.pml | -DREADERS=1 -DBROKEN_TRACK_AFTER_DROP | fail"
+  "revival.fetch_add.r1        | revival.pml | -DREADERS=1 -DBROKEN_REREAD_FETCH_ADD | ok"
+  "revival.fetch_add.BROKEN_REVIVAL_ORDER | revival.pml | -DREADERS=1 -DBROKEN_REREAD_FETCH_ADD -DBROKEN_REVIVAL_ORDER | fail"
+  "revival.fetch_add.BROKEN_REVIVAL_RELAXED | revival.pml | -DREADERS=1 -DBROKEN_REREAD_FETCH_ADD -DBROKEN_REVIVAL_RELAXED | fail"
+  "revival.fetch_add.BROKEN_REVIVAL_RELAXED.sc | revival.pml | -DREADERS=1 -DBROKEN_REREAD_FETCH_ADD -DBROKEN_REVIVAL_RELAXED -DNO_STORE_BUFFERS | ok"
+  "revival.fetch_add.BROKEN_NO_ANNOUNCE | revival.pml | -DREADERS=1 -DBROKEN_REREAD_FETCH_ADD -DBROKEN_NO_ANNOUNCE | fail"
   "deferred                    | deferred.pml |                       | ok"
   "deferred.BROKEN_DECS_SAME_EPOCH | deferred.pml | -DBROKEN_DECS_SAME_EPOCH | fail"
   "deferred.BROKEN_NO_ZCT      | deferred.pml | -DBROKEN_NO_ZCT      | fail"
@@ -124,12 +122,6 @@ run_entry() {
         echo "FAIL $name: search incomplete ($summary)"; grep -E "not completed|too small|memory" "$out"
       else
         echo "ok   $name: verified, 0 errors ($summary)"
-      fi ;;
-    bug)
-      if [ "$errors" = 0 ]; then
-        echo "FAIL $name: the known bug is no longer found: the model changed? ($summary)"
-      else
-        echo "ok   $name: KNOWN BUG reproduced (docs/models.md): $what ($summary)"
       fi ;;
     *)
       if [ "$errors" = 0 ]; then
