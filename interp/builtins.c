@@ -503,13 +503,21 @@ static int dict_update(tally_object *d, tally_object *src)
     tally_object *it = py_getiter(src);
     if (!it) return -1;
     tally_object *pair;
+    size_t idx = 0;
     while ((pair = py_iternext(it))) {
         tally_object *kv[2];
-        if (!(IS_TUPLE(pair) || IS_LIST(pair)) || py_len(pair) != 2) {
-            py_err_set(exc_ValueError, "dictionary update sequence element has wrong length");
+        if (!(IS_TUPLE(pair) || IS_LIST(pair))) {
+            py_err_format(exc_TypeError, "cannot convert dictionary update sequence element #%zu to a sequence", idx);
             tally_decref(pair);
             break;
         }
+        if (py_len(pair) != 2) {
+            py_err_format(exc_ValueError, "dictionary update sequence element #%zu has length %lld; 2 is required", idx,
+                          (long long)py_len(pair));
+            tally_decref(pair);
+            break;
+        }
+        idx++;
         for (int k = 0; k < 2; k++)
             kv[k] = IS_TUPLE(pair) ? tally_newref(tally_tuple_get(pair, (size_t)k)) : tally_list_get(pair, (size_t)k);
         int r = kv[0] && kv[1] ? py_dict_set(d, kv[0], kv[1]) : -1;

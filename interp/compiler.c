@@ -45,6 +45,7 @@ typedef struct cunit {
     int line;
     ctx ctxs[64]; int nctx;
     const char *name;
+    const char *qualname;
     int firstline;
     uint32_t ncaches;
 } cunit;
@@ -989,6 +990,20 @@ static cunit *open_unit(compiler *C, const char *name, node *at)
     if (!u) coom(C);
     u->outer = C->cu;
     u->name = name;
+    /* CPython's __qualname__: C.m for a method, f.<locals>.g for a nested function */
+    cunit *o = u->outer;
+    if (o && !o->is_module && o->qualname) {
+        size_t n = strlen(o->qualname) + strlen(name) + sizeof ".<locals>.";
+        char *q = arena_alloc(C->ar, n);
+        if (!q) {
+            free(u);
+            coom(C);
+        }
+        snprintf(q, n, "%s%s%s", o->qualname, o->is_class ? "." : ".<locals>.", name);
+        u->qualname = q;
+    } else {
+        u->qualname = name;
+    }
     u->firstline = at->line;
     u->line = at->line;
     C->cu = u;
@@ -1548,9 +1563,10 @@ static tally_object *finish_unit(compiler *C)
     co->stacksize = stacksize;
     co->filename = tally_newref(C->filename_obj);
     co->name = tally_str_new(u->name);
+    co->qualname = tally_str_new(u->qualname ? u->qualname : u->name);
     size_t nc = tally_list_len(u->consts), nn = tally_list_len(u->names);
     tally_object **tmp = malloc(sizeof(tally_object *) * (nc + nn + (size_t)u->nlocals + 1));
-    if (!tmp || !co->name) {
+    if (!tmp || !co->name || !co->qualname) {
         free(tmp);
         tally_decref((tally_object *)co);
         coom(C);

@@ -120,7 +120,7 @@ static void missing_args(py_function *fn, py_code *co, tally_object **locals, in
         sb_printf(&b, "'%s'", tally_str_value(tally_tuple_get(co->varnames, (size_t)i)));
         k++;
     }
-    py_err_format(exc_TypeError, "%s() missing %d required positional argument%s: %s", tally_str_value(fn->name),
+    py_err_format(exc_TypeError, "%s() missing %d required positional argument%s: %s", tally_str_value(co->qualname),
                   missing, missing == 1 ? "" : "s", sb_cstr(&b));
     sb_free(&b);
 }
@@ -139,7 +139,7 @@ static void missing_kwonly(py_function *fn, py_code *co, tally_object **locals)
         sb_printf(&b, "'%s'", tally_str_value(tally_tuple_get(co->varnames, (size_t)i)));
         k++;
     }
-    py_err_format(exc_TypeError, "%s() missing %d required keyword-only argument%s: %s", tally_str_value(fn->name),
+    py_err_format(exc_TypeError, "%s() missing %d required keyword-only argument%s: %s", tally_str_value(co->qualname),
                   missing, missing == 1 ? "" : "s", sb_cstr(&b));
     sb_free(&b);
 }
@@ -175,10 +175,10 @@ static int bind_args(py_function *fn, py_code *co, tally_object **locals, tally_
     if (nargs > np && !varargs) {
         if (ndef)
             py_err_format(exc_TypeError, "%s() takes from %zu to %zu positional arguments but %zu were given",
-                          tally_str_value(fn->name), np - ndef, np, nargs);
+                          tally_str_value(co->qualname), np - ndef, np, nargs);
         else
             py_err_format(exc_TypeError, "%s() takes %zu positional argument%s but %zu %s given",
-                          tally_str_value(fn->name), np, np == 1 ? "" : "s", nargs, nargs == 1 ? "was" : "were");
+                          tally_str_value(co->qualname), np, np == 1 ? "" : "s", nargs, nargs == 1 ? "was" : "were");
         goto fail;
     }
     size_t npos = nargs < np ? nargs : np;
@@ -215,18 +215,18 @@ static int bind_args(py_function *fn, py_code *co, tally_object **locals, tally_
                 if (py_dict_lookup(kwdict, name, &err) || err) {
                     if (!err)
                         py_err_format(exc_TypeError, "%s() got multiple values for keyword argument '%s'",
-                                      tally_str_value(fn->name), tally_str_value(name));
+                                      tally_str_value(co->qualname), tally_str_value(name));
                     goto fail;
                 }
                 if (py_dict_set(kwdict, name, v) < 0) goto fail;
                 continue;
             }
-            py_err_format(exc_TypeError, "%s() got an unexpected keyword argument '%s'", tally_str_value(fn->name),
+            py_err_format(exc_TypeError, "%s() got an unexpected keyword argument '%s'", tally_str_value(co->qualname),
                           tally_str_value(name));
             goto fail;
         }
         if (locals[j]) {
-            py_err_format(exc_TypeError, "%s() got multiple values for argument '%s'", tally_str_value(fn->name),
+            py_err_format(exc_TypeError, "%s() got multiple values for argument '%s'", tally_str_value(co->qualname),
                           tally_str_value(name));
             goto fail;
         }
@@ -1329,7 +1329,7 @@ dispatch_top:
         if (r < 0 && py_exc_matches(py_err_occurred(), exc_TypeError) && TYPE(v) != &py_instance_type) {
             /* CPython names the callee, which sits below the list being built */
             tally_object *callee = sp[-(int)arg - 1];
-            const char *cname = TYPE(callee) == &py_function_type ? tally_str_value(((py_function *)callee)->name)
+            const char *cname = TYPE(callee) == &py_function_type ? tally_str_value(((py_code *)((py_function *)callee)->code)->qualname)
                               : TYPE(callee) == &py_builtin_type ? ((py_builtin *)callee)->name : py_type_name(callee);
             py_err_clear();
             py_err_format(exc_TypeError, "%s%s() argument after * must be an iterable, not %s",

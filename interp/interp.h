@@ -119,6 +119,7 @@ typedef struct {
     tally_object *names;  /* tuple of str (globals, attributes) */
     tally_object *varnames; /* tuple of str: arguments first, then locals, then hidden slots */
     tally_object *name;   /* str */
+    tally_object *qualname; /* str: f, C.m, outer.<locals>.inner (argument errors, repr) */
     tally_object *filename; /* str */
     const char *source;   /* the whole source text (owned by the module's code, shared) */
     int nargs;            /* positional parameters */

@@ -290,7 +290,7 @@ int py_repr_to(sbuf *b, tally_object *o, int depth)
         return 0;
     }
     if (t == &py_function_type) {
-        sb_printf(b, "<function %s at %p>", tally_str_value(((py_function *)o)->name), (void *)o);
+        sb_printf(b, "<function %s at %p>", tally_str_value(((py_code *)((py_function *)o)->code)->qualname), (void *)o);
         return 0;
     }
     if (t == &py_builtin_type) {

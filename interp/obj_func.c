@@ -26,6 +26,7 @@ static void code_destroy(tally_object *self)
     tally_xdecref(c->names);
     tally_xdecref(c->varnames);
     tally_xdecref(c->name);
+    tally_xdecref(c->qualname);
     tally_xdecref(c->filename);
 }
 const tally_type py_code_type = { .name = "code", .size = sizeof(py_code), .destroy = code_destroy };
