@@ -141,7 +141,7 @@ static void move_legacy_finalizers(_tally_gc_head *u, _tally_gc_head *fin)
     for (_tally_gc_head *g = gc_next(fin); g != fin; g = gc_next(g)) {
         tally_object *o = _TALLY_FROM_GC(g);
         if (o->ob_type->traverse)
-            o->ob_type->traverse(o, visit_move_to_finalizers, fin);
+            gc_traverse_slot(o, visit_move_to_finalizers, fin);
     }
 }
 

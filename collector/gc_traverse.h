@@ -16,6 +16,37 @@
 
 #include "runtime/seq_layout.h"
 
+/* Debug mode (runtime/debug_registry.c on): a user type's traverse goes through this, which
+ * checks each visited pointer against the set of live objects before the pass's visit sees it.
+ * A pointer that is not a live object is reported naming the type whose traverse is wrong, and
+ * skipped (without the check, the passes read its "header" and write into it). */
+typedef struct gc_checked_visit {
+    tally_visitproc visit;
+    void *arg;
+    tally_object *parent;
+} gc_checked_visit;
+
+static inline int gc_visit_checked(tally_object *o, void *arg)
+{
+    gc_checked_visit *c = (gc_checked_visit *)arg;
+    if (tally_unlikely(!_tally_registry_is_live_object(o))) {
+        _tally_misuse(c->parent, "cycle collector: traverse visited %p, which is not a live Tally object "
+                                 "(the type's traverse reads a field that is not an object reference)", (void *)o);
+        return 0;
+    }
+    return c->visit(o, c->arg);
+}
+
+/* A user type's traverse slot, checked in debug mode. */
+static inline int gc_traverse_slot(tally_object *o, tally_visitproc visit, void *arg)
+{
+    if (tally_unlikely(_tally_registry_active())) {
+        gc_checked_visit c = { visit, arg, o };
+        return o->ob_type->traverse(o, gc_visit_checked, &c);
+    }
+    return o->ob_type->traverse(o, visit, arg);
+}
+
 /* A macro, not a function taking a visitproc: VISIT is named, so the calls in the loops are
  * direct and the compiler inlines the visit function (through a function-pointer parameter,
  * gcc 12 made a direct but out-of-line call: 13% of a full collection in visit_reachable). */
@@ -35,7 +66,10 @@
                 if (gct_tu->items[gct_i])                                            \
                     (void)VISIT(gct_tu->items[gct_i], (arg));                        \
         } else if (gct_t->traverse) {                                                \
-            (void)gct_t->traverse(gct_o, VISIT, (arg));                              \
+            if (tally_unlikely(_tally_registry_active()))                            \
+                (void)gc_traverse_slot(gct_o, VISIT, (arg));                         \
+            else                                                                     \
+                (void)gct_t->traverse(gct_o, VISIT, (arg));                          \
         }                                                                            \
     } while (0)
 

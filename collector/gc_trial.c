@@ -63,7 +63,7 @@ void _tally_gc_update_refs(pass_ctx *c)
             continue;
         }
         if (c->pull_old && o->ob_type->traverse)
-            o->ob_type->traverse(o, visit_pull_in, c);
+            gc_traverse_slot(o, visit_pull_in, c);
         gc_set_refs(g, rc);
         c->candidates++;
         g = gc_next(g);

@@ -45,6 +45,18 @@
 #  define mi_process_init() ((void)0)
 #endif
 
+/* Hand-overs that ThreadSanitizer cannot see, because they run through liburcu (not
+ * instrumented): the handing thread releases an address, the receiving thread acquires it. */
+#if defined(TALLY_TSAN)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#  define TALLY_TSAN_RELEASE(p) __tsan_release((void *)(p))
+#  define TALLY_TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#else
+#  define TALLY_TSAN_RELEASE(p) ((void)0)
+#  define TALLY_TSAN_ACQUIRE(p) ((void)0)
+#endif
+
 #define TALLY_HIDDEN __attribute__((visibility("hidden")))
 #define TALLY_NOINLINE __attribute__((noinline))
 #define TALLY_CACHELINE 64
@@ -280,6 +292,13 @@ TALLY_HIDDEN void _tally_object_release_memory(tally_object *o);
  * took o.  drain: at tally_fini, check and free every object it holds. */
 TALLY_HIDDEN bool _tally_quarantine_put(tally_object *o);
 TALLY_HIDDEN void _tally_quarantine_drain(void);
+/* runtime/debug_registry.c: debug mode's set of live objects (what traverse may visit). */
+TALLY_HIDDEN void _tally_registry_enable(bool on);
+TALLY_HIDDEN bool _tally_registry_active(void);
+TALLY_HIDDEN void _tally_registry_add(tally_object *o);
+TALLY_HIDDEN void _tally_registry_remove(tally_object *o);
+TALLY_HIDDEN bool _tally_registry_is_live_object(const void *p);
+TALLY_HIDDEN void _tally_registry_clear(void);
 TALLY_HIDDEN void _tally_object_mark_shared(tally_object *o);
 /* Run finalize/weakref clearing/del, then destroy and free.  Called by the backends when a
  * count reaches zero (exported as _tally_dealloc for inline fast paths). */

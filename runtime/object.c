@@ -55,6 +55,8 @@ tally_object *tally_new(const tally_type *t)
     }
     _tally_rc_object_init(o, ts);
     tally_atomic_store_relaxed(&ts->allocated, ts->allocated + 1);
+    if (tally_unlikely(_tally_registry_active()))
+        _tally_registry_add(o);
     return o;
 }
 
@@ -64,6 +66,7 @@ void _tally_static_object_init(tally_object *o, const tally_type *t)
     o->ob_type = t;
     o->ob_flags = TALLY_OBF_STATIC;
     o->ob_ref_local = TALLY_IMMORTAL_REFCNT;
+    _tally_registry_add(o);
 #if defined(TALLY_BACKEND_ATOMIC)
     o->ob_tid = TALLY_ATOMIC_IMMORTAL_MARK;
 #endif
@@ -83,6 +86,8 @@ void _tally_object_free(tally_object *o)
 {
     if (o->ob_flags & TALLY_OBF_STATIC)
         return;
+    if (tally_unlikely(_tally_registry_active()))
+        _tally_registry_remove(o);
     if (tally_unlikely(_tally_quarantine_put(o)))
         return;
     _tally_object_release_memory(o);

@@ -586,8 +586,12 @@ static void cut_done_max(uint64_t e)
 static void gp_chain_cb(struct rcu_head *h)
 {
     gp_chain *c = caa_container_of(h, gp_chain, head);
+    /* The block was written by the thread that queued it; liburcu's queue orders that before
+     * this callback, invisibly to TSan (its release is in gp_chain_start / below). */
+    TALLY_TSAN_ACQUIRE(c);
     if (c->stage == 0) {
         c->stage = 1;
+        TALLY_TSAN_RELEASE(c);
         urcu_qsbr_call_rcu(&c->head, gp_chain_cb);
         return;
     }
@@ -606,6 +610,7 @@ static void gp_chain_start(uint64_t target)
     c->target = target;
     c->stage = 0;
     tally_atomic_fetch_add(&rc.inflight, 1);
+    TALLY_TSAN_RELEASE(c);   /* pairs with the acquire in gp_chain_cb */
     urcu_qsbr_call_rcu(&c->head, gp_chain_cb);
 }
 

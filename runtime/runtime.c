@@ -66,6 +66,7 @@ int tally_init(const tally_options *opt)
     if (_tally_options_resolve_checked(opt, &resolved) < 0)
         return -1;
     _tally_runtime.opt = resolved;
+    _tally_registry_enable(_tally_debug_enabled());   /* before the static objects exist */
     _tally_runtime.threads = NULL;
     _tally_runtime.nthreads = 0;
     _tally_runtime.allocated_by_dead_threads = 0;
@@ -113,6 +114,7 @@ void tally_fini(void)
     _tally_gc_free_orphans();
     _tally_rc_fini();
     _tally_quarantine_drain();   /* debug mode: destroyed objects kept back, checked and freed */
+    _tally_registry_clear();
     _tally_qsbr_fini();
     tally_atomic_store_release(&_tally_runtime.initialized, 0);
 }

@@ -58,15 +58,10 @@ static size_t child_pending_n, child_pending_cap;
  * table of racy addresses per block, quadratic, and a 1-second `tally stress` run of the atomic
  * backend took more than 600 s to shut down. */
 #if defined(TALLY_TSAN)
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
 static char qsbr_tsan_sync;
-#  define TSAN_QUIESCENT() __tsan_release(&qsbr_tsan_sync)
-#  define TSAN_GRACE_PERIOD_OVER() __tsan_acquire(&qsbr_tsan_sync)
-#else
-#  define TSAN_QUIESCENT() ((void)0)
-#  define TSAN_GRACE_PERIOD_OVER() ((void)0)
 #endif
+#define TSAN_QUIESCENT() TALLY_TSAN_RELEASE(&qsbr_tsan_sync)
+#define TSAN_GRACE_PERIOD_OVER() TALLY_TSAN_ACQUIRE(&qsbr_tsan_sync)
 
 static void free_batch_cb(struct rcu_head *head)
 {

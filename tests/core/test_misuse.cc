@@ -18,6 +18,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -376,6 +377,39 @@ TEST_F(Misuse, DecrefTooManyIsReportedAndNeverDestroysTwice)
 {
     ScopedEnv env("TALLY_DEBUG", "1");
     EXPECT_DEATH(decref_too_many(), "already destroyed.*object 0x[0-9a-f]+ of type 'DecrefTwice'");
+}
+
+// A traverse that visits a pointer that is not an object (here: into a plain buffer).  The
+// collector's passes read and write such a pointer's "header": a byte of user memory changed in
+// young collections, a crash in full ones.  Debug mode checks each pointer a user type's traverse
+// visits against the set of live objects and names the type whose traverse is wrong.
+struct BadTraverse {
+    TALLY_OBJECT_HEAD;
+    unsigned char *buffer;   // not an object
+};
+int bad_traverse(tally_object *self, tally_visitproc visit, void *arg)
+{
+    return visit(reinterpret_cast<tally_object *>(reinterpret_cast<BadTraverse *>(self)->buffer), arg);
+}
+void bad_destroy(tally_object *self) { std::free(reinterpret_cast<BadTraverse *>(self)->buffer); }
+const tally_type bad_traverse_type = {"BadTraverse", sizeof(BadTraverse), TALLY_TYPE_GC, bad_traverse, nullptr,
+                                      nullptr, nullptr, bad_destroy};
+
+void collect_with_bad_traverse(int generation)
+{
+    auto *b = reinterpret_cast<BadTraverse *>(tally_new(&bad_traverse_type));
+    if (!b)
+        std::_Exit(3);
+    b->buffer = static_cast<unsigned char *>(std::calloc(1, 64));
+    (void)tally_gc_collect(generation);
+    std::_Exit(0);
+}
+
+TEST_F(Misuse, TraverseVisitingANonObjectIsReportedNamingTheType)
+{
+    ScopedEnv env("TALLY_DEBUG", "1");
+    EXPECT_DEATH(collect_with_bad_traverse(0), "traverse visited 0x[0-9a-f]+, which is not a live Tally object.*of type 'BadTraverse'");
+    EXPECT_DEATH(collect_with_bad_traverse(2), "traverse visited 0x[0-9a-f]+, which is not a live Tally object.*of type 'BadTraverse'");
 }
 
 // Container and weakref calls from a thread that is not attached fail with an error and change
