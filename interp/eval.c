@@ -1037,7 +1037,19 @@ dispatch_top:
         DISPATCH();
     }
     TARGET(UNPACK_SEQUENCE) {
-        tally_object *seq = POP();
+        tally_object *seq = TOP();
+        if (IS_TUPLE(seq) && tally_tuple_len(seq) == arg) {
+            /* the common case (a, b = pair): the items, last first, each a new reference */
+            sp--;
+            for (uint32_t i = arg; i-- > 0;) {
+                tally_object *v = tally_tuple_get(seq, i);
+                tally_incref(v);
+                PUSH(v);
+            }
+            tally_decref(seq);
+            DISPATCH();
+        }
+        sp--;
         tally_object *items[256];
         tally_object **out = arg <= 256 ? items : malloc(sizeof(tally_object *) * arg);
         if (!out) {
