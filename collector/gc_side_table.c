@@ -295,6 +295,7 @@ static inline int visit_side_decref(tally_object *o, void *arg)
 
 void _tally_gc_side_update_subtract_refs(pass_ctx *c)
 {
+    TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     side_ctx *s = &gc_side;
     s->walk = GST_CACHE_EMPTY;
     s->seen = GST_CACHE2_EMPTY;
@@ -377,6 +378,7 @@ static inline int visit_side_reachable(tally_object *o, void *arg)
 
 size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *tuples)
 {
+    TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     side_ctx *s = &gc_side;
     s->walk = GST_CACHE_EMPTY;   /* pass B maps nothing: every member's leaf exists */
     s->seen = GST_CACHE2_EMPTY;

@@ -48,6 +48,7 @@ static int visit_pull_in(tally_object *o, void *arg)
  * same walk. */
 void _tally_gc_update_refs(pass_ctx *c)
 {
+    TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     _tally_gc_head *w = c->work;
     _tally_gc_head *g = gc_next(w);
     while (g != w) {
@@ -94,6 +95,7 @@ static inline int visit_decref(tally_object *o, void *arg)
 
 void _tally_gc_subtract_refs(_tally_gc_head *w)
 {
+    TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     for (_tally_gc_head *g = gc_next(w); g != w; g = gc_next(g)) {
         GC_PREFETCH(gc_next(g));
         GC_TRAVERSE(_TALLY_FROM_GC(g), visit_decref, NULL);
@@ -205,6 +207,7 @@ static inline int visit_reachable(tally_object *o, void *arg)
  * c gets |U| and conservative hints (objects that came back to W may have set them). */
 size_t _tally_gc_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *tuples)
 {
+    TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     _tally_gc_head *w = c->w;
     _tally_gc_head *prev = w;
     _tally_gc_head *g = gc_next(w);
@@ -244,6 +247,7 @@ size_t _tally_gc_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_head *
 
 void _tally_gc_update_subtract_refs(pass_ctx *c, bool young)
 {
+    TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     if (young)
         update_subtract_refs(c, FUSE_YOUNG);
     else

@@ -72,6 +72,15 @@ static bool reg_grow(reg_shard *s)
     return true;
 }
 
+/* Under s->mu, s->cap > 0: the slot holding a, or the empty slot where its probe ends. */
+static size_t reg_find(const reg_shard *s, uintptr_t a)
+{
+    size_t j = reg_hash(a) & (s->cap - 1);
+    while (s->slots[j] && s->slots[j] != a)
+        j = (j + 1) & (s->cap - 1);
+    return j;
+}
+
 void _tally_registry_enable(bool on)
 {
     pthread_once(&reg_once, reg_init_locks);
@@ -117,9 +126,7 @@ void _tally_registry_remove(tally_object *o)
     reg_shard *s = shard_of(a);
     pthread_mutex_lock(&s->mu);
     if (s->cap) {
-        size_t j = reg_hash(a) & (s->cap - 1);
-        while (s->slots[j] && s->slots[j] != a)
-            j = (j + 1) & (s->cap - 1);
+        size_t j = reg_find(s, a);
         if (s->slots[j] == a) {
             s->slots[j] = REG_TOMB;
             s->used--;
@@ -134,12 +141,8 @@ static bool reg_contains(uintptr_t a)
     reg_shard *s = shard_of(a);
     bool found = false;
     pthread_mutex_lock(&s->mu);
-    if (s->cap) {
-        size_t j = reg_hash(a) & (s->cap - 1);
-        while (s->slots[j] && s->slots[j] != a)
-            j = (j + 1) & (s->cap - 1);
-        found = s->slots[j] == a;
-    }
+    if (s->cap)
+        found = s->slots[reg_find(s, a)] == a;
     pthread_mutex_unlock(&s->mu);
     return found;
 }

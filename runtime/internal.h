@@ -14,6 +14,7 @@
 #  error "runtime/internal.h is for Tally's own sources"
 #endif
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -258,6 +259,9 @@ static inline void _tally_cpu_relax(void)
 
 /* A precondition of the runtime's own code: checked in debug builds (TALLY_DEBUG), where a
  * violation stops the process naming the condition and its place; nothing in release builds. */
+/* Debug builds: mutex m is held (pthread mutexes do not say by whom: this catches a caller that
+ * holds none; a trylock that succeeds aborts at once, so it never needs undoing). */
+#define TALLY_ASSERT_HELD(m) TALLY_ASSERT(pthread_mutex_trylock(m) == EBUSY)
 #if defined(TALLY_DEBUG)
 #  define TALLY_ASSERT(cond) \
     ((cond) ? (void)0 : _tally_fatal("internal assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__))

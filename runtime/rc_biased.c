@@ -173,6 +173,7 @@ intptr_t _tally_biased_explicit_merge(tally_object *o, intptr_t extra)
  * whether o is dead, merging otherwise (o is unowned from then on). */
 static bool owner_zero_is_dead(tally_object *o)
 {
+    TALLY_ASSERT(is_owner(o));
     /* Acquire: pairs with the release CAS of every non-owner decrement that brought shared
      * back to zero, so the destructor sees their writes. */
     intptr_t shared = tally_atomic_load_acquire(&o->ob_ref_shared);
@@ -343,6 +344,7 @@ void _tally_rc_flush(void)
 
 void _tally_rc_gc_prepare(void)
 {
+    TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     _tally_brc_merge_all_stopped();   /* world stopped: merge only, nothing is destroyed */
 }
 

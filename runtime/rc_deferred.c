@@ -222,14 +222,17 @@ static void batch_push(rc_batch *dst, rc_buf *b)
     batch_append(dst, &one);
 }
 
+/* Under ship_lock. */
 static inline bool solo_locked(rc_thread *self)
 {
+    TALLY_ASSERT_HELD(&rc.ship_lock);
     return rc.nthreads == 1 && rc.threads == self;
 }
 
 /* Under ship_lock. */
 static rc_buf *buf_get_locked(void)
 {
+    TALLY_ASSERT_HELD(&rc.ship_lock);
     rc_buf *b = rc.free_bufs;
     if (b) {
         rc.free_bufs = b->next;
@@ -250,6 +253,7 @@ static rc_buf *buf_new(void)
 /* Under ship_lock: recycle the buffers of a batch whose entries have all been applied. */
 static void batch_release_locked(rc_batch *bt)
 {
+    TALLY_ASSERT_HELD(&rc.ship_lock);
     rc_buf *b = bt->head;
     while (b) {
         rc_buf *next = b->next;
@@ -620,6 +624,7 @@ static void gp_chain_start(uint64_t target)
  * work remains (a later step is needed). */
 static bool step_locked(rc_thread *self, obj_vec *dead)
 {
+    TALLY_ASSERT_HELD(&rc.lock);
     uint64_t e = rc.epoch;
     rc_batch cur = { NULL, NULL, 0 };
     pthread_mutex_lock(&rc.ship_lock);
@@ -1164,6 +1169,8 @@ static void thread_link(rc_thread *t)
 /* Under lock and ship_lock: t goes away; buffers and ZCT entries stop naming it. */
 static void forget_owner_locked(rc_thread *t)
 {
+    TALLY_ASSERT_HELD(&rc.lock);
+    TALLY_ASSERT_HELD(&rc.ship_lock);
     rc_batch *bs[2] = { &rc.shipped, &rc.prev };
     for (int k = 0; k < 2; k++)
         for (rc_buf *b = bs[k]->head; b; b = b->next)
@@ -1179,6 +1186,7 @@ static void forget_owner_locked(rc_thread *t)
 
 static void thread_unlink_locked(rc_thread *t)
 {
+    TALLY_ASSERT_HELD(&rc.ship_lock);
     if (t->prev)
         t->prev->next = t->next;
     else
@@ -1422,6 +1430,8 @@ static intptr_t current_log_delta(rc_thread *t, tally_object *o)
  * applied, decrements not).  Under lock and ship_lock, so no step runs meanwhile. */
 static intptr_t own_delta_locked(rc_thread *t, tally_object *o)
 {
+    TALLY_ASSERT_HELD(&rc.lock);
+    TALLY_ASSERT_HELD(&rc.ship_lock);
     intptr_t d = current_log_delta(t, o);
     for (rc_buf *b = rc.shipped.head; b; b = b->next)
         if (b->owner == t)
@@ -1731,6 +1741,7 @@ void _tally_rc_flush(void)
  * released after the restart. */
 void _tally_rc_gc_prepare(void)
 {
+    TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     pthread_mutex_lock(&rc.lock);
     pthread_mutex_lock(&rc.ship_lock);
     rc_batch all = { NULL, NULL, 0 };

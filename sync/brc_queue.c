@@ -78,6 +78,7 @@ static brc_bucket *bucket_of(uintptr_t tid) { return &table[tid % BRC_BUCKETS]; 
 
 static brc_thread *find_locked(brc_bucket *b, uintptr_t tid)
 {
+    TALLY_ASSERT_HELD(&b->mu);
     for (brc_thread *t = b->head; t; t = t->next)
         if (t->tid == tid)
             return t;
@@ -86,6 +87,7 @@ static brc_thread *find_locked(brc_bucket *b, uintptr_t tid)
 
 static void unlink_locked(brc_bucket *b, brc_thread *t)
 {
+    TALLY_ASSERT_HELD(&b->mu);
     for (brc_thread **p = &b->head; *p; p = &(*p)->next) {
         if (*p == t) {
             *p = t->next;

@@ -12,21 +12,23 @@
 #                   fast path of the backend against its library.
 # Included by tests/CMakeLists.txt, so TALLY_BACKENDS and TALLY_USER_BACKENDS are in scope.
 
+# Programs built from the outside against a sanitized library need the same sanitizer.
+set(_tally_outside_flags "")
+if(TALLY_SANITIZE)
+  set(_tally_outside_flags "-fsanitize=${TALLY_SANITIZE}")
+endif()
+
 # ---- install ----------------------------------------------------------------------------------
 if(TALLY_USER_BACKENDS)
   find_program(TALLY_BASH bash)
   find_program(TALLY_PKG_CONFIG pkg-config)
   find_program(TALLY_MAKE NAMES make gmake)
   if(TALLY_BASH AND TALLY_PKG_CONFIG AND TALLY_MAKE)
-    set(_tally_install_flags "")
-    if(TALLY_SANITIZE)
-      set(_tally_install_flags "-fsanitize=${TALLY_SANITIZE}")
-    endif()
     string(REPLACE ";" " " _tally_user_backends "${TALLY_USER_BACKENDS}")
     add_test(NAME install
       COMMAND ${TALLY_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/install/install_test.sh
               ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR}/examples "${_tally_user_backends}"
-              ${CMAKE_C_COMPILER} ${CMAKE_COMMAND} "${_tally_install_flags}")
+              ${CMAKE_C_COMPILER} ${CMAKE_COMMAND} "${_tally_outside_flags}")
     set_tests_properties(install PROPERTIES LABELS "install" TIMEOUT 900 RUN_SERIAL TRUE)
   else()
     message(WARNING "tests/install.cmake: bash, pkg-config or make missing; the install test is not registered")
@@ -36,15 +38,11 @@ endif()
 # ---- a program compiled for one backend does not link to another's library ---------------------
 if(TALLY_BACKENDS)
   find_program(TALLY_BASH bash)
-  set(_tally_lm_flags "")
-  if(TALLY_SANITIZE)
-    set(_tally_lm_flags "-fsanitize=${TALLY_SANITIZE}")
-  endif()
   string(REPLACE ";" " " _tally_lm_backends "${TALLY_BACKENDS}")
   add_test(NAME abi_link_mismatch
     COMMAND ${TALLY_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/abi/link_mismatch.sh ${CMAKE_C_COMPILER}
             ${CMAKE_SOURCE_DIR}/include ${CMAKE_BINARY_DIR}/include ${CMAKE_BINARY_DIR}
-            "${_tally_lm_backends}" "${_tally_lm_flags}")
+            "${_tally_lm_backends}" "${_tally_outside_flags}")
   set_tests_properties(abi_link_mismatch PROPERTIES LABELS "abi" TIMEOUT 300)
 endif()
 
