@@ -531,6 +531,10 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
     fprintf(f, "## Throughput per backend and thread count (tally stress)\n\n"
                "Operations per second of all threads together, median [min–max] over the repetitions; "
                "each configuration ran in its own process.  A crashed or failed run has no figure.\n\n");
+    if (nt == 0) {   /* interrupted before any configuration finished */
+        fprintf(f, "No configuration finished.\n\n");
+        return;
+    }
     for (size_t w = 0; w < nw; w++) {
         fprintf(f, "### %s\n\n| backend |", workloads[w]);
         for (size_t t = 0; t < nt; t++)
