@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST = ctest --output-on-failure --no-tests=error -j$(JOBS)
 REPORT_FLAGS ?=
 
-.PHONY: all setup build test test-release test-asan test-ubsan test-tsan report quick-report install clean
+.PHONY: all setup build test test-release test-asan test-ubsan test-tsan test-fuzz report quick-report install clean
 
 all: build
 
@@ -36,7 +36,12 @@ test-tsan: build-tsan
 	cd build/tsan && TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  $(CTEST) -L 'threads|gc|stress' -LE 'racy|bench|notsan'
 
-test: test-release test-asan test-ubsan test-tsan
+# libFuzzer targets (clang, ASan; tests/fuzz/, docs/fuzzing.md): each runs TALLY_FUZZ_SECONDS
+# (20 s) over the committed corpus; the build preset builds only the fuzz targets and libraries.
+test-fuzz: build-fuzz
+	cd build/fuzz && $(CTEST) -L fuzz
+
+test: test-release test-asan test-ubsan test-tsan test-fuzz
 	@echo "make test: release, asan, ubsan and tsan suites passed"
 
 report: build

@@ -2,7 +2,7 @@
 # scripts/setup-deps.sh - make sure the Debian packages Tally builds with are installed.
 # As root it installs what is missing; otherwise it prints the exact apt-get line and fails.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config clang liburcu-dev libmimalloc-dev libgtest-dev
+PKGS=(build-essential cmake pkg-config clang libfuzzer-14-dev liburcu-dev libmimalloc-dev libgtest-dev
       libbenchmark-dev libjson-c-dev gnuplot-nox python3 spin)
 missing=()
 for p in "${PKGS[@]}"; do
