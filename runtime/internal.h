@@ -45,6 +45,20 @@
 #  define mi_free(p) free(p)
 #  define mi_process_init() ((void)0)
 #endif
+/* Fault injection (AddressSanitizer builds, runtime/fault_inject.c): every allocation of the
+ * library - the C allocator's, which the mi_* names map to above - can be made to fail. */
+#if defined(TALLY_FAULT_INJECTION)
+#  if !defined(TALLY_ASAN)
+#    error "TALLY_FAULT_INJECTION needs the C allocator mapping of an AddressSanitizer build"
+#  endif
+#  include <stdlib.h>
+void *_tally_fault_malloc(size_t n);
+void *_tally_fault_calloc(size_t n, size_t m);
+void *_tally_fault_realloc(void *p, size_t n);
+#  define malloc(n) _tally_fault_malloc(n)
+#  define calloc(n, m) _tally_fault_calloc((n), (m))
+#  define realloc(p, n) _tally_fault_realloc((p), (n))
+#endif
 
 /* Hand-overs that ThreadSanitizer cannot see, because they run through liburcu (not
  * instrumented): the handing thread releases an address, the receiving thread acquires it. */
