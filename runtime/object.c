@@ -162,11 +162,20 @@ static void dealloc_one(tally_thread_state *ts, tally_object *o, bool was_tracke
     _tally_object_free(o);
 }
 
-static void trash_push(tally_thread_state *ts, tally_object *o)
+/* False when the stack cannot grow (out of memory): the caller deallocates o in place, one
+ * level deeper on the C stack (only while memory is short). */
+static bool trash_push(tally_thread_state *ts, tally_object *o)
 {
-    if (ts->trash_len == ts->trash_cap)
-        ts->trash = _tally_grow_ptrs(ts->trash, &ts->trash_cap, 256, "the deallocation stack");
+    if (ts->trash_len == ts->trash_cap) {
+        size_t cap = ts->trash_cap ? ts->trash_cap * 2 : 256;
+        tally_object **n = mi_realloc(ts->trash, cap * sizeof *n);
+        if (!n)
+            return false;
+        ts->trash = n;
+        ts->trash_cap = cap;
+    }
     ts->trash[ts->trash_len++] = o;
+    return true;
 }
 
 void _tally_dealloc(tally_object *o)
@@ -188,9 +197,14 @@ void _tally_dealloc(tally_object *o)
     if (ts->dealloc_depth >= TRASH_DEPTH) {
         /* Too deep: finish it later from the outermost deallocation.  Whether it was tracked
          * is remembered in the DEALLOCATING bit until then. */
-        if (was_tracked)
-            tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, (uint8_t)TALLY_GC_BIT_DEALLOCATING);
-        trash_push(ts, o);
+        if (trash_push(ts, o)) {
+            if (was_tracked)
+                tally_atomic_fetch_or_relaxed(&o->ob_gc_bits, (uint8_t)TALLY_GC_BIT_DEALLOCATING);
+            return;
+        }
+        ts->dealloc_depth++;
+        dealloc_one(ts, o, was_tracked);
+        ts->dealloc_depth--;
         return;
     }
     ts->dealloc_depth++;

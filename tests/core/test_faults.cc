@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <sys/wait.h>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -189,5 +191,117 @@ TEST(Faults, EveryAllocationOfTheScenarioFailsCleanlyAndLosesNothing)
     EXPECT_GT(injected, 20) << "the sweep reached too few allocation points";
     tally_gc_enable();
 }
+
+// deferred is not in this sweep yet: its reconciliation keeps dead and pending objects in
+// vectors whose growth is still fatal when memory runs out (rc_deferred.c's vec_push, 14 call
+// sites; the first one the sweep reaches is gc_settle_log's).  That is the open part of issue 15's
+// item 5, with the collector's side table.
+#if !defined(TALLY_BACKEND_DEFERRED)
+// Collections (young and middle, explicit here; an automatic one runs the same code inside
+// tally_new) with each of their allocations failing in turn: the collection returns (a count, or
+// -1 with an error), nothing it examined is lost or freed early, and the garbage it could not
+// free is freed by the next collection.  The collector and the deallocation stack keep what
+// they allocate for the next collection, so each allocation point is reached only in a fresh
+// process: each step runs in a child process (a death test, which re-executes this binary).
+#define FAULT_CHECK(cond)                                                                  \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            std::fprintf(stderr, "fault child (allocation %ld): check failed: %s (last error '%s')\n", \
+                         n, #cond, tally_last_error());                                    \
+            std::fflush(stderr);                                                           \
+            std::_Exit(1);                                                                 \
+        }                                                                                  \
+    } while (0)
+
+void collection_child(long n)
+{
+    tally_gc_disable();
+    std::atomic<int> destroyed{0};
+    int made = 0;
+    auto pair = [&]() {
+        CountedObject *a = counted_new(&destroyed), *b = counted_new(&destroyed);
+        FAULT_CHECK(a && b);
+        a->ref = tally_newref(&b->ob_base);
+        b->ref = tally_newref(&a->ob_base);
+        made += 2;
+        return std::make_pair(a, b);
+    };
+    // Garbage cycles, a live cycle, a weakref with a callback on a garbage object, and a deep
+    // chain that dies by refcount through the deallocation stack.
+    for (int i = 0; i < 40; i++) {
+        auto p = pair();
+        tally_decref(&p.first->ob_base);
+        tally_decref(&p.second->ob_base);
+    }
+    auto live = pair();
+    auto w = pair();
+    tally_object *wr = tally_weakref_new(&w.first->ob_base, count_callback, nullptr);
+    FAULT_CHECK(wr != nullptr);
+    tally_decref(&w.first->ob_base);
+    tally_decref(&w.second->ob_base);
+    CountedObject *head = counted_new(&destroyed);
+    made++;
+    CountedObject *cur = head;
+    for (int i = 0; i < 3000; i++) {
+        CountedObject *next = counted_new(&destroyed);
+        FAULT_CHECK(next != nullptr);
+        made++;
+        cur->ref = &next->ob_base;   // the chain owns each next
+        cur = next;
+    }
+    tally_flush();
+    long before = tally_debug_failed_allocations();
+    tally_debug_fail_allocation(n);
+    intptr_t young = tally_gc_collect(0);
+    std::string young_error = tally_last_error();
+    tally_decref(&head->ob_base);
+    tally_flush();
+    intptr_t full = tally_gc_collect(1);   // not 2: see the note above the test
+    std::string full_error = tally_last_error();
+    tally_debug_fail_allocation(-1);
+    bool fired = tally_debug_failed_allocations() > before;
+    FAULT_CHECK(young >= 0 || young_error.find("memory") != std::string::npos);
+    FAULT_CHECK(full >= 0 || full_error.find("memory") != std::string::npos);
+    // The live pair survived; everything else is freed now, or by the next collection.
+    FAULT_CHECK(tally_gc_collect(2) >= 0);
+    tally_flush();
+    FAULT_CHECK(destroyed.load() == made - 2);
+    FAULT_CHECK(g_callbacks == 1);
+    FAULT_CHECK(tally_weakref_get(wr) == nullptr);
+    tally_decref(wr);
+    FAULT_CHECK(tally_refcount(&live.first->ob_base) == 2);
+    tally_decref(&live.first->ob_base);
+    tally_decref(&live.second->ob_base);
+    FAULT_CHECK(tally_gc_collect(2) >= 0);
+    tally_flush();
+    FAULT_CHECK(destroyed.load() == made);
+    std::_Exit(fired ? 0 : 2);
+}
+
+TEST(Faults, EveryAllocationOfACollectionFailsCleanly)
+{
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    long n = 0, injected = 0;
+    for (; n < 500; n++) {
+        int code = -1;   // stays -1 in the re-executed child for the steps it does not run
+        EXPECT_EXIT(collection_child(n),
+                    [&code](int status) {
+                        code = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+                        return code == 0 || code == 2;
+                    },
+                    "")
+            << "allocation " << n;
+        if (code == 0)
+            injected++;
+        else if (code != -1)
+            break;   // 2: the scenario made at most n allocations; else a failure (reported)
+    }
+    std::printf("collection fault sweep: %ld allocation points failed in turn (%s)\n", injected, tally_backend());
+    // gil and atomic allocate once here (the deallocation stack); the others also for their
+    // own structures (merge queues, logs).  A full collection is left out: its side table's
+    // allocations are still fatal (the open part of issue 15's item 5).
+    EXPECT_GE(injected, 1) << "the sweep reached no allocation point";
+}
+#endif  // !TALLY_BACKEND_DEFERRED
 
 #endif  // __SANITIZE_ADDRESS__
