@@ -30,7 +30,9 @@
  * their referent or NULL as the model says, witness weakrefs (callback-less, held by the harness)
  * say which lists, dicts and weakrefs are alive, every callback ran as the model says, once,
  * with its weakref already cleared, and the callbacks of one referent ran together, newest
- * first.  Between inputs everything is dropped and collected and the model must be empty.
+ * first.  After collections and freezes every live object is in the model's generation
+ * (tally_gc_get_objects).  Between inputs everything is dropped and collected and the model must
+ * be empty.
  */
 #include <tally/tally.h>
 
@@ -925,9 +927,58 @@ static void check_callbacks(void)
     }
 }
 
+/* Every live object is in the generation the model says (frozen: in none), as
+ * tally_gc_get_objects() lists them.  The keep and shared lists (harness roots) are skipped. */
+static void check_generations(void)
+{
+    static char seen[MAXOBJ];
+    enum { HBITS = 11, HSIZE = 1 << HBITS };
+    static tally_object *hkey[HSIZE];
+    static int hval[HSIZE];
+    memset(hkey, 0, sizeof hkey);
+    memset(seen, 0, sizeof seen);
+    for (int x = MID_SHARED + 1; x < MAXOBJ; x++) {
+        if (!M[x].exists || !M[x].alive)
+            continue;
+        size_t h = ((uintptr_t)M[x].p >> 4) * 0x9E3779B97F4A7C15ull >> (64 - HBITS);
+        while (hkey[h])
+            h = (h + 1) & (HSIZE - 1);
+        hkey[h] = M[x].p;
+        hval[h] = x;
+    }
+    for (int g = 0; g < 3; g++) {
+        tally_object *l = tally_gc_get_objects(g);
+        if (!l)
+            FAIL("tally_gc_get_objects(%d): %s", g, tally_last_error());
+        size_t n = tally_list_len(l);
+        for (size_t i = 0; i < n; i++) {
+            tally_object *o = tally_list_get(l, i);
+            size_t h = ((uintptr_t)o >> 4) * 0x9E3779B97F4A7C15ull >> (64 - HBITS);
+            while (hkey[h] && hkey[h] != o)
+                h = (h + 1) & (HSIZE - 1);
+            tally_decref(o);
+            if (!hkey[h])
+                continue;   /* not the model's: witnesses, the harness's lists, this list */
+            int x = hval[h];
+            if (seen[x]++)
+                FAIL("object %d (kind %d) listed twice by tally_gc_get_objects", x, M[x].kind);
+            if (M[x].gen != g)
+                FAIL("object %d (kind %d) is in generation %d, the model says %d", x, M[x].kind, g, M[x].gen);
+        }
+        tally_decref(l);
+    }
+    for (int x = MID_SHARED + 1; x < MAXOBJ; x++)
+        if (M[x].exists && M[x].alive && M[x].gen < 3 && !seen[x])
+            FAIL("object %d (kind %d) is in no generation, the model says %d", x, M[x].kind, M[x].gen);
+}
+
+static int g_gen_checks;   /* check_generations() stops the world: only after collections */
+
 static void check_all(void)
 {
     check_callbacks();
+    if (g_gen_checks)
+        check_generations();
     for (int x = 0; x < MAXOBJ; x++) {
         mobj *o = &M[x];
         if (!o->exists)
@@ -996,6 +1047,7 @@ static void exec_global(uint8_t op, uint8_t a)
             FAIL("tally_gc_collect(%d) failed: %s", g, tally_last_error());
         tally_flush();
         m_collect(g);
+        g_gen_checks = 1;
         break;
     }
     case OP_FREEZE:
@@ -1014,6 +1066,7 @@ static void exec_global(uint8_t op, uint8_t a)
         break;
     }
     check_all();
+    g_gen_checks = 0;
 }
 
 /* ---- one input ------------------------------------------------------------------------------ */
