@@ -5,6 +5,9 @@
 #                   backend, and run the programs (tests/install/install_test.sh).
 #  abi_link_mismatch
 #                   a program compiled with TALLY_BACKEND_A fails to link to libtally-B (B != A).
+#  tsan_user_program_<backend>
+#                   (TSan builds) a correct outside program gets no report with the installed
+#                   suppressions alone.
 #  abi_header_<lang>_<backend>
 #                   every public header compiles on its own as C11 and as C++17 with warnings
 #                   as errors, twice (include guards), and tests/abi/header_compile.cc (the same
@@ -81,3 +84,15 @@ foreach(b ${TALLY_BACKENDS})
     set_tests_properties(${t} PROPERTIES LABELS "abi;${b}" ENVIRONMENT "TALLY_EXPECT_BACKEND=${b}")
   endforeach()
 endforeach()
+
+# ---- a correct user program under ThreadSanitizer gets no report -----------------------------------
+# TSan builds only: tests/tsan_user/user_program.c, compiled from the outside against each user
+# backend's library, runs with nothing but the installed suppressions (liburcu's own code).
+if(TALLY_SANITIZE STREQUAL "thread")
+  foreach(b ${TALLY_USER_BACKENDS})
+    add_test(NAME tsan_user_program_${b}
+      COMMAND ${TALLY_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/tsan_user/run.sh ${CMAKE_C_COMPILER}
+              ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR} ${b})
+    set_tests_properties(tsan_user_program_${b} PROPERTIES LABELS "threads;${b}" TIMEOUT 600)
+  endforeach()
+endif()
