@@ -1395,10 +1395,17 @@ int tally_bench_main(int argc, char **argv)
      * collector's rows; each stress run (its seconds plus process start and final checks);
      * the CPython anchor. */
     size_t nconfigs = 0;   /* workload x thread count pairs that run (see the matrix below) */
+    size_t nfair = 0;      /* the fair GIL's extra convoy runs, where gil is measured */
+    bool with_gil = false;
+    for (size_t i = 0; i < o.nbackends; i++)
+        with_gil |= strcmp(o.backends[i], "gil") == 0;
     for (size_t w = 0; w < o.nworkloads; w++)
-        for (size_t t = 0; t < o.nthreads; t++)
-            nconfigs += (unsigned)o.threads[t] >= stress_workload_min_threads(o.workloads[w]);
-    size_t nstress = o.nbackends * nconfigs * (size_t)o.reps;
+        for (size_t t = 0; t < o.nthreads; t++) {
+            bool runs = (unsigned)o.threads[t] >= stress_workload_min_threads(o.workloads[w]);
+            nconfigs += runs;
+            nfair += runs && with_gil && strcmp(o.workloads[w], "convoy") == 0;
+        }
+    size_t nstress = (o.nbackends * nconfigs + nfair) * (size_t)o.reps;
     /* binary-trees: every backend but racy with 1 and 2 threads, and CPython, per round */
     size_t bt_reps = o.reps < BT_MIN_REPS ? BT_MIN_REPS : (size_t)o.reps, bt_backends = 0;
     int bt_depth = quick ? BT_DEPTH_QUICK : BT_DEPTH;
