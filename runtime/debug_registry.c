@@ -37,6 +37,7 @@ typedef struct reg_shard {
 static reg_shard shards[REG_SHARDS];
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static int reg_on;   /* set once at tally_init (debug mode), read relaxed */
+int _tally_debug_objects;   /* debug mode: quarantine and registry on (runtime/internal.h) */
 
 static void reg_init_locks(void)
 {
@@ -91,11 +92,7 @@ void _tally_registry_enable(bool on)
 {
     pthread_once(&reg_once, reg_init_locks);
     tally_atomic_store_relaxed(&reg_on, on ? 1 : 0);
-}
-
-bool _tally_registry_active(void)
-{
-    return tally_atomic_load_relaxed(&reg_on) != 0;
+    tally_atomic_store_relaxed(&_tally_debug_objects, on ? 1 : 0);
 }
 
 void _tally_registry_add(tally_object *o)
@@ -172,4 +169,5 @@ void _tally_registry_clear(void)
         pthread_mutex_unlock(&s->mu);
     }
     tally_atomic_store_relaxed(&reg_on, 0);
+    tally_atomic_store_relaxed(&_tally_debug_objects, 0);
 }

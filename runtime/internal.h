@@ -312,7 +312,13 @@ TALLY_HIDDEN bool _tally_quarantine_put(tally_object *o);
 TALLY_HIDDEN void _tally_quarantine_drain(void);
 /* runtime/debug_registry.c: debug mode's set of live objects (what traverse may visit). */
 TALLY_HIDDEN void _tally_registry_enable(bool on);
-TALLY_HIDDEN bool _tally_registry_active(void);
+/* Set once by tally_init (debug checks on), read relaxed: the only cost on the allocation and
+ * free paths when debug mode is off is this load and a predictable branch. */
+TALLY_HIDDEN extern int _tally_debug_objects;
+static inline bool _tally_registry_active(void)
+{
+    return tally_atomic_load_relaxed(&_tally_debug_objects) != 0;
+}
 TALLY_HIDDEN void _tally_registry_add(tally_object *o);
 TALLY_HIDDEN void _tally_registry_remove(tally_object *o);
 TALLY_HIDDEN bool _tally_registry_is_live_object(const void *p);

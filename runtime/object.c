@@ -86,10 +86,11 @@ void _tally_object_free(tally_object *o)
 {
     if (o->ob_flags & TALLY_OBF_STATIC)
         return;
-    if (tally_unlikely(_tally_registry_active()))
+    if (tally_unlikely(_tally_registry_active())) {   /* debug mode */
         _tally_registry_remove(o);
-    if (tally_unlikely(_tally_quarantine_put(o)))
-        return;
+        if (_tally_quarantine_put(o))
+            return;
+    }
     _tally_object_release_memory(o);
 }
 
