@@ -40,7 +40,7 @@ static inline int gc_visit_checked(tally_object *o, void *arg)
 /* A user type's traverse slot, checked in debug mode. */
 static inline int gc_traverse_slot(tally_object *o, tally_visitproc visit, void *arg)
 {
-    if (tally_unlikely(_tally_registry_active())) {
+    if (tally_unlikely(_tally_debug_objects_on())) {
         gc_checked_visit c = { visit, arg, o };
         return o->ob_type->traverse(o, gc_visit_checked, &c);
     }
@@ -66,10 +66,7 @@ static inline int gc_traverse_slot(tally_object *o, tally_visitproc visit, void 
                 if (gct_tu->items[gct_i])                                            \
                     (void)VISIT(gct_tu->items[gct_i], (arg));                        \
         } else if (gct_t->traverse) {                                                \
-            if (tally_unlikely(_tally_registry_active()))                            \
-                (void)gc_traverse_slot(gct_o, VISIT, (arg));                         \
-            else                                                                     \
-                (void)gct_t->traverse(gct_o, VISIT, (arg));                          \
+            (void)gc_traverse_slot(gct_o, VISIT, (arg));                             \
         }                                                                            \
     } while (0)
 

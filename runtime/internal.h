@@ -203,7 +203,7 @@ static inline void _tally_poll_stop(tally_thread_state *ts)
         _tally_stw_park(ts);
 #endif
 }
-#define TALLY_POLL_EVERY 256
+#define TALLY_POLL_EVERY 256   /* items a container releases between two polls */
 
 /* The runtime's own waits are not cancellation points.  A pthread_cancel that landed in one
  * (a condition wait in a GIL take, a park, a grace period) unwound the thread with the
@@ -221,7 +221,7 @@ static inline void _tally_nocancel_end(int old)
 {
     if (old != PTHREAD_CANCEL_DISABLE)
         pthread_setcancelstate(old, NULL);
-}   /* items a container releases between two polls */
+}
 
 /* The calling thread's state if it is attached, else NULL with an error set (and an abort in
  * debug mode naming `what`). */
@@ -273,25 +273,32 @@ static inline void _tally_cpu_relax(void)
 
 /* A precondition of the runtime's own code: checked in debug builds (TALLY_DEBUG), where a
  * violation stops the process naming the condition and its place; nothing in release builds. */
-/* Debug builds: mutex m is held (pthread mutexes do not say by whom: this catches a caller that
- * holds none; a trylock that succeeds aborts at once, so it never needs undoing). */
-#define TALLY_ASSERT_HELD(m) TALLY_ASSERT(pthread_mutex_trylock(m) == EBUSY)
 #if defined(TALLY_DEBUG)
 #  define TALLY_ASSERT(cond) \
     ((cond) ? (void)0 : _tally_fatal("internal assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__))
 #else
 #  define TALLY_ASSERT(cond) ((void)0)
 #endif
+/* Debug builds: mutex m is held (pthread mutexes do not say by whom: this catches a caller that
+ * holds none; a trylock that succeeds aborts at once, so it never needs undoing). */
+#define TALLY_ASSERT_HELD(m) TALLY_ASSERT(pthread_mutex_trylock(m) == EBUSY)
 
-/* Grow an array of pointers (doubling, `first` entries the first time); out of memory is fatal,
- * naming `what`.  Returns the array; *cap gets its new capacity. */
-static inline void *_tally_grow_ptrs(void *v, size_t *cap, size_t first, const char *what)
+/* Grow an array of pointers (doubling, `first` entries the first time).  Returns the array and
+ * sets *cap to its new capacity, or returns NULL (v and *cap unchanged) when out of memory. */
+static inline void *_tally_grow_ptrs_try(void *v, size_t *cap, size_t first)
 {
     size_t n = *cap ? *cap * 2 : first;
     void *p = mi_realloc(v, n * sizeof(void *));
+    if (p)
+        *cap = n;
+    return p;
+}
+/* As above, where out of memory is fatal, naming `what`. */
+static inline void *_tally_grow_ptrs(void *v, size_t *cap, size_t first, const char *what)
+{
+    void *p = _tally_grow_ptrs_try(v, cap, first);
     if (!p)
-        _tally_fatal("out of memory growing %s (%zu entries)", what, n);
-    *cap = n;
+        _tally_fatal("out of memory growing %s (%zu entries)", what, *cap ? *cap * 2 : first);
     return p;
 }
 TALLY_HIDDEN void _tally_options_resolve(const tally_options *in, tally_options *out);
@@ -306,16 +313,17 @@ TALLY_HIDDEN bool _tally_debug_enabled(void);
 TALLY_HIDDEN void _tally_object_free(tally_object *o);
 /* The allocator side of _tally_object_free (QSBR-delayed where lock-free readers may look). */
 TALLY_HIDDEN void _tally_object_release_memory(tally_object *o);
-/* runtime/quarantine.c: debug mode keeps destroyed objects poisoned for a while; true when it
- * took o.  drain: at tally_fini, check and free every object it holds. */
-TALLY_HIDDEN bool _tally_quarantine_put(tally_object *o);
+/* runtime/quarantine.c: debug mode keeps destroyed objects poisoned for a while (the caller
+ * checks _tally_debug_objects_on).  drain: at tally_fini, check and free every object it holds. */
+TALLY_HIDDEN void _tally_quarantine_put(tally_object *o);
 TALLY_HIDDEN void _tally_quarantine_drain(void);
 /* runtime/debug_registry.c: debug mode's set of live objects (what traverse may visit). */
 TALLY_HIDDEN void _tally_registry_enable(bool on);
-/* Set once by tally_init (debug checks on), read relaxed: the only cost on the allocation and
- * free paths when debug mode is off is this load and a predictable branch. */
+/* Debug mode's object checks (the registry, the quarantine): set once by tally_init when debug
+ * checks are on, cleared by tally_fini, read relaxed.  The only cost on the allocation and free
+ * paths when debug mode is off is this load and a predictable branch. */
 TALLY_HIDDEN extern int _tally_debug_objects;
-static inline bool _tally_registry_active(void)
+static inline bool _tally_debug_objects_on(void)
 {
     return tally_atomic_load_relaxed(&_tally_debug_objects) != 0;
 }

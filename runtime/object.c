@@ -55,7 +55,7 @@ tally_object *tally_new(const tally_type *t)
     }
     _tally_rc_object_init(o, ts);
     tally_atomic_store_relaxed(&ts->allocated, ts->allocated + 1);
-    if (tally_unlikely(_tally_registry_active()))
+    if (tally_unlikely(_tally_debug_objects_on()))
         _tally_registry_add(o);
     return o;
 }
@@ -86,10 +86,10 @@ void _tally_object_free(tally_object *o)
 {
     if (o->ob_flags & TALLY_OBF_STATIC)
         return;
-    if (tally_unlikely(_tally_registry_active())) {   /* debug mode */
+    if (tally_unlikely(_tally_debug_objects_on())) {   /* debug mode */
         _tally_registry_remove(o);
-        if (_tally_quarantine_put(o))
-            return;
+        _tally_quarantine_put(o);
+        return;
     }
     _tally_object_release_memory(o);
 }
@@ -168,12 +168,10 @@ static void dealloc_one(tally_thread_state *ts, tally_object *o, bool was_tracke
 static bool trash_push(tally_thread_state *ts, tally_object *o)
 {
     if (ts->trash_len == ts->trash_cap) {
-        size_t cap = ts->trash_cap ? ts->trash_cap * 2 : 256;
-        tally_object **n = mi_realloc(ts->trash, cap * sizeof *n);
+        tally_object **n = _tally_grow_ptrs_try(ts->trash, &ts->trash_cap, 256);
         if (!n)
             return false;
         ts->trash = n;
-        ts->trash_cap = cap;
     }
     ts->trash[ts->trash_len++] = o;
     return true;

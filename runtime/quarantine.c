@@ -68,10 +68,8 @@ static void check_and_free(tally_object *o, bool at_fini)
         _tally_object_release_memory(o);
 }
 
-bool _tally_quarantine_put(tally_object *o)
+void _tally_quarantine_put(tally_object *o)
 {
-    if (!_tally_debug_enabled())
-        return false;
     poison(o);
     pthread_mutex_lock(&q.mu);
     tally_object *old = q.ring[q.next];
@@ -80,7 +78,6 @@ bool _tally_quarantine_put(tally_object *o)
     pthread_mutex_unlock(&q.mu);
     if (old)
         check_and_free(old, false);
-    return true;
 }
 
 void _tally_quarantine_drain(void)
