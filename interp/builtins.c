@@ -18,7 +18,7 @@
 #include <string.h>
 
 tally_object *py_stdout, *py_stderr;
-static tally_object *list_methods, *dict_methods, *str_methods, *set_methods;
+static tally_object *list_methods, *dict_methods, *str_methods, *set_methods, *gen_methods;
 static tally_object *bi_set_obj;
 static tally_object *bi_int_obj, *bi_float_obj, *bi_str_obj, *bi_list_obj, *bi_tuple_obj, *bi_dict_obj,
     *bi_bool_obj, *bi_range_obj, *none_type_obj;
@@ -727,13 +727,14 @@ static tally_object *bi_iter(tally_object *self, tally_object *const *args, size
 static tally_object *bi_next(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     if (check_kw("next", kwnames, NULL) < 0 || nargs_check("next", nargs, 1, 2) < 0) return NULL;
-    if (TYPE(args[0]) != &py_iter_type && TYPE(args[0]) != &py_instance_type) {
+    if (TYPE(args[0]) != &py_iter_type && TYPE(args[0]) != &py_instance_type && TYPE(args[0]) != &py_gen_type) {
         py_err_format(exc_TypeError, "'%s' object is not an iterator", py_type_name(args[0]));
         return NULL;
     }
     tally_object *v = py_iternext(args[0]);
     if (v || py_err_occurred()) return v;
     if (nargs > 1) return tally_newref(args[1]);
+    if (TYPE(args[0]) == &py_gen_type) return py_gen_stop_iteration(args[0]);
     tally_object *empty = py_tuple_pack(0, NULL);
     if (!empty) return NULL;
     tally_object *e = py_exc_new(exc_StopIteration, empty);
@@ -1732,7 +1733,7 @@ METHOD(set_issubset)
 tally_object *builtin_method_lookup(tally_object *o, tally_object *name)
 {
     tally_object *table = IS_LIST(o) ? list_methods : IS_DICT(o) ? dict_methods : IS_STR(o) ? str_methods
-                        : IS_SET(o) ? set_methods : NULL;
+                        : IS_SET(o) ? set_methods : TYPE(o) == &py_gen_type ? gen_methods : NULL;
     if (!table) return NULL;
     bool err = false;
     tally_object *m = py_dict_lookup(table, name, &err);
@@ -1830,7 +1831,8 @@ int builtins_init(tally_object *b, int argc, char **argv)
     dict_methods = py_dict_new();
     str_methods = py_dict_new();
     set_methods = py_dict_new();
-    if (!list_methods || !dict_methods || !str_methods || !set_methods) return -1;
+    gen_methods = py_dict_new();
+    if (!list_methods || !dict_methods || !str_methods || !set_methods || !gen_methods) return -1;
     struct { tally_object *d; const char *name; py_cfunc fn; } methods[] = {
         { list_methods, "append", list_append }, { list_methods, "pop", list_pop },
         { list_methods, "insert", list_insert }, { list_methods, "remove", list_remove },
@@ -1853,13 +1855,16 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { set_methods, "clear", set_clear }, { set_methods, "copy", set_copy }, { set_methods, "update", set_update },
         { set_methods, "union", set_union }, { set_methods, "intersection", set_intersection },
         { set_methods, "difference", set_difference }, { set_methods, "issubset", set_issubset },
+        { gen_methods, "send", py_gen_send }, { gen_methods, "close", py_gen_close },
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (add_fn(methods[i].d, methods[i].name, methods[i].fn, true, NULL) < 0) return -1;
     /* the method tables live as long as the builtins dict */
     if (py_dict_setstr(b, "$list_methods", list_methods) < 0 || py_dict_setstr(b, "$dict_methods", dict_methods) < 0 ||
-        py_dict_setstr(b, "$str_methods", str_methods) < 0 || py_dict_setstr(b, "$set_methods", set_methods) < 0)
+        py_dict_setstr(b, "$str_methods", str_methods) < 0 || py_dict_setstr(b, "$set_methods", set_methods) < 0 ||
+        py_dict_setstr(b, "$gen_methods", gen_methods) < 0)
         return -1;
+    tally_decref(gen_methods);
     tally_decref(set_methods);
     tally_decref(list_methods);
     tally_decref(dict_methods);

@@ -42,6 +42,8 @@ typedef struct cunit {
     int nkwonly, pflags;
     bool is_module;
     bool is_class;
+    bool is_generator;      /* a yield was compiled in it */
+    int in_comp;            /* inside an inlined list/set/dict comprehension */
     int line;
     ctx ctxs[64]; int nctx;
     const char *name;
@@ -363,6 +365,11 @@ static void walk_uses(compiler *C, node *e, char ***out, int *nout, bool nested_
         for (int i = 0; i < e->list4.n; i++) walk_uses(C, e->list4.v[i], out, nout, nested_only);
         scope_free(C, e, out, nout);
         return;
+    case N_GENEXP:
+        /* its first iterable is evaluated here; the rest is its own scope */
+        walk_uses(C, e->list.v[0]->b, out, nout, nested_only);
+        scope_free(C, e, out, nout);
+        return;
     default:
         break;
     }
@@ -374,6 +381,18 @@ static void walk_uses(compiler *C, node *e, char ***out, int *nout, bool nested_
         for (int i = 0; i < ls[k]->n; i++) walk_uses(C, ls[k]->v[i], out, nout, nested_only);
 }
 
+/* what a generator expression's own scope uses: everything but its first iterable */
+static void genexp_uses(compiler *C, node *g, char ***out, int *nout, bool nested_only)
+{
+    walk_uses(C, g->a, out, nout, nested_only);
+    for (int i = 0; i < g->list.n; i++) {
+        node *cl = g->list.v[i];
+        walk_uses(C, cl->a, out, nout, nested_only);
+        if (i > 0) walk_uses(C, cl->b, out, nout, nested_only);
+        for (int k = 0; k < cl->list.n; k++) walk_uses(C, cl->list.v[k], out, nout, nested_only);
+    }
+}
+
 /* a scratch unit holding what n binds (parameters, locals, globals, nonlocals) */
 static cunit *scratch_scope(compiler *C, node *n)
 {
@@ -383,6 +402,10 @@ static cunit *scratch_scope(compiler *C, node *n)
     C->cu = u;
     if (n->kind == N_DEF || n->kind == N_LAMBDA)
         for (int i = 0; i < n->nnames; i++) add_local(C, n->names[i]);
+    if (n->kind == N_GENEXP) {
+        add_local(C, ".0");
+        for (int i = 0; i < n->list.n; i++) bind_target(C, n->list.v[i]->a);
+    }
     nodelist *body = n->kind == N_DEF ? &n->list2 : n->kind == N_CLASS ? &n->list : NULL;
     if (body) {
         collect_globals(C, body);
@@ -400,6 +423,7 @@ static void scope_free(compiler *C, node *n, char ***out, int *nout)
     cunit *saved = C->cu;
     C->cu = u;   /* so that a longjmp frees u through the unit chain */
     if (n->kind == N_LAMBDA) walk_uses(C, n->a, &uses, &nuses, false);
+    if (n->kind == N_GENEXP) genexp_uses(C, n, &uses, &nuses, false);
     nodelist *body = n->kind == N_DEF ? &n->list2 : n->kind == N_CLASS ? &n->list : NULL;
     if (body)
         for (int i = 0; i < body->n; i++) walk_uses(C, body->v[i], &uses, &nuses, false);
@@ -450,6 +474,7 @@ static void setup_closure(compiler *C, node *n)
     int ni = 0;
     nodelist *body = n->kind == N_DEF ? &n->list2 : NULL;
     if (n->kind == N_LAMBDA) walk_uses(C, n->a, &inner, &ni, true);
+    if (n->kind == N_GENEXP) genexp_uses(C, n, &inner, &ni, true);
     if (body)
         for (int i = 0; i < body->n; i++) walk_uses(C, body->v[i], &inner, &ni, true);
     for (int i = 0; i < ni; i++)
@@ -466,6 +491,8 @@ static void compile_body(compiler *C, nodelist *body);
 static tally_object *finish_unit(compiler *C);
 static void compile_class(compiler *C, node *s);
 static void compile_function(compiler *C, node *s);
+static cunit *open_unit(compiler *C, const char *name, node *at);
+static int close_unit(compiler *C, int line);
 
 static int renamed(cunit *u, const char *s)
 {
@@ -693,6 +720,47 @@ static void compile_fstring(compiler *C, node *e)
         emit(C, OP_BUILD_STRING, n);
 }
 
+/* Clause i of a comprehension and what it encloses: FOR_ITER over the iterator on the stack
+ * (the first one is pushed by the caller, or is the argument .0 of a generator expression), the
+ * target, the conditions, then the next clause or the element (appended to the result, which
+ * sits below the i + 1 iterators, or yielded). */
+static void compile_comp_clauses(compiler *C, node *e, int i, bool gen)
+{
+    node *cl = e->list.v[i];
+    if (gen && i == 0) {
+        emit(C, OP_LOAD_FAST, 0);
+    } else if (i > 0) {
+        compile_expr(C, cl->b);
+        emit(C, OP_GET_ITER, 0);
+    }
+    int top = here(C);
+    int exit_ = emit(C, OP_FOR_ITER, 0);
+    compile_store(C, cl->a);
+    int skips[64];
+    if (cl->list.n > 64)
+        cfail(C, cl->line, cl->col, "too many conditions in one comprehension clause");
+    for (int k = 0; k < cl->list.n; k++)
+        compile_jump_if(C, cl->list.v[k], false, &skips[k]);
+    if (i + 1 < e->list.n) {
+        compile_comp_clauses(C, e, i + 1, gen);
+    } else if (gen) {
+        compile_expr(C, e->a);
+        emit(C, OP_YIELD_VALUE, 0);
+        emit(C, OP_POP_TOP, 0);
+    } else if (e->kind == N_DICTCOMP) {
+        compile_expr(C, e->a);
+        compile_expr(C, e->b);
+        emit(C, OP_DICT_SET, i + 2);
+    } else {
+        compile_expr(C, e->a);
+        emit(C, e->kind == N_SETCOMP ? OP_SET_ADD : OP_LIST_APPEND, i + 2);
+    }
+    for (int k = 0; k < cl->list.n; k++)
+        patch(C, skips[k], here(C));
+    emit(C, OP_JUMP_BACK, top);
+    patch(C, exit_, here(C));
+}
+
 static void compile_expr(compiler *C, node *e)
 {
     cunit *u = C->cu;
@@ -843,17 +911,18 @@ static void compile_expr(compiler *C, node *e)
         u->line = e->line;
         emit(C, OP_BUILD_DICT, e->list.n);
         break;
-    case N_LISTCOMP: {
-        /* inline: a hidden list; the loop target is a hidden slot per name would be exact
-         * Python 3 scoping; here names bound by the target are ordinary locals (leak) */
-        emit(C, OP_BUILD_LIST, 0);
-        compile_expr(C, e->c);   /* the first iterable: in the enclosing scope */
+    case N_LISTCOMP: case N_SETCOMP: case N_DICTCOMP: {
+        /* inlined (as CPython 3.12 does): the result, then one iterator per clause, on the
+         * stack; the first iterable is evaluated in the enclosing scope, and the loop variables
+         * live in hidden slots, so Python 3 comprehensions do not leak them */
+        emit(C, e->kind == N_LISTCOMP ? OP_BUILD_LIST : e->kind == N_SETCOMP ? OP_BUILD_SET : OP_BUILD_DICT, 0);
+        compile_expr(C, e->list.v[0]->b);
         emit(C, OP_GET_ITER, 0);
-        /* the loop variables live in hidden slots: Python 3 comprehensions do not leak them */
         int saved_renames = u->nrenames;
         char **tnames = NULL;
         int ntn = 0;
-        walk_uses(C, e->b, &tnames, &ntn, false);
+        for (int i = 0; i < e->list.n; i++)
+            walk_uses(C, e->list.v[i]->a, &tnames, &ntn, false);
         for (int i = 0; i < ntn; i++) {
             if (u->nrenames >= 64) {
                 free(tnames);
@@ -865,22 +934,40 @@ static void compile_expr(compiler *C, node *e)
             u->nrenames++;
         }
         free(tnames);
-        int top = here(C);
-        int exit_ = emit(C, OP_FOR_ITER, 0);
-        compile_store(C, e->b);
-        int skips[64];
-        int ns = 0;
-        for (int i = 0; i < e->list.n && i < 64; i++)
-            compile_jump_if(C, e->list.v[i], false, &skips[ns++]);
-        compile_expr(C, e->a);
-        emit(C, OP_LIST_APPEND, 2);
-        for (int i = 0; i < ns; i++)
-            patch(C, skips[i], here(C));
-        emit(C, OP_JUMP_BACK, top);
-        patch(C, exit_, here(C));
+        u->in_comp++;
+        compile_comp_clauses(C, e, 0, false);
+        u->in_comp--;
         u->nrenames = saved_renames;
         break;
     }
+    case N_GENEXP: {
+        /* a generator function of one argument (.0, the first iterable's iterator), called at once */
+        compile_expr(C, e->list.v[0]->b);
+        emit(C, OP_GET_ITER, 0);
+        cunit *g = open_unit(C, "<genexpr>", e);
+        add_local(C, ".0");
+        g->nargs = 1;
+        g->is_generator = true;
+        for (int i = 0; i < e->list.n; i++) bind_target(C, e->list.v[i]->a);
+        setup_closure(C, e);
+        compile_comp_clauses(C, e, 0, true);
+        int flags = close_unit(C, e->line);
+        emit(C, OP_MAKE_FUNCTION, flags);
+        emit(C, OP_ROT_TWO, 0);
+        emit(C, OP_CALL, 1);
+        break;
+    }
+    case N_YIELD:
+        if (u->is_module || u->is_class)
+            cfail(C, e->line, e->col, "'yield' outside function");
+        if (u->in_comp)
+            cfail(C, e->line, e->col, "'yield' inside %s", e->kind == N_SETCOMP ? "set comprehension" : "list comprehension");
+        u->is_generator = true;
+        if (e->a) compile_expr(C, e->a);
+        else emit(C, OP_LOAD_CONST, add_const(C, tally_newref(py_None)));
+        u->line = e->line;
+        emit(C, OP_YIELD_VALUE, 0);
+        break;
     case N_LAMBDA:
         compile_function(C, e);
         break;
@@ -1483,7 +1570,8 @@ static int stack_effect(uint32_t ins, int *jump_effect, bool *terminates)
     case OP_CHECK_EXC_MATCH: return -1;
     case OP_FORMAT_VALUE: return (arg & 4) ? -1 : 0;
     case OP_IMPORT_NAME: return 1;
-    case OP_LIST_APPEND: return -1;
+    case OP_LIST_APPEND: case OP_SET_ADD: return -1;
+    case OP_YIELD_VALUE: return 0;   /* the value out, the sent value in */
     case OP_ASSERT_FAIL: *terminates = true; return -arg;
     case OP_LOAD_BUILD_CLASS: return -2;
     case OP_MAKE_CELL: return 0;
@@ -1552,6 +1640,7 @@ static tally_object *finish_unit(compiler *C)
     co->nkwonly = u->nkwonly;
     co->pflags = u->pflags;
     co->is_module = u->is_module;
+    co->is_generator = u->is_generator;
     co->firstline = u->firstline;
     co->source = C->source;
     co->ninstrs = u->n;

@@ -17,7 +17,8 @@ tally_object *exc_BaseException, *exc_Exception, *exc_TypeError, *exc_ValueError
     *exc_IndexError, *exc_AttributeError, *exc_ZeroDivisionError, *exc_OverflowError,
     *exc_RecursionError, *exc_NameError, *exc_UnboundLocalError, *exc_RuntimeError, *exc_StopIteration,
     *exc_MemoryError, *exc_SystemExit, *exc_NotImplementedError, *exc_AssertionError, *exc_ImportError,
-    *exc_ArithmeticError, *exc_LookupError, *exc_KeyboardInterrupt, *exc_ModuleNotFoundError;
+    *exc_ArithmeticError, *exc_LookupError, *exc_KeyboardInterrupt, *exc_ModuleNotFoundError,
+    *exc_GeneratorExit;
 
 static tally_object *memory_error_instance;
 
@@ -27,6 +28,7 @@ int errors_init(tally_object *builtins)
         { &exc_BaseException, "BaseException", NULL },
         { &exc_SystemExit, "SystemExit", &exc_BaseException },
         { &exc_KeyboardInterrupt, "KeyboardInterrupt", &exc_BaseException },
+        { &exc_GeneratorExit, "GeneratorExit", &exc_BaseException },
         { &exc_Exception, "Exception", &exc_BaseException },
         { &exc_ArithmeticError, "ArithmeticError", &exc_Exception },
         { &exc_ZeroDivisionError, "ZeroDivisionError", &exc_ArithmeticError },

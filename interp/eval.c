@@ -31,6 +31,8 @@ typedef struct frame {
     tally_object **sp;
     int nblocks;
     bool entry;                /* returning from it returns to C */
+    bool heap;                 /* a generator's frame: malloc'd, outside the LIFO frame stack */
+    tally_object *gen;         /* borrowed: the generator owning a heap frame (told when it ends) */
     struct { uint32_t handler, level; } blocks[MAX_BLOCKS];
     tally_object *localsplus[]; /* nlocals, then the evaluation stack */
 } frame;
@@ -43,6 +45,15 @@ static frame *frame_alloc(py_code *co)
 {
     size_t bytes = sizeof(frame) + sizeof(tally_object *) * (size_t)(co->nlocals + co->stacksize);
     bytes = (bytes + 15) & ~(size_t)15;
+    frame *f;
+    if (co->is_generator) {
+        /* a generator's frame outlives the call that made it: it lives on the heap, and the
+         * generator object owns it (it is freed when the frame ends or the generator dies) */
+        f = malloc(bytes);
+        if (!f) return NULL;
+        f->heap = true;
+        goto init;
+    }
     if (!cur_chunk || cur_chunk->top + bytes > cur_chunk->size) {
         fchunk *c = spare_chunk;
         if (c && c->size >= bytes) {
@@ -57,8 +68,11 @@ static frame *frame_alloc(py_code *co)
         c->prev = cur_chunk;
         cur_chunk = c;
     }
-    frame *f = (frame *)(cur_chunk->data + cur_chunk->top);
+    f = (frame *)(cur_chunk->data + cur_chunk->top);
     cur_chunk->top += bytes;
+    f->heap = false;
+init:
+    f->gen = NULL;
     /* the block stack is written before it is read: only the fixed fields are set */
     f->back = NULL;
     f->func = NULL;
@@ -76,6 +90,11 @@ static frame *frame_alloc(py_code *co)
 
 static void frame_free(frame *f)
 {
+    if (f->heap) {
+        if (f->gen) py_gen_frame_ended(f->gen);
+        free(f);
+        return;
+    }
     fchunk *c = cur_chunk;
     c->top = (size_t)((char *)f - c->data);
     if (c->top == 0 && c->prev) {
@@ -456,12 +475,67 @@ static int list_extend(tally_object *l, tally_object *src)
     return py_err_occurred() ? -1 : 0;
 }
 
+/* ---- generators -------------------------------------------------------------------------------- */
+/* A generator function's call: its frame (bound, not started, on the heap) goes to a new
+ * generator object, which owns it from now on.  NULL with an exception (the frame released). */
+static tally_object *make_generator(frame *f)
+{
+    I->depth--;   /* pushed for the binding; it runs only when resumed */
+    tally_object *g = py_gen_new(f, ((py_function *)f->func)->name, f->co->qualname);
+    if (!g) {
+        frame_clear(f, f->sp);
+        return NULL;
+    }
+    f->gen = g;
+    return g;
+}
+
+int eval_frame_traverse(struct frame *f, tally_visitproc visit, void *arg)
+{
+    int r;
+    if (f->func && (r = visit(f->func, arg))) return r;
+    if ((r = visit((tally_object *)f->co, arg))) return r;
+    if (f->ns && (r = visit(f->ns, arg))) return r;
+    for (tally_object **p = f->localsplus; p < f->sp; p++)   /* locals, then the saved stack */
+        if (*p && (r = visit(*p, arg))) return r;
+    return 0;
+}
+
+void eval_frame_release(struct frame *f)
+{
+    f->gen = NULL;   /* the generator already forgot it */
+    frame_clear(f, f->sp);
+}
+
+bool eval_frame_in_try(struct frame *f)
+{
+    return f->nblocks > 0;
+}
+
+static tally_object *run(frame *f, bool throwing);
+
+tally_object *eval_resume(struct frame *f, tally_object *sent, bool throwing)
+{
+    if (py_c_stack_exhausted() || I->depth >= I->recursion_limit) {
+        if (!py_err_occurred())
+            py_err_set(exc_RecursionError, "maximum recursion depth exceeded");
+        tally_xdecref(sent);
+        return NULL;
+    }
+    if (sent)
+        *f->sp++ = sent;   /* the value of the yield expression it is suspended at */
+    f->back = NULL;
+    f->entry = true;
+    I->depth++;
+    return run(f, throwing);
+}
+
 /* ---- the loop ------------------------------------------------------------------------------- */
 #if defined(__GNUC__) && !defined(PY_NO_COMPUTED_GOTO)
 #  define USE_COMPUTED_GOTO 1
 #endif
 
-static tally_object *run(frame *f)
+static tally_object *run(frame *f, bool throwing)
 {
     py_code *co;
     uint32_t *pc;
@@ -489,6 +563,8 @@ static tally_object *run(frame *f)
 #endif
 
     LOAD_FRAME();
+    if (throwing)
+        goto error;   /* an exception thrown into a suspended generator, at its yield */
 #ifdef USE_COMPUTED_GOTO
     DISPATCH();
 #else
@@ -668,6 +744,12 @@ dispatch_top:
             SAVE_FRAME();
             frame *nf = push_function_frame(callable, args, nargs, kwnames, true);
             if (!nf) goto error;
+            if (PY_UNLIKELY(nf->heap)) {
+                res = make_generator(nf);
+                if (!res) goto error;
+                PUSH(res);
+                DISPATCH();
+            }
             nf->back = f;
             f = nf;
             LOAD_FRAME();
@@ -684,6 +766,12 @@ dispatch_top:
             SAVE_FRAME();
             frame *nf = push_function_frame(fn, base, nargs + 1, kwnames, true);
             if (!nf) goto error;
+            if (PY_UNLIKELY(nf->heap)) {
+                res = make_generator(nf);
+                if (!res) goto error;
+                PUSH(res);
+                DISPATCH();
+            }
             nf->back = f;
             f = nf;
             LOAD_FRAME();
@@ -1445,6 +1533,13 @@ dispatch_top:
             tally_decref(argt);
             tally_xdecref(kw);
             if (!nf) goto error;
+            if (PY_UNLIKELY(nf->heap)) {
+                res = make_generator(nf);
+                if (!res) goto error;
+                TOP() = res;
+                tally_decref(callable);
+                DISPATCH();
+            }
             sp--;
             f->sp = sp;
             tally_decref(callable);   /* the frame holds its own reference */
@@ -1500,6 +1595,21 @@ dispatch_top:
         if (!res) goto error;
         TOP() = res;
         tally_decref(e);
+        DISPATCH();
+    }
+    TARGET(YIELD_VALUE) {
+        /* only in a generator's own frame, which is always an entry frame: suspend it (its
+         * state stays in the frame, which its generator owns) and return the value to C */
+        res = POP();
+        SAVE_FRAME();
+        I->depth--;
+        return res;
+    }
+    TARGET(SET_ADD) {
+        tally_object *v = POP();
+        int r = py_dict_set(sp[-(int)arg], v, py_None);
+        tally_decref(v);
+        if (r < 0) goto error;
         DISPATCH();
     }
     TARGET(SETUP_ANNOTATIONS) {
@@ -1567,8 +1677,10 @@ tally_object *eval_call_function(tally_object *func, tally_object *const *args, 
     frame *f = push_function_frame(func, args, nargs, kwnames, false);
     if (!f)
         return NULL;
+    if (f->heap)
+        return make_generator(f);
     f->entry = true;
-    return run(f);
+    return run(f, false);
 }
 
 tally_object *eval_class_body(tally_object *func, tally_object *ns)
@@ -1580,7 +1692,7 @@ tally_object *eval_class_body(tally_object *func, tally_object *ns)
         return NULL;
     f->ns = tally_newref(ns);
     f->entry = true;
-    return run(f);
+    return run(f, false);
 }
 
 tally_object *eval_code(tally_object *code, tally_object *globals)
@@ -1596,5 +1708,5 @@ tally_object *eval_code(tally_object *code, tally_object *globals)
     f->sp = f->localsplus + co->nlocals;
     f->entry = true;
     I->depth++;
-    return run(f);
+    return run(f, false);
 }

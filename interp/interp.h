@@ -131,6 +131,7 @@ typedef struct {
     tally_object **constv;    /* borrowed views of consts' and names' items */
     tally_object **namev;
     bool is_module;
+    bool is_generator;        /* a call makes a generator around its frame */
     int nkwonly;              /* keyword-only parameters, after the positional ones */
     int pflags;               /* PF_VARARGS / PF_VARKW: slots after them hold *args and **kwargs */
     int nfree;                /* free variables: their slots get the closure's cells at entry */
@@ -200,6 +201,23 @@ tally_object *py_call_dunder(tally_object *obj, const char *name, tally_object *
 tally_object *eval_class_body(tally_object *func, tally_object *ns);
 extern const tally_type py_method_type;
 
+/* generator (obj_gen.c): owns its suspended frame until the frame returns or raises */
+typedef struct {
+    TALLY_OBJECT_HEAD;
+    struct frame *frame;     /* owned; NULL once finished */
+    tally_object *name, *qualname;   /* strong str */
+    tally_object *retval;    /* strong: what `return v` gave, until next() raises StopIteration(v) */
+    bool running, started;
+} py_gen;
+extern const tally_type py_gen_type;
+tally_object *py_gen_new(struct frame *f, tally_object *name, tally_object *qualname);
+void py_gen_frame_ended(tally_object *gen);
+/* next value (new ref); NULL and no exception when exhausted */
+tally_object *py_gen_next(tally_object *gen);
+tally_object *py_gen_send(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames);
+tally_object *py_gen_close(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames);
+tally_object *py_gen_stop_iteration(tally_object *gen);   /* raise StopIteration(retval); NULL */
+
 typedef struct { TALLY_OBJECT_HEAD; tally_object *name; tally_object *dict; } py_module;
 extern const tally_type py_module_type;
 
@@ -212,7 +230,7 @@ extern tally_object *exc_BaseException, *exc_Exception, *exc_TypeError, *exc_Val
     *exc_OverflowError, *exc_RecursionError, *exc_NameError, *exc_UnboundLocalError,
     *exc_RuntimeError, *exc_StopIteration, *exc_MemoryError, *exc_SystemExit,
     *exc_NotImplementedError, *exc_AssertionError, *exc_ImportError, *exc_ArithmeticError,
-    *exc_LookupError, *exc_KeyboardInterrupt, *exc_ModuleNotFoundError;
+    *exc_LookupError, *exc_KeyboardInterrupt, *exc_ModuleNotFoundError, *exc_GeneratorExit;
 int errors_init(tally_object *builtins);
 tally_object *py_err_occurred(void);               /* borrowed current exception or NULL */
 void py_err_set_obj(tally_object *exc);            /* steals: an exception instance */
@@ -327,6 +345,7 @@ typedef enum {
     N_NAME, N_CONST_INT, N_CONST_FLOAT, N_CONST_STR, N_CONST_TRUE, N_CONST_FALSE, N_CONST_NONE,
     N_FSTRING, N_BINOP, N_UNARY, N_BOOLOP, N_COMPARE, N_IFEXP, N_CALL, N_ATTR, N_SUBSCRIPT,
     N_SLICE, N_TUPLE, N_LIST, N_DICT, N_SET, N_LISTCOMP, N_LAMBDA, N_STARRED, N_KEYWORD, N_FIELD,
+    N_SETCOMP, N_DICTCOMP, N_GENEXP, N_COMPFOR, N_YIELD,
     /* statements */
     N_EXPR_STMT, N_ASSIGN, N_AUGASSIGN, N_IF, N_WHILE, N_FOR, N_BREAK, N_CONTINUE, N_PASS,
     N_RETURN, N_DEF, N_GLOBAL, N_NONLOCAL, N_TRY, N_EXCEPT, N_RAISE, N_IMPORT, N_FROMIMPORT,
@@ -396,7 +415,7 @@ tally_object *compile_module(node *mod, const char *filename, const char *source
     X(ASSERT_FAIL) X(SETUP_ANNOTATIONS) X(LOAD_OWNER_CLASS) \
     X(MAKE_CELL) X(LOAD_DEREF) X(STORE_DEREF) X(LOAD_CLOSURE) \
     X(LIST_EXTEND) X(LIST_TO_TUPLE) X(DICT_SET) X(DICT_MERGE) X(CALL_FUNCTION_EX) \
-    X(BEFORE_WITH) X(WITH_EXIT_EXC) X(BUILD_SET)
+    X(BEFORE_WITH) X(WITH_EXIT_EXC) X(BUILD_SET) X(YIELD_VALUE) X(SET_ADD)
 #define PY_OP_ENUM(n) OP_##n,
 enum { PY_OPCODES(PY_OP_ENUM) OP__COUNT };
 #undef PY_OP_ENUM
@@ -413,9 +432,18 @@ typedef struct interp_state {
     tally_object *main_globals;
     char *stack_base;           /* the main thread's C stack, near its top */
     size_t stack_budget;        /* how much of it nested evaluations may use */
+    bool finalizing;            /* shutting down: builtins are gone, finalizers run no code */
 } interp_state;
 extern interp_state *I;
 tally_object *eval_code(tally_object *code, tally_object *globals);
+/* generator frames (eval.c): a suspended frame is resumed with the value its yield evaluates to
+ * (stolen; NULL on the first start) or with the current exception thrown in at the yield;
+ * returns what it yields or returns (the generator learns which through py_gen_frame_ended) */
+struct frame;
+tally_object *eval_resume(struct frame *f, tally_object *sent, bool throwing);
+int eval_frame_traverse(struct frame *f, tally_visitproc visit, void *arg);
+void eval_frame_release(struct frame *f);   /* drop every reference it holds and free it */
+bool eval_frame_in_try(struct frame *f);    /* suspended inside try/with: closing it runs code */
 /* true, with RecursionError set, when the C stack is nearly used up (recursive C paths poll it) */
 bool py_c_stack_exhausted(void);
 /* call a Python function object (runs a nested evaluation loop) */

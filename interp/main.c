@@ -181,6 +181,13 @@ out:
     if (globals) {
         tally_decref(globals);
     }
+    /* collect the program's garbage while the builtins still exist, so finalizers (a suspended
+     * generator's finally blocks) can run code, as at CPython's shutdown; after this none do */
+    if (I->builtins)
+        tally_gc_collect(2);
+    py_err_clear();
+    py_flush_stdout();
+    I->finalizing = true;
     tally_xdecref(I->modules);
     tally_xdecref(I->builtins);
     py_err_clear();

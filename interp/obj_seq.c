@@ -378,7 +378,7 @@ tally_object *py_getiter(tally_object *o)
     const tally_type *t = TYPE(o);
     int kind;
     tally_object *seq = o;
-    if (t == &py_iter_type) return tally_newref(o);
+    if (t == &py_iter_type || t == &py_gen_type) return tally_newref(o);
     if (t == &tally_list_type) kind = ITER_LIST;
     else if (t == &tally_tuple_type) kind = ITER_TUPLE;
     else if (t == &tally_str_type) kind = ITER_STR;
@@ -423,6 +423,8 @@ tally_object *py_getiter(tally_object *o)
 
 tally_object *py_iternext(tally_object *o)
 {
+    if (TYPE(o) == &py_gen_type)
+        return py_gen_next(o);
     if (TYPE(o) != &py_iter_type) {
         bool found;
         tally_object *v = py_call_dunder(o, "__next__", NULL, 0, &found);

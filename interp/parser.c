@@ -8,7 +8,9 @@
  *   N_TRY: list body, list2 handlers (N_EXCEPT: a type or NULL, str as-name, list body),
  *          list3 finally, list4 else
  *   N_FOR: a target, b iterable, list body, list2 else;  N_CLASS: str, a base, list body
- *   N_LISTCOMP: a element, b target, c iterable, list conditions (one 'for' clause)
+ *   N_LISTCOMP, N_SETCOMP, N_GENEXP: a element, list the clauses; N_DICTCOMP: a key, b value, list
+ *          the clauses; a clause is N_COMPFOR: a target, b iterable, list its conditions
+ *   N_YIELD: a the value or NULL
  * Nesting is bounded (PY_MAX_NEST) so hostile input cannot overflow the C stack.
  */
 #include "interp.h"
@@ -209,24 +211,44 @@ static bool starts_expr(parser *P)
     }
 }
 
-static node *parse_comp_tail(parser *P, node *elt, const token *at)
+static void check_target(parser *P, node *t, bool aug);
+
+/* the clauses after a comprehension's element: for ... in ... [if ...]* repeated */
+static node *parse_comp_tail(parser *P, node_kind kind, node *elt, node *value, const token *at)
 {
-    /* one 'for' clause with optional ifs (nested fors are a later step) */
-    node *c = mk(P, N_LISTCOMP, at);
+    node *c = mk(P, kind, at);
     c->a = elt;
-    advance(P);   /* for */
-    c->b = parse_exprlist(P);
-    if (!is_kw(P, "in"))
-        fail_at(P, P->tok.line, P->tok.col, "expected 'in'");
-    advance(P);
-    c->c = parse_or_test(P);
-    while (is_kw(P, "if")) {
+    c->b = value;
+    while (is_kw(P, "for")) {
+        token ft = P->tok;
         advance(P);
-        push(P, &c->list, parse_or_test(P));
+        node *cl = mk(P, N_COMPFOR, &ft);
+        cl->a = parse_exprlist(P);
+        check_target(P, cl->a, false);
+        if (!is_kw(P, "in"))
+            fail_at(P, P->tok.line, P->tok.col, "expected 'in'");
+        advance(P);
+        cl->b = parse_or_test(P);
+        while (is_kw(P, "if")) {
+            advance(P);
+            push(P, &cl->list, parse_or_test(P));
+        }
+        push(P, &c->list, cl);
     }
-    if (is_kw(P, "for"))
-        fail_at(P, P->tok.line, P->tok.col, "nested 'for' clauses in comprehensions are not supported yet");
     return c;
+}
+
+/* yield [testlist] (the 'yield' keyword is the current token) */
+static node *parse_yield(parser *P)
+{
+    token t = P->tok;
+    advance(P);
+    if (is_kw(P, "from"))
+        fail_at(P, P->tok.line, P->tok.col, "'yield from' is not supported yet");
+    node *y = mk(P, N_YIELD, &t);
+    if (starts_expr(P))
+        y->a = parse_testlist(P, true);
+    return y;
 }
 
 static node *parse_atom(parser *P)
@@ -301,9 +323,18 @@ static node *parse_atom(parser *P)
                 leave(P);
                 return mk(P, N_TUPLE, &t);
             }
+            if (is_kw(P, "yield")) {
+                node *y = parse_yield(P);
+                expect_op(P, OPT_RPAR, ")");
+                leave(P);
+                return y;
+            }
             node *first = is_op(P, OPT_STAR) ? NULL : parse_test(P);
             if (first && is_kw(P, "for")) {
-                fail_at(P, P->tok.line, P->tok.col, "generator expressions are not supported yet");
+                node *g = parse_comp_tail(P, N_GENEXP, first, NULL, &t);
+                expect_op(P, OPT_RPAR, ")");
+                leave(P);
+                return g;
             }
             if (first && is_op(P, OPT_RPAR)) {
                 advance(P);
@@ -340,7 +371,7 @@ static node *parse_atom(parser *P)
             if (!is_op(P, OPT_RSQB)) {
                 node *first = parse_test(P);
                 if (is_kw(P, "for")) {
-                    node *c = parse_comp_tail(P, first, &t);
+                    node *c = parse_comp_tail(P, N_LISTCOMP, first, NULL, &t);
                     expect_op(P, OPT_RSQB, "]");
                     leave(P);
                     return c;
@@ -373,8 +404,10 @@ static node *parse_atom(parser *P)
                             break;
                         push(P, &d->list, parse_test(P));
                     }
-                    if (is_kw(P, "for"))
-                        fail_at(P, P->tok.line, P->tok.col, "set comprehensions are not supported yet");
+                    if (d->list.n == 1 && is_kw(P, "for")) {
+                        d = parse_comp_tail(P, N_SETCOMP, k, NULL, &t);
+                        break;
+                    }
                     break;
                 }
                 if (!is_op(P, OPT_COLON))
@@ -382,6 +415,10 @@ static node *parse_atom(parser *P)
                 advance(P);
                 push(P, &d->list, k);
                 push(P, &d->list2, parse_test(P));
+                if (d->list.n == 1 && is_kw(P, "for")) {
+                    d = parse_comp_tail(P, N_DICTCOMP, k, d->list2.v[0], &t);
+                    break;
+                }
                 if (!is_op(P, OPT_COMMA))
                     break;
                 advance(P);
@@ -464,8 +501,18 @@ static node *parse_trailers(parser *P, node *e)
                             fail_at(P, at.line, at.col, "keyword argument repeated: %s", kw->str);
                     push(P, &c->list2, kw);
                 } else {
-                    if (is_kw(P, "for"))
-                        fail_at(P, P->tok.line, P->tok.col, "generator expressions are not supported yet");
+                    if (is_kw(P, "for")) {
+                        /* f(x for x in s): the generator expression is the only argument */
+                        if (c->list.n || c->list2.n)
+                            fail_at(P, arg->line, arg->col, "Generator expression must be parenthesized");
+                        push(P, &c->list, parse_comp_tail(P, N_GENEXP, arg, NULL, &at));
+                        if (is_op(P, OPT_COMMA)) {
+                            advance(P);
+                            if (!is_op(P, OPT_RPAR))
+                                fail_at(P, arg->line, arg->col, "Generator expression must be parenthesized");
+                        }
+                        break;
+                    }
                     if (c->list2.n) {
                         bool unpack_only = true;
                         for (int i = 0; i < c->list2.n; i++)
@@ -938,6 +985,10 @@ static const char *target_desc(node *t)
     case N_IFEXP: return "conditional expression";
     case N_DICT: return "dict literal";
     case N_LISTCOMP: return "list comprehension";
+    case N_SETCOMP: return "set comprehension";
+    case N_DICTCOMP: return "dict comprehension";
+    case N_GENEXP: return "generator expression";
+    case N_YIELD: return "yield expression";
     default: return "expression";
     }
 }
@@ -1085,10 +1136,10 @@ static node *parse_simple(parser *P)
         if (paren) expect_op(P, OPT_RPAR, ")");
         return im;
     }
-    if (tok_is_keyword(&t) && !starts_expr(P))
+    if (tok_is_keyword(&t) && !starts_expr(P) && !is_kw(P, "yield"))
         syntax_error(P);
     /* expression, assignment or augmented assignment */
-    node *e = parse_testlist(P, true);
+    node *e = is_kw(P, "yield") ? parse_yield(P) : parse_testlist(P, true);
     if (P->tok.kind == T_OP && P->tok.op >= OPT_PLUSEQ && P->tok.op <= OPT_ATEQ) {
         static const int aug[] = { BIN_ADD, BIN_SUB, BIN_MUL, BIN_TRUEDIV, BIN_FLOORDIV, BIN_MOD, BIN_POW,
                                    BIN_LSHIFT, BIN_RSHIFT, BIN_AND, BIN_OR, BIN_XOR, BIN_MATMUL };
@@ -1097,7 +1148,7 @@ static node *parse_simple(parser *P)
         a->op = aug[P->tok.op - OPT_PLUSEQ];
         advance(P);
         a->a = e;
-        a->b = parse_testlist(P, false);
+        a->b = is_kw(P, "yield") ? parse_yield(P) : parse_testlist(P, false);
         return a;
     }
     if (is_op(P, OPT_ASSIGN)) {
@@ -1106,7 +1157,7 @@ static node *parse_simple(parser *P)
             check_target(P, e, false);
             push(P, &a->list, e);
             advance(P);
-            e = parse_testlist(P, true);
+            e = is_kw(P, "yield") ? parse_yield(P) : parse_testlist(P, true);
         }
         a->a = e;
         return a;
@@ -1390,7 +1441,7 @@ static node *parse_statement(parser *P)
         parse_block(P, &cur->list, &t, "'with' statement");
         return outer;
     }
-    if (is_kw(P, "async") || is_kw(P, "yield") || is_kw(P, "await"))
+    if (is_kw(P, "async") || is_kw(P, "await"))
         fail_at(P, t.line, t.col, "'%.*s' is not supported yet", (int)t.len, t.start);
     if (is_kw(P, "else") || is_kw(P, "elif") || is_kw(P, "except") || is_kw(P, "finally"))
         syntax_error(P);
