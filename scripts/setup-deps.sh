@@ -3,7 +3,7 @@
 # As root it installs what is missing; otherwise it prints the exact apt-get line and fails.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libfuzzer-14-dev liburcu-dev libmimalloc-dev libgtest-dev
-      libbenchmark-dev libjson-c-dev gnuplot-nox python3 spin)
+      libbenchmark-dev libjson-c-dev gnuplot-nox python3 spin strace)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

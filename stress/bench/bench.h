@@ -109,9 +109,13 @@ double bench_now(void);                       /* monotonic seconds */
 /* Directory of the running executable (no trailing slash). */
 const char *bench_exe_dir(void);
 const char *bench_exe_path(void);
-/* Locate a file by a relative path: the current directory, then each parent of the
- * executable's directory.  Returns a malloc'd path or NULL. */
+/* A data file by its source-tree path ("stress/anchors/cpython_gc.py"): PREFIX/share/tally in
+ * an installed copy, the source tree from a build tree (stress/paths.h).  malloc'd or NULL. */
 char *bench_find_source_file(const char *relpath);
+/* A per-backend program (bench_rc_gil, tally-binary-trees-atomic, ...): PREFIX/libexec/tally or
+ * PREFIX/bin when installed, the build tree otherwise.  malloc'd or NULL; searched (may be
+ * NULL) gets the directories looked in. */
+char *bench_find_program(const char *name, char *searched, size_t len);
 bool bench_file_exists(const char *path);
 int bench_mkdir_p(const char *path);
 /* Machine facts: cpu model, cores, memory, kernel, compiler, tools. */

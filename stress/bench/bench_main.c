@@ -3,7 +3,8 @@
  * Owns: the command line of `tally bench`, the measurement plan and its execution.  Every
  * configuration runs in its own process so that backends never share a heap or a runtime:
  *   - microbenchmarks: bench_rc_<backend> and bench_gc_<backend> (Google Benchmark, JSON),
- *     found next to this executable; each memory row alone in a fresh process;
+ *     found by stress/paths.c (PREFIX/libexec/tally, or beside `tally` in a build tree); each
+ *     memory row alone in a fresh process;
  *   - the CPython anchor: python3 stress/anchors/cpython_gc.py (when python3 and the script
  *     are there);
  *   - the matrix backends x workloads x thread counts x repetitions of
@@ -590,14 +591,9 @@ static void run_gb(const char *path, const char *filter, uint64_t reps, double m
 
 static char *micro_path(const char *kind, const char *backend)
 {
-    char *p = NULL;
-    if (asprintf(&p, "%s/bench_%s_%s", bench_exe_dir(), kind, backend) < 0)
-        return NULL;
-    if (!bench_file_exists(p)) {
-        free(p);
-        return NULL;
-    }
-    return p;
+    char name[64];
+    snprintf(name, sizeof name, "bench_%s_%s", kind, backend);
+    return bench_find_program(name, NULL, 0);
 }
 
 static void run_micro(const bench_opts *o, bj *micro, bj *gc)
@@ -607,7 +603,7 @@ static void run_micro(const bench_opts *o, bj *micro, bj *gc)
         char *rc = micro_path("rc", b);
         bj *m = bj_set(micro, b, bj_obj());
         if (!rc) {
-            bj_set(m, "error", bj_strf("bench_rc_%s not found next to %s", b, bench_exe_path()));
+            bj_set(m, "error", bj_strf("bench_rc_%s not found (beside %s or in its libexec/tally)", b, bench_exe_path()));
             step_done(est_micro_rows + est_memory);
             progress("micro %s: not built", b);
         } else {
@@ -623,7 +619,7 @@ static void run_micro(const bench_opts *o, bj *micro, bj *gc)
         char *gcp = micro_path("gc", b);
         bj *g = bj_set(gc, b, bj_obj());
         if (!gcp) {
-            bj_set(g, "error", bj_strf("bench_gc_%s not found next to %s", b, bench_exe_path()));
+            bj_set(g, "error", bj_strf("bench_gc_%s not found (beside %s or in its libexec/tally)", b, bench_exe_path()));
         } else {
             run_gb(gcp, ".", o->gc_reps, o->micro_min_time, g);
             free(gcp);
@@ -1127,13 +1123,9 @@ static bj *run_programs(const bench_opts *o, size_t reps, int depth)
     for (size_t b = 0; b < o->nbackends; b++) {
         if (strcmp(o->backends[b], "racy") == 0)
             continue;
-        char *p = NULL;
-        if (asprintf(&p, "%s/tally-binary-trees-%s", bench_exe_dir(), o->backends[b]) < 0)
-            p = NULL;
-        if (p && !bench_file_exists(p)) {
-            free(p);
-            p = NULL;
-        }
+        char name[64], searched[1024];
+        snprintf(name, sizeof name, "tally-binary-trees-%s", o->backends[b]);
+        char *p = bench_find_program(name, searched, sizeof searched);
         paths[b] = p;
         for (size_t t = 0; t < BT_NTHREADS; t++) {
             bj *cfg = bj_push(configs, bj_obj());
@@ -1142,8 +1134,7 @@ static bj *run_programs(const bench_opts *o, size_t reps, int depth)
             bj_set(cfg, "failures", bj_num(0));
             bj_set(cfg, "runs", bj_arr());
             if (!p)
-                bj_set(cfg, "error", bj_strf("tally-binary-trees-%s not found next to %s", o->backends[b],
-                                             bench_exe_path()));
+                bj_set(cfg, "error", bj_strf("tally-binary-trees-%s not found (looked in %s)", o->backends[b], searched));
         }
     }
     char *reference = NULL;

@@ -1,8 +1,8 @@
 /* stress/bench/bench_proc.c - child processes and machine facts for `tally bench`.
  *
  * Owns: running one measured program in its own process (stdout and stderr captured, a time
- * limit, its peak RSS from wait4), locating the executable's directory and source files, and
- * describing the machine (CPU model, cores, memory, kernel) and tool versions for the report.
+ * limit, its peak RSS from wait4), and describing the machine (CPU model, cores, memory,
+ * kernel) and tool versions for the report.  Where programs and data files are: stress/paths.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include <tally/version.h>
+
+#include "../paths.h"
 
 volatile sig_atomic_t bench_stop_signal;
 
@@ -182,58 +184,19 @@ void bench_proc_result_free(bench_proc_result *r)
     r->out = r->err = NULL;
 }
 
-static char exe_path[PATH_MAX];
-static char exe_dir[PATH_MAX];
+/* The executable, its programs and its data files: stress/paths.c (installed prefix or build
+ * tree, relative to /proc/self/exe). */
+const char *bench_exe_path(void) { return tally_paths_exe(); }
 
-static void init_exe(void)
-{
-    if (exe_path[0])
-        return;
-    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
-    if (n <= 0) {
-        snprintf(exe_path, sizeof exe_path, "tally");
-        n = 5;
-    }
-    exe_path[n] = 0;
-    snprintf(exe_dir, sizeof exe_dir, "%s", exe_path);
-    char *slash = strrchr(exe_dir, '/');
-    if (slash)
-        *slash = 0;
-    else
-        snprintf(exe_dir, sizeof exe_dir, ".");
-}
-
-const char *bench_exe_path(void)
-{
-    init_exe();
-    return exe_path;
-}
-
-const char *bench_exe_dir(void)
-{
-    init_exe();
-    return exe_dir;
-}
+const char *bench_exe_dir(void) { return tally_paths_exe_dir(); }
 
 bool bench_file_exists(const char *path) { return access(path, F_OK) == 0; }
 
-char *bench_find_source_file(const char *relpath)
+char *bench_find_source_file(const char *relpath) { return tally_paths_data(relpath); }
+
+char *bench_find_program(const char *name, char *searched, size_t len)
 {
-    char buf[PATH_MAX + 256];
-    if (bench_file_exists(relpath))
-        return realpath(relpath, NULL);
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", bench_exe_dir());
-    for (int up = 0; up < 6; up++) {
-        snprintf(buf, sizeof buf, "%s/%s", dir, relpath);
-        if (bench_file_exists(buf))
-            return realpath(buf, NULL);
-        char *slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-            break;
-        *slash = 0;
-    }
-    return NULL;
+    return tally_paths_program(name, searched, len);
 }
 
 int bench_mkdir_p(const char *path)

@@ -56,6 +56,7 @@
 #include <benchmark/benchmark.h>
 #include <tally/tally.h>
 
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -353,6 +354,22 @@ void BM_young_pause(benchmark::State &state, size_t old)
 // ---- CPython side by side ----------------------------------------------------------------------
 std::string anchor_script()
 {
+#ifdef TALLY_PATHS_DATA
+    // Installed (PREFIX/libexec/tally/bench_gc_<backend>): PREFIX/share/tally/anchors, relative
+    // to this executable; never the source tree that built it.
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        std::string dir(exe);
+        dir = dir.substr(0, dir.rfind('/'));
+        struct stat st;
+        std::string data = dir + "/" TALLY_PATHS_DATA;
+        if (stat(data.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+            return data + "/anchors/cpython_gc.py";
+    }
+#endif
+    // Build tree: beside this source file.
     std::string here = __FILE__;   // .../stress/micro/bench_gc.cc
     size_t cut = here.rfind("/micro/");
     if (cut == std::string::npos)
