@@ -305,8 +305,8 @@ static void collect_locals(compiler *C, nodelist *body)
                 add_local(C, s->str);
             break;
         case N_IMPORT:
-            if (!is_declared(C->cu, s->names2[0] ? s->names2[0] : s->str))
-                add_local(C, s->names2[0] ? s->names2[0] : s->str);
+            if (!is_declared(C->cu, s->names[0]))
+                add_local(C, s->names[0]);
             break;
         case N_FROMIMPORT:
             for (int k = 0; k < s->nnames; k++) {
@@ -1434,15 +1434,16 @@ static void compile_stmt(compiler *C, node *s)
             }
         }
         break;
-    case N_IMPORT:
-        emit(C, OP_IMPORT_NAME, add_name(C, s->str));
-        store_name(C, s->names2[0] ? s->names2[0] : s->str);
+    case N_IMPORT: {
+        /* import a.b binds a; import a.b as c binds the module a.b */
+        emit(C, OP_IMPORT_NAME, add_name(C, s->str) | (s->names2[0] ? 1 << 20 : 0));
+        store_name(C, s->names[0]);
         break;
+    }
     case N_FROMIMPORT:
-        emit(C, OP_IMPORT_NAME, add_name(C, s->str));
+        emit(C, OP_IMPORT_NAME, add_name(C, s->str) | (1 << 20));
         for (int i = 0; i < s->nnames; i++) {
-            emit(C, OP_DUP_TOP, 0);
-            emit(C, OP_LOAD_ATTR, add_name(C, s->names[i]));
+            emit(C, OP_IMPORT_FROM, add_name(C, s->names[i]));
             store_name(C, s->names2[i] ? s->names2[i] : s->names[i]);
         }
         emit(C, OP_POP_TOP, 0);
@@ -1569,7 +1570,7 @@ static int stack_effect(uint32_t ins, int *jump_effect, bool *terminates)
     case OP_RERAISE: *terminates = true; return -1;
     case OP_CHECK_EXC_MATCH: return -1;
     case OP_FORMAT_VALUE: return (arg & 4) ? -1 : 0;
-    case OP_IMPORT_NAME: return 1;
+    case OP_IMPORT_NAME: case OP_IMPORT_FROM: return 1;
     case OP_LIST_APPEND: case OP_SET_ADD: return -1;
     case OP_YIELD_VALUE: return 0;   /* the value out, the sent value in */
     case OP_ASSERT_FAIL: *terminates = true; return -arg;

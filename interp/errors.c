@@ -18,7 +18,7 @@ tally_object *exc_BaseException, *exc_Exception, *exc_TypeError, *exc_ValueError
     *exc_RecursionError, *exc_NameError, *exc_UnboundLocalError, *exc_RuntimeError, *exc_StopIteration,
     *exc_MemoryError, *exc_SystemExit, *exc_NotImplementedError, *exc_AssertionError, *exc_ImportError,
     *exc_ArithmeticError, *exc_LookupError, *exc_KeyboardInterrupt, *exc_ModuleNotFoundError,
-    *exc_GeneratorExit;
+    *exc_GeneratorExit, *exc_SyntaxError;
 
 static tally_object *memory_error_instance;
 
@@ -49,6 +49,7 @@ int errors_init(tally_object *builtins)
         { &exc_AssertionError, "AssertionError", &exc_Exception },
         { &exc_ImportError, "ImportError", &exc_Exception },
         { &exc_ModuleNotFoundError, "ModuleNotFoundError", &exc_ImportError },
+        { &exc_SyntaxError, "SyntaxError", &exc_Exception },
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         tally_object *c = py_class_new(table[i].name, table[i].base ? *table[i].base : NULL, true);

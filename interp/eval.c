@@ -1276,15 +1276,18 @@ dispatch_top:
         DISPATCH();
     }
     TARGET(IMPORT_NAME) {
-        bool err = false;
-        tally_object *m = py_dict_lookup(I->modules, co->namev[arg], &err);
-        if (!m) {
-            if (!err)
-                py_err_format(exc_ModuleNotFoundError, "No module named '%s'", tally_str_value(co->namev[arg]));
-            goto error;
-        }
-        tally_incref(m);
+        /* argument: the name's index, bit 20 set to get the dotted name's last module */
+        SAVE_FRAME();
+        tally_object *m = py_import(co->namev[arg & 0xFFFFF], (arg >> 20) & 1);
+        if (!m) goto error;
         PUSH(m);
+        DISPATCH();
+    }
+    TARGET(IMPORT_FROM) {
+        SAVE_FRAME();
+        tally_object *v = py_import_from(TOP(), co->namev[arg]);
+        if (!v) goto error;
+        PUSH(v);
         DISPATCH();
     }
     TARGET(LIST_APPEND) {

@@ -230,7 +230,8 @@ extern tally_object *exc_BaseException, *exc_Exception, *exc_TypeError, *exc_Val
     *exc_OverflowError, *exc_RecursionError, *exc_NameError, *exc_UnboundLocalError,
     *exc_RuntimeError, *exc_StopIteration, *exc_MemoryError, *exc_SystemExit,
     *exc_NotImplementedError, *exc_AssertionError, *exc_ImportError, *exc_ArithmeticError,
-    *exc_LookupError, *exc_KeyboardInterrupt, *exc_ModuleNotFoundError, *exc_GeneratorExit;
+    *exc_LookupError, *exc_KeyboardInterrupt, *exc_ModuleNotFoundError, *exc_GeneratorExit,
+    *exc_SyntaxError;
 int errors_init(tally_object *builtins);
 tally_object *py_err_occurred(void);               /* borrowed current exception or NULL */
 void py_err_set_obj(tally_object *exc);            /* steals: an exception instance */
@@ -415,7 +416,7 @@ tally_object *compile_module(node *mod, const char *filename, const char *source
     X(ASSERT_FAIL) X(SETUP_ANNOTATIONS) X(LOAD_OWNER_CLASS) \
     X(MAKE_CELL) X(LOAD_DEREF) X(STORE_DEREF) X(LOAD_CLOSURE) \
     X(LIST_EXTEND) X(LIST_TO_TUPLE) X(DICT_SET) X(DICT_MERGE) X(CALL_FUNCTION_EX) \
-    X(BEFORE_WITH) X(WITH_EXIT_EXC) X(BUILD_SET) X(YIELD_VALUE) X(SET_ADD)
+    X(BEFORE_WITH) X(WITH_EXIT_EXC) X(BUILD_SET) X(YIELD_VALUE) X(SET_ADD) X(IMPORT_FROM)
 #define PY_OP_ENUM(n) OP_##n,
 enum { PY_OPCODES(PY_OP_ENUM) OP__COUNT };
 #undef PY_OP_ENUM
@@ -432,6 +433,7 @@ typedef struct interp_state {
     tally_object *main_globals;
     char *stack_base;           /* the main thread's C stack, near its top */
     size_t stack_budget;        /* how much of it nested evaluations may use */
+    char *script_dir;           /* the main script's directory (absolute): imports look there first */
     bool finalizing;            /* shutting down: builtins are gone, finalizers run no code */
 } interp_state;
 extern interp_state *I;
@@ -454,6 +456,21 @@ tally_object *eval_call_function(tally_object *func, tally_object *const *args, 
 int builtins_init(tally_object *builtins, int argc, char **argv);
 extern tally_object *py_stdout, *py_stderr;
 void py_flush_stdout(void);
+
+/* ---- modules (modules.c, mod_*.c) ---------------------------------------------------------- */
+int modules_init(tally_object *builtins);
+void modules_fini(void);   /* after tally_fini: the imported sources */
+tally_object *py_import(tally_object *name, bool leaf);   /* new ref or NULL */
+tally_object *py_import_from(tally_object *module, tally_object *name);
+int py_add_fn(tally_object *dict, const char *name, py_cfunc fn);
+int py_add_value(tally_object *dict, const char *name, tally_object *v);   /* steals v; NULL: -1 */
+int py_arg_count(const char *fname, size_t nargs, tally_object *kwnames, size_t lo, size_t hi);
+int py_arg_double(tally_object *o, double *out);
+int py_arg_int(tally_object *o, int64_t *out);
+int mod_math_init(tally_object *dict);
+int mod_time_init(tally_object *dict);
+int mod_random_init(tally_object *dict);
+int mod_gc_init(tally_object *dict);
 
 /* CPython's limit on nested brackets in the parser and repr recursion */
 #define PY_MAX_NEST 200

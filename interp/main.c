@@ -107,7 +107,8 @@ int main(int argc, char **argv)
     int status = 0;
     tally_object *code = NULL, *globals = NULL;
     if (objects_init() < 0 || !(I->builtins = py_dict_new()) || !(I->modules = py_dict_new()) ||
-        errors_init(I->builtins) < 0 || builtins_init(I->builtins, argc - 1, argv + 1) < 0) {
+        errors_init(I->builtins) < 0 || builtins_init(I->builtins, argc - 1, argv + 1) < 0 ||
+        modules_init(I->builtins) < 0) {
         fprintf(stderr, "%s: out of memory while starting\n", argv[0]);
         status = 1;
         goto out;
@@ -139,6 +140,14 @@ int main(int argc, char **argv)
                 snprintf(abspath, n, "%s/%s", cwd, p);
             }
         }
+    }
+    /* imports search the script's directory first */
+    I->script_dir = strdup(abspath ? abspath : path);
+    if (I->script_dir) {
+        char *slash = strrchr(I->script_dir, '/');
+        if (slash && slash != I->script_dir) *slash = 0;
+        else if (slash) slash[1] = 0;
+        else strcpy(I->script_dir, ".");
     }
     code = compile_module(pr.module, abspath ? abspath : path, src, pr.arena, errmsg, sizeof errmsg, &errline, &errcol);
     arena_free(pr.arena);
@@ -193,6 +202,8 @@ out:
     py_err_clear();
     tally_flush();
     tally_fini();
+    modules_fini();
+    free(I->script_dir);
     free(src);
     fflush(stdout);
     return status;

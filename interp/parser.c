@@ -1014,6 +1014,23 @@ static void check_target(parser *P, node *t, bool aug)
     }
 }
 
+/* a module name: NAME ('.' NAME)* */
+static char *parse_dotted(parser *P)
+{
+    char *n = expect_name(P);
+    while (is_op(P, OPT_DOT)) {
+        advance(P);
+        char *part = expect_name(P);
+        size_t a = strlen(n), b = strlen(part);
+        char *j = alloc(P, a + b + 2);
+        memcpy(j, n, a);
+        j[a] = '.';
+        memcpy(j + a + 1, part, b + 1);
+        n = j;
+    }
+    return n;
+}
+
 static node *parse_simple(parser *P)
 {
     token t = P->tok;
@@ -1085,14 +1102,18 @@ static node *parse_simple(parser *P)
     if (is_kw(P, "import")) {
         advance(P);
         node *im = mk(P, N_IMPORT, &t);
-        im->str = expect_name(P);
-        while (is_op(P, OPT_DOT)) {
-            fail_at(P, P->tok.line, P->tok.col, "packages are not supported yet");
-        }
+        im->str = parse_dotted(P);
         im->names2 = alloc(P, sizeof(char *));
+        im->names = alloc(P, sizeof(char *));
+        im->nnames = 1;
         if (is_kw(P, "as")) {
             advance(P);
             im->names2[0] = expect_name(P);
+            im->names[0] = im->names2[0];
+        } else {
+            /* import a.b binds a */
+            const char *dot = strchr(im->str, '.');
+            im->names[0] = dot ? dupn(P, im->str, (size_t)(dot - im->str)) : im->str;
         }
         if (is_op(P, OPT_COMMA))
             fail_at(P, P->tok.line, P->tok.col, "one module per import statement for now");
@@ -1101,7 +1122,9 @@ static node *parse_simple(parser *P)
     if (is_kw(P, "from")) {
         advance(P);
         node *im = mk(P, N_FROMIMPORT, &t);
-        im->str = expect_name(P);
+        if (is_op(P, OPT_DOT))
+            fail_at(P, P->tok.line, P->tok.col, "relative imports are not supported yet");
+        im->str = parse_dotted(P);
         if (!is_kw(P, "import"))
             fail_at(P, P->tok.line, P->tok.col, "invalid syntax");
         advance(P);

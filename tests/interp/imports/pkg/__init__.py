@@ -1,0 +1,2 @@
+print("pkg init")
+VERSION = "1.0"

@@ -1,0 +1,1 @@
+print("pkg.sub init", __name__)
