@@ -1893,6 +1893,8 @@ int builtins_init(tally_object *b, int argc, char **argv)
     r |= py_dict_setstr(sd, "stdout", py_stdout);
     r |= py_dict_setstr(sd, "stderr", py_stderr);
     r |= py_dict_setstr(sd, "modules", I->modules);
+    r |= py_add_value(sd, "maxsize", tally_int_new(INT64_MAX));
+    r |= py_add_value(sd, "platform", tally_str_new("linux"));
     r |= add_fn(sd, "exit", sys_exit, false, NULL);
     r |= add_fn(sd, "setrecursionlimit", sys_setrecursionlimit, false, NULL);
     r |= add_fn(sd, "getrecursionlimit", sys_getrecursionlimit, false, NULL);

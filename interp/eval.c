@@ -5,8 +5,9 @@
  * dispatch (computed goto under GCC/Clang, a switch otherwise: -DPY_NO_COMPUTED_GOTO), the
  * fast paths for small-int and float arithmetic, list/range iteration and cached global
  * lookups, exception unwinding through the frame's block stack, traceback entries, the
- * recursion limit, and the safepoint polls (tally_safepoint() at every backward jump and every
- * Python call: CPython's eval breaker).
+ * recursion limit, generator frames (on the heap, owned by their generator, resumed by a
+ * nested loop and suspended by YIELD_VALUE: obj_gen.c), and the safepoint polls
+ * (tally_safepoint() at every backward jump and every Python call: CPython's eval breaker).
  *
  * Reference traffic mirrors CPython 3.11: a stack slot owns a strong reference (LOAD_FAST and
  * LOAD_CONST incref, POP_TOP and every consumer decref), a local owns one (STORE_FAST drops the

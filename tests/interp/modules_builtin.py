@@ -91,6 +91,7 @@ c = None
 print("before collect")
 gc.collect()
 print("after collect")
+print(sys.maxsize, sys.platform, sys.maxsize == 9223372036854775807)
 print(sys.modules["math"] is math, __import__("random") is random)
 import math as m2
 print(m2 is math)
