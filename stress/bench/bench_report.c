@@ -5,7 +5,9 @@
  * backend and thread count, pause percentiles, memory, GIL switching, race detection, the
  * collector against CPython, whole programs: binary-trees per backend with 1 and 2 threads
  * against CPython) and gnuplot plots in PNG and SVG (throughput vs threads per
- * workload, pause CDFs per backend, memory per object).  The gnuplot script and its data files
+ * workload, each role apart for the two-role workloads (role_figures), pause CDFs per backend,
+ * memory per object).  Every throughput table says what one operation is
+ * (stress_workload_operation, stress/harness/options.c).  The gnuplot script and its data files
  * stay in the output directory so the plots can be redrawn.
  *
  * The stress figures are read by name from the flattened `tally stress --json` output:
@@ -16,6 +18,7 @@
 #define _GNU_SOURCE
 #endif
 #include "bench.h"
+#include "../harness/options.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -212,6 +215,19 @@ static void plot_both(plotter *p, const char *name, const char *body)
     p->nplots++;
 }
 
+/* Workloads whose threads have two roles, reported apart: the figure of each role (a rate of
+ * all its threads together) and how many threads had it. */
+typedef struct {
+    const char *workload, *role, *legend, *count_key, *rate_key, *op;
+} role_figure;
+static const role_figure role_figures[] = {
+    {"readmostly", "reader", "reads/s, all readers", "readmostly_readers", "readmostly_reads_per_s",
+     "reads per second, all readers"},
+    {"readmostly", "writer", "writes/s, the writer", "readmostly_writers", "readmostly_writes_per_s",
+     "writes per second, the writer"},
+};
+#define NROLE_FIGURES (sizeof role_figures / sizeof role_figures[0])
+
 static void plot_throughput(plotter *p, const bj *cfgs, const char **workloads, size_t nw, const char **backends,
                             size_t nb, bj *plots)
 {
@@ -256,6 +272,68 @@ static void plot_throughput(plotter *p, const bj *cfgs, const char **workloads, 
         }
         fclose(d);
         if (!blocks)
+            continue;
+        plot_both(p, name, cmd);
+        bj_push(plots, bj_strf("%s", name));
+    }
+}
+
+/* The roles of a two-role workload apart (role_figures): each role's rate vs the thread count,
+ * one colour per backend, the first role solid and the second dashed, a log y axis (reads
+ * outnumber writes by 10-100x). */
+static void plot_roles(plotter *p, const bj *cfgs, const char **workloads, size_t nw, const char **backends,
+                       size_t nb, bj *plots)
+{
+    for (size_t w = 0; w < nw; w++) {
+        bool any = false;
+        for (size_t r = 0; r < NROLE_FIGURES; r++)
+            any |= strcmp(role_figures[r].workload, workloads[w]) == 0;
+        if (!any)
+            continue;
+        char dat[4096], name[256];
+        snprintf(name, sizeof name, "roles_%s", workloads[w]);
+        snprintf(dat, sizeof dat, "%s/%s.dat", p->dir, name);
+        FILE *d = fopen(dat, "w");
+        if (!d)
+            continue;
+        int threads[64];
+        size_t nt = distinct_threads(cfgs, threads, 64);
+        char cmd[8192];
+        size_t pos = (size_t)snprintf(cmd, sizeof cmd,
+                                      "reset\nset title '%s: each role apart (median, bars min-max)'\n"
+                                      "set xlabel 'threads (1 writer, the others readers)'\n"
+                                      "set ylabel 'operations per second of the role'\nset key outside right\n"
+                                      "set grid\nset logscale x 2\nset logscale y\nset offsets graph 0.03, graph 0.03, 0, 0\nplot",
+                                      workloads[w]);
+        int blocks = 0, idx = 0;
+        for (size_t b = 0; b < nb; b++)
+            for (size_t r = 0; r < NROLE_FIGURES; r++) {
+                const role_figure *rf = &role_figures[r];
+                if (strcmp(rf->workload, workloads[w]) != 0)
+                    continue;
+                fprintf(d, "# %s %s\n", backends[b], rf->role);
+                int rows = 0;
+                for (size_t t = 0; t < nt; t++) {
+                    const bj *c = find_cfg(cfgs, backends[b], workloads[w], threads[t]);
+                    const char *const rk[] = {rf->rate_key, NULL};
+                    const bj *s = c ? find_metric(bj_get(c, "summary"), rk, NULL) : NULL;
+                    if (!s || !(med(s) > 0))
+                        continue;
+                    fprintf(d, "%d %.6g %.6g %.6g\n", threads[t], med(s), bj_getnum(s, "min", NAN),
+                            bj_getnum(s, "max", NAN));
+                    rows++;
+                }
+                fprintf(d, "\n\n");
+                if (rows && pos < sizeof cmd)
+                    pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos,
+                                            "%s '%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2 lc %d%s title '%s %s'",
+                                            blocks ? "," : "", name, idx, (int)b + 1, r ? " dt 2" : "",
+                                            plot_label(backends[b]), rf->legend);
+                blocks += rows > 0;
+                idx++;
+            }
+        fclose(d);
+        if (!blocks || pos >= sizeof cmd)
             continue;
         plot_both(p, name, cmd);
         bj_push(plots, bj_strf("%s", name));
@@ -523,6 +601,51 @@ static void md_micro(FILE *f, const bj *res, const char **backends, size_t nb)
     fprintf(f, "\n");
 }
 
+static void md_roles(FILE *f, const bj *cfgs, const char *workload, const char **backends, size_t nb,
+                     const int *threads, size_t nt, const bj *plots)
+{
+    bool any = false;
+    for (size_t r = 0; r < NROLE_FIGURES; r++)
+        any |= strcmp(role_figures[r].workload, workload) == 0;
+    if (!any)
+        return;
+    fprintf(f, "\nThe roles apart (thread 0 writes, the others read: the total above mixes a writer whose "
+               "rate need not grow with readers whose rate can):\n\n| backend | figure |");
+    for (size_t t = 0; t < nt; t++)
+        fprintf(f, " %d thread%s |", threads[t], threads[t] == 1 ? "" : "s");
+    fprintf(f, "\n|---|---|");
+    for (size_t t = 0; t < nt; t++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (size_t b = 0; b < nb; b++)
+        for (size_t r = 0; r < NROLE_FIGURES; r++) {
+            const role_figure *rf = &role_figures[r];
+            if (strcmp(rf->workload, workload) != 0)
+                continue;
+            fprintf(f, "| %s | %s |", backends[b], rf->op);
+            for (size_t t = 0; t < nt; t++) {
+                const bj *c = find_cfg(cfgs, backends[b], workload, threads[t]);
+                const bj *sum = c ? bj_get(c, "summary") : NULL;
+                const char *const rk[] = {rf->rate_key, NULL}, *const ck[] = {rf->count_key, NULL};
+                const bj *rate = sum ? find_metric(sum, rk, NULL) : NULL;
+                const bj *count = sum ? find_metric(sum, ck, NULL) : NULL;
+                char buf[96];
+                if (rate && count)
+                    fprintf(f, " %s (%.0f %s%s) |", fmt_stat(rate, buf, sizeof buf), med(count), rf->role,
+                            med(count) == 1 ? "" : "s");
+                else
+                    fprintf(f, " – |");
+            }
+            fprintf(f, "\n");
+        }
+    for (size_t i = 0; i < bj_len(plots); i++) {
+        char want[256];
+        snprintf(want, sizeof want, "roles_%s", workload);
+        if (strcmp(json_object_get_string(bj_at(plots, i)), want) == 0)
+            fprintf(f, "\n![the roles apart vs threads, %s](%s.svg)\n", workload, want);
+    }
+}
+
 static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_t nw, const char **backends, size_t nb,
                           const bj *plots)
 {
@@ -536,7 +659,11 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
         return;
     }
     for (size_t w = 0; w < nw; w++) {
-        fprintf(f, "### %s\n\n| backend |", workloads[w]);
+        const char *op = stress_workload_operation(workloads[w]);
+        fprintf(f, "### %s\n\n", workloads[w]);
+        if (op)
+            fprintf(f, "One operation: %s.\n\n", op);
+        fprintf(f, "| backend |");
         for (size_t t = 0; t < nt; t++)
             fprintf(f, " %d thread%s |", threads[t], threads[t] == 1 ? "" : "s");
         fprintf(f, " scaling %d→%d |\n|---|", threads[0], threads[nt - 1]);
@@ -567,6 +694,7 @@ static void md_throughput(FILE *f, const bj *cfgs, const char **workloads, size_
             if (strcmp(json_object_get_string(bj_at(plots, i)), want) == 0)
                 fprintf(f, "\n![throughput vs threads, %s](%s.svg)\n", workloads[w], want);
         }
+        md_roles(f, cfgs, workloads[w], backends, nb, threads, nt, plots);
         fprintf(f, "\n");
     }
     fprintf(f, "(!) = at least one repetition crashed, timed out or failed; see the race-detection table.\n\n");
@@ -996,6 +1124,7 @@ int bench_write_report(const char *dir, const bj *res)
     if (p.gp) {
         fprintf(p.gp, "# plots.gp - written by tally bench; run `gnuplot plots.gp` in this directory.\n");
         plot_throughput(&p, bj_get(res, "stress"), workloads, nw, backends, nb, plots);
+        plot_roles(&p, bj_get(res, "stress"), workloads, nw, backends, nb, plots);
         plot_pause_cdfs(&p, bj_get(res, "stress"), workloads, nw, backends, nb, plots);
         plot_memory(&p, bj_get(res, "micro"), backends, nb, plots);
         fclose(p.gp);

@@ -37,6 +37,35 @@ const char *const stress_workload_summaries[] = {
     "latency of a thread that sleeps and wakes while CPU-bound threads run (GIL convoy: gil)",
 };
 
+/* What one operation ("ops", "ops_per_s") is in each workload: the JSON's "operation", the
+ * text report's and every throughput table's caption (same order as the names). */
+const char *const stress_workload_operations[] = {
+    "one incref or one decref of the shared object",
+    "one object of a batch, created, linked, counted, checked and freed by its own thread",
+    "one object a producer created and handed to a consumer (both count it, then drop it)",
+    "one read by a reader (a list or dict get, a check, a decref) or one replacement by the "
+    "writer (a list set and a dict set); reads and writes are also reported apart "
+    "(readmostly_reads_per_s, readmostly_writes_per_s)",
+    "one object made cyclic garbage (a ring's nodes, and per round a list holding itself, a "
+    "dict mapping to itself and its key)",
+    "one random step on the shared graph (a new node in a root, a link, an unlink or a walk)",
+    "one step of a short-lived thread (swap an object with the shared exchange, count it)",
+    "one heap object read by a forked child (copied pages, not throughput, are the figures)",
+    "one incref/decref pair of a CPU-bound thread, or one wake-up of the sleeping thread",
+};
+
+const char *stress_workload_operation(const char *workload)
+{
+    for (size_t i = 0; stress_workload_names[i]; i++)
+        if (strcmp(stress_workload_names[i], workload) == 0)
+            return stress_workload_operations[i];
+    return NULL;
+}
+
+_Static_assert(sizeof stress_workload_operations / sizeof stress_workload_operations[0] + 1 ==
+               sizeof stress_workload_names / sizeof stress_workload_names[0],
+               "one operation line per workload");
+
 const char *const stress_backend_names[] = { STRESS_BACKEND_LIST NULL };
 
 static const struct {

@@ -2,7 +2,8 @@
  * per-backend workers.
  *
  * Owns: the stress_config structure, the option table (names, ranges, defaults, help), the list
- * of workloads with their one-line summaries, and the cross-option checks.  No runtime calls:
+ * of workloads with their one-line summaries and what one operation of each is, and the
+ * cross-option checks.  No runtime calls:
  * the front end `tally` links this file without any libtally-<backend>.
  */
 #ifndef TALLY_STRESS_OPTIONS_H
@@ -34,6 +35,9 @@ typedef struct stress_config {
 /* NULL-terminated list of workload names, and their summaries (same order). */
 extern const char *const stress_workload_names[];
 extern const char *const stress_workload_summaries[];
+
+/* What one operation of a workload is (its "ops"), one line; NULL for an unknown workload. */
+const char *stress_workload_operation(const char *workload);
 
 /* Fewest threads a workload runs with: 2 for those whose threads have two roles (convoy: a
  * sleeper and a CPU-bound thread; handoff: producers and consumers; readmostly: a writer and

@@ -256,6 +256,7 @@ static void report_text(const stress_run *r, const end_figures *e)
     double per_s = e->elapsed_s > 0 ? (double)r->ops_total / e->elapsed_s : 0;
     printf("  %-26s %" PRIu64 " in %.3f s: %.4g ops/s, %.4g ops/s per thread\n", "ops",
            r->ops_total, e->elapsed_s, per_s, r->nthreads ? per_s / r->nthreads : 0.0);
+    printf("  %-26s %s\n", "one op", stress_workload_operation(c->workload));
     printf("  %-26s allocated %" PRIu64 ", freed %" PRIu64 ", live at end %" PRIu64
            " (start %" PRIu64 ", left on purpose %" PRIu64 ")\n", "objects",
            e->alloc_end.allocated - e->alloc_base.allocated,
@@ -300,7 +301,8 @@ static int report_json(const stress_run *r, const end_figures *e)
     sj_str(&j, "version", tally_version());
     sj_str(&j, "backend", tally_backend());
     sj_str(&j, "workload", c->workload);
-    sj_u64(&j, "threads", c->threads);
+    sj_str(&j, "operation", stress_workload_operation(c->workload));   /* what one of "ops" is */
+    sj_u64(&j, "threads", c->threads);   /* as run: two-role workloads refuse fewer than 2 */
     if (c->ops_set)
         sj_u64(&j, "ops_requested", c->ops);
     else

@@ -9,6 +9,7 @@
  */
 #include "harness.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -71,7 +72,10 @@ int stress_wl_convoy(stress_run *r)
         return -1;
     stress_hist_init(s->wake);
     stress_hist_init(s->overshoot);
-    unsigned n = r->cfg->threads < 2 ? 2 : (unsigned)r->cfg->threads;
+    /* stress_options_parse refuses fewer than 2 (the sleeper and a CPU-bound thread), so the
+     * thread count in the JSON is the one that ran */
+    assert(r->cfg->threads >= 2);
+    unsigned n = (unsigned)r->cfg->threads;
     s->spinners_left = n - 1;
     s->spinners = n - 1;
     s->ops = r->cfg->ops_set ? r->cfg->ops : 0;

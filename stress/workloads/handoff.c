@@ -21,6 +21,7 @@
  */
 #include "harness.h"
 
+#include <assert.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <time.h>
@@ -234,7 +235,10 @@ static void handoff_thread(stress_thread *th)
 int stress_wl_handoff(stress_run *r)
 {
     const stress_config *c = r->cfg;
-    unsigned n = c->threads < 2 ? 2 : (unsigned)c->threads;
+    /* stress_options_parse refuses fewer than 2 (a producer and a consumer), so the thread
+     * count in the JSON is the one that ran */
+    assert(c->threads >= 2);
+    unsigned n = (unsigned)c->threads;
     handoff *s = calloc(1, sizeof *s);
     if (!s)
         return -1;

@@ -9,9 +9,16 @@
  * lock-free reads with try-incref and QSBR-delayed frees (free-threaded backends) are what keep
  * that safe.  At the end every item must be counted exactly twice (list + dict) and be the
  * same object in both containers.
+ *
+ * Two roles, so two figures: --threads N runs 1 writer and N-1 readers (N >= 2, checked by
+ * the option parser), and besides the run's "ops" (reads + writes) the JSON reports each role
+ * apart: readmostly_readers / _writers, readmostly_reads / _writes, their rates per second
+ * (readmostly_reads_per_s, readmostly_writes_per_s) and readmostly_reads_per_s_per_reader.
+ * Only the reads scale with the thread count; the writer's rate shows what the readers cost it.
  */
 #include "harness.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 typedef struct readmostly {
@@ -96,9 +103,13 @@ int stress_wl_readmostly(stress_run *r)
         tally_decref(key);
         hobj_decref(h);
     }
-    unsigned n = c->threads < 2 ? 2 : (unsigned)c->threads;
+    /* stress_options_parse refuses fewer than stress_workload_min_threads("readmostly") */
+    assert(c->threads >= 2);
+    unsigned n = (unsigned)c->threads;
     r->phase = "readmostly";
+    uint64_t t0 = stress_now_ns();
     int rc = stress_run_threads(r, n, readmostly_thread, &s, c->ops_set ? c->ops : 0);
+    double secs = (double)(stress_now_ns() - t0) / 1e9;
     /* quiescent: exact counts, same object in both containers */
     tally_flush();
     for (size_t i = 0; i < s.n; i++) {
@@ -119,7 +130,13 @@ int stress_wl_readmostly(stress_run *r)
     tally_decref(s.list);
     tally_decref(s.dict);
     stress_figure_set(r, "readmostly_items", (double)s.n, true);
+    stress_figure_set(r, "readmostly_writers", 1, true);
+    stress_figure_set(r, "readmostly_readers", n - 1, true);
     stress_figure_set(r, "readmostly_writes", (double)s.writes, true);
     stress_figure_set(r, "readmostly_reads", (double)s.reads, true);
+    stress_figure_set(r, "readmostly_writes_per_s", secs > 0 ? (double)s.writes / secs : 0, false);
+    stress_figure_set(r, "readmostly_reads_per_s", secs > 0 ? (double)s.reads / secs : 0, false);
+    stress_figure_set(r, "readmostly_reads_per_s_per_reader", secs > 0 ? (double)s.reads / secs / (n - 1) : 0,
+                      false);
     return rc;
 }

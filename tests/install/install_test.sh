@@ -43,15 +43,16 @@ run_examples() { # DIR BACKEND HOW
     local dir=$1 b=$2 how=$3
     for ex in hello threads custom_type; do
         [ -x "$dir/$ex" ] || fail "$how/$b: $ex was not built"
-        # The program must load the installed library, not the build tree's.
+        # The program must load the installed library, not the build tree's, with no
+        # LD_LIBRARY_PATH: its RPATH names the prefix's lib/.
         local deps
-        deps=$(LD_LIBRARY_PATH="$libdir" ldd "$dir/$ex") || fail "$how/$b: ldd $ex"
+        deps=$(env -u LD_LIBRARY_PATH ldd "$dir/$ex") || fail "$how/$b: ldd $ex"
         if ! grep -qF "$libdir/libtally-$b.so" <<<"$deps"; then
             echo "$deps" >&2
             fail "$how/$b: $ex does not resolve libtally-$b from the prefix"
         fi
         local out
-        if ! out=$(LD_LIBRARY_PATH="$libdir" "$dir/$ex" 2>&1); then
+        if ! out=$(env -u LD_LIBRARY_PATH "$dir/$ex" 2>&1); then
             echo "$out" >&2
             fail "$how/$b: $ex exited with an error"
         fi
