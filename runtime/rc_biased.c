@@ -7,7 +7,8 @@
  * explicit merge, the conditional increment, resurrection.  The merge queues are in
  * sync/brc_queue.c; the design and the safety argument in docs/backend-biased.md.
  *
- * Fields: ob_tid = owner (the creating thread's _tally_thread_id(); 0 = unowned), ob_ref_local =
+ * Fields: ob_tid = owner (the creating thread's _tally_thread_id(), an id never reused; 0 =
+ * unowned), ob_ref_local =
  * count written only by the owner (relaxed stores), ob_ref_shared = shared << 2 | state, RMW by
  * everyone.  Total = local + (shared >> 2).  States only move upward:
  *     DEFAULT(0) -> MAYBE_WEAKREF(1) -> QUEUED(2) -> MERGED(3)
@@ -30,7 +31,8 @@
  *    with the release of whoever published the object (as the atomic backend).
  *
  * Conditional increments (_tally_rc_try_incref: lock-free container reads, weakrefs, the
- * collector) are exact: they fail only on a dying object.  The one hard case is shared == 0
+ * collector) are exact: they fail only on a dying object, or one whose last reference waits in
+ * its owner's merge queue (the rule and its race argument above _tally_rc_try_incref).  The one hard case is shared == 0
  * in the DEFAULT state, where the owner frees without an RMW when its local count reaches
  * zero.  The reader then first CASes the state to MAYBE_WEAKREF and re-reads the local count,
  * and the owner re-reads the shared word with an RMW after its zero store: either the owner's
@@ -248,6 +250,28 @@ void _tally_biased_decref_shared(tally_object *o)
         _tally_dealloc(o);
 }
 
+/* A conditional increment succeeds only on an object whose total count - the references the
+ * program holds - is above zero.  The total is local + shared count, minus one while QUEUED (the
+ * queue's reference: the program dropped it, the owner's merge gives it up).  The states:
+ *  - DEFAULT|0 (the total is the owner's local count): announce first, see below;
+ *  - QUEUED: a non-owner's last drop is waiting for the owner's merge.  Increment only if the
+ *    total without the queue's reference is still >= 1, i.e. local + count >= 2; the object
+ *    must not come back from a death its dropping thread already saw (docs/fuzzing.md: a
+ *    weakref read after the last drop returned the object).  CPython 3.13t's
+ *    _Py_TryIncRefShared refuses only 0 and MERGED|0 and so revives such an object;
+ *  - MERGED with count <= 0: being freed;
+ *  - anything else: count >= 1 somewhere that only a drop of a held reference can take away:
+ *    increment with a CAS on the exact word that was judged.
+ * The QUEUED test reads ob_ref_local, which the owner writes with plain stores.  The owner
+ * itself reads its own count (exact).  A non-owner reads it with acquire after its acquire
+ * load of the shared word: every drop that happens before this call (and every reference the
+ * caller was handed) is then visible in one of the two words, so a call made after the last
+ * drop refuses, and a call made while a reference handed to the caller (or one it was told
+ * about) is held succeeds.  A local count of 0 while QUEUED means a merge is in flight (the
+ * merger zeroes local, then its CAS stores MERGED): wait for that CAS and judge the merged word.
+ * The +1 CAS compares the whole shared word, so the count and state judged are still the
+ * object's when the increment lands; a merge that comes first makes it fail and retry on
+ * MERGED, one that comes later sums the increment in. */
 bool _tally_rc_try_incref(tally_object *o)
 {
     uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
@@ -258,10 +282,15 @@ bool _tally_rc_try_incref(tally_object *o)
          * (the no-CAS path): dead. */
         if (local == 0)
             return false;
+        intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
+        if (STATE(shared) == TALLY_REF_QUEUED && (intptr_t)local + COUNT(shared) <= 1)
+            return false;   /* its last reference waits in our queue: dead once we merge */
         tally_atomic_store_relaxed(&o->ob_ref_local, local + 1);
         return true;
     }
-    intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
+    /* Acquire: pairs with the release CAS of a drop that set QUEUED (and of later drops), so
+     * that the owner's local count as of those drops is visible to the load of local below. */
+    intptr_t shared = tally_atomic_load_acquire(&o->ob_ref_shared);
     for (;;) {
         if (STATE(shared) == TALLY_REF_MERGED && COUNT(shared) <= 0)
             return false;   /* merged and zero: being freed */
@@ -277,9 +306,22 @@ bool _tally_rc_try_incref(tally_object *o)
                 return false;   /* the owner dropped its last reference: dying */
             shared = TALLY_REF_MAYBE_WEAKREF;
         }
+        if (STATE(shared) == TALLY_REF_QUEUED && COUNT(shared) < 2) {
+            /* count >= 2 would leave a total >= 1 whatever local is; below that, read it. */
+            uint32_t l = tally_atomic_load_acquire(&o->ob_ref_local);
+            if (l == 0) {
+                /* A merge between its `local = 0` and its CAS: wait for the CAS. */
+                intptr_t seen = shared;
+                while ((shared = tally_atomic_load_acquire(&o->ob_ref_shared)) == seen)
+                    _tally_cpu_relax();
+                continue;
+            }
+            if ((intptr_t)l + COUNT(shared) <= 1)
+                return false;   /* the last reference waits in the owner's queue */
+        }
         /* Count +1.  Acquire on success: pairs with the publisher's release. */
         if (__atomic_compare_exchange_n(&o->ob_ref_shared, &shared, shared + ONE, 0,
-                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                                        __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
             return true;
     }
 }

@@ -20,6 +20,13 @@
 #include <string.h>
 
 _Thread_local tally_thread_state *_tally_tstate_tls __attribute__((tls_model("initial-exec")));
+/* The calling thread's id (include/tally/static/thread_id.h): a fresh one for every thread
+ * state, never reused, so that no object's owner field (biased ob_tid) or a list's or dict's
+ * creator id can name a later thread.  Starts at 2: 0 is "unowned", 1 the atomic backend's
+ * immortal mark. */
+__thread uintptr_t _tally_thread_id_tls __attribute__((tls_model("initial-exec"), visibility("default")))
+    = TALLY_THREAD_ID_NONE;
+static uint64_t next_thread_id = 2;
 static pthread_key_t tstate_key;
 static pthread_once_t tstate_key_once = PTHREAD_ONCE_INIT;
 
@@ -67,6 +74,9 @@ static tally_thread_state *create_tstate(void)
     tally_thread_state *ts = mi_zalloc(sizeof *ts);
     if (!ts)
         return NULL;
+    /* A new id even for a thread that had a state before (tally_thread_release, then attach):
+     * objects of its old state are merged by whoever drops them, as an exited thread's. */
+    _tally_thread_id_tls = (uintptr_t)tally_atomic_fetch_add_relaxed(&next_thread_id, 1);
     ts->tid = _tally_thread_id();
     ts->thread = pthread_self();
     ts->state = TALLY_TS_DETACHED;
@@ -161,6 +171,7 @@ static void release_tstate(tally_thread_state *ts)
     unlink_tstate(ts);
     pthread_mutex_unlock(&_tally_runtime.registry_lock);
     _tally_tstate_tls = NULL;
+    _tally_thread_id_tls = TALLY_THREAD_ID_NONE;   /* after the last object access of the state */
     pthread_setspecific(tstate_key, NULL);
     mi_free(ts);
 }

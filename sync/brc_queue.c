@@ -223,8 +223,9 @@ int _tally_brc_thread_add(tally_thread_state *ts)
     t->attached = 1;   /* rc_thread_init runs attached (after do_attach) */
     brc_bucket *b = bucket_of(t->tid);
     pthread_mutex_lock(&b->mu);
-    /* A record with our id can only be left by a state that was dropped without
-     * _tally_rc_thread_fini; its owner is gone and we now own its objects: adopt its queue. */
+    /* Ids are never reused (include/tally/static/thread_id.h): a record with our id could only
+     * be a state dropped without _tally_rc_thread_fini, whose id a fork child kept.  Adopt its
+     * queue rather than lose it. */
     brc_thread *stale = find_locked(b, t->tid);
     if (stale) {
         unlink_locked(b, stale);
