@@ -466,6 +466,9 @@ int py_add_fn(tally_object *dict, const char *name, py_cfunc fn);
 int py_add_value(tally_object *dict, const char *name, tally_object *v);   /* steals v; NULL: -1 */
 int py_arg_count(const char *fname, size_t nargs, tally_object *kwnames, size_t lo, size_t hi);
 int py_arg_double(tally_object *o, double *out);
+/* exactly n real-number arguments, as doubles */
+int py_args_doubles(const char *fname, tally_object *const *args, size_t nargs, tally_object *kwnames, double *out,
+                    size_t n);
 int py_arg_int(tally_object *o, int64_t *out);
 int mod_math_init(tally_object *dict);
 int mod_time_init(tally_object *dict);

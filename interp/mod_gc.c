@@ -32,43 +32,25 @@ static tally_object *gc_collect(tally_object *self, tally_object *const *args, s
     return py_int_checked(n < 0 ? 0 : n);
 }
 
-static tally_object *gc_enable(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
-{
-    (void)self; (void)args;
-    if (py_arg_count("enable", nargs, kwnames, 0, 0) < 0) return NULL;
-    tally_gc_enable();
-    return tally_newref(py_None);
-}
-
-static tally_object *gc_disable(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
-{
-    (void)self; (void)args;
-    if (py_arg_count("disable", nargs, kwnames, 0, 0) < 0) return NULL;
-    tally_gc_disable();
-    return tally_newref(py_None);
-}
+/* the functions of no arguments that only switch the collector (they return None) */
+#define GC_ACTION(pyname, call) \
+    static tally_object *gc_##pyname(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames) \
+    { \
+        (void)self; (void)args; \
+        if (py_arg_count(#pyname, nargs, kwnames, 0, 0) < 0) return NULL; \
+        call; \
+        return tally_newref(py_None); \
+    }
+GC_ACTION(enable, tally_gc_enable())
+GC_ACTION(disable, tally_gc_disable())
+GC_ACTION(freeze, tally_gc_freeze())
+GC_ACTION(unfreeze, tally_gc_unfreeze())
 
 static tally_object *gc_isenabled(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     (void)self; (void)args;
     if (py_arg_count("isenabled", nargs, kwnames, 0, 0) < 0) return NULL;
     return tally_newref(py_bool(tally_gc_is_enabled()));
-}
-
-static tally_object *gc_freeze(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
-{
-    (void)self; (void)args;
-    if (py_arg_count("freeze", nargs, kwnames, 0, 0) < 0) return NULL;
-    tally_gc_freeze();
-    return tally_newref(py_None);
-}
-
-static tally_object *gc_unfreeze(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
-{
-    (void)self; (void)args;
-    if (py_arg_count("unfreeze", nargs, kwnames, 0, 0) < 0) return NULL;
-    tally_gc_unfreeze();
-    return tally_newref(py_None);
 }
 
 static tally_object *gc_get_freeze_count(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
@@ -78,22 +60,25 @@ static tally_object *gc_get_freeze_count(tally_object *self, tally_object *const
     return py_int_checked((__int128)tally_gc_get_freeze_count());
 }
 
+/* get_count() / get_threshold(): the collector's three numbers as a tuple */
+static tally_object *gc_triple(const char *name, void (*get)(int out[3]), size_t nargs, tally_object *kwnames)
+{
+    if (py_arg_count(name, nargs, kwnames, 0, 0) < 0) return NULL;
+    int v[3];
+    get(v);
+    return int_triple(v);
+}
+
 static tally_object *gc_get_count(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     (void)self; (void)args;
-    if (py_arg_count("get_count", nargs, kwnames, 0, 0) < 0) return NULL;
-    int v[3];
-    tally_gc_get_count(v);
-    return int_triple(v);
+    return gc_triple("get_count", tally_gc_get_count, nargs, kwnames);
 }
 
 static tally_object *gc_get_threshold(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     (void)self; (void)args;
-    if (py_arg_count("get_threshold", nargs, kwnames, 0, 0) < 0) return NULL;
-    int v[3];
-    tally_gc_get_threshold(v);
-    return int_triple(v);
+    return gc_triple("get_threshold", tally_gc_get_threshold, nargs, kwnames);
 }
 
 static tally_object *gc_set_threshold(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)

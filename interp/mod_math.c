@@ -41,11 +41,9 @@ MATH_1(fabs, fabs, false)
 static tally_object *m_atan2(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     (void)self;
-    double y, x;
-    if (py_arg_count("atan2", nargs, kwnames, 2, 2) < 0 || py_arg_double(args[0], &y) < 0 ||
-        py_arg_double(args[1], &x) < 0)
-        return NULL;
-    return py_float_new(atan2(y, x));
+    double yx[2];
+    if (py_args_doubles("atan2", args, nargs, kwnames, yx, 2) < 0) return NULL;
+    return py_float_new(atan2(yx[0], yx[1]));
 }
 
 static tally_object *m_log(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)

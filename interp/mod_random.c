@@ -150,11 +150,9 @@ static tally_object *r_random(tally_object *self, tally_object *const *args, siz
 static tally_object *r_uniform(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     (void)self;
-    double a, b;
-    if (py_arg_count("uniform", nargs, kwnames, 2, 2) < 0 || py_arg_double(args[0], &a) < 0 ||
-        py_arg_double(args[1], &b) < 0)
-        return NULL;
-    return py_float_new(a + (b - a) * random_double());
+    double ab[2];
+    if (py_args_doubles("uniform", args, nargs, kwnames, ab, 2) < 0) return NULL;
+    return py_float_new(ab[0] + (ab[1] - ab[0]) * random_double());
 }
 
 static tally_object *r_getrandbits(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)

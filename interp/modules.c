@@ -64,6 +64,15 @@ int py_arg_double(tally_object *o, double *out)
     return 0;
 }
 
+int py_args_doubles(const char *fname, tally_object *const *args, size_t nargs, tally_object *kwnames, double *out,
+                    size_t n)
+{
+    if (py_arg_count(fname, nargs, kwnames, n, n) < 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (py_arg_double(args[i], &out[i]) < 0) return -1;
+    return 0;
+}
+
 int py_arg_int(tally_object *o, int64_t *out)
 {
     if (IS_INT(o)) *out = tally_int_value(o);

@@ -213,6 +213,17 @@ static bool starts_expr(parser *P)
 
 static void check_target(parser *P, node *t, bool aug);
 
+/* the target of a for statement or clause, and the 'in' after it */
+static node *parse_for_target(parser *P)
+{
+    node *target = parse_exprlist(P);
+    check_target(P, target, false);
+    if (!is_kw(P, "in"))
+        fail_at(P, P->tok.line, P->tok.col, "expected 'in'");
+    advance(P);
+    return target;
+}
+
 /* the clauses after a comprehension's element: for ... in ... [if ...]* repeated */
 static node *parse_comp_tail(parser *P, node_kind kind, node *elt, node *value, const token *at)
 {
@@ -223,11 +234,7 @@ static node *parse_comp_tail(parser *P, node_kind kind, node *elt, node *value, 
         token ft = P->tok;
         advance(P);
         node *cl = mk(P, N_COMPFOR, &ft);
-        cl->a = parse_exprlist(P);
-        check_target(P, cl->a, false);
-        if (!is_kw(P, "in"))
-            fail_at(P, P->tok.line, P->tok.col, "expected 'in'");
-        advance(P);
+        cl->a = parse_for_target(P);
         cl->b = parse_or_test(P);
         while (is_kw(P, "if")) {
             advance(P);
@@ -1359,11 +1366,7 @@ static node *parse_statement(parser *P)
     if (is_kw(P, "for")) {
         advance(P);
         node *n = mk(P, N_FOR, &t);
-        n->a = parse_exprlist(P);
-        check_target(P, n->a, false);
-        if (!is_kw(P, "in"))
-            fail_at(P, P->tok.line, P->tok.col, "expected 'in'");
-        advance(P);
+        n->a = parse_for_target(P);
         n->b = parse_testlist(P, false);
         parse_block(P, &n->list, &t, "'for' statement");
         if (is_kw(P, "else")) {
