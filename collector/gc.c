@@ -185,7 +185,11 @@ typedef struct stw_clock {
 /* Flush with the world running, then stop it and make every count exact. */
 static void world_stop(stw_clock *clk)
 {
-    _tally_rc_flush();
+    tally_thread_state *self = _tally_tstate();
+    if (self && self->gc_preflushed)
+        self->gc_preflushed = 0;   /* the first stop of an automatic collection: just flushed */
+    else
+        _tally_rc_flush();
     clk->t_request = _tally_now_ns();
     uint64_t tsp = 0;
     if (_tally_stop_the_world(&tsp) != 0)

@@ -142,6 +142,8 @@ struct tally_thread_state {
                                     * the collector with the world stopped) */
     int gc_clearing;               /* this thread is the collector clearing its final unreachable
                                     * set (owner only; see _tally_free_needs_grace) */
+    int gc_preflushed;             /* the backend's pending deaths were just applied, before an
+                                    * automatic collection (owner only; collector/gc_lists.c) */
 
     /* backend (runtime/rc_<backend>.c owns this) */
     void *rc_data;
