@@ -3,7 +3,7 @@
 # the report shows readmostly's readers and writer apart (tests/stress/roles.sh; issue 16 item
 # 12).  Every backend but racy (whose readmostly containers break by design).  Included by
 # tests/CMakeLists.txt.
-if(TARGET tally)
+if(TALLY_BUILD_STRESS)
   find_program(TALLY_BASH bash)
   foreach(b ${TALLY_BACKENDS})
     if(b STREQUAL "racy")
