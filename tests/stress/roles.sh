@@ -59,11 +59,11 @@ echo "handoff, convoy: --threads 2 ran 2 threads and says so"
 workloads=$("$tally" stress --help | sed -n '/^workloads:/,$p' | awk 'NR > 1 { print $1 }')
 [ -n "$workloads" ] || fail "no workload list in tally stress --help"
 for w in $workloads; do
-    "$tally" stress --backend "$backend" --workload "$w" --threads 2 --ops 2000 --json --quiet >"$work/$w.json" \
+    "$tally" stress --backend "$backend" --workload "$w" --threads 2 --ops 2000 --burst 1000 --json --quiet >"$work/$w.json" \
         || fail "$w: run failed"
     op=$(jstr "$work/$w.json" operation)
     [ "${#op}" -ge 10 ] || fail "$w: the JSON does not say what one operation is"
-    "$tally" stress --backend "$backend" --workload "$w" --threads 2 --ops 2000 --quiet >"$work/$w.txt" \
+    "$tally" stress --backend "$backend" --workload "$w" --threads 2 --ops 2000 --burst 1000 --quiet >"$work/$w.txt" \
         || fail "$w: text run failed"
     grep -qF "one op                     $op" "$work/$w.txt" || fail "$w: the text report lacks 'one op  $op'"
 done
