@@ -49,31 +49,48 @@ static void gst_commit_piece(gst_entry *leaf, uint32_t piece)
 
 static inline uint32_t gst_piece(uintptr_t a) { return (uint32_t)((a >> GST_PIECE_SHIFT) & (GST_PIECES - 1)); }
 
+/* Fault-injection builds (runtime/internal.h): an mmap/mremap of the side table counts as one
+ * allocation point, so that tally_debug_fail_allocation reaches it like the calloc and realloc
+ * beside it (the probe goes through the hooked malloc). */
+static bool gst_map_fails(void)
+{
+#if defined(TALLY_FAULT_INJECTION)
+    void *probe = malloc(1);
+    if (!probe)
+        return true;
+    free(probe);
+#endif
+    return false;
+}
+
 gst_entry *_tally_gst_map(const void *o)
 {
     uintptr_t a = (uintptr_t)o;
     if (a >> GST_ADDR_BITS)
-        _tally_fatal("cycle collector: object %p lies above the 48-bit addresses its side table covers", o);
+        return NULL;   /* not addressable here: the collection falls back (gc_side_fallback) */
     gst_mid **mp = gst_top_slot(a);
     if (!*mp) {
         *mp = calloc(1, sizeof(gst_mid));
         if (!*mp)
-            _tally_fatal("cycle collector: out of memory for its side table");
+            return NULL;
     }
     uint32_t idx = gst_mid_index(a);
     gst_entry **lp = &(*mp)->leaf[idx];
     if (!*lp) {
-        void *p = mmap(NULL, GST_LEAF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-            _tally_fatal("cycle collector: out of memory for its side table");
+        /* Room in the list of leaves first: a leaf mapped but not listed would never be
+         * trimmed. */
         if (gst_nleaves == gst_leaves_cap) {
             size_t cap = gst_leaves_cap ? gst_leaves_cap * 2 : 64;
             gst_leaf_ref *n = realloc(gst_leaves, cap * sizeof *n);
             if (!n)
-                _tally_fatal("cycle collector: out of memory for its side table");
+                return NULL;
             gst_leaves = n;
             gst_leaves_cap = cap;
         }
+        void *p = gst_map_fails() ? MAP_FAILED
+                                  : mmap(NULL, GST_LEAF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
         gst_leaves[gst_nleaves++] = (gst_leaf_ref){ *mp, idx };
         *lp = p;
         (*mp)->used[idx] = gst_epoch;   /* mapped for a member: used by this collection */
@@ -164,6 +181,8 @@ typedef struct side_ctx {
     size_t live;         /* entries set and not cleared */
     size_t fwd, back;    /* pass A: references to a younger / an older member (below) */
     bool saw_gc;         /* pass A: the current traversal met a GC object */
+    bool oom;            /* pass A: an entry could not be mapped: the collection falls back */
+    bool fallback;       /* pass A fell back: pass B is the prev-word move_unreachable */
     gst_cache walk;      /* the walked members' leaf */
     gst_cache2 seen;     /* the leaves of the objects the current traversal visits */
 } side_ctx;
@@ -178,25 +197,41 @@ static side_ctx gc_side;
  * MADV_POPULATE_WRITE each (about 0.9-1.1 us per page on this session's VM against 1.35 us per
  * page faulted on a write: docs/collector.md, "The first full collection of a heap"); `ready` is
  * how far, and it stays there across collections as long as the mapping does.  Kernels without
- * MADV_POPULATE_WRITE (before 5.14) fault the pages on demand instead.  Out of memory is fatal,
- * as for every allocation of a collection in progress. */
+ * MADV_POPULATE_WRITE (before 5.14) fault the pages on demand instead.  Growing the mapping can
+ * fail (out of address space or memory): pass A then falls back (gc_side_fallback), and before
+ * pass B it reserves all that pass B can push, so pass B never grows a mapping. */
 #define PTR_VEC_FIRST 4096                            /* entries: 32 KiB */
 #define PTR_VEC_CHUNK ((size_t)1 << 17)               /* entries committed at a time: 1 MiB */
 
-static void ptr_vec_extend(gc_ptr_vec *v)
+/* Make v's mapping hold at least `need` entries (nothing committed); false when out of memory
+ * (v unchanged). */
+static bool ptr_vec_reserve(gc_ptr_vec *v, size_t need)
 {
-    if (v->ready == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : PTR_VEC_FIRST;
-        void *p = v->v ? mremap(v->v, v->cap * sizeof *v->v, cap * sizeof *v->v, MREMAP_MAYMOVE)
-                       : mmap(NULL, cap * sizeof *v->v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-            _tally_fatal("out of memory growing the cycle collector's working-set order (%zu entries)", cap);
-        v->v = p;
-        v->cap = cap;
-    }
+    if (need <= v->cap)
+        return true;
+    size_t cap = v->cap ? v->cap : PTR_VEC_FIRST;
+    while (cap < need)
+        cap *= 2;
+    void *p = gst_map_fails() ? MAP_FAILED
+            : v->v ? mremap(v->v, v->cap * sizeof *v->v, cap * sizeof *v->v, MREMAP_MAYMOVE)
+                   : mmap(NULL, cap * sizeof *v->v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    v->v = p;
+    v->cap = cap;
+    return true;
+}
+
+/* Commit the next chunk of v (growing the mapping when it is all committed); false when out of
+ * memory. */
+static bool ptr_vec_extend(gc_ptr_vec *v)
+{
+    if (v->ready == v->cap && !ptr_vec_reserve(v, v->cap ? v->cap * 2 : PTR_VEC_FIRST))
+        return false;
     size_t k = v->cap - v->ready < PTR_VEC_CHUNK ? v->cap - v->ready : PTR_VEC_CHUNK;
     (void)madvise(v->v + v->ready, k * sizeof *v->v, MADV_POPULATE_WRITE);   /* a hint: see above */
     v->ready += k;
+    return true;
 }
 
 /* Empty v for the next collection; an array more than 4 times larger than this collection
@@ -211,15 +246,19 @@ static void ptr_vec_reset(gc_ptr_vec *v)
     v->n = 0;
 }
 
-static inline void ptr_vec_make_room(gc_ptr_vec *v)
+static inline bool ptr_vec_make_room(gc_ptr_vec *v)
 {
-    if (tally_unlikely(v->n == v->ready))
-        ptr_vec_extend(v);
+    return tally_likely(v->n < v->ready) || ptr_vec_extend(v);
 }
 
+/* Pass B only: its room was reserved at the end of pass A (side_reserve_pass_b), so the extend
+ * commits pages and never grows a mapping. */
 static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
 {
-    ptr_vec_make_room(v);
+    TALLY_ASSERT(v->n < v->cap);
+    bool ok = ptr_vec_make_room(v);
+    TALLY_ASSERT(ok);
+    (void)ok;
     v->v[v->n++] = g;
 }
 
@@ -232,14 +271,16 @@ static inline void ptr_vec_push(gc_ptr_vec *v, _tally_gc_head *g)
  * before writing it (0.4-0.6 ns/object less on the 1M-list full collection, docs/collector.md).
  * Only the collecting thread reads the array, and its own loads see its streaming stores; the
  * fence orders them before anything after the pass all the same. */
-static inline void order_push(gc_ptr_vec *v, _tally_gc_head *g)
+static inline bool order_push(gc_ptr_vec *v, _tally_gc_head *g)
 {
-    ptr_vec_make_room(v);
+    if (tally_unlikely(!ptr_vec_make_room(v)))
+        return false;
 #if defined(__x86_64__) && defined(__SSE2__)
     _mm_stream_si64((long long *)&v->v[v->n++], (long long)(uintptr_t)g);
 #else
     v->v[v->n++] = g;
 #endif
+    return true;
 }
 
 static inline void order_push_done(void)
@@ -249,12 +290,16 @@ static inline void order_push_done(void)
 #endif
 }
 
-/* Pass A needs o's entry set: map its leaf, which makes any cached "no leaf here" stale. */
+/* Pass A needs o's entry set: map its leaf, which makes any cached "no leaf here" stale.  NULL
+ * when out of memory: s->oom is set, and the rest of pass A only looks (see gc_side_fallback). */
 static gst_entry *side_map(side_ctx *s, const void *o)
 {
     s->walk = GST_CACHE_EMPTY;
     s->seen = GST_CACHE2_EMPTY;
-    return _tally_gst_map(o);
+    gst_entry *e = _tally_gst_map(o);
+    if (tally_unlikely(!e))
+        s->oom = true;
+    return e;
 }
 
 static inline int visit_side_decref(tally_object *o, void *arg)
@@ -284,13 +329,41 @@ static inline int visit_side_decref(tally_object *o, void *arg)
     s->saw_gc = true;
     intptr_t rc;
     if ((gc_bits(o) & (TALLY_GC_BIT_TRACKED | TALLY_GC_BIT_FROZEN)) == TALLY_GC_BIT_TRACKED && gc_is_candidate(o, &rc)) {
-        if (!e)
-            e = side_map(s, o);
+        if (!e && (s->oom || !(e = side_map(s, o))))
+            return 0;   /* out of memory: pass A gives up after this traversal */
         *e = GST_W | gst_refs(rc - 1);   /* rc >= 1: this reference is one of them */
         s->live++;
         s->back++;   /* not walked yet: older than the referrer */
     }
     return 0;
+}
+
+/* Out of memory in pass A (a leaf, a middle array, the list of leaves, `order`, or pass B's
+ * reservation): the full collection goes on with the prev-word passes of collector/gc_trial.c,
+ * which allocate nothing, instead of failing.  Nothing is lost: pass A changed no header but the
+ * young tags of gc_next (collector-owned; the prev-word walk rewrites every gc_next anyway) and
+ * the links of the non-candidates it moved out of W (the prev-word walk would move them too);
+ * every entry it set belongs to a member of W, still linked there, so one walk over W clears
+ * them all.  The result is the same W and U (trial deletion does not depend on where gc_refs is
+ * kept); only the speed of this collection differs.  gc_side.fallback tells pass B. */
+static void gc_side_fallback(pass_ctx *c, side_ctx *s)
+{
+    _tally_gc_head *w = c->work;
+    s->walk = GST_CACHE_EMPTY;
+    for (_tally_gc_head *g = gc_next(w); g != w; g = gc_next(g)) {
+        gst_entry *e = gst_lookup(&s->walk, _TALLY_FROM_GC(g));   /* NULL: no leaf, no entry */
+        if (e && *e) {
+            *e = 0;
+            s->live--;
+        }
+    }
+    if (s->live != 0)
+        _tally_fatal("cycle collector: %zu side-table entries left set after falling back", s->live);
+    s->oom = false;
+    s->fallback = true;
+    s->order.n = 0;
+    s->tent.n = 0;
+    _tally_gc_update_subtract_refs(c, false);
 }
 
 void _tally_gc_side_update_subtract_refs(pass_ctx *c)
@@ -300,6 +373,8 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
     s->walk = GST_CACHE_EMPTY;
     s->seen = GST_CACHE2_EMPTY;
     s->fwd = s->back = 0;
+    s->oom = false;
+    s->fallback = false;
     gc_ptr_vec order = s->order;   /* in registers: the traversals do not use it */
     uint64_t candidates = 0;
     _tally_gc_head *w = c->work;
@@ -311,8 +386,8 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
         uintptr_t key = s->walk.key;
         gst_entry *e = gst_lookup(&s->walk, o);
         if (tally_unlikely(s->walk.key != key)) {   /* a new 64 KiB piece (or the first) */
-            if (!e)
-                e = side_map(s, o);
+            if (!e && !(e = side_map(s, o)))
+                break;   /* out of memory: fall back (below) */
             _tally_gst_mark_used(o);
         }
         gst_entry v = *e;
@@ -346,11 +421,22 @@ void _tally_gc_side_update_subtract_refs(pass_ctx *c)
         if (!s->saw_gc)
             *e |= GST_LEAF;
         /* Bit 0 of the slot: LEAF, for pass B's prefetch (it reads no header of a LEAF member). */
-        order_push(&order, (_tally_gc_head *)((uintptr_t)g | (s->saw_gc ? 0 : ORDER_LEAF)));
+        if (tally_unlikely(s->oom) ||
+            !order_push(&order, (_tally_gc_head *)((uintptr_t)g | (s->saw_gc ? 0 : ORDER_LEAF)))) {
+            s->oom = true;
+            break;
+        }
         g = prev;
     }
     order_push_done();
     s->order = order;
+    /* Pass B pushes at most one take-back per member onto `order` and one entry per member
+     * onto `tent`: reserve that now, so that running out of memory is found here. */
+    if (tally_unlikely(s->oom) || !ptr_vec_reserve(&s->order, 2 * s->order.n) ||
+        !ptr_vec_reserve(&s->tent, s->order.n)) {
+        gc_side_fallback(c, s);
+        return;
+    }
     c->candidates += candidates;
 }
 
@@ -380,6 +466,14 @@ size_t _tally_gc_side_move_unreachable(mu_ctx *c, _tally_gc_head *u, _tally_gc_h
 {
     TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     side_ctx *s = &gc_side;
+    if (tally_unlikely(s->fallback)) {
+        /* Pass A ran out of memory and ran the prev-word passes instead: their pass B. */
+        s->fallback = false;
+        _tally_gst_trim();
+        ptr_vec_reset(&s->order);
+        ptr_vec_reset(&s->tent);
+        return _tally_gc_move_unreachable(c, u, tuples);
+    }
     s->walk = GST_CACHE_EMPTY;   /* pass B maps nothing: every member's leaf exists */
     s->seen = GST_CACHE2_EMPTY;
     size_t walked = s->order.n;

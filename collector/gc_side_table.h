@@ -18,7 +18,8 @@
  * Memory: a leaf is mapped with MAP_NORESERVE and committed 8 KiB at a time, the entries of a
  * 64 KiB piece of the heap in which pass A set one (4 bytes per 32 bytes of that piece).  A leaf stays mapped while full collections find members under
  * it; one that a full collection's walk did not touch is unmapped at its end (the heap left that
- * region), so the table follows the live heap instead of its peak.
+ * region), so the table follows the live heap instead of its peak.  Out of memory for the table
+ * (or for the passes' arrays) is not an error: the collection runs the prev-word passes instead.
  */
 #ifndef TALLY_COLLECTOR_GC_SIDE_TABLE_H
 #define TALLY_COLLECTOR_GC_SIDE_TABLE_H
@@ -112,8 +113,9 @@ static inline gst_entry *gst_lookup2(gst_cache2 *c, const void *o)
 
 #define GST_CACHE2_EMPTY ((gst_cache2){ GST_CACHE_EMPTY, GST_CACHE_EMPTY })
 
-/* Map the leaf that covers o and commit the piece of it that holds o's entry (fatal when out of
- * memory or outside 48-bit addresses); returns o's entry.  The caller resets the caches that may hold a negative answer for o's region. */
+/* Map the leaf that covers o and commit the piece of it that holds o's entry; returns o's entry,
+ * or NULL when out of memory or outside 48-bit addresses (the full collection then falls back to
+ * the prev-word passes: gc_side_table.c, gc_side_fallback).  The caller resets the caches that may hold a negative answer for o's region. */
 TALLY_HIDDEN gst_entry *_tally_gst_map(const void *o);
 /* A full collection's walk reached a member in a new 4 MiB region: mark its leaf used. */
 TALLY_HIDDEN void _tally_gst_mark_used(const void *o);
