@@ -269,6 +269,9 @@ void _tally_biased_decref_shared(tally_object *o)
  * drop refuses, and a call made while a reference handed to the caller (or one it was told
  * about) is held succeeds.  A local count of 0 while QUEUED means a merge is in flight (the
  * merger zeroes local, then its CAS stores MERGED): wait for that CAS and judge the merged word.
+ * After the load of local the shared word is read again and must be unchanged, so that local and
+ * count belong to one moment (another reader's increment between the two loads would be
+ * missed otherwise).
  * The +1 CAS compares the whole shared word, so the count and state judged are still the
  * object's when the increment lands; a merge that comes first makes it fail and retry on
  * MERGED, one that comes later sums the increment in. */
@@ -314,6 +317,15 @@ bool _tally_rc_try_incref(tally_object *o)
                 intptr_t seen = shared;
                 while ((shared = tally_atomic_load_acquire(&o->ob_ref_shared)) == seen)
                     _tally_cpu_relax();
+                continue;
+            }
+            /* The word again: l was read while it was still `shared` (else judge again), so
+             * the two form one snapshot (tests/models/queued_tryincref.pml: without this, a
+             * reference taken by another reader between our two loads, while the owner drops its
+             * own, is missed and a live object refused). */
+            intptr_t again = tally_atomic_load_acquire(&o->ob_ref_shared);
+            if (again != shared) {
+                shared = again;
                 continue;
             }
             if ((intptr_t)l + COUNT(shared) <= 1)
