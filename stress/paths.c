@@ -99,21 +99,29 @@ static void note(char *searched, size_t len, const char *dir)
     snprintf(searched + used, len - used, "%s%s", used ? ", " : "", dir);
 }
 
+/* here/rel/name (rel relative to this executable's directory), noted in searched. */
+static char *try_relative(const char *here, const char *rel, size_t rel_len, const char *name, char *searched,
+                          size_t searched_len)
+{
+    char dir[PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/%.*s", here, (int)rel_len, rel);
+    char *canon = realpath(dir, NULL);
+    const char *d = canon ? canon : dir;
+    char *found = try_program(d, name);
+    note(searched, searched_len, d);
+    free(canon);
+    return found;
+}
+
 char *tally_paths_program(const char *name, char *searched, size_t searched_len)
 {
     if (searched && searched_len)
         searched[0] = '\0';
     const char *here = tally_paths_exe_dir();
-    char dir[PATH_MAX + 64];
     char *found;
     if (tally_paths_installed()) {
         /* PREFIX/libexec/tally first (the tools' own programs), then PREFIX/bin */
-        snprintf(dir, sizeof dir, "%s/%s", here, TALLY_PATHS_LIBEXEC);
-        char *canon = realpath(dir, NULL);
-        const char *d = canon ? canon : dir;
-        found = try_program(d, name);
-        note(searched, searched_len, d);
-        free(canon);
+        found = try_relative(here, TALLY_PATHS_LIBEXEC, strlen(TALLY_PATHS_LIBEXEC), name, searched, searched_len);
         if (found)
             return found;
         note(searched, searched_len, here);
@@ -123,22 +131,14 @@ char *tally_paths_program(const char *name, char *searched, size_t searched_len)
     if ((found = try_program(here, name)) != NULL)
         return found;
     note(searched, searched_len, here);
-    const char *list = TALLY_PATHS_BUILD_DIRS;
-    while (*list) {
+    for (const char *list = TALLY_PATHS_BUILD_DIRS; *list && !found;) {
         size_t n = strcspn(list, ":");
-        snprintf(dir, sizeof dir, "%s/%.*s", here, (int)n, list);
-        char *canon = realpath(dir, NULL);
-        const char *d = canon ? canon : dir;
-        found = try_program(d, name);
-        note(searched, searched_len, d);
-        free(canon);
-        if (found)
-            return found;
+        found = try_relative(here, list, n, name, searched, searched_len);
         list += n;
         if (*list == ':')
             list++;
     }
-    return NULL;
+    return found;
 }
 
 char *tally_paths_data(const char *srcrel)

@@ -228,14 +228,47 @@ static const role_figure role_figures[] = {
 };
 #define NROLE_FIGURES (sizeof role_figures / sizeof role_figures[0])
 
+static bool has_roles(const char *workload)
+{
+    for (size_t r = 0; r < NROLE_FIGURES; r++)
+        if (strcmp(role_figures[r].workload, workload) == 0)
+            return true;
+    return false;
+}
+
+/* One data block of a plot: "threads median min max" for each thread count where one of keys
+ * has a figure, then the blank lines that end a gnuplot index.  Returns the rows. */
+static int write_series(FILE *d, const bj *cfgs, const char *backend, const char *workload, const int *threads,
+                        size_t nt, const char *const *keys)
+{
+    int rows = 0;
+    for (size_t t = 0; t < nt; t++) {
+        const bj *c = find_cfg(cfgs, backend, workload, threads[t]);
+        const bj *s = c ? find_metric(bj_get(c, "summary"), keys, NULL) : NULL;
+        if (!s)
+            continue;
+        fprintf(d, "%d %.6g %.6g %.6g\n", threads[t], med(s), bj_getnum(s, "min", NAN), bj_getnum(s, "max", NAN));
+        rows++;
+    }
+    fprintf(d, "\n\n");
+    return rows;
+}
+
+/* The data file <kind>_<workload>.dat of a plot, opened for writing; name gets "<kind>_<workload>". */
+static FILE *open_plot_data(const plotter *p, const char *kind, const char *workload, char *name, size_t len)
+{
+    char dat[4096];
+    snprintf(name, len, "%s_%s", kind, workload);
+    snprintf(dat, sizeof dat, "%s/%s.dat", p->dir, name);
+    return fopen(dat, "w");
+}
+
 static void plot_throughput(plotter *p, const bj *cfgs, const char **workloads, size_t nw, const char **backends,
                             size_t nb, bj *plots)
 {
     for (size_t w = 0; w < nw; w++) {
-        char dat[4096], name[256];
-        snprintf(name, sizeof name, "throughput_%s", workloads[w]);
-        snprintf(dat, sizeof dat, "%s/%s.dat", p->dir, name);
-        FILE *d = fopen(dat, "w");
+        char name[256];
+        FILE *d = open_plot_data(p, "throughput", workloads[w], name, sizeof name);
         if (!d)
             continue;
         int threads[64];
@@ -252,17 +285,7 @@ static void plot_throughput(plotter *p, const bj *cfgs, const char **workloads, 
         pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos, ")\nset offsets graph 0.03, graph 0.03, 0, 0\nset yrange [0:*]\nplot");
         for (size_t b = 0; b < nb; b++) {
             fprintf(d, "# %s\n", backends[b]);
-            int rows = 0;
-            for (size_t t = 0; t < nt; t++) {
-                const bj *c = find_cfg(cfgs, backends[b], workloads[w], threads[t]);
-                const bj *s = c ? find_metric(bj_get(c, "summary"), throughput_keys, NULL) : NULL;
-                if (!s)
-                    continue;
-                fprintf(d, "%d %.6g %.6g %.6g\n", threads[t], med(s), bj_getnum(s, "min", NAN),
-                        bj_getnum(s, "max", NAN));
-                rows++;
-            }
-            fprintf(d, "\n\n");
+            int rows = write_series(d, cfgs, backends[b], workloads[w], threads, nt, throughput_keys);
             if (rows)
                 pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos,
                                         "%s '%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2%s title '%s'",
@@ -285,15 +308,10 @@ static void plot_roles(plotter *p, const bj *cfgs, const char **workloads, size_
                        size_t nb, bj *plots)
 {
     for (size_t w = 0; w < nw; w++) {
-        bool any = false;
-        for (size_t r = 0; r < NROLE_FIGURES; r++)
-            any |= strcmp(role_figures[r].workload, workloads[w]) == 0;
-        if (!any)
+        if (!has_roles(workloads[w]))
             continue;
-        char dat[4096], name[256];
-        snprintf(name, sizeof name, "roles_%s", workloads[w]);
-        snprintf(dat, sizeof dat, "%s/%s.dat", p->dir, name);
-        FILE *d = fopen(dat, "w");
+        char name[256];
+        FILE *d = open_plot_data(p, "roles", workloads[w], name, sizeof name);
         if (!d)
             continue;
         int threads[64];
@@ -312,18 +330,8 @@ static void plot_roles(plotter *p, const bj *cfgs, const char **workloads, size_
                 if (strcmp(rf->workload, workloads[w]) != 0)
                     continue;
                 fprintf(d, "# %s %s\n", backends[b], rf->role);
-                int rows = 0;
-                for (size_t t = 0; t < nt; t++) {
-                    const bj *c = find_cfg(cfgs, backends[b], workloads[w], threads[t]);
-                    const char *const rk[] = {rf->rate_key, NULL};
-                    const bj *s = c ? find_metric(bj_get(c, "summary"), rk, NULL) : NULL;
-                    if (!s || !(med(s) > 0))
-                        continue;
-                    fprintf(d, "%d %.6g %.6g %.6g\n", threads[t], med(s), bj_getnum(s, "min", NAN),
-                            bj_getnum(s, "max", NAN));
-                    rows++;
-                }
-                fprintf(d, "\n\n");
+                const char *const rk[] = {rf->rate_key, NULL};
+                int rows = write_series(d, cfgs, backends[b], workloads[w], threads, nt, rk);
                 if (rows && pos < sizeof cmd)
                     pos += (size_t)snprintf(cmd + pos, sizeof cmd - pos,
                                             "%s '%s.dat' index %d using 1:2:3:4 with yerrorlines lw 2 lc %d%s title '%s %s'",
@@ -604,10 +612,7 @@ static void md_micro(FILE *f, const bj *res, const char **backends, size_t nb)
 static void md_roles(FILE *f, const bj *cfgs, const char *workload, const char **backends, size_t nb,
                      const int *threads, size_t nt, const bj *plots)
 {
-    bool any = false;
-    for (size_t r = 0; r < NROLE_FIGURES; r++)
-        any |= strcmp(role_figures[r].workload, workload) == 0;
-    if (!any)
+    if (!has_roles(workload))
         return;
     fprintf(f, "\nThe roles apart (thread 0 writes, the others read: the total above mixes a writer whose "
                "rate need not grow with readers whose rate can):\n\n| backend | figure |");
