@@ -12,6 +12,8 @@
  * count written only by the owner (relaxed stores), ob_ref_shared = shared << 2 | state, RMW by
  * everyone.  Total = local + (shared >> 2).  States only move upward:
  *     DEFAULT(0) -> MAYBE_WEAKREF(1) -> QUEUED(2) -> MERGED(3)
+ * (with MERGED, TALLY_REF_IN_QUEUE (4) when the owner merged a QUEUED object: a queue still holds
+ * it, and one unit of the count is that queue's reference until the queue's merge),
  * (resurrection of a dead object is the one exception: it restarts at DEFAULT).
  * Invariants (paper's Table 2): the total is >= 0; the shared count may be negative only while
  * QUEUED (then the local count covers it); an object is queued at most once; only DEFAULT /
@@ -49,6 +51,9 @@
 #define ONE ((intptr_t)1 << SHIFT)
 #define STATE(s) ((s) & TALLY_REF_SHARED_FLAG_MASK)
 #define COUNT(s) ((s) >> SHIFT)   /* arithmetic shift: the count may be negative while QUEUED */
+/* The queue's reference: counted in the word but already dropped by the program (QUEUED, or
+ * MERGED with the in-queue bit). */
+#define QUEUE_REF(s) ((STATE(s) == TALLY_REF_QUEUED || ((s) & TALLY_REF_IN_QUEUE)) ? 1 : 0)
 #define READER_BITS (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)
 
 static inline intptr_t make_shared(intptr_t count, intptr_t state)
@@ -132,9 +137,10 @@ intptr_t _tally_rc_get(tally_object *o)
     if (local == TALLY_IMMORTAL_REFCNT)
         return (intptr_t)TALLY_IMMORTAL_REFCNT;
     intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
-    /* While QUEUED the queue holds one reference that was dropped by the program already (it
-     * is given up at the merge): not counted, as an immediate backend would not count it. */
-    return (intptr_t)local + COUNT(shared) - (STATE(shared) == TALLY_REF_QUEUED ? 1 : 0);
+    /* While QUEUED (or MERGED and still in a queue) the queue holds one reference that was
+     * dropped by the program already (it is given up at the queue's merge): not counted, as an
+     * immediate backend would not count it. */
+    return (intptr_t)local + COUNT(shared) - QUEUE_REF(shared);
 }
 
 void _tally_rc_set_immortal(tally_object *o)
@@ -161,6 +167,9 @@ intptr_t _tally_biased_explicit_merge(tally_object *o, intptr_t extra)
     tally_atomic_store_relaxed(&o->ob_ref_local, 0);
     intptr_t shared = tally_atomic_load_relaxed(&o->ob_ref_shared);
     intptr_t refcnt;
+    /* Every caller is a queue's merge (extra -1, the queue's reference): the in-queue bit, if
+     * the owner's zero path set it, goes with that reference. */
+    TALLY_ASSERT(extra == -1);
     do {
         refcnt = COUNT(shared) + (intptr_t)local + extra;
     } while (!tally_atomic_cas_acq_rel(&o->ob_ref_shared, &shared, make_shared(refcnt, TALLY_REF_MERGED)));
@@ -201,9 +210,12 @@ static bool owner_zero_is_dead(tally_object *o)
     tally_atomic_store_relaxed(&o->ob_tid, 0);   /* gh-121794: before the store to shared */
     intptr_t merged;
     do {
-        merged = (shared & ~(intptr_t)TALLY_REF_SHARED_FLAG_MASK) | TALLY_REF_MERGED;
+        /* QUEUED: a queue still holds o and its reference is in the count; the in-queue bit
+         * says so until that queue's merge (try-incref and tally_refcount discount it). */
+        merged = (shared & ~(intptr_t)TALLY_REF_SHARED_FLAG_MASK) | TALLY_REF_MERGED |
+                 (STATE(shared) == TALLY_REF_QUEUED ? TALLY_REF_IN_QUEUE : 0);
     } while (!tally_atomic_cas_acq_rel(&o->ob_ref_shared, &shared, merged));
-    return merged == TALLY_REF_MERGED;   /* count 0 and merged */
+    return merged == TALLY_REF_MERGED;   /* count 0, merged, in no queue */
 }
 
 void _tally_biased_merge_zero_local(tally_object *o)
@@ -219,7 +231,7 @@ static bool decref_shared_is_dead(tally_object *o)
     intptr_t next;
     bool queue;
     do {
-        if (tally_unlikely(STATE(shared) == TALLY_REF_MERGED && COUNT(shared) <= 0)) {
+        if (tally_unlikely(STATE(shared) == TALLY_REF_MERGED && COUNT(shared) - QUEUE_REF(shared) <= 0)) {
             _tally_refcount_error(o, "tally_decref: negative refcount (the merged count is already 0)");
             return false;
         }
@@ -259,7 +271,8 @@ void _tally_biased_decref_shared(tally_object *o)
  *    must not come back from a death its dropping thread already saw (docs/fuzzing.md: a
  *    weakref read after the last drop returned the object).  CPython 3.13t's
  *    _Py_TryIncRefShared refuses only 0 and MERGED|0 and so revives such an object;
- *  - MERGED with count <= 0: being freed;
+ *  - MERGED with count <= 0, or 1 with the in-queue bit (the owner merged it while QUEUED and
+ *    the count still holds the queue's reference): dead, or dead once the queue merges;
  *  - anything else: count >= 1 somewhere that only a drop of a held reference can take away:
  *    increment with a CAS on the exact word that was judged.
  * The QUEUED test reads ob_ref_local, which the owner writes with plain stores.  The owner
@@ -295,8 +308,8 @@ bool _tally_rc_try_incref(tally_object *o)
      * that the owner's local count as of those drops is visible to the load of local below. */
     intptr_t shared = tally_atomic_load_acquire(&o->ob_ref_shared);
     for (;;) {
-        if (STATE(shared) == TALLY_REF_MERGED && COUNT(shared) <= 0)
-            return false;   /* merged and zero: being freed */
+        if (STATE(shared) == TALLY_REF_MERGED && COUNT(shared) - QUEUE_REF(shared) <= 0)
+            return false;   /* merged and zero (but for a queue's reference): being freed */
         if (shared == TALLY_REF_DEFAULT) {
             /* The total is the owner's local count, which it may drop to zero and free
              * without a CAS.  Announce a reader first (MAYBE_WEAKREF, as CPython's

@@ -6,7 +6,8 @@
 // TLS base, which glibc hands to the next thread on a cached stack): its drop of such an object's
 // last reference frees it at once instead of queueing it to itself.  (2) try-incref (here through
 // tally_weakref_get) on a QUEUED object: refused when the queue holds the only reference left,
-// from the dropping thread and from the owner; granted while another reference is held.
+// from the dropping thread and from the owner; granted while another reference is held; and the
+// same once the owner merged the object while it was still queued (the in-queue bit).
 // Biased only: reads the header fields (include/tally/static/rc_biased.h).
 #include "tally_test.h"
 
@@ -147,6 +148,52 @@ TEST_F(BiasedQueued, WeakrefGetGrantsAQueuedObjectThatIsStillReferenced)
     tally_decref(o);
     EXPECT_EQ(deaths.load(), 1);
     EXPECT_EQ(tally_weakref_get(wr), nullptr);
+    tally_decref(wr);
+}
+
+// The owner's own count reaches 0 while the object is QUEUED (references counted in the shared
+// word came back to the owner and it dropped them): it merges the object, which stays in its
+// queue with the queue's reference in the count.  The in-queue bit says so: after every
+// reference is gone the count reads 1, but the object is dead - a weakref read must refuse it,
+// tally_refcount reads 0, and the queue's merge frees it.
+TEST_F(BiasedQueued, OwnerMergeOfAQueuedObjectKeepsTheQueuesReferenceApart)
+{
+    std::atomic<int> deaths{0};
+    tally_object *o = qitem_new(&deaths);   // r1, local 1
+    ASSERT_NE(o, nullptr);
+    tally_object *wr = tally_weakref_new(o, nullptr, nullptr);
+    ASSERT_NE(wr, nullptr) << tally_last_error();
+    tally_incref(o);   // r2, local 2: for the first thread
+    std::thread drop([&] {
+        AttachedHere at;
+        tally_decref(o);   // r2 dropped at count 0: QUEUED, local 2 = r1 + the queue's
+    });
+    drop.join();
+    ASSERT_EQ(state_of(o), TALLY_REF_QUEUED);
+    std::thread take([&] {
+        AttachedHere at;
+        tally_incref(o);   // two references counted in the shared word, handed to the owner
+        tally_incref(o);
+    });
+    take.join();
+    EXPECT_EQ(tally_refcount(o), 3);
+    tally_decref(o);   // local 1
+    tally_decref(o);   // local 0 while QUEUED: the owner merges (MERGED, still in its queue)
+    EXPECT_EQ(owner_of(o), 0u);
+    EXPECT_EQ(state_of(o), TALLY_REF_MERGED);
+    EXPECT_NE(__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & TALLY_REF_IN_QUEUE, 0);
+    EXPECT_EQ(tally_refcount(o), 1);
+    tally_decref(o);   // the last reference: a shared drop; the count still holds the queue's
+    EXPECT_EQ(deaths.load(), 0);
+    EXPECT_EQ(tally_refcount(o), 0);
+    EXPECT_EQ(tally_weakref_get(wr), nullptr) << "revived an object whose only count is its queue's";
+    std::thread look([&] {
+        AttachedHere at;
+        EXPECT_EQ(tally_weakref_get(wr), nullptr);
+    });
+    look.join();
+    tally_safepoint();   // the queue's merge: count 0, freed
+    EXPECT_EQ(deaths.load(), 1);
     tally_decref(wr);
 }
 

@@ -3,9 +3,12 @@
  * Owns: the owner/non-owner split of biased reference counting (Choi, Shull, Torrellas,
  * PACT 2018; CPython 3.13t Include/refcount.h).  The slow paths live in runtime/rc_biased.c.
  *
- * Fields: ob_tid = owner thread id (0 = unowned/merged), ob_ref_local = count only the owner
- * writes, ob_ref_shared = (count << TALLY_REF_SHARED_SHIFT) | state, written with atomics by
- * everyone.  States only move upward: DEFAULT -> MAYBE_WEAKREF -> QUEUED -> MERGED.
+ * Fields: ob_tid = owner thread id (never reused; 0 = unowned/merged), ob_ref_local = count only
+ * the owner writes, ob_ref_shared = (count << TALLY_REF_SHARED_SHIFT) | in-queue bit | state,
+ * written with atomics by everyone.  States only move upward: DEFAULT -> MAYBE_WEAKREF ->
+ * QUEUED -> MERGED.  TALLY_REF_IN_QUEUE goes with MERGED only: the owner merged the object
+ * while it was QUEUED, so a merge queue still holds it and the count includes that queue's
+ * reference (which the program already dropped) until the queue's merge removes both.
  *
  * Memory ordering:
  *  - owner increment/decrement: relaxed load + relaxed store of ob_ref_local (single writer);
@@ -21,8 +24,9 @@
 
 #define TALLY_HAVE_INLINE_REFCOUNT 1
 
-#define TALLY_REF_SHARED_SHIFT    2
-#define TALLY_REF_SHARED_FLAG_MASK 0x3
+#define TALLY_REF_SHARED_SHIFT    3
+#define TALLY_REF_SHARED_FLAG_MASK 0x3   /* the state */
+#define TALLY_REF_IN_QUEUE        0x4    /* with MERGED: still in a merge queue (see above) */
 #define TALLY_REF_DEFAULT         0x0
 #define TALLY_REF_MAYBE_WEAKREF   0x1
 #define TALLY_REF_QUEUED          0x2
