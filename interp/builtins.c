@@ -1734,7 +1734,7 @@ tally_object *builtin_method_lookup(tally_object *o, tally_object *name)
 {
     tally_object *table = IS_LIST(o) ? list_methods : IS_DICT(o) ? dict_methods : IS_STR(o) ? str_methods
                         : IS_SET(o) ? set_methods : TYPE(o) == &py_gen_type ? gen_methods : NULL;
-    if (!table) return NULL;
+    if (!table) return threading_method_lookup(o, name);
     bool err = false;
     tally_object *m = py_dict_lookup(table, name, &err);
     if (err) py_err_clear();

@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-interp_state *I;
+_Thread_local interp_state *I;
+interp_state *py_main_state;
 
 #define MAX_BLOCKS 32
 typedef struct frame {
@@ -40,7 +41,19 @@ typedef struct frame {
 
 /* ---- the frame stack ------------------------------------------------------------------------ */
 typedef struct fchunk { struct fchunk *prev; size_t size, top; char data[]; } fchunk;
-static fchunk *cur_chunk, *spare_chunk;
+static _Thread_local fchunk *cur_chunk, *spare_chunk;   /* each thread has its frame stack */
+
+void eval_thread_fini(void)
+{
+    /* the thread's frames have all returned: only empty chunks remain */
+    while (cur_chunk) {
+        fchunk *c = cur_chunk;
+        cur_chunk = c->prev;
+        free(c);
+    }
+    free(spare_chunk);
+    spare_chunk = NULL;
+}
 
 static frame *frame_alloc(py_code *co)
 {
@@ -331,32 +344,53 @@ static tally_object *name_error(tally_object *name)
     return NULL;
 }
 
+/* A new reference to the global or builtin `name`.  Threads: the cache of an instruction is
+ * read and written only with the mutex of the globals dict held (a code object always runs
+ * with the same globals), and the builtins' mutex is taken inside it (globals -> builtins, the
+ * only order); the value is increfed before the mutexes are released, so no borrowed reference
+ * leaves them.  Names are str keys: the lookups run no Python code. */
 static tally_object *load_global(py_code *co, tally_object *globals, uint32_t arg)
 {
     py_cache *c = &co->caches[arg >> 12];
     tally_object *name = co->namev[arg & 0xFFF];
     py_dict *g = (py_dict *)globals, *b = (py_dict *)I->builtins;
+    tally_object *v = NULL;
+    py_mutex_lock(&g->mutex);
     if (c->gver == g->version) {
-        if (c->gidx >= 0)
-            return g->entries[c->gidx].value;
+        if (c->gidx >= 0) {
+            v = tally_newref(g->entries[c->gidx].value);
+            py_mutex_unlock(&g->mutex);
+            return v;
+        }
+        py_mutex_lock(&b->mutex);
         if (c->bver == b->version && c->bidx >= 0)
-            return b->entries[c->bidx].value;
+            v = tally_newref(b->entries[c->bidx].value);
+        py_mutex_unlock(&b->mutex);
+        if (v) {
+            py_mutex_unlock(&g->mutex);
+            return v;
+        }
     }
     int64_t ix = py_dict_find_str(globals, name);
     if (ix >= 0) {
         c->gver = g->version;
         c->gidx = ix;
-        return g->entries[ix].value;
+        v = tally_newref(g->entries[ix].value);
+        py_mutex_unlock(&g->mutex);
+        return v;
     }
+    py_mutex_lock(&b->mutex);
     ix = py_dict_find_str(I->builtins, name);
     if (ix >= 0) {
         c->gver = g->version;
         c->gidx = -1;
         c->bver = b->version;
         c->bidx = ix;
-        return b->entries[ix].value;
+        v = tally_newref(b->entries[ix].value);
     }
-    return name_error(name);
+    py_mutex_unlock(&b->mutex);
+    py_mutex_unlock(&g->mutex);
+    return v ? v : name_error(name);
 }
 
 static int unpack(tally_object *seq, int n, tally_object **out)   /* out[0] = first item */
@@ -646,7 +680,6 @@ dispatch_top:
     TARGET(LOAD_GLOBAL) {
         tally_object *v = load_global(co, f->globals, arg);
         if (!v) goto error;
-        tally_incref(v);
         PUSH(v);
         DISPATCH();
     }
@@ -738,6 +771,7 @@ dispatch_top:
         if (kwnames) nargs -= tally_tuple_len(kwnames);
     do_call: {
         tally_object *callable = *base;
+        py_qsbr_quiescent();
         tally_safepoint();
         if (TYPE(callable) == &py_function_type) {
             /* the arguments' and the callable's references move into the new frame */
@@ -917,6 +951,7 @@ dispatch_top:
     }
     TARGET(JUMP_BACK) {
         pc = co->instrs + arg;
+        py_qsbr_quiescent();
         tally_safepoint();
         DISPATCH();
     }
@@ -1398,7 +1433,9 @@ dispatch_top:
         DISPATCH();
     }
     TARGET(LOAD_DEREF) {
-        tally_object *v = ((py_cell *)locals[arg])->ref;
+        /* acquire: pairs with STORE_DEREF's release (the value's contents are visible); the
+         * old value is released after a grace period, so the incref below is on a live object */
+        tally_object *v = tally_atomic_load_acquire(&((py_cell *)locals[arg])->ref);
         if (!v) {
             const char *nm = tally_str_value(tally_tuple_get(co->varnames, arg));
             bool is_free = false;
@@ -1416,9 +1453,8 @@ dispatch_top:
     }
     TARGET(STORE_DEREF) {
         py_cell *c = (py_cell *)locals[arg];
-        tally_object *old = c->ref;
-        c->ref = POP();
-        tally_xdecref(old);
+        tally_object *old = tally_atomic_exchange_acq_rel(&c->ref, POP());
+        if (old) py_decref_delayed(old);
         DISPATCH();
     }
     TARGET(LOAD_CLOSURE) {
@@ -1480,11 +1516,10 @@ dispatch_top:
             py_err_format(exc_TypeError, "argument after ** must be a mapping, not %s", py_type_name(m));
             r = -1;
         } else {
-            py_dict *md = (py_dict *)m;
-            for (size_t i = 0; i < md->nentries && r == 0; i++) {
-                if (!md->entries[i].key) continue;
+            size_t pos = 0;
+            tally_object *k, *mv;
+            while (r == 0 && py_dict_next(m, &pos, &k, &mv)) {
                 bool err = false;
-                tally_object *k = md->entries[i].key;
                 if (!IS_STR(k)) {
                     py_err_set(exc_TypeError, "keywords must be strings");
                     r = -1;
@@ -1493,7 +1528,7 @@ dispatch_top:
                         py_err_format(exc_TypeError, "got multiple values for keyword argument '%s'", tally_str_value(k));
                     r = -1;
                 } else {
-                    r = py_dict_set(d, k, md->entries[i].value);
+                    r = py_dict_set(d, k, mv);
                 }
             }
         }

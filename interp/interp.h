@@ -34,6 +34,67 @@ void sb_putn(sbuf *b, const char *s, size_t n);
 void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *sb_cstr(sbuf *b);   /* NUL-terminated view ("" when empty) */
 
+/* ---- threads: per-object locks and delayed decrefs (pysync.c) --------------------------------
+ * On the gil backend every attached thread holds the GIL, which serialises all object access:
+ * the locks below compile to nothing and decrefs are immediate.  On the free-threaded backends
+ * (atomic, biased, deferred) the interpreter's own mutable containers carry a py_mutex (its
+ * dicts, which are also sets, instance and class attribute dicts, module globals; cells use
+ * atomics), and a value that leaves a dict another thread may be reading is released through
+ * py_decref_delayed: its decref waits until every attached Python thread has passed a quiescent
+ * point (QSBR).  Contract: a borrowed reference read from a dict or cell stays valid until the
+ * reading thread's next quiescent point, which the evaluation loop reports at its safepoint
+ * polls and blocking calls report when they detach; C code never holds a borrowed reference
+ * across a call into Python code (which would be wrong single-threaded as well). */
+#if defined(TALLY_BACKEND_GIL)
+#  define PY_FREE_THREADED 0
+#else
+#  define PY_FREE_THREADED 1
+#endif
+/* A futex word: 0 free, 1 held, 2 held with waiters.  A holder never waits for another lock
+ * of its kind and never reaches a safepoint, allocation, decref or Python code while holding
+ * it, so an attached thread may spin or sleep on it without holding back a stop-the-world. */
+typedef struct { uint32_t v; } py_mutex;
+void py_mutex_lock_slow(py_mutex *m);
+void py_mutex_unlock_slow(py_mutex *m);
+static inline void py_mutex_lock(py_mutex *m)
+{
+#if PY_FREE_THREADED
+    uint32_t expected = 0;
+    if (!tally_atomic_cas_acq_rel(&m->v, &expected, 1)) py_mutex_lock_slow(m);
+#else
+    (void)m;
+#endif
+}
+static inline void py_mutex_unlock(py_mutex *m)
+{
+#if PY_FREE_THREADED
+    if (tally_atomic_exchange_acq_rel(&m->v, 0) == 2) py_mutex_unlock_slow(m);
+#else
+    (void)m;
+#endif
+}
+/* the calling thread's serial number (main thread 1; never reused), for threading.local */
+extern _Thread_local int64_t py_thread_serial;
+/* QSBR over the interpreter's threads (no-ops on gil) */
+void py_decref_delayed(tally_object *o);     /* gil: tally_decref */
+void py_qsbr_quiescent_slow(void);
+extern uint64_t py_qsbr_seq;                  /* bumped by each delayed decref */
+extern _Thread_local uint64_t py_qsbr_seen;   /* this thread's last reported value */
+static inline void py_qsbr_quiescent(void)
+{
+#if PY_FREE_THREADED
+    if (PY_UNLIKELY(tally_atomic_load_relaxed(&py_qsbr_seq) != py_qsbr_seen)) py_qsbr_quiescent_slow();
+#endif
+}
+int py_qsbr_thread_online(void);             /* register the calling thread (0 / -1) */
+void py_qsbr_offline(void);                   /* blocking call: reports quiescence while away */
+void py_qsbr_online(void);
+void py_qsbr_thread_exit(void);               /* hand pending decrefs over; unregister */
+void py_qsbr_drain_all(void);                 /* at exit, the last thread: apply every pending decref */
+/* detach from Tally and go offline for QSBR around a blocking call */
+#define PY_BEGIN_BLOCKING { py_qsbr_offline(); TALLY_BEGIN_ALLOW_THREADS
+#define PY_END_BLOCKING   TALLY_END_ALLOW_THREADS py_qsbr_online(); }
+
 /* ---- type tests ----------------------------------------------------------------------------- */
 static inline const tally_type *TYPE(tally_object *o) { return o->ob_type; }
 #define IS_INT(o)   (TYPE(o) == &tally_int_type)
@@ -68,6 +129,9 @@ typedef struct {
     int32_t *index;     /* -1 empty, -2 deleted, else entry number */
     py_dentry *entries;
     uint64_t version;   /* bumped when the key set or the entries array changes */
+    py_mutex mutex;     /* free-threaded backends: guards every field above */
+    bool shared;        /* another thread than the creator has touched it (under mutex) */
+    int64_t owner;      /* py_thread_serial of the creator */
 } py_dict;
 extern const tally_type py_dict_type;
 /* set: a py_dict whose values are all None, with its own type */
@@ -83,6 +147,10 @@ tally_object *py_dict_getstr(tally_object *d, const char *key);   /* borrowed; N
 int py_dict_setstr(tally_object *d, const char *key, tally_object *value);
 /* index of a str key's entry or -1; no exception */
 int64_t py_dict_find_str(tally_object *d, tally_object *key);
+/* iteration: the entry at or after *pos (borrowed key and value, valid as a lookup's result);
+ * false at the end.  *pos advances past it. */
+bool py_dict_next(tally_object *d, size_t *pos, tally_object **key, tally_object **value);
+size_t py_dict_size(tally_object *d);
 
 typedef struct { TALLY_OBJECT_HEAD; int64_t start, stop, step, len; } py_range;
 extern const tally_type py_range_type;
@@ -150,6 +218,8 @@ typedef struct {
     tally_object *owner;     /* strong: the class whose body defined it (zero-argument super()) */
     tally_object *closure;   /* strong tuple of cells, or NULL */
 } py_function;
+/* a cell's ref is written with release stores (the old value released through
+ * py_decref_delayed) and read with acquire loads */
 typedef struct { TALLY_OBJECT_HEAD; tally_object *ref; } py_cell;
 /* staticmethod(f) (kind 0) and classmethod(f) (kind 1) */
 typedef struct { TALLY_OBJECT_HEAD; tally_object *func; int kind; } py_smethod;
@@ -436,7 +506,12 @@ typedef struct interp_state {
     char *script_dir;           /* the main script's directory (absolute): imports look there first */
     bool finalizing;            /* shutting down: builtins are gone, finalizers run no code */
 } interp_state;
-extern interp_state *I;
+/* Each thread has its own interp_state: exc, depth and the C stack fields are the thread's;
+ * builtins, sys_module, modules, main_globals and script_dir are copied from the main thread's
+ * when a thread starts and never change after start-up. */
+extern _Thread_local interp_state *I;
+extern interp_state *py_main_state;
+void eval_thread_fini(void);   /* free the calling thread's frame stack */
 tally_object *eval_code(tally_object *code, tally_object *globals);
 /* generator frames (eval.c): a suspended frame is resumed with the value its yield evaluates to
  * (stolen; NULL on the first start) or with the current exception thrown in at the yield;
@@ -474,6 +549,17 @@ int mod_math_init(tally_object *dict);
 int mod_time_init(tally_object *dict);
 int mod_random_init(tally_object *dict);
 int mod_gc_init(tally_object *dict);
+int mod_threading_init(tally_object *dict);
+int mod_thread_init(tally_object *dict);
+/* run Python source (a built-in module written in Python) in dict; 0 / -1 */
+int py_exec_source(tally_object *dict, const char *src, const char *filename);
+/* threading (mod_threading.c) */
+extern const tally_type py_lock_type, py_local_type, py_thandle_type;
+tally_object *threading_method_lookup(tally_object *o, tally_object *name);   /* borrowed or NULL */
+tally_object *py_local_getattr(tally_object *o, tally_object *name);          /* new ref or NULL */
+int py_local_setattr(tally_object *o, tally_object *name, tally_object *v);   /* v NULL: delete */
+void threading_wait_all(void);   /* at exit: wait for the non-daemon threads */
+int threading_running(void);     /* threads still running (daemons, after threading_wait_all) */
 
 /* CPython's limit on nested brackets in the parser and repr recursion */
 #define PY_MAX_NEST 200

@@ -95,6 +95,14 @@ int main(int argc, char **argv)
     }
     static interp_state state;
     I = &state;
+    py_main_state = I;
+    py_thread_serial = 1;
+    if (py_qsbr_thread_online() < 0) {
+        fprintf(stderr, "%s: out of memory while starting\n", argv[0]);
+        tally_fini();
+        free(src);
+        return 1;
+    }
     I->recursion_limit = 1000;
     /* nested evaluations (calls from C) may use the C stack up to 1 MiB short of its limit */
     char stack_mark;
@@ -184,7 +192,16 @@ int main(int argc, char **argv)
         tally_xdecref(e);
     }
 out:
+    /* as CPython's threading._shutdown: wait for the threads that are not daemons */
+    threading_wait_all();
     py_flush_stdout();
+    if (threading_running() > 0) {
+        /* daemon threads still run: like CPython at exit, abandon them (no finalization, which
+         * would pull the runtime from under them) */
+        fflush(stderr);
+        _exit(status);
+    }
+    py_qsbr_drain_all();
     tally_xdecref(code);
     /* break the module's cycles by hand where cheap; the collector gets the rest */
     if (globals) {
@@ -200,6 +217,8 @@ out:
     tally_xdecref(I->modules);
     tally_xdecref(I->builtins);
     py_err_clear();
+    py_qsbr_drain_all();
+    py_qsbr_thread_exit();
     tally_flush();
     tally_fini();
     modules_fini();

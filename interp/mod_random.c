@@ -18,6 +18,9 @@
 #define MT_M 397
 static uint32_t mt[MT_N];
 static int mti = MT_N + 1;
+/* threads: mt and mti are touched only under rng_mu (a leaf: no allocation or Python code
+ * inside); a draw of several words may interleave with another thread's, as in CPython 3.13t */
+static py_mutex rng_mu;
 
 static void init_genrand(uint32_t s)
 {
@@ -57,7 +60,16 @@ static void seed_u64(uint64_t v)
     init_by_array(key, key[1] ? 2 : 1);
 }
 
+static uint32_t genrand_locked(void);
 static uint32_t genrand_uint32(void)
+{
+    py_mutex_lock(&rng_mu);
+    uint32_t y = genrand_locked();
+    py_mutex_unlock(&rng_mu);
+    return y;
+}
+
+static uint32_t genrand_locked(void)
 {
     static const uint32_t mag01[2] = { 0x0u, 0x9908b0dfu };
     if (mti >= MT_N) {
@@ -122,7 +134,9 @@ static tally_object *r_seed(tally_object *self, tally_object *const *args, size_
     (void)self;
     if (py_arg_count("seed", nargs, kwnames, 0, 1) < 0) return NULL;
     if (nargs == 0 || args[0] == py_None) {
+        py_mutex_lock(&rng_mu);
         mti = MT_N + 1;   /* reseeded from the clock on the next draw */
+        py_mutex_unlock(&rng_mu);
         return tally_newref(py_None);
     }
     int64_t v;
@@ -136,7 +150,9 @@ static tally_object *r_seed(tally_object *self, tally_object *const *args, size_
         py_err_format(exc_TypeError, "seeding from a '%s' is not supported yet (int, float or None)", py_type_name(args[0]));
         return NULL;
     }
+    py_mutex_lock(&rng_mu);
     seed_u64(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+    py_mutex_unlock(&rng_mu);
     return tally_newref(py_None);
 }
 

@@ -57,11 +57,12 @@ static tally_object *t_sleep(tally_object *self, tally_object *const *args, size
     ts.tv_sec = (time_t)secs;
     ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
     /* detached (CPython's Py_BEGIN_ALLOW_THREADS): no Tally object is touched until the thread
-     * attaches again, so a stop-the-world or the GIL's next holder does not wait for the sleep */
-    TALLY_BEGIN_ALLOW_THREADS
+     * attaches again, so a stop-the-world or the GIL's next holder does not wait for the sleep;
+     * offline for the interpreter's QSBR too, so no delayed decref waits for it */
+    PY_BEGIN_BLOCKING
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-    TALLY_END_ALLOW_THREADS
+    PY_END_BLOCKING
     return tally_newref(py_None);
 }
 

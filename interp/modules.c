@@ -17,6 +17,7 @@ static src_node *sources;   /* every imported module's source, kept for tracebac
 
 static const struct { const char *name; int (*init)(tally_object *dict); } builtin_modules[] = {
     { "math", mod_math_init }, { "time", mod_time_init }, { "random", mod_random_init }, { "gc", mod_gc_init },
+    { "threading", mod_threading_init },
 };
 
 int py_add_fn(tally_object *dict, const char *name, py_cfunc fn)
@@ -100,6 +101,31 @@ static char *read_source(const char *path)
     }
     sb_cstr(&b);
     return b.data ? b.data : calloc(1, 1);
+}
+
+int py_exec_source(tally_object *dict, const char *src, const char *filename)
+{
+    parse_result pr;
+    int st = parse_module(src, filename, &pr);
+    if (st != 0) {
+        if (st == -2) py_err_nomem();
+        else py_err_format(exc_SyntaxError, "%s:%d:%d: %s", filename, pr.errline, pr.errcol, pr.errmsg);
+        arena_free(pr.arena);
+        return -1;
+    }
+    char errmsg[256];
+    int errline = 0, errcol = 0;
+    tally_object *code = compile_module(pr.module, filename, src, pr.arena, errmsg, sizeof errmsg, &errline, &errcol);
+    arena_free(pr.arena);
+    if (!code) {
+        if (errmsg[0]) py_err_format(exc_SyntaxError, "%s:%d:%d: %s", filename, errline, errcol, errmsg);
+        return -1;
+    }
+    tally_object *r = eval_code(code, dict);
+    tally_decref(code);
+    if (!r) return -1;
+    tally_decref(r);
+    return 0;
 }
 
 /* Run the source at path as module `name` (registered before it runs).  New ref or NULL. */

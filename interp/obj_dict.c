@@ -6,8 +6,17 @@
  * changes when the key set changes (the evaluation loop's global caches and the iterators'
  * size check read it), and its traverse/clear for the cycle collector.
  * Tally's built-in dict is not used: it compares only int and str keys by value and has no
- * iteration (docs/interpreter.md, "API gaps").  Single-threaded for now (no per-object lock in
- * the public API).
+ * iteration (docs/interpreter.md, "API gaps").
+ *
+ * Threads (free-threaded backends; on gil py_mutex is empty and the GIL serialises): every field
+ * is read and written under d->mutex, except `used` and `version`, which are also read without
+ * it (len(), iterators' size check) and so are stored and loaded atomically (relaxed: a reader
+ * that wants the entries takes the mutex).  Lookups return borrowed values, valid until the
+ * reader's next quiescent point: a value or key that leaves a dict that another thread has
+ * touched (`shared`) is released by py_decref_delayed (interp/pysync.c), and a dict only its
+ * creator has touched releases at once.  No decref, allocation of a Tally object or Python code
+ * runs with the mutex held: key comparisons that may run Python code (__eq__ of instances,
+ * containers) drop it, and the lookup starts again if the dict changed meanwhile (the version).
  */
 #include "interp.h"
 
@@ -17,6 +26,45 @@
 /* one counter for every dict, so that a version names one state of one dict (CPython's
  * ma_version_tag): a cache keyed by version alone cannot confuse two dicts */
 uint64_t py_dict_version_tag;
+
+/* versions are handed out to each thread in blocks, so that inserting does not make every
+ * thread write one shared counter */
+static _Thread_local uint64_t ver_next, ver_end;
+static uint64_t new_version(void)
+{
+    if (ver_next == ver_end) {
+        ver_next = tally_atomic_fetch_add_relaxed(&py_dict_version_tag, 1024) + 1;
+        ver_end = ver_next + 1024;
+    }
+    return ver_next++;
+}
+static void bump_version(py_dict *d) { tally_atomic_store_relaxed(&d->version, new_version()); }
+static void set_used(py_dict *d, size_t n) { tally_atomic_store_relaxed(&d->used, n); }
+
+/* mutex held: note a thread other than the creator */
+static inline void touch(py_dict *d)
+{
+#if PY_FREE_THREADED
+    if (PY_UNLIKELY(!d->shared) && d->owner != py_thread_serial) d->shared = true;
+#else
+    (void)d;
+#endif
+}
+static inline void lock(py_dict *d)
+{
+    py_mutex_lock(&d->mutex);
+    touch(d);
+}
+static inline void unlock(py_dict *d) { py_mutex_unlock(&d->mutex); }
+/* release what left the dict (after unlock) */
+static void release_removed(py_dict *d, tally_object *o, bool shared)
+{
+    (void)d;
+    if (shared) py_decref_delayed(o);
+    else tally_decref(o);
+}
+
+size_t py_dict_size(tally_object *d) { return tally_atomic_load_relaxed(&((py_dict *)d)->used); }
 
 static int dict_traverse(tally_object *self, tally_visitproc visit, void *arg)
 {
@@ -35,18 +83,23 @@ static int dict_traverse(tally_object *self, tally_visitproc visit, void *arg)
 
 static void dict_release(py_dict *d)
 {
+    lock(d);
     py_dentry *ents = d->entries;
     size_t n = d->nentries;
-    free(d->index);
+    int32_t *index = d->index;
+    bool shared = d->shared;
     d->entries = NULL;
     d->index = NULL;
-    d->nentries = d->used = d->entcap = 0;
+    d->nentries = d->entcap = 0;
+    set_used(d, 0);
     d->mask = 0;
-    d->version = ++py_dict_version_tag;
+    bump_version(d);
+    unlock(d);
+    free(index);
     for (size_t i = 0; i < n; i++) {
         if (ents[i].key) {
-            tally_decref(ents[i].key);
-            tally_decref(ents[i].value);
+            release_removed(d, ents[i].key, shared);
+            release_removed(d, ents[i].value, shared);
         }
     }
     free(ents);
@@ -75,6 +128,7 @@ tally_object *py_set_new(void)
     tally_object *d = tally_new(&py_set_type);
     if (!d)
         return py_err_nomem();
+    ((py_dict *)d)->owner = py_thread_serial;
     return d;
 }
 
@@ -83,9 +137,11 @@ tally_object *py_dict_new(void)
     tally_object *d = tally_new(&py_dict_type);
     if (!d)
         return py_err_nomem();
+    ((py_dict *)d)->owner = py_thread_serial;
     return d;
 }
 
+/* mutex held (malloc only; readers of the old arrays all hold the mutex, so they go at once) */
 static int rebuild(py_dict *d, size_t want)
 {
     size_t size = 8;
@@ -96,8 +152,7 @@ static int rebuild(py_dict *d, size_t want)
     if (!index || !ents || size > (size_t)INT32_MAX) {
         free(index);
         free(ents);
-        py_err_nomem();
-        return -1;
+        return -1;   /* the caller sets MemoryError after unlocking */
     }
     memset(index, 0xFF, sizeof(int32_t) * size);   /* -1 */
     size_t k = 0;
@@ -122,12 +177,21 @@ static int rebuild(py_dict *d, size_t want)
     d->entcap = entcap;
     d->mask = size - 1;
     d->nentries = k;
-    d->used = k;
-    d->version = ++py_dict_version_tag;
+    set_used(d, k);
+    bump_version(d);
     return 0;
 }
 
-/* slot in index for key (found: *found true), or the slot to insert into */
+/* equality that runs no Python code and allocates nothing */
+static bool simple_key(tally_object *k)
+{
+    const tally_type *t = TYPE(k);
+    return t == &tally_str_type || t == &tally_int_type || t == &py_float_type || t == &py_bool_type ||
+           k == py_None;
+}
+
+/* slot in index for key (found: *found true), or the slot to insert into; mutex held (it is
+ * dropped and taken again around a comparison that may run Python code) */
 static int64_t lookup_slot(py_dict *d, tally_object *key, int64_t hash, bool *found, bool *err)
 {
     *found = false;
@@ -150,10 +214,17 @@ static int64_t lookup_slot(py_dict *d, tally_object *key, int64_t hash, bool *fo
                 return (int64_t)j;
             }
             if (e->hash == hash) {
-                tally_object *k = tally_newref(e->key);
+                int r;
                 uint64_t ver = d->version;
-                int r = py_eq(k, key);
-                tally_decref(k);
+                if (simple_key(e->key) && simple_key(key)) {
+                    r = py_eq(e->key, key);
+                } else {
+                    tally_object *k = tally_newref(e->key);
+                    unlock(d);
+                    r = py_eq(k, key);
+                    tally_decref(k);
+                    lock(d);
+                }
                 if (r < 0) {
                     *err = true;
                     return -1;
@@ -178,16 +249,20 @@ tally_object *py_dict_lookup(tally_object *dobj, tally_object *key, bool *err)
     int64_t h = py_hash(key, err);
     if (*err) return NULL;
     bool found;
+    lock(d);
     int64_t slot = lookup_slot(d, key, h, &found, err);
-    if (*err || !found) return NULL;
-    return d->entries[d->index[slot]].value;
+    tally_object *v = *err || !found ? NULL : d->entries[d->index[slot]].value;
+    unlock(d);
+    return v;
 }
 
+/* mutex held by the caller (the evaluation loop's global cache) */
 int64_t py_dict_find_str(tally_object *dobj, tally_object *key)
 {
     bool err = false, found;
     py_dict *d = (py_dict *)dobj;
     int64_t h = py_hash(key, &err);
+    touch(d);
     int64_t slot = lookup_slot(d, key, h, &found, &err);
     if (err) {
         py_err_clear();
@@ -196,26 +271,53 @@ int64_t py_dict_find_str(tally_object *dobj, tally_object *key)
     return found ? d->index[slot] : -1;
 }
 
+bool py_dict_next(tally_object *dobj, size_t *pos, tally_object **key, tally_object **value)
+{
+    py_dict *d = (py_dict *)dobj;
+    bool ok = false;
+    lock(d);
+    size_t i = *pos;
+    while (i < d->nentries && !d->entries[i].key) i++;
+    if (i < d->nentries) {
+        *key = d->entries[i].key;
+        if (value) *value = d->entries[i].value;
+        *pos = i + 1;
+        ok = true;
+    }
+    unlock(d);
+    return ok;
+}
+
 int py_dict_set(tally_object *dobj, tally_object *key, tally_object *value)
 {
     py_dict *d = (py_dict *)dobj;
     bool err = false, found;
     int64_t h = py_hash(key, &err);
     if (err) return -1;
-    int64_t slot = lookup_slot(d, key, h, &found, &err);
-    if (err) return -1;
+    lock(d);
+    int64_t slot;
+again:
+    slot = lookup_slot(d, key, h, &found, &err);
+    if (err) {
+        unlock(d);
+        return -1;
+    }
     if (found) {
         py_dentry *e = &d->entries[d->index[slot]];
         tally_object *old = e->value;
+        bool shared = d->shared;
         e->value = tally_newref(value);
-        tally_decref(old);
+        unlock(d);
+        release_removed(d, old, shared);
         return 0;
     }
     if (!d->index || d->nentries >= d->entcap) {
-        if (rebuild(d, d->used + 1 > d->used * 2 ? d->used + 1 : d->used * 2) < 0)
+        if (rebuild(d, d->used + 1 > d->used * 2 ? d->used + 1 : d->used * 2) < 0) {
+            unlock(d);
+            py_err_nomem();
             return -1;
-        slot = lookup_slot(d, key, h, &found, &err);
-        if (err) return -1;
+        }
+        goto again;   /* the comparisons may have let another thread in: look again */
     }
     py_dentry *e = &d->entries[d->nentries];
     e->key = tally_newref(key);
@@ -223,8 +325,9 @@ int py_dict_set(tally_object *dobj, tally_object *key, tally_object *value)
     e->hash = h;
     d->index[slot] = (int32_t)d->nentries;
     d->nentries++;
-    d->used++;
-    d->version = ++py_dict_version_tag;
+    set_used(d, d->used + 1);
+    bump_version(d);
+    unlock(d);
     return 0;
 }
 
@@ -234,17 +337,22 @@ int py_dict_del(tally_object *dobj, tally_object *key)
     bool err = false, found;
     int64_t h = py_hash(key, &err);
     if (err) return -1;
+    lock(d);
     int64_t slot = lookup_slot(d, key, h, &found, &err);
-    if (err) return -1;
-    if (!found) return 1;
+    if (err || !found) {
+        unlock(d);
+        return err ? -1 : 1;
+    }
     py_dentry *e = &d->entries[d->index[slot]];
     tally_object *k = e->key, *v = e->value;
+    bool shared = d->shared;
     e->key = e->value = NULL;
     d->index[slot] = -2;
-    d->used--;
-    d->version = ++py_dict_version_tag;
-    tally_decref(k);
-    tally_decref(v);
+    set_used(d, d->used - 1);
+    bump_version(d);
+    unlock(d);
+    release_removed(d, k, shared);
+    release_removed(d, v, shared);
     return 0;
 }
 

@@ -315,24 +315,48 @@ tally_object *py_object_class;
 
 /* ---- interned names ------------------------------------------------------------------------- */
 /* Keyed by the address of a string literal: the dunder names the runtime looks up by C string. */
+/* Threads: entries are written before ninterned is raised (release) and never change after,
+ * so readers scan without a lock (acquire); insertions are serialised by intern_mu, which is
+ * never held across an allocation (tally_new may park for a stop-the-world). */
 static struct { const char *key; tally_object *str; } interned[128];
 static int ninterned;
+static py_mutex intern_mu;
+
+static tally_object *intern_find(const char *s, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        if (interned[i].key == s)
+            return interned[i].str;
+    return NULL;
+}
 
 tally_object *py_intern(const char *s)
 {
-    for (int i = 0; i < ninterned; i++)
-        if (interned[i].key == s)
-            return interned[i].str;
+    int n = tally_atomic_load_acquire(&ninterned);
+    tally_object *found = intern_find(s, 0, n);
+    if (found)
+        return found;
     tally_object *o = tally_str_new(s);
     if (!o)
         return NULL;
-    tally_set_immortal(o);
-    if (ninterned < (int)(sizeof interned / sizeof interned[0])) {
-        interned[ninterned].key = s;
-        interned[ninterned].str = o;
-        ninterned++;
+    py_mutex_lock(&intern_mu);
+    int m = ninterned;
+    found = intern_find(s, n, m);   /* another thread may have added it meanwhile */
+    if (!found && m < (int)(sizeof interned / sizeof interned[0])) {
+        tally_set_immortal(o);
+        interned[m].key = s;
+        interned[m].str = o;
+        tally_atomic_store_release(&ninterned, m + 1);
+        found = o;
+        o = NULL;
     }
-    return o;
+    py_mutex_unlock(&intern_mu);
+    if (!found) {   /* the table is full: the caller gets a string of its own (immortal: kept) */
+        tally_set_immortal(o);
+        return o;
+    }
+    if (o) tally_decref(o);
+    return found;
 }
 
 tally_object *py_call_dunder(tally_object *obj, const char *name, tally_object *const *args, size_t nargs, bool *found)
@@ -391,6 +415,8 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
 {
     const tally_type *t = TYPE(o);
     const char *n = tally_str_value(name);
+    if (t == &py_local_type)
+        return py_local_getattr(o, name);
     if (t == &py_super_type) {
         py_super *sp = (py_super *)o;
         tally_object *v = py_class_lookup(((py_class *)sp->cls)->base, name);
@@ -403,9 +429,10 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
     }
     if (t == &py_instance_type) {
         py_instance *in = (py_instance *)o;
-        if (in->dict) {
+        tally_object *idict = tally_atomic_load_acquire(&in->dict);   /* set once: py_setattr */
+        if (idict) {
             bool err = false;
-            tally_object *v = py_dict_lookup(in->dict, name, &err);
+            tally_object *v = py_dict_lookup(idict, name, &err);
             if (err) return NULL;
             if (v) return tally_newref(v);
         }
@@ -447,8 +474,21 @@ int py_setattr(tally_object *o, tally_object *name, tally_object *v)
     tally_object *d = NULL;
     if (t == &py_instance_type) {
         py_instance *in = (py_instance *)o;
-        if (!in->dict && !(in->dict = py_dict_new())) return -1;
-        d = in->dict;
+        /* the attribute dict is made on the first store; two threads may race to make it: the
+         * first compare-and-swap wins (release: the new dict's fields are visible to readers) */
+        d = tally_atomic_load_acquire(&in->dict);
+        if (!d) {
+            tally_object *nd = py_dict_new(), *expected = NULL;
+            if (!nd) return -1;
+            if (tally_atomic_cas_acq_rel(&in->dict, &expected, nd)) {
+                d = nd;
+            } else {
+                tally_decref(nd);
+                d = expected;
+            }
+        }
+    } else if (t == &py_local_type) {
+        return py_local_setattr(o, name, v);
     } else if (t == &py_module_type) {
         d = ((py_module *)o)->dict;
     } else if (t == &py_class_type) {
@@ -469,9 +509,10 @@ tally_object *py_getmethod(tally_object *o, tally_object *name, bool *unbound)
         return py_getattr(o, name);   /* a bound method: self is the super object's obj */
     if (t == &py_instance_type) {
         py_instance *in = (py_instance *)o;
-        if (in->dict) {
+        tally_object *idict = tally_atomic_load_acquire(&in->dict);   /* set once: py_setattr */
+        if (idict) {
             bool err = false;
-            tally_object *v = py_dict_lookup(in->dict, name, &err);
+            tally_object *v = py_dict_lookup(idict, name, &err);
             if (err) return NULL;
             if (v) return tally_newref(v);
         }
