@@ -104,6 +104,13 @@ typedef struct obj_vec {
     size_t n, cap;
 } obj_vec;
 
+struct rc_thread;
+/* Thread records: the thread whose decrement zeroed each object of a parallel obj_vec. */
+typedef struct thread_vec {
+    struct rc_thread **v;
+    size_t n, cap;
+} thread_vec;
+
 typedef struct rc_thread {
     struct rc_thread *next, *prev;  /* rc.threads, under ship_lock */
     tally_thread_state *ts;
@@ -175,7 +182,7 @@ static struct {
     zct_entry *zct;
     size_t zct_n, zct_cap;
     obj_vec release;                /* gc_prepare -> gc_after: zero counts kept at 1 */
-    obj_vec release_owner;          /* ... and the thread whose decrement zeroed each */
+    thread_vec release_owner;       /* ... and the thread whose decrement zeroed each */
     /* figures (relaxed atomics), printed at fini when TALLY_DEFERRED_STATS is set */
     uint64_t n_steps, n_solo, n_flush, n_waits, n_deaths, n_ships, n_entries, n_direct;
 } rc = {
@@ -195,6 +202,20 @@ static void vec_push(obj_vec *v, tally_object *o)
 
 
 static void vec_free(obj_vec *v)
+{
+    mi_free(v->v);
+    v->v = NULL;
+    v->n = v->cap = 0;
+}
+
+static void thread_vec_push(thread_vec *v, struct rc_thread *t)
+{
+    if (v->n == v->cap)
+        v->v = _tally_grow_ptrs(v->v, &v->cap, 64, "the deferred backend's release list");
+    v->v[v->n++] = t;
+}
+
+static void thread_vec_free(thread_vec *v)
 {
     mi_free(v->v);
     v->v = NULL;
@@ -443,18 +464,17 @@ static void zct_add(tally_object *o, uint64_t tag, rc_thread *owner)
     rc.zct_n++;
 }
 
-/* A count reached zero: queue it once (QUEUED flag), either in the ZCT (tag) or in `out`. */
-static obj_vec *zero_owners;   /* gc_prepare: owners parallel to the zeros (under lock) */
-
-static void zero_reached(tally_object *o, uint64_t tag, obj_vec *out, rc_thread *owner)
+/* A count reached zero: queue it once (QUEUED flag), either in the ZCT (tag) or in `out`, and
+ * then, when `out_owners` is given (gc_prepare), its owner in the parallel `out_owners`. */
+static void zero_reached(tally_object *o, uint64_t tag, obj_vec *out, thread_vec *out_owners, rc_thread *owner)
 {
     if (tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_QUEUED)
         return;
     if (out) {
         tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
         vec_push(out, o);
-        if (zero_owners)
-            vec_push(zero_owners, (tally_object *)owner);
+        if (out_owners)
+            thread_vec_push(out_owners, owner);
     } else {
         tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
         zct_add(o, tag, owner);
@@ -462,7 +482,7 @@ static void zero_reached(tally_object *o, uint64_t tag, obj_vec *out, rc_thread 
 }
 
 static void apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t tag, obj_vec *zeros_out,
-                             rc_thread *owner)
+                             thread_vec *owners_out, rc_thread *owner)
 {
     while (p < end) {
         uintptr_t e = *p++;
@@ -484,27 +504,25 @@ static void apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t 
         for (uint32_t i = 0; i < k; i++)
             zero |= apply_dec(o);
         if (zero)
-            zero_reached(o, tag, zeros_out, owner);
+            zero_reached(o, tag, zeros_out, owners_out, owner);
     }
 }
 
-static void apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out)
+/* Zeros go to the ZCT, or with zeros_out to zeros_out (and their owners to owners_out). */
+static void apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out, thread_vec *owners_out)
 {
     for (rc_buf *b = bt->head; b; b = b->next) {
-        apply_decs_range(b->e, b->e + b->n, tag, zeros_out, b->owner);
+        apply_decs_range(b->e, b->e + b->n, tag, zeros_out, owners_out, b->owner);
         if (b->counted_decs) {
             b->counted_decs = 0;
             /* Release: the count stores above happen before a lock-free tally_refcount that
              * reads in_flight == 0 (acquire). */
             if (b->owner)
-                __atomic_fetch_sub(&b->owner->in_flight, (size_t)1, __ATOMIC_RELEASE);
+                tally_atomic_fetch_sub_release(&b->owner->in_flight, (size_t)1);
         }
     }
 }
 
-/* ZCT entries zeroed before the current epoch: dead if their count is still zero (every
- * increment a racing reader logged is applied by now), otherwise revived.  `all`: check every
- * entry (solo mode / world stopped: nothing can be pending). */
 /* A death found by `self`'s step: into the inbox of the thread whose decrement caused it. */
 static void route_dead(tally_object *o, rc_thread *owner, rc_thread *self, obj_vec *dead)
 {
@@ -553,6 +571,9 @@ static void take_inboxes_of_detached(rc_thread *self, obj_vec *dead)
     pthread_mutex_unlock(&rc.ship_lock);
 }
 
+/* ZCT entries zeroed before the current epoch: dead if their count is still zero (every
+ * increment a racing reader logged is applied by now), otherwise revived.  `all`: check every
+ * entry (solo mode / world stopped: nothing can be pending). */
 static void zct_check(uint64_t e, bool all, obj_vec *dead, rc_thread *self)
 {
     size_t keep = 0;
@@ -619,45 +640,81 @@ static void gp_chain_start(uint64_t target)
 }
 
 /* ---- the reconciliation step ---------------------------------------------------------------- */
-/* Called with `lock` held and the cut for the current epoch complete (or solo / world stopped).
- * Deaths are appended to `dead` (freed by the caller outside the locks).  Returns true when
- * work remains (a later step is needed). */
+/* Under `lock` and ship_lock: the shipped logs, as one batch. */
+static rc_batch take_shipped_locked(void)
+{
+    TALLY_ASSERT_HELD(&rc.ship_lock);
+    rc_batch cur = { NULL, NULL, 0 };
+    batch_append(&cur, &rc.shipped);
+    tally_atomic_store_relaxed(&rc.backlog, 0);
+    return cur;
+}
+
+/* A step in solo mode: under `lock` and ship_lock, `self` the only registered thread; returns
+ * with ship_lock released (held until then, so no thread registers and reads a count before the
+ * zero stores of this step are published by the unlock).  Nothing can be unapplied anywhere:
+ * everything at once, deaths into `dead` now.  `own_log` (tally_flush): also self's current log
+ * and `last`, applied in place and emptied, and self's inbox. */
+static void solo_step_locked(rc_thread *self, obj_vec *dead, bool own_log)
+{
+    TALLY_ASSERT_HELD(&rc.lock);
+    TALLY_ASSERT(solo_locked(self));
+    uint64_t e = rc.epoch;
+    rc_batch cur = take_shipped_locked();
+    struct _tally_rclog *l = self->log;
+    uintptr_t *b = l->base, *p = own_log ? l->pos : l->base;
+    if (own_log)
+        STAT_ADD(n_solo, 1);
+    else
+        STAT_ADD(n_steps, 1);
+    STAT_ADD(n_entries, cur.entries + (size_t)(p - b));
+    apply_incs(&cur);
+    apply_incs_range(b, p);
+    if (own_log && l->last)
+        apply_inc((tally_object *)l->last);   /* the pending increment */
+    zct_check(e, true, dead, self);
+    apply_decs(&rc.prev, e, dead, NULL);
+    apply_decs(&cur, e, dead, NULL);
+    if (own_log) {
+        apply_decs_range(b, p, e, dead, NULL, self);
+        take_inbox(self, dead);
+        l->pos = b;
+        l->last = 0;
+        self->gc_seen = 0;
+        self->settled = 0;
+    }
+    batch_release_locked(&rc.prev);
+    batch_release_locked(&cur);
+    tally_atomic_store_relaxed(&rc.need_step, 0);   /* nothing shipped since: ship_lock held */
+    pthread_mutex_unlock(&rc.ship_lock);
+    cut_done_max(e);
+}
+
+/* Called with `lock` held and the cut for the current epoch complete (or solo).  Deaths are
+ * appended to `dead` (freed by the caller outside the locks).  Returns true when work remains
+ * (a later step is needed). */
 static bool step_locked(rc_thread *self, obj_vec *dead)
 {
     TALLY_ASSERT_HELD(&rc.lock);
-    uint64_t e = rc.epoch;
-    rc_batch cur = { NULL, NULL, 0 };
     pthread_mutex_lock(&rc.ship_lock);
-    batch_append(&cur, &rc.shipped);
-    tally_atomic_store_relaxed(&rc.backlog, 0);
-    bool solo = self && solo_locked(self);
-    STAT_ADD(n_steps, 1);
-    STAT_ADD(n_entries, cur.entries);
-    if (!solo)
-        pthread_mutex_unlock(&rc.ship_lock);
-    /* Solo: ship_lock stays held, so no thread registers (and reads a count) until the zero
-     * stores of this step are published by the unlock. */
-
-    apply_incs(&cur);
-    if (solo) {
-        /* Nothing can be unapplied anywhere: everything at once, deaths now. */
-        zct_check(e, true, dead, self);
-        apply_decs(&rc.prev, e, dead);
-        apply_decs(&cur, e, dead);
-        batch_release_locked(&rc.prev);
-        batch_release_locked(&cur);
-        tally_atomic_store_relaxed(&rc.need_step, rc.shipped.head != NULL);
-        pthread_mutex_unlock(&rc.ship_lock);
-        cut_done_max(e);
+    if (self && solo_locked(self)) {
+        solo_step_locked(self, dead, false);
         return false;
     }
+    uint64_t e = rc.epoch;
+    rc_batch cur = take_shipped_locked();
+    STAT_ADD(n_steps, 1);
+    STAT_ADD(n_entries, cur.entries);
+    pthread_mutex_unlock(&rc.ship_lock);
+
+    apply_incs(&cur);
     /* Acquire every thread's latest cut (pairs with the release in cut()). */
     pthread_mutex_lock(&rc.ship_lock);
     for (rc_thread *t = rc.threads; t; t = t->next)
         (void)tally_atomic_load_acquire(&t->cut_seq);
     pthread_mutex_unlock(&rc.ship_lock);
     zct_check(e, false, dead, self);
-    apply_decs(&rc.prev, e, NULL);
+    apply_decs(&rc.prev, e, NULL, NULL);
     pthread_mutex_lock(&rc.ship_lock);
     batch_release_locked(&rc.prev);
     rc.prev = cur;
@@ -766,7 +823,7 @@ void _tally_rc_gc_settle(void)
 
 /* Weakrefs that died in the same batch as their referent go first: a weakref being deallocated
  * never calls back (CPython), and deaths found together have no order of their own. */
-static void dealloc_vec(obj_vec *dead)
+static void weakrefs_first(obj_vec *dead)
 {
     size_t w = 0;
     for (size_t i = 0; i < dead->n && dead->n > 1; i++) {
@@ -776,6 +833,11 @@ static void dealloc_vec(obj_vec *dead)
             dead->v[i] = t;
         }
     }
+}
+
+static void dealloc_vec(obj_vec *dead)
+{
+    weakrefs_first(dead);
     for (size_t i = 0; i < dead->n; i++)
         _tally_dealloc(dead->v[i]);
     dead->n = 0;
@@ -924,7 +986,7 @@ static void cascade_settle(rc_thread *t)
             if (apply_dec(o)) {
                 if ((tally_atomic_load_relaxed(&o->ob_gc_bits) & (TALLY_GC_BIT_SHARED | TALLY_GC_BIT_WEAKREFS)) ||
                     _tally_is_weakref(o)) {
-                    zero_reached(o, rc.epoch, NULL, t);   /* a reader may be on it: the ZCT */
+                    zero_reached(o, rc.epoch, NULL, NULL, t);   /* a reader may be on it: the ZCT */
                     queued++;
                     t->zct_queued++;
                 } else {
@@ -961,15 +1023,7 @@ static void cascade_free(rc_thread *t, obj_vec *dead)
         dealloc_all(dead);
         return;
     }
-    /* Weakrefs that died with their referent first, as dealloc_vec does. */
-    size_t w = 0;
-    for (size_t i = 0; i < dead->n && dead->n > 1; i++) {
-        if (_tally_is_weakref(dead->v[i])) {
-            tally_object *x = dead->v[w];
-            dead->v[w++] = dead->v[i];
-            dead->v[i] = x;
-        }
-    }
+    weakrefs_first(dead);
     t->cascading = 1;
     size_t direct = 0;
     for (size_t i = 0; i < dead->n; i++) {
@@ -1141,7 +1195,7 @@ void _tally_rc_fini(void)
     rc.zct = NULL;
     rc.zct_n = rc.zct_cap = 0;
     vec_free(&rc.release);
-    vec_free(&rc.release_owner);
+    thread_vec_free(&rc.release_owner);
     while (rc.free_bufs) {
         rc_buf *b = rc.free_bufs;
         rc.free_bufs = b->next;
@@ -1180,7 +1234,7 @@ static void forget_owner_locked(rc_thread *t)
         if (rc.zct[i].owner == t)
             rc.zct[i].owner = NULL;
     for (size_t i = 0; i < rc.release_owner.n; i++)
-        if (rc.release_owner.v[i] == (tally_object *)t)
+        if (rc.release_owner.v[i] == t)
             rc.release_owner.v[i] = NULL;
 }
 
@@ -1292,11 +1346,11 @@ void _tally_rc_on_detach(tally_thread_state *ts)
     _tally_qsbr_offline();
 }
 
-void _tally_rc_safepoint(tally_thread_state *ts)
+/* A safepoint of t (tally_safepoint, or a TALLY_BREAK_RC request met at a safepoint or an
+ * allocation): a quiescent state, so a thread that only allocates still lets epochs advance;
+ * then cut if E moved, step if one is due, and free this thread's deaths. */
+static void reconcile_at_safepoint(rc_thread *t)
 {
-    rc_thread *t = ts->rc_data;
-    if (!t)
-        return;
     _tally_qsbr_quiescent();
     /* After the quiescent state (a full barrier): a grace period that counted it began after
      * E was stored, so this load sees E and the cut below completes this thread's part. */
@@ -1306,21 +1360,21 @@ void _tally_rc_safepoint(tally_thread_state *ts)
     drain_inbox(t);
 }
 
+void _tally_rc_safepoint(tally_thread_state *ts)
+{
+    rc_thread *t = ts->rc_data;
+    if (t)
+        reconcile_at_safepoint(t);
+}
+
 void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
 {
     tally_atomic_fetch_and(&ts->breaker, ~bits);
     if (!(bits & TALLY_BREAK_RC))
         return;
     rc_thread *t = ts->rc_data;
-    if (!t)
-        return;
-    /* Reached from tally_safepoint or an allocation (both safepoints): a quiescent state, so a
-     * thread that only allocates still lets epochs advance. */
-    _tally_qsbr_quiescent();
-    if (tally_atomic_load_acquire(&rc.epoch) != t->seen)
-        cut(t, true);
-    maybe_step(t);
-    drain_inbox(t);
+    if (t)
+        reconcile_at_safepoint(t);
 }
 
 /* The attached caller's log is full: make room.  In the collector's clear loop settling its
@@ -1451,7 +1505,7 @@ intptr_t _tally_rc_get(tally_object *o)
     rc_thread *t = rc_self();
     if (c == TALLY_IMMORTAL_REFCNT || !t)
         return (intptr_t)c;   /* immortal, or a thread with no log of its own */
-    if (__atomic_load_n(&t->in_flight, __ATOMIC_ACQUIRE) == 0) {
+    if (tally_atomic_load_acquire(&t->in_flight) == 0) {
         /* Every log this thread shipped is applied (acquire: pairs with apply_decs' release, so
          * the count includes them): its unapplied operations are all in its current log.  No
          * lock: other threads' operations are concurrent with this query either way. */
@@ -1673,31 +1727,8 @@ void _tally_rc_flush(void)
         if (solo_locked(t) && t->log->base) {
             /* Alone: apply everything, this thread's log in place, and free at once; repeat
              * while the deaths log more (a chain of a million lists is a million rounds). */
-            uint64_t e = rc.epoch;
-            rc_batch cur = { NULL, NULL, 0 };
-            batch_append(&cur, &rc.shipped);
-            STAT_ADD(n_solo, 1);
-            STAT_ADD(n_entries, cur.entries + (size_t)(t->log->pos - t->log->base));
-            uintptr_t *b = t->log->base, *p = t->log->pos;
-            apply_incs(&cur);
-            apply_incs_range(b, p);
-            if (t->log->last)
-                apply_inc((tally_object *)t->log->last);   /* the pending increment */
-            zct_check(e, true, &dead, t);
-            apply_decs(&rc.prev, e, &dead);
-            apply_decs(&cur, e, &dead);
-            apply_decs_range(b, p, e, &dead, t);
-            take_inbox(t, &dead);
-            t->log->pos = b;
-            t->log->last = 0;
-            t->gc_seen = 0;
-            t->settled = 0;
-            batch_release_locked(&rc.prev);
-            batch_release_locked(&cur);
-            tally_atomic_store_relaxed(&rc.need_step, 0);
-            pthread_mutex_unlock(&rc.ship_lock);
+            solo_step_locked(t, &dead, true);
             pthread_mutex_unlock(&rc.lock);
-            cut_done_max(e);
             if (dead.n == 0)
                 break;
             cascade_free(t, &dead);
@@ -1761,14 +1792,13 @@ void _tally_rc_gc_prepare(void)
     }
     batch_append(&all, &rc.shipped);
     apply_incs(&all);
-    obj_vec zeros = { NULL, 0, 0 }, owners = { NULL, 0, 0 };
+    obj_vec zeros = { NULL, 0, 0 };
+    thread_vec owners = { NULL, 0, 0 };
     zct_check(rc.epoch, true, &zeros, NULL);
     for (size_t i = 0; i < zeros.n; i++)
-        vec_push(&owners, NULL);
-    zero_owners = &owners;
-    apply_decs(&rc.prev, rc.epoch, &zeros);
-    apply_decs(&all, rc.epoch, &zeros);
-    zero_owners = NULL;
+        thread_vec_push(&owners, NULL);
+    apply_decs(&rc.prev, rc.epoch, &zeros, &owners);
+    apply_decs(&all, rc.epoch, &zeros, &owners);
     batch_release_locked(&rc.prev);
     batch_release_locked(&all);
     for (size_t i = 0; i < zeros.n; i++) {
@@ -1776,10 +1806,10 @@ void _tally_rc_gc_prepare(void)
         tally_atomic_store_relaxed(&o->ob_ref_local, 1u);
         tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
         vec_push(&rc.release, o);
-        vec_push(&rc.release_owner, owners.v[i]);
+        thread_vec_push(&rc.release_owner, owners.v[i]);
     }
     vec_free(&zeros);
-    vec_free(&owners);
+    thread_vec_free(&owners);
     tally_atomic_store_relaxed(&rc.need_step, rc.release.n > 0);
     pthread_mutex_unlock(&rc.ship_lock);
     cut_done_max(rc.epoch);   /* every log is empty: the cut is trivially complete */
@@ -1796,7 +1826,7 @@ void _tally_rc_gc_after(void)
             tally_object *o = rc.release.v[i];
             tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
             if (apply_dec(o))
-                zero_reached(o, rc.epoch, NULL, (rc_thread *)rc.release_owner.v[i]);
+                zero_reached(o, rc.epoch, NULL, NULL, rc.release_owner.v[i]);
         }
         rc.release.n = 0;
         rc.release_owner.n = 0;
