@@ -2,7 +2,7 @@
  *
  * Owns: the append of an increment or decrement to the calling thread's refcount log
  * (buffered reference counting after the Recycler, Bacon et al. PLDI 2001).  Nothing is
- * written to the object and no atomic instruction runs.  runtime/rc_deferred.c applies the
+ * written to the object and no atomic instruction runs.  runtime/rc_deferred*.c apply the
  * logs in epochs.
  *
  * Log entry: the object pointer, with bit 0 set for a decrement.  The newest increment is held
@@ -14,7 +14,7 @@
  * reconciler never touches their headers.  The order of entries within a log does not matter
  * to the reconciler (a log's increments are applied one epoch before its decrements), so
  * decrements of other objects may be appended meanwhile.  Every buffer has one slot past `end`,
- * where shipping writes a pending `last` (runtime/rc_deferred.c accounts for it everywhere).
+ * where shipping writes a pending `last` (runtime/rc_deferred*.c account for it everywhere).
  *
  * Threads without a log (never attached, detached): pos == end == NULL and `last` holds the
  * address of an immortal sentinel object of the library, never 0, so an increment always finds
