@@ -509,6 +509,10 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     gc_global_unlock();
     __atomic_store_n(&gc->collecting, 0, __ATOMIC_RELEASE);
     _tally_gc_collection_done();
+    /* Outside the recorded pause and after `collecting` is clear: a full collection that follows
+     * a large release gives the freed memory back (runtime/memory_trim.c decides). */
+    if (generation == 2 && !incremental_step && !shutdown)
+        _tally_memory_trim_after_full(_tally_tstate());
     return n + m;   /* step 13 */
 }
 

@@ -119,6 +119,7 @@ enum {
 #define TALLY_BREAK_MERGE      0x04u  /* biased: objects queued for this owner */
 #define TALLY_BREAK_GC         0x08u  /* a collection is scheduled */
 #define TALLY_BREAK_RC         0x10u  /* deferred: an epoch wants this thread's log */
+#define TALLY_BREAK_TRIM       0x20u  /* give freed memory back (runtime/memory_trim.c) */
 
 struct tally_thread_state {
     uintptr_t tid;                 /* _tally_thread_id() of the thread (biased owner id) */
@@ -512,6 +513,10 @@ TALLY_HIDDEN void _tally_qsbr_offline(void);
 TALLY_HIDDEN void _tally_qsbr_quiescent(void);
 TALLY_HIDDEN void _tally_free_delayed(void *p);
 TALLY_HIDDEN void _tally_qsbr_barrier(void);   /* wait until every delayed free is done */
+/* runtime/memory_trim.c: after a full collection that followed a large release, wait for the
+ * delayed frees and have every thread collect its mimalloc heap (its own at its next safepoint). */
+TALLY_HIDDEN void _tally_memory_trim_after_full(tally_thread_state *self);
+TALLY_HIDDEN void _tally_memory_trim_self(tally_thread_state *ts);
 /* True in a fork() child, whatever its thread count: liburcu is not used there any more (no
  * registration, no grace periods), so whoever needs a grace period in a child with more than
  * one thread stops the world instead.  Delayed frees are immediate while the child has one

@@ -213,6 +213,8 @@ void _tally_handle_pending(tally_thread_state *ts)
         tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_GC);
         _tally_gc_run_scheduled(ts);
     }
+    if (bits & TALLY_BREAK_TRIM)
+        _tally_memory_trim_self(ts);
 }
 
 void tally_safepoint(void)

@@ -1,0 +1,105 @@
+/* runtime/memory_trim.c - giving memory back to the operating system after a large release.
+ *
+ * Owns: the trim that follows a full collection once the program has freed many more objects than
+ * it still holds (issue 13: RSS after freeing 50M small objects must fall back near its level
+ * before they were allocated).  mimalloc keeps the pages of freed blocks committed in the heap of
+ * the thread that allocated them: blocks freed by another thread (a QSBR delayed free runs on
+ * liburcu's call_rcu worker) wait on their page's cross-thread list until the owner collects, and
+ * an empty page is decommitted only when its heap is collected.  Nothing of that happens while a
+ * program that freed 2 GB sits idle, so its RSS stayed at 60x its starting level (atomic).
+ *
+ * What a trim does, after a full collection has ended (world running, `collecting` clear):
+ *  1. the collecting thread, detached, waits for every pending QSBR delayed free
+ *     (_tally_qsbr_barrier): their blocks are back on their pages afterwards;
+ *  2. it asks every other attached thread for a trim of its own (TALLY_BREAK_TRIM, honoured at
+ *     its next safepoint: _tally_memory_trim_self), since only a heap's owner may collect it;
+ *  3. it trims itself: drops its deallocation stack if it grew past its initial size, and
+ *     collects its mimalloc heap with force (mi_collect(true): empty pages are freed, abandoned
+ *     segments of exited threads reclaimed and released).
+ * When: a full collection trims if the objects freed since the last trim are at least TRIM_MIN
+ * and at least twice the objects still alive, so a program whose heap is steady (or that frees a
+ * little at a time) never pays for it: the collector benchmark's 1M live lists do not trim, its
+ * reclaim rows (1M objects freed per collection) trim about one collection in four.
+ * Ordering: the counts are relaxed sums (an estimate is enough to decide); the breaker bit is an
+ * atomic OR read at the owner's safepoint like every other request; the barrier is liburcu's.
+ */
+#include "runtime/internal.h"
+
+#include <mimalloc.h>
+
+#define TRIM_MIN 4000000u   /* objects freed since the last trim: about 200 MB of small objects */
+
+static uint64_t freed_at_last_trim;   /* written by the collecting thread only (`collecting` was
+                                        * held until just before; two full collections in a row
+                                        * on two threads may both trim: harmless) */
+
+/* The owner's part: only the thread that owns a mimalloc heap may collect it. */
+void _tally_memory_trim_self(tally_thread_state *ts)
+{
+    tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_TRIM);
+    if (ts->trash_len == 0 && ts->trash_cap > 256) {
+        mi_free(ts->trash);
+        ts->trash = NULL;
+        ts->trash_cap = 0;
+    }
+    /* mimalloc 2.0 decommits the spans an empty page leaves only when its decommit delay has
+     * passed and the segment is touched again, so one forced collect left 30 MB of 580 resident
+     * until some later allocation.  The delay is made 0 for the length of this collect: another
+     * thread's allocations meanwhile decommit at once too, which costs only time; the option is a
+     * plain word of mimalloc's that it reads afresh on each use. */
+    long delay = mi_option_get(mi_option_decommit_delay);
+    mi_option_set(mi_option_decommit_delay, 0);
+    mi_collect(true);
+    mi_option_set(mi_option_decommit_delay, delay);
+}
+
+/* Objects allocated and freed by every thread so far (relaxed sums: an estimate). */
+static void object_totals(uint64_t *allocated, uint64_t *freed)
+{
+    _tally_registry_lock();
+    uint64_t a = _tally_runtime.allocated_by_dead_threads, f = _tally_runtime.freed_by_dead_threads;
+    _TALLY_FOREACH_THREAD(ts) {
+        a += tally_atomic_load_relaxed(&ts->allocated);
+        f += tally_atomic_load_relaxed(&ts->freed);
+    }
+    _tally_registry_unlock();
+    *allocated = a;
+    *freed = f;
+}
+
+/* After a full collection, on the collecting thread (attached, world running). */
+void _tally_memory_trim_after_full(tally_thread_state *self)
+{
+    TALLY_ASSERT(self != NULL && !_tally_world_is_stopped());
+    uint64_t allocated, freed;
+    object_totals(&allocated, &freed);
+    uint64_t live = allocated > freed ? allocated - freed : 0;
+    uint64_t since = freed - freed_at_last_trim;   /* only this function writes it: one collector */
+    if (since < TRIM_MIN || since < 2 * live)
+        return;
+    /* First the deaths the backend still holds (deferred: a release that reached other threads'
+     * objects dies over the next epochs; flush while a round still frees something, at most 8
+     * rounds) and the delayed frees, so that the owners' collects below find their blocks freed. */
+    for (int round = 0; round < 8; round++) {
+        uint64_t f0 = freed;
+        _tally_rc_flush();
+        object_totals(&allocated, &freed);
+        if (freed == f0)
+            break;
+    }
+    freed_at_last_trim = freed;
+    int c = _tally_nocancel_begin();
+    tally_thread_state *saved = _tally_allow_threads_begin();   /* no stop waits for the barrier */
+    _tally_qsbr_barrier();
+    _tally_allow_threads_end(saved);
+    _tally_nocancel_end(c);
+    /* Every other thread, attached or not: one just restarted by the collection may not have
+     * re-attached yet, and a detached one trims at its first safepoint back. */
+    _tally_registry_lock();
+    _TALLY_FOREACH_THREAD(ts) {
+        if (ts != self)
+            tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_TRIM);
+    }
+    _tally_registry_unlock();
+    _tally_memory_trim_self(self);
+}
