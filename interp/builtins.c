@@ -392,6 +392,35 @@ static tally_object *bi_max(tally_object *self, tally_object *const *args, size_
     return minmax(args, nargs, kwnames, CMP_GT, "max");
 }
 
+/* all(it) (want false) and any(it) (want true): stop at the first item whose truth is `stop` */
+static tally_object *all_any(const char *fname, bool stop, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw(fname, kwnames, NULL) < 0 || nargs_check(fname, nargs, 1, 1) < 0) return NULL;
+    tally_object *it = py_getiter(args[0]);
+    if (!it) return NULL;
+    tally_object *v;
+    bool found = false;
+    while (!found && (v = py_iternext(it))) {
+        int t = py_truth(v);
+        tally_decref(v);
+        if (t < 0) break;
+        found = (t == 1) == stop;
+    }
+    tally_decref(it);
+    if (py_err_occurred()) return NULL;
+    return py_bool(found == stop);
+}
+static tally_object *bi_all(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    (void)self;
+    return all_any("all", false, args, nargs, kwnames);
+}
+static tally_object *bi_any(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    (void)self;
+    return all_any("any", true, args, nargs, kwnames);
+}
+
 static tally_object *bi_sum(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     static const char *const kws[] = { "start", NULL };
@@ -487,16 +516,15 @@ static tally_object *bi_tuple(tally_object *self, tally_object *const *args, siz
 static int dict_update(tally_object *d, tally_object *src)
 {
     if (IS_DICT(src)) {
-        py_dict *s = (py_dict *)src;
-        for (size_t i = 0; i < s->nentries; i++) {
-            py_dentry *e = &s->entries[i];
-            if (!e->key) continue;
-            tally_object *k = tally_newref(e->key), *v = tally_newref(e->value);
+        size_t pos = 0;
+        tally_object *k, *v;
+        while (py_dict_next(src, &pos, &k, &v)) {
+            tally_incref(k);
+            tally_incref(v);
             int r = py_dict_set(d, k, v);
             tally_decref(k);
             tally_decref(v);
             if (r < 0) return -1;
-            if (i >= s->nentries) break;
         }
         return 0;
     }
@@ -1289,14 +1317,7 @@ METHOD(dict_clear_m)
     NOKW("clear");
     (void)args;
     (void)nargs;
-    py_dict *d = (py_dict *)self;
-    while (d->used) {
-        size_t i = 0;
-        while (!d->entries[i].key) i++;
-        tally_object *k = tally_newref(d->entries[i].key);
-        py_dict_del(self, k);
-        tally_decref(k);
-    }
+    py_dict_clear(self);
     return py_None;
 }
 
@@ -1725,7 +1746,7 @@ METHOD(set_issubset)
     NOKW("issubset");
     tally_object *inter = set_binop(self, args, nargs, BIN_SUB, "issubset");
     if (!inter) return NULL;
-    bool empty = ((py_dict *)inter)->used == 0;
+    bool empty = py_dict_size(inter) == 0;
     tally_decref(inter);
     return py_bool(empty);
 }
@@ -1807,6 +1828,7 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { "str", bi_str, &bi_str_obj }, { "repr", bi_repr, NULL }, { "int", bi_int, &bi_int_obj },
         { "float", bi_float, &bi_float_obj }, { "bool", bi_bool, &bi_bool_obj }, { "abs", bi_abs, NULL },
         { "min", bi_min, NULL }, { "max", bi_max, NULL }, { "sum", bi_sum, NULL },
+        { "all", bi_all, NULL }, { "any", bi_any, NULL },
         { "list", bi_list, &bi_list_obj }, { "tuple", bi_tuple, &bi_tuple_obj }, { "dict", bi_dict, &bi_dict_obj },
         { "isinstance", bi_isinstance, NULL }, { "type", bi_type, NULL }, { "sorted", bi_sorted, NULL },
         { "super", bi_super, NULL }, { "enumerate", bi_enumerate, NULL }, { "zip", bi_zip, NULL },

@@ -1374,12 +1374,11 @@ dispatch_top:
                     c->dict = tally_newref(ns);
                     tally_decref(old);
                     /* methods learn their class, for super() without arguments */
-                    py_dict *d = (py_dict *)ns;
-                    for (size_t i = 0; i < d->nentries; i++) {
-                        tally_object *v = d->entries[i].value;
-                        if (d->entries[i].key && TYPE(v) == &py_function_type && !((py_function *)v)->owner)
+                    size_t pos = 0;
+                    tally_object *k, *v;
+                    while (py_dict_next(ns, &pos, &k, &v))
+                        if (TYPE(v) == &py_function_type && !((py_function *)v)->owner)
                             ((py_function *)v)->owner = tally_newref(res);
-                    }
                 }
             }
             tally_xdecref(ns);
@@ -1541,7 +1540,7 @@ dispatch_top:
         tally_object *argt = POP();
         tally_object *callable = TOP();
         size_t n = tally_tuple_len(argt);
-        size_t nkw = kw ? ((py_dict *)kw)->used : 0;
+        size_t nkw = kw ? py_dict_size(kw) : 0;   /* kw: a new dict only this frame holds */
         tally_object **items = malloc(sizeof(tally_object *) * (n + nkw + 1));
         tally_object **names = malloc(sizeof(tally_object *) * (nkw + 1));
         tally_object *kwnames = NULL;
@@ -1550,13 +1549,8 @@ dispatch_top:
             for (size_t i = 0; i < n; i++) items[i] = tally_tuple_get(argt, i);
             size_t k = 0;
             if (kw) {
-                py_dict *d = (py_dict *)kw;
-                for (size_t i = 0; i < d->nentries; i++) {
-                    if (!d->entries[i].key) continue;
-                    names[k] = d->entries[i].key;
-                    items[n + k] = d->entries[i].value;
-                    k++;
-                }
+                size_t pos = 0;
+                while (k < nkw && py_dict_next(kw, &pos, &names[k], &items[n + k])) k++;
                 kwnames = py_tuple_pack(k, names);
                 ok = kwnames != NULL;
             }

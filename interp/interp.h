@@ -151,6 +151,7 @@ int64_t py_dict_find_str(tally_object *d, tally_object *key);
  * false at the end.  *pos advances past it. */
 bool py_dict_next(tally_object *d, size_t *pos, tally_object **key, tally_object **value);
 size_t py_dict_size(tally_object *d);
+void py_dict_clear(tally_object *d);
 
 typedef struct { TALLY_OBJECT_HEAD; int64_t start, stop, step, len; } py_range;
 extern const tally_type py_range_type;

@@ -92,9 +92,9 @@ int64_t py_len(tally_object *o)
     if (t == &tally_str_type) return (int64_t)py_str_len(o);
     if (t == &tally_list_type) return (int64_t)tally_list_len(o);
     if (t == &tally_tuple_type) return (int64_t)tally_tuple_len(o);
-    if (t == &py_dict_type || t == &py_set_type) return (int64_t)((py_dict *)o)->used;
+    if (t == &py_dict_type || t == &py_set_type) return (int64_t)py_dict_size(o);
     if (t == &py_range_type) return ((py_range *)o)->len;
-    if (t == &py_dictview_type) return (int64_t)((py_dict *)((py_dictview *)o)->dict)->used;
+    if (t == &py_dictview_type) return (int64_t)py_dict_size(((py_dictview *)o)->dict);
     if (t == &py_instance_type) {
         bool found;
         tally_object *r = py_call_dunder(o, "__len__", NULL, 0, &found);
@@ -242,43 +242,41 @@ int py_repr_to(sbuf *b, tally_object *o, int depth)
         return 0;
     }
     if (t == &py_dict_type) {
-        py_dict *d = (py_dict *)o;
         sb_putc(b, '{');
         bool first = true;
-        for (size_t i = 0; i < d->nentries; i++) {
-            py_dentry *e = &d->entries[i];
-            if (!e->key) continue;
+        size_t pos = 0;
+        tally_object *k, *v;
+        while (py_dict_next(o, &pos, &k, &v)) {
             if (!first) sb_puts(b, ", ");
             first = false;
-            tally_object *k = tally_newref(e->key), *v = tally_newref(e->value);
+            tally_incref(k);
+            tally_incref(v);
             int r = py_repr_to(b, k, depth + 1);
             sb_puts(b, ": ");
             if (r == 0) r = v == o ? (sb_puts(b, "{...}"), 0) : py_repr_to(b, v, depth + 1);
             tally_decref(k);
             tally_decref(v);
             if (r < 0) return -1;
-            if (i >= d->nentries) break;
         }
         sb_putc(b, '}');
         return 0;
     }
     if (t == &py_set_type) {
-        py_dict *d = (py_dict *)o;
-        if (!d->used) {
+        if (!py_dict_size(o)) {
             sb_puts(b, "set()");
             return 0;
         }
         sb_putc(b, '{');
         bool first = true;
-        for (size_t i = 0; i < d->nentries; i++) {
-            if (!d->entries[i].key) continue;
+        size_t pos = 0;
+        tally_object *k;
+        while (py_dict_next(o, &pos, &k, NULL)) {
             if (!first) sb_puts(b, ", ");
             first = false;
-            tally_object *k = tally_newref(d->entries[i].key);
+            tally_incref(k);
             int r = py_repr_to(b, k, depth + 1);
             tally_decref(k);
             if (r < 0) return -1;
-            if (i >= d->nentries) break;
         }
         sb_putc(b, '}');
         return 0;
@@ -344,18 +342,23 @@ int py_repr_to(sbuf *b, tally_object *o, int depth)
         py_dictview *v = (py_dictview *)o;
         static const char *names[] = { "dict_keys", "dict_values", "dict_items" };
         sb_printf(b, "%s([", names[v->kind]);
-        py_dict *d = (py_dict *)v->dict;
         bool first = true;
-        for (size_t i = 0; i < d->nentries; i++) {
-            py_dentry *e = &d->entries[i];
-            if (!e->key) continue;
+        size_t pos = 0;
+        tally_object *ek, *ev;
+        while (py_dict_next(v->dict, &pos, &ek, &ev)) {
             if (!first) sb_puts(b, ", ");
             first = false;
+            tally_incref(ek);
+            tally_incref(ev);
+            int r = 0;
             if (v->kind == 2) sb_putc(b, '(');
-            if (v->kind != 1 && py_repr_to(b, e->key, depth + 1) < 0) return -1;
+            if (v->kind != 1) r = py_repr_to(b, ek, depth + 1);
             if (v->kind == 2) sb_puts(b, ", ");
-            if (v->kind != 0 && py_repr_to(b, e->value, depth + 1) < 0) return -1;
+            if (r == 0 && v->kind != 0) r = py_repr_to(b, ev, depth + 1);
             if (v->kind == 2) sb_putc(b, ')');
+            tally_decref(ek);
+            tally_decref(ev);
+            if (r < 0) return -1;
         }
         sb_puts(b, "])");
         return 0;
@@ -613,34 +616,34 @@ int py_eq(tally_object *a, tally_object *b)
         return r;
     }
     if (ta == &py_dict_type) {
-        py_dict *x = (py_dict *)a, *y = (py_dict *)b;
-        if (x->used != y->used) return 0;
-        for (size_t i = 0; i < x->nentries; i++) {
-            py_dentry *e = &x->entries[i];
-            if (!e->key) continue;
+        if (py_dict_size(a) != py_dict_size(b)) return 0;
+        size_t pos = 0;
+        tally_object *k, *v;
+        while (py_dict_next(a, &pos, &k, &v)) {
             bool err = false;
-            tally_object *k = tally_newref(e->key), *v = tally_newref(e->value);
+            tally_incref(k);
+            tally_incref(v);
             tally_object *w = py_dict_lookup(b, k, &err);
+            if (w) tally_incref(w);
             int r = err ? -1 : !w ? 0 : py_eq(v, w);
+            tally_xdecref(w);
             tally_decref(k);
             tally_decref(v);
             if (r <= 0) return r;
-            if (i >= x->nentries) break;
         }
         return 1;
     }
     if (ta == &py_set_type) {
-        py_dict *x = (py_dict *)a;
-        if (x->used != ((py_dict *)b)->used) return 0;
-        for (size_t i = 0; i < x->nentries; i++) {
-            if (!x->entries[i].key) continue;
+        if (py_dict_size(a) != py_dict_size(b)) return 0;
+        size_t pos = 0;
+        tally_object *k;
+        while (py_dict_next(a, &pos, &k, NULL)) {
             bool err = false;
-            tally_object *k = tally_newref(x->entries[i].key);
+            tally_incref(k);
             tally_object *w = py_dict_lookup(b, k, &err);
             tally_decref(k);
             if (err) return -1;
             if (!w) return 0;
-            if (i >= x->nentries) break;
         }
         return 1;
     }

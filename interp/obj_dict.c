@@ -105,6 +105,8 @@ static void dict_release(py_dict *d)
     free(ents);
 }
 
+void py_dict_clear(tally_object *d) { dict_release((py_dict *)d); }
+
 static int dict_clear(tally_object *self)
 {
     dict_release((py_dict *)self);

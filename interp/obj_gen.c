@@ -13,12 +13,25 @@
  * in one of its own locals, or reachable from an object it holds) is left to the collector.
  * A running generator's frame is not traversed: its saved stack pointer is stale between calls,
  * and it is reachable from the running C stack anyway, so the collector treats its references
- * as external (it never frees what a running frame holds).  Generators, like the rest of the
- * interpreter, are used by one thread at a time (item 5 of issue 14 will lock them).
+ * as external (it never frees what a running frame holds).
+ * Threads: `running` is the generator's lock.  A resume or close takes it with a
+ * compare-and-swap (acquire) and gives it back with a release store; a second thread finds it
+ * taken and gets "generator already executing", as in CPython.  Every other field is touched
+ * only by the thread holding it, by the collector (world stopped, or the last reference gone)
+ * and by the finalizer (last reference gone).
  */
 #include "interp.h"
 
 #include <stdlib.h>
+
+static bool gen_enter(py_gen *g)
+{
+    bool expected = false;
+    if (tally_atomic_cas_acq_rel(&g->running, &expected, true)) return true;
+    py_err_set(exc_ValueError, "generator already executing");
+    return false;
+}
+static void gen_leave(py_gen *g) { tally_atomic_store_release(&g->running, false); }
 
 static int gen_traverse(tally_object *self, tally_visitproc visit, void *arg)
 {
@@ -46,27 +59,29 @@ static int gen_clear(tally_object *self)
 /* close(): throw GeneratorExit in at the yield; 0, or -1 with an exception */
 static int gen_close_impl(py_gen *g)
 {
-    if (!g->frame) return 0;
+    if (!gen_enter(g)) return -1;
+    if (!g->frame) {
+        gen_leave(g);
+        return 0;
+    }
     if (!g->started) {
         /* never started: nothing to run, the frame (its arguments) is just dropped */
         struct frame *f = g->frame;
         g->frame = NULL;
+        gen_leave(g);
         eval_frame_release(f);
         return 0;
     }
-    if (g->running) {
-        py_err_set(exc_ValueError, "generator already executing");
+    tally_object *empty = py_tuple_pack(0, NULL);
+    tally_object *e = empty ? py_exc_new(exc_GeneratorExit, empty) : NULL;
+    tally_xdecref(empty);
+    if (!e) {
+        gen_leave(g);
         return -1;
     }
-    tally_object *empty = py_tuple_pack(0, NULL);
-    if (!empty) return -1;
-    tally_object *e = py_exc_new(exc_GeneratorExit, empty);
-    tally_decref(empty);
-    if (!e) return -1;
     py_err_set_obj(e);
-    g->running = true;
     tally_object *v = eval_resume(g->frame, NULL, true);
-    g->running = false;
+    gen_leave(g);
     if (v) {
         tally_decref(v);
         py_err_set(exc_RuntimeError, "generator ignored GeneratorExit");
@@ -131,21 +146,21 @@ void py_gen_frame_ended(tally_object *gen)
  * exception; a returned value other than None is kept in retval) or an exception. */
 static tally_object *gen_send_ex(py_gen *g, tally_object *sent)
 {
-    if (g->running) {
-        py_err_set(exc_ValueError, "generator already executing");
+    if (!gen_enter(g)) return NULL;
+    if (!g->frame) {
+        gen_leave(g);
         return NULL;
     }
-    if (!g->frame) return NULL;
     if (!g->started && sent != py_None) {
+        gen_leave(g);
         py_err_set(exc_TypeError, "can't send non-None value to a just-started generator");
         return NULL;
     }
     tally_object *in = g->started ? tally_newref(sent) : NULL;
     g->started = true;
-    g->running = true;
     tally_incref((tally_object *)g);   /* the frame may drop the last other reference */
     tally_object *v = eval_resume(g->frame, in, false);
-    g->running = false;
+    gen_leave(g);
     if (!g->frame) {
         /* the frame ended: v is what it returned, or NULL with its exception */
         if (v) {

@@ -402,17 +402,19 @@ static tally_object *set_op(int op, tally_object *a, tally_object *b)
     tally_object *r = py_set_new();
     if (!r) return NULL;
     for (int pass = 0; pass < 2; pass++) {
-        py_dict *src = (py_dict *)(pass ? b : a);
+        tally_object *src = pass ? b : a;
         tally_object *other = pass ? a : b;
-        for (size_t i = 0; i < src->nentries; i++) {
-            tally_object *k = src->entries[i].key;
-            if (!k) continue;
+        size_t pos = 0;
+        tally_object *k;
+        while (py_dict_next(src, &pos, &k, NULL)) {
             bool err = false;
+            tally_incref(k);   /* the lookup may run __eq__ (a quiescent point) */
             bool in_other = py_dict_lookup(other, k, &err) != NULL;
-            if (err) goto fail;
             bool keep = op == BIN_OR || (op == BIN_AND && in_other && !pass) || (op == BIN_SUB && !pass && !in_other) ||
                         (op == BIN_XOR && !in_other);
-            if (keep && py_dict_set(r, k, py_None) < 0) goto fail;
+            int rc = err ? -1 : keep ? py_dict_set(r, k, py_None) : 0;
+            tally_decref(k);
+            if (rc < 0) goto fail;
         }
         if (op == BIN_AND || op == BIN_SUB) break;
     }

@@ -416,7 +416,7 @@ tally_object *py_getiter(tally_object *o)
     }
     it->seq = tally_newref(seq);
     if (kind >= ITER_DICT_KEYS) {
-        it->dsize = ((py_dict *)seq)->used;
+        it->dsize = py_dict_size(seq);
     }
     return (tally_object *)it;
 }
@@ -514,22 +514,22 @@ tally_object *py_iternext(tally_object *o)
     }
     default: {
         if (!it->seq) return NULL;
-        py_dict *d = (py_dict *)it->seq;
-        if (d->used != it->dsize) {
+        if (py_dict_size(it->seq) != it->dsize) {
             py_err_set(exc_RuntimeError, TYPE(it->seq) == &py_set_type ? "Set changed size during iteration"
                                                                        : "dictionary changed size during iteration");
             it->dsize = (size_t)-1;
             return NULL;
         }
-        while ((size_t)it->index < d->nentries && !d->entries[it->index].key) it->index++;
-        if ((size_t)it->index >= d->nentries) {
+        size_t pos = (size_t)it->index;
+        tally_object *k, *v;
+        if (!py_dict_next(it->seq, &pos, &k, &v)) {
             iter_clear(o);
             return NULL;
         }
-        py_dentry *e = &d->entries[it->index++];
-        if (it->kind == ITER_DICT_KEYS) return tally_newref(e->key);
-        if (it->kind == ITER_DICT_VALUES) return tally_newref(e->value);
-        tally_object *pair[2] = { e->key, e->value };
+        it->index = (int64_t)pos;
+        if (it->kind == ITER_DICT_KEYS) return tally_newref(k);
+        if (it->kind == ITER_DICT_VALUES) return tally_newref(v);
+        tally_object *pair[2] = { k, v };
         return py_tuple_pack(2, pair);
     }
     }
