@@ -72,7 +72,7 @@ unsigned tally_gc_get_debug(void) { return tally_atomic_load_relaxed(&_tally_gc.
 /* ---- gc.garbage ----------------------------------------------------------------------------- */
 tally_object *_tally_gc_garbage_list(void)
 {
-    tally_object *g = __atomic_load_n(&_tally_gc.garbage, __ATOMIC_ACQUIRE);
+    tally_object *g = tally_atomic_load_acquire(&_tally_gc.garbage);
     if (g)
         return g;
     tally_object *l = tally_list_new();
@@ -80,7 +80,7 @@ tally_object *_tally_gc_garbage_list(void)
         return NULL;
     tally_object *expected = NULL;
     /* Release pairs with the acquire load above: a reader sees the initialised list. */
-    if (!__atomic_compare_exchange_n(&_tally_gc.garbage, &expected, l, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    if (!tally_atomic_cas_acq_rel(&_tally_gc.garbage, &expected, l)) {
         tally_decref(l);
         return expected;
     }

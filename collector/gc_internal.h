@@ -150,8 +150,8 @@ TALLY_HIDDEN extern gc_state _tally_gc;
  * Every word is read and written with relaxed atomics so that a racing reader of a tag (free of
  * an object from another thread) is a defined, TSan-visible access; on x86-64 and AArch64 these
  * compile to plain loads and stores. */
-static inline uintptr_t gc_ld(const uintptr_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
-static inline void gc_st(uintptr_t *p, uintptr_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static inline uintptr_t gc_ld(const uintptr_t *p) { return tally_atomic_load_relaxed(p); }
+static inline void gc_st(uintptr_t *p, uintptr_t v) { tally_atomic_store_relaxed(p, v); }
 
 static inline _tally_gc_head *gc_next(_tally_gc_head *g) { return (_tally_gc_head *)(gc_ld(&g->gc_next) & GC_PTR_MASK); }
 static inline _tally_gc_head *gc_prev(_tally_gc_head *g) { return (_tally_gc_head *)(gc_ld(&g->gc_prev) & GC_PTR_MASK); }
@@ -234,11 +234,11 @@ static inline void gc_bits_clear_rt(tally_object *o, uint8_t b) { tally_atomic_f
 static inline void gc_global_lock(void)
 {
     uint8_t expected = 0;
-    if (tally_likely(__atomic_compare_exchange_n(&_tally_gc.lock, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+    if (tally_likely(tally_atomic_cas_acquire(&_tally_gc.lock, &expected, 1)))
         return;
     _tally_mutex_lock_slow(&_tally_gc.lock);
 }
-static inline void gc_global_unlock(void) { __atomic_store_n(&_tally_gc.lock, 0, __ATOMIC_RELEASE); }
+static inline void gc_global_unlock(void) { tally_atomic_store_release(&_tally_gc.lock, 0); }
 
 /* ---- cross-file functions of the collector ---- */
 /* Lock the global list that holds tracked object g (gc.lock) and return with it held; false if

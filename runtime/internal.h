@@ -458,8 +458,7 @@ static inline void _tally_object_lock(tally_object *o)
 {
 #if defined(TALLY_FREE_THREADED)
     uint8_t expected = 0;
-    if (tally_likely(__atomic_compare_exchange_n(&o->ob_mutex, &expected, 1, 0,
-                                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+    if (tally_likely(tally_atomic_cas_acquire(&o->ob_mutex, &expected, 1)))
         return;
     _tally_mutex_lock_slow(&o->ob_mutex);
 #else
@@ -469,7 +468,7 @@ static inline void _tally_object_lock(tally_object *o)
 static inline void _tally_object_unlock(tally_object *o)
 {
 #if defined(TALLY_FREE_THREADED)
-    __atomic_store_n(&o->ob_mutex, 0, __ATOMIC_RELEASE);
+    tally_atomic_store_release(&o->ob_mutex, 0);
 #else
     (void)o;
 #endif

@@ -84,8 +84,7 @@ bool _tally_rc_try_incref(tally_object *o)
             return true;
         /* Acquire on success: pairs with the release of the thread that published o (a
          * container write), so the reader sees the object's initialised contents. */
-        if (__atomic_compare_exchange_n(&o->ob_ref_local, &n, n + 1, 1, __ATOMIC_ACQUIRE,
-                                        __ATOMIC_RELAXED))
+        if (tally_atomic_cas_weak_acquire(&o->ob_ref_local, &n, n + 1))
             return true;
     }
 }

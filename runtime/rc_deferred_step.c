@@ -223,7 +223,7 @@ void _tally_rcd_cut_done_max(uint64_t e)
 {
     uint64_t cur = tally_atomic_load_relaxed(&_tally_rcd.cut_done);
     while (cur < e &&
-           !__atomic_compare_exchange_n(&_tally_rcd.cut_done, &cur, e, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+           !tally_atomic_cas_release(&_tally_rcd.cut_done, &cur, e))
         ;
 }
 

@@ -418,7 +418,7 @@ void _tally_weakref_call(tally_object *wo)
         return;
     tally_weakref *w = (tally_weakref *)wo;
     /* Take the callback: it runs at most once even if two parties ask. */
-    tally_weakref_callback cb = __atomic_exchange_n(&w->cb, (tally_weakref_callback)NULL, __ATOMIC_ACQ_REL);
+    tally_weakref_callback cb = tally_atomic_exchange_acq_rel(&w->cb, (tally_weakref_callback)NULL);
     if (cb)
         cb(wo, w->arg);
 }

@@ -14,9 +14,9 @@
 void _tally_mutex_lock_slow(uint8_t *m)
 {
     for (unsigned spins = 0;; spins++) {
-        if (__atomic_load_n(m, __ATOMIC_RELAXED) == 0) {
+        if (tally_atomic_load_relaxed(m) == 0) {
             uint8_t expected = 0;
-            if (__atomic_compare_exchange_n(m, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            if (tally_atomic_cas_acquire(m, &expected, 1))
                 return;
         }
         if (spins < 64) {

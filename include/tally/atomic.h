@@ -3,7 +3,9 @@
  * Owns: thin wrappers over the GCC/Clang __atomic builtins with the memory order in the name
  * (mimalloc style).  Plain integer fields are used in public structs so that the headers also
  * compile as C++ (googletest); every concurrent access to such a field goes through these
- * helpers.  A name without an order suffix means seq_cst.
+ * helpers, in the library, its tests and the stress harness alike.  A name without an order
+ * suffix means seq_cst.  A compare-and-swap's suffix is the order of a success; a failure is a
+ * load that stored nothing, and orders as said beside each.
  */
 #ifndef TALLY_ATOMIC_H
 #define TALLY_ATOMIC_H
@@ -16,6 +18,8 @@
 #define tally_atomic_store(p, v)            __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define tally_atomic_fetch_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 #define tally_atomic_fetch_add_release(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELEASE)
+/* A count whose holder both publishes what it did before and sees what the others did. */
+#define tally_atomic_fetch_add_acq_rel(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
 #define tally_atomic_fetch_add(p, v)        __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define tally_atomic_fetch_sub_relaxed(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
 #define tally_atomic_fetch_sub_release(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELEASE)
@@ -29,8 +33,20 @@
 /* Strong compare-and-swap; *expected is updated on failure. */
 #define tally_atomic_cas(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+/* Success acq_rel; a failure acquires what it read (the caller goes on with *expected). */
 #define tally_atomic_cas_acq_rel(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+/* Success acquire (taking a lock, a reference): the winner sees what the last releaser did; a
+ * failure is relaxed (the loser orders nothing on it). */
+#define tally_atomic_cas_acquire(p, expected, desired) \
+    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
+/* The same, weak: may fail spuriously, for retry loops. */
+#define tally_atomic_cas_weak_acquire(p, expected, desired) \
+    __atomic_compare_exchange_n((p), (expected), (desired), 1, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
+/* Success release (publishing a value, an atomic maximum): what the caller wrote before happens
+ * before an acquire load that reads the new value; a failure is relaxed. */
+#define tally_atomic_cas_release(p, expected, desired) \
+    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
 #define tally_atomic_cas_relaxed(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
 #define tally_atomic_fence_acquire()        __atomic_thread_fence(__ATOMIC_ACQUIRE)

@@ -140,17 +140,17 @@ extern volatile sig_atomic_t stress_sigint_seen;
 uint64_t stress_now_ns(void);
 static inline bool stress_stopping(stress_run *r)
 {
-    return __atomic_load_n(&r->stop, __ATOMIC_RELAXED) != 0;
+    return tally_atomic_load_relaxed(&r->stop) != 0;
 }
 static inline void stress_violation_add(stress_violation v, uint64_t n)
 {
     if (n)
-        __atomic_fetch_add(&stress_current->violations[v], n, __ATOMIC_RELAXED);
+        tally_atomic_fetch_add_relaxed(&stress_current->violations[v], n);
 }
 /* Count one op of thread th (relaxed store: only th writes its counter). */
 static inline void stress_op(stress_thread *th, uint64_t n)
 {
-    __atomic_store_n(&th->ops, th->ops + n, __ATOMIC_RELAXED);
+    tally_atomic_store_relaxed(&th->ops, th->ops + n);
 }
 /* True when th must stop: the run is stopping or its --ops share is done. */
 static inline bool stress_done(stress_thread *th)
@@ -254,16 +254,16 @@ void hobj_set_acyclic(bool acyclic);
 /* The harness takes / drops a reference it tracks in the model. */
 static inline void hobj_incref(hobj *h)
 {
-    __atomic_fetch_add(&h->held, 1, __ATOMIC_RELAXED);
+    tally_atomic_fetch_add_relaxed(&h->held, 1);
     tally_incref(&h->ob_base);
 }
 static inline void hobj_decref(hobj *h)
 {
-    __atomic_fetch_sub(&h->held, 1, __ATOMIC_RELAXED);
+    tally_atomic_fetch_sub_relaxed(&h->held, 1);
     tally_decref(&h->ob_base);
 }
 /* A reference received from the runtime (a container read): count it in the model. */
-static inline void hobj_adopt(hobj *h) { __atomic_fetch_add(&h->held, 1, __ATOMIC_RELAXED); }
+static inline void hobj_adopt(hobj *h) { tally_atomic_fetch_add_relaxed(&h->held, 1); }
 /* A reference handed to the runtime (stored into a container that steals nothing: the caller
  * drops its own with hobj_decref afterwards). */
 
@@ -283,11 +283,11 @@ void hobj_get_counts(hobj_counts *out);
  * return the previous one (now owned by the caller), atomically. */
 static inline tally_object *hobj_slot_exchange(hobj *h, int i, tally_object *o)
 {
-    return __atomic_exchange_n(&h->slot[i], o, __ATOMIC_ACQ_REL);
+    return tally_atomic_exchange_acq_rel(&h->slot[i], o);
 }
 static inline tally_object *hobj_slot_load(hobj *h, int i)
 {
-    return __atomic_load_n(&h->slot[i], __ATOMIC_ACQUIRE);
+    return tally_atomic_load_acquire(&h->slot[i]);
 }
 
 /* ==== workloads (stress/workloads/) ====================================================== */

@@ -38,14 +38,13 @@ static uint8_t *state_slot(uint64_t id, bool create)
     uint64_t c = id >> CHUNK_BITS;
     if (c >= MAX_CHUNKS)
         return NULL;
-    uint8_t *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+    uint8_t *chunk = tally_atomic_load_acquire(&chunks[c]);
     if (!chunk && create) {
         uint8_t *fresh = calloc(CHUNK_SIZE, 1);
         if (!fresh)
             return NULL;
         uint8_t *expected = NULL;
-        if (__atomic_compare_exchange_n(&chunks[c], &expected, fresh, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
+        if (tally_atomic_cas_acq_rel(&chunks[c], &expected, fresh)) {
             chunk = fresh;
         } else {
             free(fresh);
@@ -58,19 +57,19 @@ static uint8_t *state_slot(uint64_t id, bool create)
 int hobj_state(uint64_t id)
 {
     uint8_t *s = state_slot(id, false);
-    return s ? __atomic_load_n(s, __ATOMIC_ACQUIRE) : HREG_UNBORN;
+    return s ? tally_atomic_load_acquire(s) : HREG_UNBORN;
 }
 
 uint64_t hobj_next_id(void)
 {
-    return __atomic_load_n(&next_id, __ATOMIC_RELAXED);
+    return tally_atomic_load_relaxed(&next_id);
 }
 
 static int hobj_traverse(tally_object *self, tally_visitproc visit, void *arg)
 {
     hobj *h = (hobj *)self;
     for (int i = 0; i < HOBJ_SLOTS; i++) {
-        tally_object *o = __atomic_load_n(&h->slot[i], __ATOMIC_ACQUIRE);
+        tally_object *o = tally_atomic_load_acquire(&h->slot[i]);
         if (o) {
             int rc = visit(o, arg);
             if (rc)
@@ -84,7 +83,7 @@ static int hobj_clear(tally_object *self)
 {
     hobj *h = (hobj *)self;
     for (int i = 0; i < HOBJ_SLOTS; i++) {
-        tally_object *o = __atomic_exchange_n(&h->slot[i], NULL, __ATOMIC_ACQ_REL);
+        tally_object *o = tally_atomic_exchange_acq_rel(&h->slot[i], NULL);
         tally_xdecref(o);
     }
     return 0;
@@ -94,19 +93,19 @@ static void rescue(hobj *h)
 {
     tally_set_immortal(&h->ob_base);
     uint8_t *s = state_slot(h->id, false);
-    uint8_t old = s ? __atomic_exchange_n(s, (uint8_t)HREG_RESCUED, __ATOMIC_ACQ_REL) : HREG_ALIVE;
+    uint8_t old = s ? tally_atomic_exchange_acq_rel(s, (uint8_t)HREG_RESCUED) : HREG_ALIVE;
     if (old != HREG_RESCUED)    /* each rescued object counted once (it stays alive) */
-        __atomic_fetch_add(&n_rescued, 1, __ATOMIC_RELAXED);
+        tally_atomic_fetch_add_relaxed(&n_rescued, 1);
 }
 
 static void hobj_finalize(tally_object *self)
 {
     hobj *h = (hobj *)self;
-    if (__atomic_load_n(&h->canary, __ATOMIC_ACQUIRE) != HOBJ_CANARY_LIVE) {
+    if (tally_atomic_load_acquire(&h->canary) != HOBJ_CANARY_LIVE) {
         stress_violation_add(SV_USE_AFTER_FREE, 1);   /* finalizing a destroyed object */
         return;
     }
-    int64_t held = __atomic_load_n(&h->held, __ATOMIC_RELAXED);
+    int64_t held = tally_atomic_load_relaxed(&h->held);
     if (held > 0) {
         /* Dying while the harness holds `held` references: the count lost increments or
          * gained decrements.  Resurrect for good so the holders stay safe. */
@@ -118,13 +117,13 @@ static void hobj_finalize(tally_object *self)
 static void hobj_del(tally_object *self)
 {
     hobj *h = (hobj *)self;
-    if (__atomic_load_n(&h->canary, __ATOMIC_ACQUIRE) != HOBJ_CANARY_LIVE) {
+    if (tally_atomic_load_acquire(&h->canary) != HOBJ_CANARY_LIVE) {
         /* a second death of a destroyed object: keep its memory from being freed twice */
         stress_violation_add(SV_DOUBLE_FREE, 1);
         tally_set_immortal(self);
         return;
     }
-    if (__atomic_load_n(&h->held, __ATOMIC_RELAXED) > 0) {
+    if (tally_atomic_load_relaxed(&h->held) > 0) {
         stress_violation_add(SV_EARLY_FREE, 1);
         rescue(h);
     }
@@ -133,25 +132,25 @@ static void hobj_del(tally_object *self)
 static void hobj_destroy(tally_object *self)
 {
     hobj *h = (hobj *)self;
-    uint64_t c = __atomic_exchange_n(&h->canary, HOBJ_CANARY_DEAD, __ATOMIC_ACQ_REL);
+    uint64_t c = tally_atomic_exchange_acq_rel(&h->canary, HOBJ_CANARY_DEAD);
     if (c != HOBJ_CANARY_LIVE) {
         /* destroyed twice (or memory that was never a live stress.obj) */
         stress_violation_add(SV_DOUBLE_FREE, 1);
-        __atomic_fetch_add(&n_double, 1, __ATOMIC_RELAXED);
+        tally_atomic_fetch_add_relaxed(&n_double, 1);
         return;
     }
-    int64_t held = __atomic_load_n(&h->held, __ATOMIC_RELAXED);
+    int64_t held = tally_atomic_load_relaxed(&h->held);
     if (held > 0)  /* finalize already ran once (FINALIZED bit) and cannot rescue it again */
         stress_violation_add(SV_EARLY_FREE, 1);
     uint8_t *s = state_slot(h->id, false);
     if (s) {
-        uint8_t old = __atomic_exchange_n(s, (uint8_t)HREG_FREED, __ATOMIC_ACQ_REL);
+        uint8_t old = tally_atomic_exchange_acq_rel(s, (uint8_t)HREG_FREED);
         if (old == HREG_FREED) {
             stress_violation_add(SV_DOUBLE_FREE, 1);
-            __atomic_fetch_add(&n_double, 1, __ATOMIC_RELAXED);
+            tally_atomic_fetch_add_relaxed(&n_double, 1);
         }
     }
-    __atomic_fetch_add(&n_destroyed, 1, __ATOMIC_RELAXED);
+    tally_atomic_fetch_add_relaxed(&n_destroyed, 1);
     hobj_clear(self);
 }
 
@@ -204,23 +203,23 @@ hobj *hobj_new(uint64_t payload)
         fprintf(stderr, "tally stress: tally_new failed: %s\n", tally_last_error());
         abort();
     }
-    uint64_t id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+    uint64_t id = tally_atomic_fetch_add_relaxed(&next_id, 1);
     h->id = id;
     h->payload = payload;
-    __atomic_store_n(&h->held, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->canary, HOBJ_CANARY_LIVE, __ATOMIC_RELEASE);
+    tally_atomic_store_relaxed(&h->held, 1);
+    tally_atomic_store_release(&h->canary, HOBJ_CANARY_LIVE);
     uint8_t *s = state_slot(id, true);
     if (s)
-        __atomic_store_n(s, HREG_ALIVE, __ATOMIC_RELEASE);
+        tally_atomic_store_release(s, HREG_ALIVE);
     else
-        __atomic_fetch_add(&n_untracked, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&n_created, 1, __ATOMIC_RELAXED);
+        tally_atomic_fetch_add_relaxed(&n_untracked, 1);
+    tally_atomic_fetch_add_relaxed(&n_created, 1);
     return h;
 }
 
 bool hobj_check(hobj *h)
 {
-    if (__atomic_load_n(&h->canary, __ATOMIC_ACQUIRE) != HOBJ_CANARY_LIVE) {
+    if (tally_atomic_load_acquire(&h->canary) != HOBJ_CANARY_LIVE) {
         stress_violation_add(SV_USE_AFTER_FREE, 1);
         return false;
     }
@@ -234,9 +233,9 @@ bool hobj_check(hobj *h)
 
 void hobj_get_counts(hobj_counts *out)
 {
-    out->created = __atomic_load_n(&n_created, __ATOMIC_RELAXED);
-    out->destroyed = __atomic_load_n(&n_destroyed, __ATOMIC_RELAXED);
-    out->rescued = __atomic_load_n(&n_rescued, __ATOMIC_RELAXED);
-    out->double_destroyed = __atomic_load_n(&n_double, __ATOMIC_RELAXED);
-    out->untracked_ids = __atomic_load_n(&n_untracked, __ATOMIC_RELAXED);
+    out->created = tally_atomic_load_relaxed(&n_created);
+    out->destroyed = tally_atomic_load_relaxed(&n_destroyed);
+    out->rescued = tally_atomic_load_relaxed(&n_rescued);
+    out->double_destroyed = tally_atomic_load_relaxed(&n_double);
+    out->untracked_ids = tally_atomic_load_relaxed(&n_untracked);
 }

@@ -99,7 +99,7 @@ static int crash_reporting;
 static void on_fatal(int sig)
 {
     /* the first crashing thread reports; any other one waits for its _exit */
-    if (__atomic_exchange_n(&crash_reporting, 1, __ATOMIC_ACQ_REL))
+    if (tally_atomic_exchange_acq_rel(&crash_reporting, 1))
         for (;;)
             pause();
     char buf[2048];
@@ -107,7 +107,7 @@ static void on_fatal(int sig)
     const stress_config *c = crash_cfg;
     uint64_t total = 1;
     for (int v = 0; v < SV_COUNT; v++)
-        total += __atomic_load_n(&stress_current->violations[v], __ATOMIC_RELAXED);
+        total += tally_atomic_load_relaxed(&stress_current->violations[v]);
     if (c && c->json) {
         p = put_str(buf, p, cap, "\n{\"tool\":\"tally stress\",\"backend\":\"");
         p = put_str(buf, p, cap, c->backend);
@@ -125,7 +125,7 @@ static void on_fatal(int sig)
             p = put_str(buf, p, cap, ",\"");
             p = put_str(buf, p, cap, stress_violation_keys[v]);
             p = put_str(buf, p, cap, "\":");
-            p = put_u64(buf, p, cap, __atomic_load_n(&stress_current->violations[v], __ATOMIC_RELAXED));
+            p = put_u64(buf, p, cap, tally_atomic_load_relaxed(&stress_current->violations[v]));
         }
         p = put_str(buf, p, cap, ",\"crash_violations\":1,\"violations_total\":");
         p = put_u64(buf, p, cap, total);
@@ -144,7 +144,7 @@ static void on_fatal(int sig)
             p = put_str(buf, p, cap, " ");
             p = put_str(buf, p, cap, stress_violation_keys[v]);
             p = put_str(buf, p, cap, " ");
-            p = put_u64(buf, p, cap, __atomic_load_n(&stress_current->violations[v], __ATOMIC_RELAXED));
+            p = put_u64(buf, p, cap, tally_atomic_load_relaxed(&stress_current->violations[v]));
         }
         p = put_str(buf, p, cap, ", crash_violations 1\n  result: VIOLATIONS FOUND\n");
         if (write(1, buf, p) < 0)

@@ -144,11 +144,11 @@ void stress_hist_publish(stress_run *r, const char *key, stress_hist *h)
 /* ---- monitor ---------------------------------------------------------------------------- */
 static uint64_t progress_ops(stress_run *r)
 {
-    uint64_t sum = __atomic_load_n(&r->progress_extra, __ATOMIC_RELAXED);
-    stress_thread *t = __atomic_load_n(&r->threads, __ATOMIC_ACQUIRE);
-    unsigned n = __atomic_load_n(&r->nthreads, __ATOMIC_RELAXED);
+    uint64_t sum = tally_atomic_load_relaxed(&r->progress_extra);
+    stress_thread *t = tally_atomic_load_acquire(&r->threads);
+    unsigned n = tally_atomic_load_relaxed(&r->nthreads);
     for (unsigned i = 0; t && i < n; i++)
-        sum += __atomic_load_n(&t[i].ops, __ATOMIC_RELAXED);
+        sum += tally_atomic_load_relaxed(&t[i].ops);
     return sum;
 }
 
@@ -163,7 +163,7 @@ static void progress(stress_run *r, uint64_t now)
     uint64_t ops = progress_ops(r);
     uint64_t v = 0;
     for (int i = 0; i < SV_COUNT; i++)
-        v += __atomic_load_n(&r->violations[i], __ATOMIC_RELAXED);
+        v += tally_atomic_load_relaxed(&r->violations[i]);
     fprintf(stderr, "\r\033[K[%s/%s] %s %.1fs  ops %" PRIu64 " (%.3g/s)  violations %" PRIu64,
             r->cfg->workload, r->cfg->backend, r->phase ? r->phase : "", t, ops,
             t > 0 ? (double)ops / t : 0.0, v);
@@ -175,10 +175,10 @@ static void tick(stress_run *r, uint64_t *next_progress)
     uint64_t now = stress_now_ns();
     if (stress_sigint_seen && !r->interrupted) {   /* SIGINT or SIGTERM */
         r->interrupted = 1;
-        __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+        tally_atomic_store_relaxed(&r->stop, 1);
     }
     if (r->deadline_ns && now >= r->deadline_ns)
-        __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+        tally_atomic_store_relaxed(&r->stop, 1);
     if (want_progress(r) && now >= *next_progress) {
         progress(r, now);
         *next_progress = now + 250000000u;
@@ -195,7 +195,7 @@ void stress_monitor_until(stress_run *r, const int *done)
 {
     uint64_t next = stress_now_ns() + 250000000u;
     TALLY_BEGIN_ALLOW_THREADS
-    while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+    while (!tally_atomic_load_acquire(done)) {
         struct timespec ts = { 0, 20000000 };
         nanosleep(&ts, NULL);
         tick(r, &next);
@@ -211,7 +211,7 @@ static void *thread_main(void *p)
     if (tally_thread_attach() != 0) {
         fprintf(stderr, "tally stress: thread %u cannot attach: %s\n", th->index,
                 tally_last_error());
-        __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+        tally_atomic_store_relaxed(&r->stop, 1);
     } else {
         th->start_ns = stress_now_ns();
         th->fn(th);
@@ -247,8 +247,8 @@ int stress_run_threads(stress_run *r, unsigned n, void (*fn)(stress_thread *), v
                 t[i].quota = 1;
         }
     }
-    __atomic_store_n(&r->nthreads, n, __ATOMIC_RELAXED);
-    __atomic_store_n(&r->threads, t, __ATOMIC_RELEASE);
+    tally_atomic_store_relaxed(&r->nthreads, n);
+    tally_atomic_store_release(&r->threads, t);
     r->running = n;
     unsigned started = 0;
     int rc = 0;
@@ -261,7 +261,7 @@ int stress_run_threads(stress_run *r, unsigned n, void (*fn)(stress_thread *), v
     for (; started < n; started++) {
         if (pthread_create(&t[started].thread, NULL, thread_main, &t[started]) != 0) {
             fprintf(stderr, "tally stress: cannot start thread %u of %u\n", started, n);
-            __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+            tally_atomic_store_relaxed(&r->stop, 1);
             pthread_mutex_lock(&done_lock);
             r->running -= n - started;
             pthread_mutex_unlock(&done_lock);
@@ -302,7 +302,7 @@ int stress_run_threads(stress_run *r, unsigned n, void (*fn)(stress_thread *), v
         stress_figure_set(r, "ops_per_thread_min", (double)mn, true);
         stress_figure_set(r, "ops_per_thread_max", (double)mx, true);
     }
-    __atomic_store_n(&r->threads, NULL, __ATOMIC_RELEASE);
+    tally_atomic_store_release(&r->threads, NULL);
     free(t);
     return rc;
 }

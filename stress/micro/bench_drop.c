@@ -52,8 +52,8 @@ static void *idler(void *arg)
     (void)arg;
     if (tally_thread_attach() != 0)
         return NULL;
-    __atomic_store_n(&idler_ready, 1, __ATOMIC_RELEASE);
-    while (!__atomic_load_n(&idler_stop, __ATOMIC_ACQUIRE))
+    tally_atomic_store_release(&idler_ready, 1);
+    while (!tally_atomic_load_acquire(&idler_stop))
         tally_safepoint();
     tally_thread_release();
     return NULL;
@@ -134,7 +134,7 @@ static int run(bool chain, size_t n, int threads, int reps)
             fprintf(stderr, "bench_drop: cannot start the second thread\n");
             return 1;
         }
-        while (!__atomic_load_n(&idler_ready, __ATOMIC_ACQUIRE))
+        while (!tally_atomic_load_acquire(&idler_ready))
             tally_safepoint();
     }
     double t[64];
@@ -145,7 +145,7 @@ static int run(bool chain, size_t n, int threads, int reps)
             bad = 1;
     }
     if (threads == 2) {
-        __atomic_store_n(&idler_stop, 1, __ATOMIC_RELEASE);
+        tally_atomic_store_release(&idler_stop, 1);
         TALLY_BEGIN_ALLOW_THREADS
         pthread_join(th, NULL);
         TALLY_END_ALLOW_THREADS

@@ -227,8 +227,8 @@ void BM_locked_addsub(benchmark::State &state)
     uint64_t *p = &anchor_word;
     benchmark::DoNotOptimize(p);
     run_batched(state, [p] {
-        __atomic_fetch_add(p, 1, __ATOMIC_RELAXED); // lock add (result unused)
-        __atomic_fetch_sub(p, 1, __ATOMIC_RELEASE); // lock sub
+        tally_atomic_fetch_add_relaxed(p, 1); // lock add (result unused)
+        tally_atomic_fetch_sub_release(p, 1); // lock sub
     });
 }
 
@@ -240,8 +240,8 @@ void BM_locked_add_contended(benchmark::State &state)
     run_pool(state, threads, n, false, [](int) {
         uint64_t *p = &anchor_word;
         for (long i = 0; i < n; i++) {
-            __atomic_fetch_add(p, 1, __ATOMIC_RELAXED);
-            __atomic_fetch_sub(p, 1, __ATOMIC_RELEASE);
+            tally_atomic_fetch_add_relaxed(p, 1);
+            tally_atomic_fetch_sub_release(p, 1);
         }
     });
 }

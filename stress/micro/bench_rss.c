@@ -86,9 +86,9 @@ static void *other_main(void *arg)
     if (tally_thread_attach() != 0)
         return NULL;
     tally_object *h = build(other_n, 1000000000);
-    __atomic_store_n(&other_heap, h, __ATOMIC_RELEASE);
-    __atomic_store_n(&other_done, 1, __ATOMIC_RELEASE);
-    while (!__atomic_load_n(&other_stop, __ATOMIC_ACQUIRE))
+    tally_atomic_store_release(&other_heap, h);
+    tally_atomic_store_release(&other_done, 1);
+    while (!tally_atomic_load_acquire(&other_stop))
         tally_safepoint();
     tally_thread_release();
     return NULL;
@@ -150,10 +150,10 @@ int main(int argc, char **argv)
     tally_object *theirs = NULL;
     if (threads == 2) {
         TALLY_BEGIN_ALLOW_THREADS
-        while (!__atomic_load_n(&other_done, __ATOMIC_ACQUIRE))
+        while (!tally_atomic_load_acquire(&other_done))
             usleep(1000);
         TALLY_END_ALLOW_THREADS
-        theirs = __atomic_load_n(&other_heap, __ATOMIC_ACQUIRE);
+        theirs = tally_atomic_load_acquire(&other_heap);
     }
     if (!heap || (threads == 2 && !theirs)) {
         fprintf(stderr, "bench_rss: building %zu objects failed: %s\n", n, tally_last_error());
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
     tally_flush();
     int64_t live1 = live_objects();
     if (threads == 2) {
-        __atomic_store_n(&other_stop, 1, __ATOMIC_RELEASE);
+        tally_atomic_store_release(&other_stop, 1);
         TALLY_BEGIN_ALLOW_THREADS
         pthread_join(th, NULL);
         TALLY_END_ALLOW_THREADS

@@ -42,7 +42,7 @@ static void *churn_main(void *p)
     churner *me = p;
     churn *c = me->c;
     if (tally_thread_attach() != 0) {
-        __atomic_store_n(&me->finished, 1, __ATOMIC_RELEASE);
+        tally_atomic_store_release(&me->finished, 1);
         return NULL;
     }
     stress_thread th = { .run = c->r, .rng = me->rng };
@@ -69,8 +69,8 @@ static void *churn_main(void *p)
                 hobj_decref(got);
             }
         }
-        __atomic_fetch_add(&c->ops, 1, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&c->r->progress_extra, 1, __ATOMIC_RELAXED);
+        tally_atomic_fetch_add_relaxed(&c->ops, 1);
+        tally_atomic_fetch_add_relaxed(&c->r->progress_extra, 1);
         if ((s & 31) == 0)
             tally_safepoint();
     }
@@ -91,7 +91,7 @@ static void *churn_main(void *p)
             hobj_decref(got);
     }
     tally_thread_release();
-    __atomic_store_n(&me->finished, 1, __ATOMIC_RELEASE);
+    tally_atomic_store_release(&me->finished, 1);
     return NULL;
 }
 
@@ -102,13 +102,13 @@ static void *spawner(void *p)
     uint64_t quota = c->r->cfg->ops_set ? c->r->cfg->ops : 0;
     for (;;) {
         bool stop = stress_stopping(c->r) ||
-                    (quota && __atomic_load_n(&c->ops, __ATOMIC_RELAXED) >= quota);
+                    (quota && tally_atomic_load_relaxed(&c->ops) >= quota);
         if (stop)
-            __atomic_store_n(&c->r->stop, 1, __ATOMIC_RELAXED);
+            tally_atomic_store_relaxed(&c->r->stop, 1);
         unsigned alive = 0;
         for (unsigned i = 0; i < c->n; i++) {
             churner *t = &c->t[i];
-            if (t->started && __atomic_load_n(&t->finished, __ATOMIC_ACQUIRE)) {
+            if (t->started && tally_atomic_load_acquire(&t->finished)) {
                 pthread_join(t->thread, NULL);
                 t->started = 0;
             }
@@ -128,7 +128,7 @@ static void *spawner(void *p)
         struct timespec ts = { 0, 500000 };
         nanosleep(&ts, NULL);
     }
-    __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+    tally_atomic_store_release(&c->done, 1);
     return NULL;
 }
 

@@ -37,12 +37,12 @@ static void spinner(stress_thread *th, convoy *s)
         tally_safepoint();
     }
     hobj_decref(h);
-    __atomic_fetch_sub(&s->spinners_left, 1, __ATOMIC_RELAXED);
+    tally_atomic_fetch_sub_relaxed(&s->spinners_left, 1);
 }
 
 static void sleeper(stress_thread *th, convoy *s)
 {
-    while (!stress_stopping(th->run) && __atomic_load_n(&s->spinners_left, __ATOMIC_RELAXED)) {
+    while (!stress_stopping(th->run) && tally_atomic_load_relaxed(&s->spinners_left)) {
         uint64_t t0 = stress_now_ns(), woke = 0;
         TALLY_BEGIN_ALLOW_THREADS
         struct timespec ts = { 0, 1000000 };

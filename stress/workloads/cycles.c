@@ -26,7 +26,7 @@ static ring build_ring(stress_thread *th, uint64_t tag)
     for (unsigned i = 1; i < len; i++) {
         hobj *h = hobj_new((tag << 8) | i);
         /* prev.slot[0] takes over our reference to h: the model drops it (held -1) */
-        __atomic_fetch_sub(&h->held, 1, __ATOMIC_RELAXED);
+        tally_atomic_fetch_sub_relaxed(&h->held, 1);
         tally_xdecref(hobj_slot_exchange(prev, 0, &h->ob_base));
         prev = h;
     }

@@ -57,7 +57,7 @@ static mnode *mn(graph *g, uint32_t idx)
 /* New node (model entry + object); NULL when the model is full. */
 static hobj *new_node(graph *g)
 {
-    uint32_t idx = __atomic_fetch_add(&g->next_node, 1, __ATOMIC_RELAXED);
+    uint32_t idx = tally_atomic_fetch_add_relaxed(&g->next_node, 1);
     if (idx >= MAX_NODES)
         return NULL;
     /* chunks are allocated by thread 0 ahead of use (see prepare_chunks) */
@@ -119,7 +119,7 @@ static void set_edge(graph *g, hobj *a, int k, hobj *b)
     /* b: the caller's reference, given to the slot (the model stops counting it) */
     uint32_t idx = (uint32_t)a->payload;
     if (b)
-        __atomic_fetch_sub(&b->held, 1, __ATOMIC_RELAXED);
+        tally_atomic_fetch_sub_relaxed(&b->held, 1);
     pthread_mutex_lock(&g->node_lock[idx % NSTRIPE]);
     tally_object *old = hobj_slot_exchange(a, k, b ? &b->ob_base : NULL);
     mn(g, idx)->edge[k] = b ? (uint32_t)b->payload + 1 : 0;
@@ -176,7 +176,7 @@ static void check(graph *g)
     tally_flush();
     tally_gc_collect(2);
     tally_flush();
-    uint32_t n = __atomic_load_n(&g->next_node, __ATOMIC_RELAXED);
+    uint32_t n = tally_atomic_load_relaxed(&g->next_node);
     if (n > MAX_NODES)
         n = MAX_NODES;
     memset(g->mark, 0, n);
@@ -264,36 +264,36 @@ static void graph_thread(stress_thread *th)
     stress_run *r = th->run;
     bool counted = false;
     for (;;) {
-        while (!stress_done(th) && !__atomic_load_n(&g->check_req, __ATOMIC_RELAXED)) {
+        while (!stress_done(th) && !tally_atomic_load_relaxed(&g->check_req)) {
             step(th, g);
             stress_op(th, 1);
             if ((th->ops & 31) == 0)
                 tally_safepoint();
             if (th->index == 0 && stress_now_ns() >= g->next_check_ns)
-                __atomic_store_n(&g->check_req, 1, __ATOMIC_RELAXED);
+                tally_atomic_store_relaxed(&g->check_req, 1);
         }
         if (stress_done(th) && !stress_stopping(r)) {
             /* this thread's share is done, maybe not the others': the last one to finish
              * asks for the final check; thread 0 still asks for the periodic ones */
             if (!counted) {
                 counted = true;
-                if (__atomic_add_fetch(&g->quota_done, 1, __ATOMIC_RELAXED) == r->nthreads)
-                    __atomic_store_n(&g->check_req, 1, __ATOMIC_RELAXED);
+                if (tally_atomic_fetch_add_relaxed(&g->quota_done, 1) + 1 == r->nthreads)
+                    tally_atomic_store_relaxed(&g->check_req, 1);
             }
-            while (!__atomic_load_n(&g->check_req, __ATOMIC_RELAXED) && !stress_stopping(r)) {
+            while (!tally_atomic_load_relaxed(&g->check_req) && !stress_stopping(r)) {
                 if (th->index == 0 && stress_now_ns() >= g->next_check_ns)
-                    __atomic_store_n(&g->check_req, 1, __ATOMIC_RELAXED);
+                    tally_atomic_store_relaxed(&g->check_req, 1);
                 stress_sleep_ns(200000);
             }
         }
         /* a deadline or a signal stops everyone: whoever stops first makes everyone park */
-        __atomic_store_n(&g->check_req, 1, __ATOMIC_RELAXED);
+        tally_atomic_store_relaxed(&g->check_req, 1);
         tally_flush();
         stress_barrier_wait(&g->bar);
         if (th->index == 0) {
             check(g);
-            g->go = !stress_stopping(r) && __atomic_load_n(&g->quota_done, __ATOMIC_RELAXED) < r->nthreads;
-            __atomic_store_n(&g->check_req, 0, __ATOMIC_RELAXED);
+            g->go = !stress_stopping(r) && tally_atomic_load_relaxed(&g->quota_done) < r->nthreads;
+            tally_atomic_store_relaxed(&g->check_req, 0);
             g->next_check_ns = stress_now_ns() + 200000000u;
         }
         stress_barrier_wait(&g->bar);

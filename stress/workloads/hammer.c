@@ -72,9 +72,9 @@ static void rendezvous(hammer *s, uint64_t round)
 {
     uint64_t want = round * s->nthreads;
     TALLY_BEGIN_ALLOW_THREADS
-    __atomic_fetch_add(&s->arrived, 1, __ATOMIC_RELEASE);
+    tally_atomic_fetch_add_release(&s->arrived, 1);
     unsigned spins = 0;
-    while (__atomic_load_n(&s->arrived, __ATOMIC_ACQUIRE) < want) {
+    while (tally_atomic_load_acquire(&s->arrived) < want) {
         if (++spins > 64)
             sched_yield();
     }
@@ -87,7 +87,7 @@ static void hammer_thread(stress_thread *th)
     if (th->index == 0) {
         s->obj = hobj_new(0xA11);
         /* the cushion: thread 0 holds this many references (model, then runtime) */
-        __atomic_store_n(&s->obj->held, (int64_t)s->cushion, __ATOMIC_RELAXED);
+        tally_atomic_store_relaxed(&s->obj->held, (int64_t)s->cushion);
         for (uint64_t i = 1; i < s->cushion; i++)
             tally_incref(&s->obj->ob_base);
         tally_flush();
@@ -129,7 +129,7 @@ static void hammer_thread(stress_thread *th)
     }
     if (th->index == 0) {
         /* drop the cushion: the model first (so the death is not an early free) */
-        __atomic_store_n(&s->obj->held, 0, __ATOMIC_RELAXED);
+        tally_atomic_store_relaxed(&s->obj->held, 0);
         if (!tally_is_immortal(o))
             for (uint64_t i = 0; i < s->cushion; i++)
                 tally_decref(o);

@@ -72,8 +72,8 @@ static void spin_until(handoff *s, bool want_room)
 {
     TALLY_BEGIN_ALLOW_THREADS
     for (int i = 0; i < 200; i++) {
-        size_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
-        if (want_room ? len < QCAP : (len > 0 || !__atomic_load_n(&s->producers_left, __ATOMIC_RELAXED)))
+        size_t len = tally_atomic_load_relaxed(&s->len);
+        if (want_room ? len < QCAP : (len > 0 || !tally_atomic_load_relaxed(&s->producers_left)))
             break;
         sched_yield();
     }
@@ -82,13 +82,13 @@ static void spin_until(handoff *s, bool want_room)
 
 static void push(handoff *s, hobj *h)
 {
-    if (__atomic_load_n(&s->len, __ATOMIC_RELAXED) == QCAP)
+    if (tally_atomic_load_relaxed(&s->len) == QCAP)
         spin_until(s, true);
     pthread_mutex_lock(&s->m);
     while (s->len == QCAP)
         wait_detached(s, &s->nonfull);
     s->q[(s->head + s->len) % QCAP] = h;
-    __atomic_store_n(&s->len, s->len + 1, __ATOMIC_RELAXED);
+    tally_atomic_store_relaxed(&s->len, s->len + 1);
     pthread_cond_signal(&s->nonempty);
     pthread_mutex_unlock(&s->m);
 }
@@ -96,7 +96,7 @@ static void push(handoff *s, hobj *h)
 /* NULL when every producer has finished and the queue is empty. */
 static hobj *pop(handoff *s)
 {
-    if (__atomic_load_n(&s->len, __ATOMIC_RELAXED) == 0)
+    if (tally_atomic_load_relaxed(&s->len) == 0)
         spin_until(s, false);
     pthread_mutex_lock(&s->m);
     while (s->len == 0 && s->producers_left > 0)
@@ -105,7 +105,7 @@ static hobj *pop(handoff *s)
     if (s->len) {
         h = s->q[s->head];
         s->head = (s->head + 1) % QCAP;
-        __atomic_store_n(&s->len, s->len - 1, __ATOMIC_RELAXED);
+        tally_atomic_store_relaxed(&s->len, s->len - 1);
         pthread_cond_signal(&s->nonfull);
     }
     pthread_mutex_unlock(&s->m);
@@ -153,7 +153,7 @@ static void touch(stress_thread *th, hobj *h)
 static void wait_picked(hobj *h)
 {
     TALLY_BEGIN_ALLOW_THREADS
-    for (int i = 0; i < 4000 && !__atomic_load_n(&h->picked, __ATOMIC_ACQUIRE); i++) {
+    for (int i = 0; i < 4000 && !tally_atomic_load_acquire(&h->picked); i++) {
         if (i > 32)
             sched_yield();
     }
@@ -195,7 +195,7 @@ static void producer(stress_thread *th, handoff *s)
         if (ring[i])
             hobj_decref(ring[i]);
     pthread_mutex_lock(&s->m);
-    __atomic_store_n(&s->producers_left, s->producers_left - 1, __ATOMIC_RELAXED);
+    tally_atomic_store_relaxed(&s->producers_left, s->producers_left - 1);
     pthread_cond_broadcast(&s->nonempty);
     pthread_mutex_unlock(&s->m);
 }
@@ -205,7 +205,7 @@ static void consumer(stress_thread *th, handoff *s)
     uint64_t got = 0, bad = 0;
     hobj *h;
     while ((h = pop(s)) != NULL) {
-        __atomic_store_n(&h->picked, 1, __ATOMIC_RELEASE);
+        tally_atomic_store_release(&h->picked, 1);
         if (hobj_check(h)) {
             if ((h->payload >> 40) >= s->producers)
                 bad++;
@@ -218,8 +218,8 @@ static void consumer(stress_thread *th, handoff *s)
         if ((got & 63) == 0)
             tally_safepoint();
     }
-    __atomic_fetch_add(&s->consumed, got, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&s->content_bad, bad, __ATOMIC_RELAXED);
+    tally_atomic_fetch_add_relaxed(&s->consumed, got);
+    tally_atomic_fetch_add_relaxed(&s->content_bad, bad);
     stress_violation_add(SV_CONTENT, bad);
 }
 

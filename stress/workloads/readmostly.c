@@ -41,7 +41,7 @@ static void writer(stress_thread *th, readmostly *s)
         tally_decref(key);
         hobj_decref(h);
         stress_op(th, 1);
-        __atomic_fetch_add(&s->writes, 1, __ATOMIC_RELAXED);
+        tally_atomic_fetch_add_relaxed(&s->writes, 1);
         if ((version & 15) == 0)
             tally_safepoint();
     }
@@ -76,7 +76,7 @@ static void reader(stress_thread *th, readmostly *s)
         if ((reads & 63) == 0)
             tally_safepoint();
     }
-    __atomic_fetch_add(&s->reads, reads, __ATOMIC_RELAXED);
+    tally_atomic_fetch_add_relaxed(&s->reads, reads);
 }
 
 static void readmostly_thread(stress_thread *th)

@@ -161,9 +161,9 @@ TEST(BiasedThreads, ProducerConsumerReclaimsEveryObjectExactlyOnce)
 
 constexpr intptr_t kOne = intptr_t(1) << TALLY_REF_SHARED_SHIFT;
 
-intptr_t shared_word(tally_object *o) { return __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED); }
-uint32_t local_count(tally_object *o) { return __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED); }
-uintptr_t owner_of(tally_object *o) { return __atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED); }
+intptr_t shared_word(tally_object *o) { return tally_atomic_load_relaxed(&o->ob_ref_shared); }
+uint32_t local_count(tally_object *o) { return tally_atomic_load_relaxed(&o->ob_ref_local); }
+uintptr_t owner_of(tally_object *o) { return tally_atomic_load_relaxed(&o->ob_tid); }
 intptr_t state_of(tally_object *o) { return shared_word(o) & TALLY_REF_SHARED_FLAG_MASK; }
 
 // Collection off for the deterministic tests (a stop-the-world must not interleave with the

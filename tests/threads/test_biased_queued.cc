@@ -36,10 +36,10 @@ tally_object *qitem_new(std::atomic<int> *deaths)
     return &it->ob_base;
 }
 
-uintptr_t owner_of(tally_object *o) { return __atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED); }
+uintptr_t owner_of(tally_object *o) { return tally_atomic_load_relaxed(&o->ob_tid); }
 intptr_t state_of(tally_object *o)
 {
-    return __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & TALLY_REF_SHARED_FLAG_MASK;
+    return tally_atomic_load_relaxed(&o->ob_ref_shared) & TALLY_REF_SHARED_FLAG_MASK;
 }
 
 struct AttachedHere {
@@ -181,7 +181,7 @@ TEST_F(BiasedQueued, OwnerMergeOfAQueuedObjectKeepsTheQueuesReferenceApart)
     tally_decref(o);   // local 0 while QUEUED: the owner merges (MERGED, still in its queue)
     EXPECT_EQ(owner_of(o), 0u);
     EXPECT_EQ(state_of(o), TALLY_REF_MERGED);
-    EXPECT_NE(__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & TALLY_REF_IN_QUEUE, 0);
+    EXPECT_NE(tally_atomic_load_relaxed(&o->ob_ref_shared) & TALLY_REF_IN_QUEUE, 0);
     EXPECT_EQ(tally_refcount(o), 1);
     tally_decref(o);   // the last reference: a shared drop; the count still holds the queue's
     EXPECT_EQ(deaths.load(), 0);

@@ -87,7 +87,7 @@ bool is_live(tally_object *o, const Deaths &d)
     if (!o || (tally_type_of(o) != &tracked_type && tally_type_of(o) != &tracked_fin_type))
         return false;
     auto *t = reinterpret_cast<Tracked *>(o);
-    return __atomic_load_n(&t->magic, __ATOMIC_RELAXED) == kLive && t->id >= 0 && size_t(t->id) < d.n;
+    return tally_atomic_load_relaxed(&t->magic) == kLive && t->id >= 0 && size_t(t->id) < d.n;
 }
 
 // What the readers of a container saw.  note() takes a get's result (a new reference or NULL),

@@ -94,7 +94,7 @@ struct Book {
     }
 };
 
-bool alive(const Node *n) { return __atomic_load_n(&n->magic, __ATOMIC_RELAXED) == kAlive; }
+bool alive(const Node *n) { return tally_atomic_load_relaxed(&n->magic) == kAlive; }
 
 uint64_t live_objects()
 {
