@@ -9,6 +9,8 @@
  */
 #include "interp.h"
 
+#include <pthread.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +228,45 @@ static tally_object *load_module(tally_object *name)
 
 /* The module `name` (dotted: each package first, each submodule an attribute of its package).
  * leaf: return the named module itself, else the top-level package (what `import a.b` binds). */
+/* The import lock: a thread that finds a module missing from sys.modules loads it holding this
+ * lock (one for the process; CPython has one per module), so two threads never run one module
+ * twice and none sees another's partial module except through a circular import of its own.
+ * Re-entrant (a module importing others); waited for detached.  imp_mu is a leaf. */
+static pthread_mutex_t imp_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t imp_cv = PTHREAD_COND_INITIALIZER;
+static int64_t imp_owner;
+static int imp_depth;
+
+static void import_lock(void)
+{
+    int64_t me = py_thread_serial;
+    pthread_mutex_lock(&imp_mu);
+    bool got = imp_depth == 0 || imp_owner == me;
+    if (got) {
+        imp_owner = me;
+        imp_depth++;
+    }
+    pthread_mutex_unlock(&imp_mu);
+    if (got) return;
+    PY_BEGIN_BLOCKING
+    pthread_mutex_lock(&imp_mu);
+    while (imp_depth) pthread_cond_wait(&imp_cv, &imp_mu);
+    imp_owner = me;
+    imp_depth = 1;
+    pthread_mutex_unlock(&imp_mu);
+    PY_END_BLOCKING
+}
+
+static void import_unlock(void)
+{
+    pthread_mutex_lock(&imp_mu);
+    if (--imp_depth == 0) {
+        imp_owner = 0;
+        pthread_cond_broadcast(&imp_cv);
+    }
+    pthread_mutex_unlock(&imp_mu);
+}
+
 tally_object *py_import(tally_object *name, bool leaf)
 {
     const char *n = tally_str_value(name);
@@ -238,8 +279,15 @@ tally_object *py_import(tally_object *name, bool leaf)
         if (!sub) goto fail;
         bool err = false;
         tally_object *m = py_dict_lookup(I->modules, sub, &err);
-        if (m) tally_incref(m);
-        else if (!err) m = load_module(sub);
+        if (m) {
+            tally_incref(m);
+        } else if (!err) {
+            import_lock();
+            m = py_dict_lookup(I->modules, sub, &err);   /* loaded while this thread waited? */
+            if (m) tally_incref(m);
+            else if (!err) m = load_module(sub);
+            import_unlock();
+        }
         if (m && cur && TYPE(cur) == &py_module_type) {
             /* a submodule is an attribute of its package */
             tally_object *attr = py_str_from(p, dot ? (size_t)(dot - p) : strlen(p));

@@ -160,13 +160,12 @@ static tally_object *gen_send_ex(py_gen *g, tally_object *sent)
     g->started = true;
     tally_incref((tally_object *)g);   /* the frame may drop the last other reference */
     tally_object *v = eval_resume(g->frame, in, false);
-    gen_leave(g);
     if (!g->frame) {
         /* the frame ended: v is what it returned, or NULL with its exception */
         if (v) {
             if (v != py_None) {
-                tally_object *old = g->retval;
-                g->retval = v;
+                /* exchanged: py_gen_stop_iteration may take it in another thread */
+                tally_object *old = tally_atomic_exchange_acq_rel(&g->retval, v);
                 tally_xdecref(old);
             } else {
                 tally_decref(v);
@@ -177,6 +176,7 @@ static tally_object *gen_send_ex(py_gen *g, tally_object *sent)
             py_err_set(exc_RuntimeError, "generator raised StopIteration");
         }
     }
+    gen_leave(g);
     tally_decref((tally_object *)g);
     return v;
 }
@@ -189,8 +189,7 @@ tally_object *py_gen_next(tally_object *gen)
 tally_object *py_gen_stop_iteration(tally_object *gen)
 {
     py_gen *g = (py_gen *)gen;
-    tally_object *rv = g->retval;
-    g->retval = NULL;
+    tally_object *rv = tally_atomic_exchange_acq_rel(&g->retval, NULL);
     tally_object *args = py_tuple_pack(rv ? 1 : 0, &rv);
     tally_xdecref(rv);
     if (!args) return NULL;

@@ -364,8 +364,9 @@ static int iter_traverse(tally_object *self, tally_visitproc visit, void *arg)
 static int iter_clear(tally_object *self)
 {
     py_iter *it = (py_iter *)self;
-    tally_object *s = it->seq;
-    it->seq = NULL;
+    /* an iterator shared by threads is not thread-safe (as in CPython 3.13t: items may repeat or
+     * be skipped), but ending it is: only the thread that swaps seq out releases it */
+    tally_object *s = tally_atomic_exchange_acq_rel(&it->seq, NULL);
     tally_xdecref(s);
     return 0;
 }

@@ -69,6 +69,7 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;   /* registry and orp
 static qsrec *registry;
 static pending *orphans;                  /* queues of threads that ended, under reg_mu */
 static size_t norphans, caporphans;
+static uint32_t orphans_pending;          /* norphans != 0, for polls without reg_mu (atomic) */
 
 static _Thread_local qsrec *me;
 static _Thread_local pending *queue;
@@ -131,6 +132,7 @@ static void process(void)
             else orphans[k++] = orphans[i];
         }
         norphans = k;
+        tally_atomic_store_relaxed(&orphans_pending, norphans != 0);
     }
     pthread_mutex_unlock(&reg_mu);
     for (size_t i = 0; i < nready; i++) tally_decref(ready[i]);
@@ -143,7 +145,7 @@ void py_qsbr_quiescent_slow(void)
     uint64_t s = tally_atomic_load(&py_qsbr_seq);
     tally_atomic_store(&me->seen, s);
     py_qsbr_seen = s;
-    if ((nqueue || tally_atomic_load_relaxed(&norphans)) && (nqueue >= 32 || (++polls & 15) == 0))
+    if ((nqueue || tally_atomic_load_relaxed(&orphans_pending)) && (nqueue >= 32 || (++polls & 15) == 0))
         process();
 }
 
@@ -230,6 +232,7 @@ void py_qsbr_thread_exit(void)
     if (moved) {
         for (size_t i = 0; i < nqueue; i++) orphans[norphans++] = queue[i];
         nqueue = 0;
+        tally_atomic_store_relaxed(&orphans_pending, norphans != 0);
     }
     pthread_mutex_unlock(&reg_mu);
     while (nqueue) {   /* out of memory only: wait for the others' quiescent points */
@@ -258,6 +261,7 @@ void py_qsbr_drain_all(void)
         size_t n = norphans;
         orphans = NULL;
         norphans = caporphans = 0;
+        tally_atomic_store_relaxed(&orphans_pending, 0);
         pthread_mutex_unlock(&reg_mu);
         pending *q = queue;
         size_t nq = nqueue;
