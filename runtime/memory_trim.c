@@ -33,10 +33,45 @@ static uint64_t freed_at_last_trim;   /* written by the collecting thread only (
                                         * held until just before; two full collections in a row
                                         * on two threads may both trim: harmless) */
 
+#define TRIM_AGAIN 65536u  /* objects a thread's own trim freed that make the others trim again */
+
+/* Every other thread, attached or not: one just restarted by the collection may not have
+ * re-attached yet, and a detached one trims at its first safepoint back. */
+static void request_others(tally_thread_state *self)
+{
+    _tally_registry_lock();
+    _TALLY_FOREACH_THREAD(ts) {
+        if (ts != self)
+            tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_TRIM);
+    }
+    _tally_registry_unlock();
+}
+
+/* Wait, detached (no stop of the world waits for it), until every QSBR delayed free queued so far
+ * (this thread's batch included) is done: their blocks are then back on their pages. */
+static void delayed_frees_done(void)
+{
+    int c = _tally_nocancel_begin();
+    tally_thread_state *saved = _tally_allow_threads_begin();
+    _tally_qsbr_barrier();
+    _tally_allow_threads_end(saved);
+    _tally_nocancel_end(c);
+}
+
 /* The owner's part: only the thread that owns a mimalloc heap may collect it. */
 void _tally_memory_trim_self(tally_thread_state *ts)
 {
     tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_TRIM);
+    /* deferred: deaths that reach this thread's steps only now.  Blocks it frees may belong to
+     * heaps whose owners trimmed already: if it freed many, ask them again (this converges: a
+     * second round frees far less). */
+    uint64_t f0 = tally_atomic_load_relaxed(&ts->freed);
+    _tally_rc_flush();
+    uint64_t freed_now = tally_atomic_load_relaxed(&ts->freed) - f0;
+    if (freed_now > 0)
+        delayed_frees_done();
+    if (freed_now >= TRIM_AGAIN)
+        request_others(ts);
     if (ts->trash_len == 0 && ts->trash_cap > 256) {
         mi_free(ts->trash);
         ts->trash = NULL;
@@ -88,18 +123,7 @@ void _tally_memory_trim_after_full(tally_thread_state *self)
             break;
     }
     freed_at_last_trim = freed;
-    int c = _tally_nocancel_begin();
-    tally_thread_state *saved = _tally_allow_threads_begin();   /* no stop waits for the barrier */
-    _tally_qsbr_barrier();
-    _tally_allow_threads_end(saved);
-    _tally_nocancel_end(c);
-    /* Every other thread, attached or not: one just restarted by the collection may not have
-     * re-attached yet, and a detached one trims at its first safepoint back. */
-    _tally_registry_lock();
-    _TALLY_FOREACH_THREAD(ts) {
-        if (ts != self)
-            tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_TRIM);
-    }
-    _tally_registry_unlock();
+    delayed_frees_done();
+    request_others(self);
     _tally_memory_trim_self(self);
 }

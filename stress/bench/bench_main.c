@@ -1217,6 +1217,101 @@ static void program_targets(const bench_opts *o, const bj *bt, bj *targets)
     }
 }
 
+/* ---- memory returned after a large release: bench_rss_<backend> ----------------------------- */
+/* RSS before N small objects are built, after they are dropped and collected, and 100 ms later
+ * (stress/micro/bench_rss.c), with 1 and 2 threads (the second builds half).  Target: the settled
+ * RSS at most 1.2x the RSS before the build (issue 13). */
+#define RSS_OBJECTS 50000000
+#define RSS_OBJECTS_QUICK 5000000
+static double est_rss_run;
+
+static void rss_run_one(const char *path, size_t objects, int threads, bj *cfg)
+{
+    char n[32], t[16];
+    snprintf(n, sizeof n, "%zu", objects);
+    snprintf(t, sizeof t, "%d", threads);
+    char *argv[] = {(char *)path, "--objects", n, "--threads", t, "--json", NULL};
+    bj *run = bj_push(bj_get(cfg, "runs"), bj_obj());
+    bench_proc_result r;
+    int started = bench_run(argv, 600, &r);
+    if (drop_if_interrupted(bj_get(cfg, "runs"), &r))
+        return;
+    char err[256] = "";
+    bj *doc = started == 0 ? bj_parse_embedded(r.out, err, sizeof err) : NULL;
+    bool ok = started == 0 && r.exit_code == 0 && !r.term_signal && !r.timed_out && doc;
+    if (ok) {
+        bj *m = bj_obj();
+        static const char *const keys[] = {"before_mib", "built_mib", "after_mib", "settled_mib", "ratio"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            bj_set(m, keys[i], bj_num(bj_getnum(doc, keys[i], NAN)));
+        bj_set(m, "wall_s", bj_num(r.wall_s));
+        bj_set(run, "metrics", m);
+    } else {
+        bj_set(cfg, "failures", bj_num(bj_getnum(cfg, "failures", 0) + 1));
+        bj_set(run, "error", started != 0 ? bj_strf("could not start %s", path) : bj_str(err[0] ? err : "failed"));
+        if (started == 0)
+            bj_set(run, "stderr_tail", stderr_tail(r.err));
+    }
+    progress("memory return %s threads=%d, %zu objects: %s, %.2f s", bj_getstr(cfg, "backend", "?"), threads, objects,
+             ok ? "ok" : "FAILED", r.wall_s);
+    bj_free(doc);
+    if (started == 0)
+        bench_proc_result_free(&r);
+}
+
+static bj *run_rss(const bench_opts *o, size_t reps, size_t objects)
+{
+    bj *mr = bj_obj();
+    bj_set(mr, "objects", bj_num((double)objects));
+    bj_set(mr, "reps", bj_num((double)reps));
+    bj *configs = bj_set(mr, "configs", bj_arr());
+    for (size_t b = 0; b < o->nbackends; b++) {
+        if (strcmp(o->backends[b], "racy") == 0)
+            continue;
+        char name[64], searched[1024];
+        snprintf(name, sizeof name, "bench_rss_%s", o->backends[b]);
+        char *p = bench_find_program(name, searched, sizeof searched);
+        for (int t = 1; t <= 2; t++) {
+            bj *cfg = bj_push(configs, bj_obj());
+            bj_set(cfg, "backend", bj_str(o->backends[b]));
+            bj_set(cfg, "threads", bj_num(t));
+            bj_set(cfg, "failures", bj_num(0));
+            bj_set(cfg, "runs", bj_arr());
+            if (!p)
+                bj_set(cfg, "error", bj_strf("%s not found (looked in %s)", name, searched));
+            for (size_t rep = 0; p && rep < reps && !bench_stop_signal; rep++) {
+                rss_run_one(p, objects, t, cfg);
+                step_done(est_rss_run);
+            }
+            bj_set(cfg, "summary", summarise(bj_get(cfg, "runs"), "metrics"));
+        }
+        free(p);
+    }
+    return mr;
+}
+
+static void rss_targets(const bj *mr, bj *targets)
+{
+    const bj *cfgs = bj_get(mr, "configs");
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i);
+        const char *be = bj_getstr(c, "backend", "?");
+        int t = (int)bj_getnum(c, "threads", 1);
+        const bj *sum = bj_get(c, "summary");
+        double before = bj_getnum(bj_get(sum, "before_mib"), "median", NAN);
+        double settled = bj_getnum(bj_get(sum, "settled_mib"), "median", NAN);
+        double ratio = bj_getnum(bj_get(sum, "ratio"), "median", NAN);
+        char id[96], what[160], d[256];
+        snprintf(id, sizeof id, "rss_return_%s_t%d", be, t);
+        snprintf(what, sizeof what, "RSS after freeing %.0fM small objects and collecting <= 1.2x before (%d thread%s)",
+                 bj_getnum(mr, "objects", 0) / 1e6, t, t == 1 ? "" : "s");
+        snprintf(d, sizeof d, "before %.1f MiB, built %.1f MiB, right after the collection %.1f MiB, 100 ms later "
+                              "%.1f MiB (medians)", before, bj_getnum(bj_get(sum, "built_mib"), "median", NAN),
+                 bj_getnum(bj_get(sum, "after_mib"), "median", NAN), settled);
+        add_target(targets, id, be, what, ratio, "<=", 1.2, "x", d);
+    }
+}
+
 /* ---- the command ---------------------------------------------------------------------------- */
 /* --render: the report of an existing results.json (after the report code changed, say). */
 static int render_only(const char *path, const char *out)
@@ -1403,15 +1498,18 @@ int tally_bench_main(int argc, char **argv)
     for (size_t i = 0; i < o.nbackends; i++)
         bt_backends += strcmp(o.backends[i], "racy") != 0;
     size_t nprograms = bt_reps * (bt_backends * BT_NTHREADS + 1);
-    steps_total = o.nbackends * 3 + nstress + 1 + nprograms;
+    size_t rss_objects = quick ? RSS_OBJECTS_QUICK : RSS_OBJECTS, rss_reps = quick ? 1 : 3;
+    size_t nrss = bt_backends * 2 * rss_reps;
+    steps_total = o.nbackends * 3 + nstress + 1 + nprograms + nrss;
     est_micro_rows = (double)o.micro_reps * o.micro_min_time * 80 + 3;
     est_memory = 1;
     est_gc = (double)o.gc_reps * 10 + 2;
     est_stress_run = o.seconds + 0.25;
     est_anchor = quick ? 10 : 40;
     est_program_run = quick ? 0.5 : 2.0; /* 1.2-5 s at depth 16 on the 2-core machine */
+    est_rss_run = quick ? 1.0 : 9.0;     /* about 0.18 s per million objects on the 2-core machine */
     est_total_s = (double)o.nbackends * (est_micro_rows + est_memory + est_gc) + (double)nstress * est_stress_run +
-                  est_anchor + (double)nprograms * est_program_run;
+                  est_anchor + (double)nprograms * est_program_run + (double)nrss * est_rss_run;
     char est[32];
     fmt_duration(est_total_s, est, sizeof est);
     fprintf(stderr,
@@ -1473,6 +1571,7 @@ int tally_bench_main(int argc, char **argv)
             }
     bj *programs = bj_set(res, "programs", bj_obj());
     bj_set(programs, "binary_trees", run_programs(&o, bt_reps, bt_depth));
+    bj_set(res, "memory_return", run_rss(&o, rss_reps, rss_objects));
 
     int stopped_by = bench_stop_signal;
     if (stopped_by) {
@@ -1483,6 +1582,7 @@ int tally_bench_main(int argc, char **argv)
     micro_targets(micro, targets);
     gc_targets(&o, gc, targets);
     program_targets(&o, bj_get(programs, "binary_trees"), targets);
+    rss_targets(bj_get(res, "memory_return"), targets);
     stress_targets(&o, configs, cores, targets);
     gil_fair_targets(&o, configs, targets);
     bj_set(res, "duration_s", bj_num(bench_now() - t_start));

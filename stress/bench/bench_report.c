@@ -989,6 +989,43 @@ static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
 
 /* binary-trees (stress/programs/): per backend the process wall time with 1 and 2 threads, the
  * ratio t2/t1 and its target, the collector's share; CPython's time on binary_trees.py. */
+/* Memory returned after a large release (bench_rss_<backend>, issue 13). */
+static void md_memory_return(FILE *f, const bj *res)
+{
+    const bj *mr = bj_get(res, "memory_return");
+    if (!mr)
+        return;
+    const bj *cfgs = bj_get(mr, "configs");
+    fprintf(f, "## Memory returned after a large release\n\n"
+               "`bench_rss_<backend> --objects %.0f --threads T` (stress/micro/bench_rss.c): RSS before "
+               "building %.0fM small objects (ints held 1,000 to a list), once built, right after dropping "
+               "them all from the main thread and `tally_gc_collect(2)`, and 100 ms later (every attached "
+               "thread passing safepoints).  With 2 threads the second thread builds half and idles "
+               "attached, so the main thread frees blocks of another thread's heap.  Before = after a "
+               "warm-up build, drop and collection of 100,000 objects (which is not large enough to be "
+               "given back, so the ratio can be below 1).  MiB, median [min–max] of %g runs; target: the "
+               "settled RSS at most 1.2x before (runtime/memory_trim.c gives the memory back).\n\n"
+               "| backend | threads | before | built | right after | 100 ms later | ratio (target <= 1.2) |\n"
+               "|---|---|---|---|---|---|---|\n",
+            bj_getnum(mr, "objects", 0), bj_getnum(mr, "objects", 0) / 1e6, bj_getnum(mr, "reps", 0));
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i), *sm = bj_get(c, "summary");
+        const char *err = bj_getstr(c, "error", NULL);
+        char a[96], b[96], d[96], e[96], r[64];
+        double ratio = med(bj_get(sm, "ratio"));
+        if (isfinite(ratio))
+            snprintf(r, sizeof r, "%.2f%s", ratio, ratio <= 1.2 ? " met" : " **missed**");
+        else
+            snprintf(r, sizeof r, "–");
+        fprintf(f, "| %s%s | %d | %s | %s | %s | %s | %s |\n", bj_getstr(c, "backend", "?"),
+                bj_getnum(c, "failures", 0) > 0 ? " (!)" : "", (int)bj_getnum(c, "threads", 0),
+                fmt_stat(bj_get(sm, "before_mib"), a, sizeof a), fmt_stat(bj_get(sm, "built_mib"), b, sizeof b),
+                fmt_stat(bj_get(sm, "after_mib"), d, sizeof d), fmt_stat(bj_get(sm, "settled_mib"), e, sizeof e),
+                err ? err : r);
+    }
+    fprintf(f, "\n");
+}
+
 static void md_programs(FILE *f, const bj *res)
 {
     const bj *bt = bj_path(res, "programs.binary_trees");
@@ -1106,6 +1143,7 @@ static int write_md(const char *dir, const bj *res, const bj *plots)
     md_races(f, cfgs, backends, nb);
     md_gc(f, res, backends, nb);
     md_programs(f, res);
+    md_memory_return(f, res);
     fprintf(f, "## Reproduce\n\n```\nmake report            # build/release/stress/tally bench --out report\n"
                "build/release/stress/tally bench --quick --out /tmp/r\n"
                "build/release/stress/tally bench --compare docs/example-report/results.json report/results.json\n```\n");

@@ -172,6 +172,7 @@ int main(int argc, char **argv)
         TALLY_END_ALLOW_THREADS
     }
     double settled = rss_mib();
+    int64_t live_settled = live_objects() - live0;   /* objects of the build not freed yet */
     tally_flush();
     int64_t live1 = live_objects();
     if (threads == 2) {
@@ -183,11 +184,13 @@ int main(int argc, char **argv)
     const char *backend = tally_backend();
     if (json)
         printf("{\"objects\": %zu, \"threads\": %d, \"backend\": \"%s\", \"before_mib\": %.2f, \"built_mib\": %.2f, "
-               "\"after_mib\": %.2f, \"settled_mib\": %.2f, \"ratio\": %.4f, \"leaked\": %lld}\n",
-               n, threads, backend, before, built, after, settled, settled / before, (long long)(live1 - live0));
+               "\"after_mib\": %.2f, \"settled_mib\": %.2f, \"ratio\": %.4f, \"unfreed_at_settled\": %lld, \"leaked\": %lld}\n",
+               n, threads, backend, before, built, after, settled, settled / before, (long long)live_settled,
+               (long long)(live1 - live0));
     else
         printf("rss objects=%zu threads=%d backend=%s before_mib=%.2f built_mib=%.2f after_mib=%.2f "
-               "settled_mib=%.2f ratio=%.3f\n", n, threads, backend, before, built, after, settled, settled / before);
+               "settled_mib=%.2f ratio=%.3f unfreed_at_settled=%lld\n", n, threads, backend, before, built, after, settled,
+               settled / before, (long long)live_settled);
     tally_fini();
     if (live1 != live0) {
         fprintf(stderr, "bench_rss: %lld objects still alive after the drop and the collection\n",
