@@ -7,7 +7,8 @@
  * lookups, exception unwinding through the frame's block stack, traceback entries, the
  * recursion limit, generator frames (on the heap, owned by their generator, resumed by a
  * nested loop and suspended by YIELD_VALUE: obj_gen.c), and the safepoint polls
- * (tally_safepoint() at every backward jump and every Python call: CPython's eval breaker).
+ * (tally_safepoint() at every backward jump and every Python call: CPython's eval breaker,
+ * which also report the thread's quiescent points to the interpreter's QSBR: pysync.c).
  *
  * Reference traffic mirrors CPython 3.11: a stack slot owns a strong reference (LOAD_FAST and
  * LOAD_CONST incref, POP_TOP and every consumer decref), a local owns one (STORE_FAST drops the
