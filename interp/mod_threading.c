@@ -61,23 +61,33 @@ static void thandle_destroy(tally_object *self)
 const tally_type py_thandle_type = { .name = "_thread._ThreadHandle", .size = sizeof(py_thandle),
                                      .destroy = thandle_destroy };
 
+/* the CLOCK_REALTIME time `timeout` seconds (>= 0) from now, for pthread_cond_timedwait */
+static struct timespec deadline_after(double timeout)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    double s = floor(timeout);
+    dl.tv_sec += (time_t)s;
+    dl.tv_nsec += (long)((timeout - s) * 1e9);
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    return dl;
+}
+
+/* one wait on cv (mu held) until signalled or the deadline (NULL: none); false on time-out */
+static bool wait_once(pthread_mutex_t *mu, pthread_cond_t *cv, const struct timespec *dl)
+{
+    if (!dl) return pthread_cond_wait(cv, mu), true;
+    return pthread_cond_timedwait(cv, mu, dl) != ETIMEDOUT;
+}
+
 /* wait on cv (mu held) until *flag or the deadline (timeout < 0: none); detached */
 static void wait_flag(pthread_mutex_t *mu, pthread_cond_t *cv, bool *flag, double timeout)
 {
-    struct timespec dl;
-    if (timeout >= 0) {
-        clock_gettime(CLOCK_REALTIME, &dl);
-        double s = floor(timeout);
-        dl.tv_sec += (time_t)s;
-        dl.tv_nsec += (long)((timeout - s) * 1e9);
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-    }
-    while (!*flag) {
-        if (timeout < 0) pthread_cond_wait(cv, mu);
-        else if (pthread_cond_timedwait(cv, mu, &dl) == ETIMEDOUT) break;
+    struct timespec dl = timeout >= 0 ? deadline_after(timeout) : (struct timespec){ 0, 0 };
+    while (!*flag && wait_once(mu, cv, timeout >= 0 ? &dl : NULL)) {
     }
 }
 
@@ -372,20 +382,8 @@ static int lock_acquire_impl(py_lockobj *l, bool blocking, double timeout)
     int got;
     PY_BEGIN_BLOCKING
     pthread_mutex_lock(&l->mu);
-    struct timespec dl;
-    if (timeout >= 0) {
-        clock_gettime(CLOCK_REALTIME, &dl);
-        double s = floor(timeout);
-        dl.tv_sec += (time_t)s;
-        dl.tv_nsec += (long)((timeout - s) * 1e9);
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-    }
-    while (l->count) {
-        if (timeout < 0) pthread_cond_wait(&l->cv, &l->mu);
-        else if (pthread_cond_timedwait(&l->cv, &l->mu, &dl) == ETIMEDOUT) break;
+    struct timespec dl = timeout >= 0 ? deadline_after(timeout) : (struct timespec){ 0, 0 };
+    while (l->count && wait_once(&l->mu, &l->cv, timeout >= 0 ? &dl : NULL)) {
     }
     got = l->count == 0;
     if (got) {

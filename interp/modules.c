@@ -105,7 +105,9 @@ static char *read_source(const char *path)
     return b.data ? b.data : calloc(1, 1);
 }
 
-int py_exec_source(tally_object *dict, const char *src, const char *filename)
+/* Parse and compile a module's source (kept alive by the caller: tracebacks quote it).  The code
+ * object, or NULL with SyntaxError (file:line:col) or MemoryError set. */
+static tally_object *compile_source(const char *src, const char *filename)
 {
     parse_result pr;
     int st = parse_module(src, filename, &pr);
@@ -113,16 +115,20 @@ int py_exec_source(tally_object *dict, const char *src, const char *filename)
         if (st == -2) py_err_nomem();
         else py_err_format(exc_SyntaxError, "%s:%d:%d: %s", filename, pr.errline, pr.errcol, pr.errmsg);
         arena_free(pr.arena);
-        return -1;
+        return NULL;
     }
     char errmsg[256];
     int errline = 0, errcol = 0;
     tally_object *code = compile_module(pr.module, filename, src, pr.arena, errmsg, sizeof errmsg, &errline, &errcol);
     arena_free(pr.arena);
-    if (!code) {
-        if (errmsg[0]) py_err_format(exc_SyntaxError, "%s:%d:%d: %s", filename, errline, errcol, errmsg);
-        return -1;
-    }
+    if (!code && errmsg[0]) py_err_format(exc_SyntaxError, "%s:%d:%d: %s", filename, errline, errcol, errmsg);
+    return code;
+}
+
+int py_exec_source(tally_object *dict, const char *src, const char *filename)
+{
+    tally_object *code = compile_source(src, filename);
+    if (!code) return -1;
     tally_object *r = eval_code(code, dict);
     tally_decref(code);
     if (!r) return -1;
@@ -143,22 +149,8 @@ static tally_object *exec_user_module(tally_object *name, const char *path)
     sn->text = src;
     sn->next = sources;
     sources = sn;
-    parse_result pr;
-    int st = parse_module(src, path, &pr);
-    if (st != 0) {
-        if (st == -2) py_err_nomem();
-        else py_err_format(exc_SyntaxError, "%s:%d:%d: %s", path, pr.errline, pr.errcol, pr.errmsg);
-        arena_free(pr.arena);
-        return NULL;
-    }
-    char errmsg[256];
-    int errline = 0, errcol = 0;
-    tally_object *code = compile_module(pr.module, path, src, pr.arena, errmsg, sizeof errmsg, &errline, &errcol);
-    arena_free(pr.arena);
-    if (!code) {
-        if (errmsg[0]) py_err_format(exc_SyntaxError, "%s:%d:%d: %s", path, errline, errcol, errmsg);
-        return NULL;
-    }
+    tally_object *code = compile_source(src, path);
+    if (!code) return NULL;
     tally_object *m = py_module_new(tally_str_value(name));
     if (!m) {
         tally_decref(code);
