@@ -465,7 +465,7 @@ void _tally_deferred_log_slow(tally_object *o, uintptr_t entry, uintptr_t spill)
         l->last = (uintptr_t)o;   /* pending, as on the fast path */
 }
 
-
+/* ---- objects and count queries -------------------------------------------------------------- */
 void _tally_rc_object_init(tally_object *o, tally_thread_state *ts)
 {
     (void)ts;

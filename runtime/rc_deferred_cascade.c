@@ -7,6 +7,7 @@
  */
 #include "runtime/rc_deferred_internal.h"
 
+/* ---- deallocating deaths -------------------------------------------------------------------- */
 /* Weakrefs that died in the same batch as their referent go first: a weakref being deallocated
  * never calls back (CPython), and deaths found together have no order of their own. */
 static void weakrefs_first(obj_vec *dead)
@@ -234,7 +235,7 @@ void _tally_rcd_drain_inbox(rc_thread *t)
     vec_free(&dead);
 }
 
-
+/* ---- resurrection: a finalizer of a dying object ---------------------------------------------- */
 void _tally_rc_resurrect_begin(tally_object *o)
 {
     rc_thread *t = rc_self();
