@@ -252,6 +252,28 @@ static bool decref_shared_is_dead(tally_object *o)
     return false;
 }
 
+bool _tally_biased_drop_unqueued(tally_object *o)
+{
+    /* _tally_brc_queue_object set QUEUED, then found ob_tid == 0: the owner's zero path is
+     * merging o (it clears ob_tid before its CAS).  That CAS sees QUEUED and sets the in-queue
+     * bit for the queue's reference, which this thread holds instead of a queue: wait for the
+     * CAS (a few instructions of the owner's), then give up that reference and the bit in one
+     * CAS.  The owner's CAS found the bit set, so it did not free; we free at 0. */
+    intptr_t shared = tally_atomic_load_acquire(&o->ob_ref_shared);
+    while (STATE(shared) != TALLY_REF_MERGED) {
+        if (is_immortal(o))
+            return false;   /* made immortal meanwhile (misuse: it was in use) */
+        _tally_cpu_relax();
+        shared = tally_atomic_load_acquire(&o->ob_ref_shared);
+    }
+    intptr_t next;
+    do {
+        TALLY_ASSERT(shared & TALLY_REF_IN_QUEUE);
+        next = make_shared(COUNT(shared) - 1, TALLY_REF_MERGED);
+    } while (!tally_atomic_cas_acq_rel(&o->ob_ref_shared, &shared, next));
+    return next == TALLY_REF_MERGED;
+}
+
 void _tally_biased_decref_shared(tally_object *o)
 {
     if (tally_unlikely(_TALLY_REFCNT_IS_DEAD(tally_atomic_load_relaxed(&o->ob_ref_local)))) {

@@ -315,8 +315,12 @@ void _tally_brc_queue_object(tally_object *o)
                          "(call tally_thread_attach first)");
     uintptr_t tid = tally_atomic_load_relaxed(&o->ob_tid);
     if (tid == 0) {
-        /* The owner merged concurrently: the QUEUED reference is an ordinary shared one now. */
-        _tally_decref_fast(o);
+        /* The owner's count reached 0 concurrently and it is merging o; since o was QUEUED its
+         * merge marks the queue's reference with the in-queue bit, but no queue will hold o:
+         * drop that reference and the bit here (a plain shared decrement would leave the bit
+         * set and o would never be freed). */
+        if (_tally_biased_drop_unqueued(o))
+            _tally_dealloc(o);
         return;
     }
     brc_bucket *b = bucket_of(tid);

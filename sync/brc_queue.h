@@ -16,6 +16,10 @@
  * (exited, detached and excluded by its queue lock, parked by a stop-the-world, fork child).
  * Immortal objects are left alone (returns 1). */
 TALLY_HIDDEN intptr_t _tally_biased_explicit_merge(tally_object *o, intptr_t extra);
+/* A queuer that set QUEUED found ob_tid == 0 (the owner's zero path is merging o, and marks the
+ * queue's reference with the in-queue bit): wait for that merge, then drop the queue's reference
+ * and the bit together.  True when o is dead (the caller frees it). */
+TALLY_HIDDEN bool _tally_biased_drop_unqueued(tally_object *o);
 
 /* ---- provided by sync/brc_queue.c --------------------------------------------------------- */
 TALLY_HIDDEN void _tally_brc_init(void);

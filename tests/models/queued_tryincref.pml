@@ -10,8 +10,11 @@
  * local count 1 + OWN: one reference handed to thread B, and OWN (0 or 1, chosen at the start)
  * kept by O.  B drops its reference (a non-owner drop at count 0: QUEUED, pushed on O's queue,
  * or merged by B if O has exited), then reads the weakref (try-incref) and drops what it got.
- * A reader R reads the weakref once at any moment and drops what it got.  O may drop its own
- * reference, merge its queue at a safepoint (twice at most), and exits (merging its queue).
+ * A reader R reads the weakref once at any moment and drops what it got, or hands it to O (it
+ * is counted in the shared word, and O drops it through its owner path: O's local count can
+ * then reach 0 while the object is QUEUED, and O's zero path merges it with the in-queue bit).
+ * O may drop its references, merge its queue at a safepoint (twice at most), and exits (merging
+ * its queue) once R is done.
  *
  * Memory model: sequentially consistent (each statement below is one atomic step; the merge's
  * `ob_tid = 0`, `local = 0` and CAS are separate steps, so a reader can run between them).  The
@@ -40,6 +43,12 @@
  *   BROKEN_NO_REREAD      the non-owner judges local with the word it read before it, without
  *                         checking that the word is still that: R's new reference lands in
  *                         between, O drops its own, and B refuses an object R holds (P3)
+ *   BROKEN_NO_INQ_BIT     O's zero path merges a QUEUED object to MERGED|count without the
+ *                         in-queue bit: the count still holds the queue's reference, and a read
+ *                         after the last drop finds MERGED|1 and revives the object (P2)
+ *   BROKEN_UNQUEUED_PLAIN_DROP  a queuer that finds tid 0 (O's zero path in flight) drops the
+ *                         queue's reference with a plain shared decrement: the in-queue bit that
+ *                         O's merge sets is never cleared and the object is never freed (P4)
  */
 #define NOTID 255
 #define O_ID 0
@@ -55,10 +64,12 @@ short scount = 0;        /* ob_ref_shared >> 2 */
 byte state = MAYBE_WEAKREF;
 bool inq = false;        /* the object is in O's queue */
 bool o_gone = false;     /* O unregistered (exited) */
+bool handing = true;     /* R may still hand O a reference: O does not exit before */
+bool qbit = false;       /* TALLY_REF_IN_QUEUE: with MERGED, a queue's reference is in scount */
 bool freed = false;
 byte frees = 0;
 short held;              /* ghost: references the threads hold */
-bool own;                /* O keeps a reference of its own */
+byte own;                /* references O holds (it drops them through its owner path) */
 
 /* ---- a free: the deciding step reached count 0 ---------------------------------------------- */
 inline do_free()
@@ -80,6 +91,7 @@ inline explicit_merge_q()
         assert(mn >= 0);           /* P1: negative merged count */
         scount = mn;
         state = MERGED;
+        qbit = false;
         if
         :: mn == 0 -> do_free()
         :: else -> skip
@@ -94,14 +106,14 @@ inline nonowner_drop()
     queued = false;
     atomic {
         assert(!freed);
-        assert(!(state == MERGED && scount <= 0));   /* P1 */
+        assert(!(state == MERGED && scount - qbit <= 0));   /* P1: over-decrement */
         held--;
         if
         :: (state == DEFAULT || state == MAYBE_WEAKREF) && scount == 0 -> state = QUEUED; queued = true
         :: else ->
             scount--;
             if
-            :: state == MERGED && scount == 0 -> do_free()
+            :: state == MERGED && scount == 0 && !qbit -> do_free()
             :: else -> skip
             fi
         fi
@@ -110,13 +122,27 @@ inline nonowner_drop()
     :: queued ->
         /* the queue hand-over: bucket mutex; O's exit drains and unregisters under it */
         if
-        :: atomic { tid == NOTID -> /* merged meanwhile: an ordinary shared drop */
-               assert(state == MERGED && scount >= 1);
+        :: tid == NOTID ->
+#ifdef BROKEN_UNQUEUED_PLAIN_DROP
+            /* the code before _tally_biased_drop_unqueued: an ordinary shared drop */
+            atomic {
+                scount--;
+                if
+                :: state == MERGED && scount == 0 && !qbit -> do_free()
+                :: else -> skip
+                fi }
+#else
+            /* O's zero path is merging (it cleared tid first): wait for its CAS, then drop the
+             * queue's reference and the in-queue bit together (_tally_biased_drop_unqueued) */
+            atomic { state == MERGED ->
+               assert(qbit && scount >= 1);
                scount--;
+               qbit = false;
                if
                :: scount == 0 -> do_free()
                :: else -> skip
                fi }
+#endif
         :: atomic { tid != NOTID && o_gone -> skip }; explicit_merge_q()
         :: atomic { tid != NOTID && !o_gone -> inq = true }
         fi
@@ -128,15 +154,19 @@ inline nonowner_drop()
 /* uses the caller's locals s_state, s_count, l, h1, h2, judged_queued */
 inline try_incref(got)
 {
-    atomic { s_state = state; s_count = scount; h1 = held }
+    atomic { s_state = state; s_count = scount; s_q = qbit; h1 = held }
     got = 2;   /* undecided */
     do
     :: got != 2 -> break
     :: else ->
         judged_queued = false;
         if
+#ifdef BROKEN_NO_INQ_BIT
         :: s_state == MERGED && s_count <= 0 ->
-            assert(h1 == 0);                  /* P3 (MERGED: the count is the total) */
+#else
+        :: s_state == MERGED && s_count - s_q <= 0 ->
+#endif
+            assert(h1 == 0);                  /* P3 (MERGED: the count less the queue's is the total) */
             got = 0
         :: else ->
             assert(s_state != DEFAULT);       /* the weakref set MAYBE_WEAKREF at creation */
@@ -148,7 +178,7 @@ inline try_incref(got)
 #ifndef BROKEN_NO_MERGE_WAIT
                 :: l == 0 ->
                     /* a merge between its local = 0 and its CAS: wait for the CAS */
-                    atomic { (state != s_state || scount != s_count) -> s_state = state; s_count = scount; h1 = held };
+                    atomic { (state != s_state || scount != s_count || qbit != s_q) -> s_state = state; s_count = scount; s_q = qbit; h1 = held };
                     got = 3   /* judge again */
 #endif
                 :: else ->
@@ -168,7 +198,7 @@ inline try_incref(got)
                                 got = 0
                             :: else -> judged_queued = true
                             fi
-                        :: else -> s_state = state; s_count = scount; h1 = held; got = 3
+                        :: else -> s_state = state; s_count = scount; s_q = qbit; h1 = held; got = 3
                         fi
                     }
                 fi
@@ -181,13 +211,13 @@ inline try_incref(got)
             :: got == 2 ->
                 atomic {
                     if
-                    :: state == s_state && scount == s_count ->
+                    :: state == s_state && scount == s_count && qbit == s_q ->
                         assert(!freed);                           /* P1 */
                         assert(judged_queued && h2 >= 1 || !judged_queued && held >= 1);   /* P2 */
                         scount++;
                         held++;
                         got = 1
-                    :: else -> s_state = state; s_count = scount; h1 = held
+                    :: else -> s_state = state; s_count = scount; s_q = qbit; h1 = held
                     fi
                 }
             fi
@@ -202,21 +232,28 @@ proctype Owner()
     bool queued;
     short ml, mn;
     do
-    :: own && tid != O_ID ->
-        /* merged by O's own queue merge: a shared drop from then on */
-        own = false;
+    :: own > 0 && tid != O_ID ->
+        /* merged (by its queue's merge or its zero path): a shared drop from then on */
+        own--;
         nonowner_drop()
-    :: own && tid == O_ID ->
-        /* an owner drop */
-        atomic { assert(lcount >= 1); lcount--; held--; own = false };
+    :: own > 0 && tid == O_ID ->
+        /* an owner drop: also of a reference R handed over, counted in the shared word */
+        /* (a drop that takes local to 0 completes at the zero path's CAS: its ghost decrement
+         * is placed there, so a reader that increments before that CAS got a live object) */
+        atomic { assert(lcount >= 1); lcount--; own--; if :: lcount > 0 -> held-- :: else -> skip fi };
         if
         :: lcount == 0 ->
-            /* owner_zero_is_dead: the word is not 0 (MAYBE_WEAKREF at least) */
+            /* owner_zero_is_dead: the word is not 0 (MAYBE_WEAKREF at least): tid first, then
+             * the CAS to MERGED, with the in-queue bit if it was QUEUED */
             tid = NOTID;
             atomic {
+                held--;
+#ifndef BROKEN_NO_INQ_BIT
+                qbit = (state == QUEUED);
+#endif
                 state = MERGED;
                 if
-                :: scount == 0 && !inq -> do_free()
+                :: scount == 0 && !qbit -> do_free()
                 :: else -> skip
                 fi
             }
@@ -228,7 +265,7 @@ proctype Owner()
         :: atomic { inq -> inq = false }; explicit_merge_q()
         :: else -> skip
         fi
-    :: !own ->
+    :: own == 0 && !handing ->
         /* exit: merge the queue until it is empty and unregister in the same critical section
          * (_tally_brc_thread_remove) */
         do
@@ -244,7 +281,7 @@ proctype B()
     byte got;
     bool queued;
     short ml, mn;
-    byte s_state; short s_count; short l; short h1; short h2; bool judged_queued;
+    byte s_state; short s_count; bool s_q; short l; short h1; short h2; bool judged_queued;
     nonowner_drop();
     try_incref(got);
     if
@@ -258,22 +295,27 @@ proctype R()
     byte got;
     bool queued;
     short ml, mn;
-    byte s_state; short s_count; short l; short h1; short h2; bool judged_queued;
+    byte s_state; short s_count; bool s_q; short l; short h1; short h2; bool judged_queued;
     try_incref(got);
     if
     :: got == 1 -> nonowner_drop()
+    :: got == 1 && !o_gone ->
+        /* hand the reference (counted in the shared word) to O, which drops it through its
+         * owner path: its local count can then reach 0 while the object is QUEUED */
+        atomic { !o_gone -> own++ }
     :: else -> skip
-    fi
+    fi;
+    handing = false
 }
 
 init
 {
     atomic {
         if
-        :: own = true
-        :: own = false
+        :: own = 1
+        :: own = 0
         fi;
-        lcount = 1 + (own -> 1 : 0);
+        lcount = 1 + own;
         held = lcount;
         run Owner();
         run B();

@@ -75,6 +75,8 @@ ENTRIES=(
   "queued_tryincref.BROKEN_CPYTHON_RULE | queued_tryincref.pml | -DBROKEN_CPYTHON_RULE | fail"
   "queued_tryincref.BROKEN_NO_MERGE_WAIT | queued_tryincref.pml | -DBROKEN_NO_MERGE_WAIT | fail"
   "queued_tryincref.BROKEN_NO_REREAD | queued_tryincref.pml | -DBROKEN_NO_REREAD | fail"
+  "queued_tryincref.BROKEN_NO_INQ_BIT | queued_tryincref.pml | -DBROKEN_NO_INQ_BIT | fail"
+  "queued_tryincref.BROKEN_UNQUEUED_PLAIN_DROP | queued_tryincref.pml | -DBROKEN_UNQUEUED_PLAIN_DROP | fail"
   "deferred                    | deferred.pml |                       | ok"
   "deferred.BROKEN_DECS_SAME_EPOCH | deferred.pml | -DBROKEN_DECS_SAME_EPOCH | fail"
   "deferred.BROKEN_NO_ZCT      | deferred.pml | -DBROKEN_NO_ZCT      | fail"
