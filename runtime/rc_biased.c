@@ -34,9 +34,9 @@
  *
  * Conditional increments (_tally_rc_try_incref: lock-free container reads, weakrefs, the
  * collector) are exact: they fail only on a dying object, or one whose last reference waits in
- * its owner's merge queue (the rule and its race argument above _tally_rc_try_incref).  The one hard case is shared == 0
- * in the DEFAULT state, where the owner frees without an RMW when its local count reaches
- * zero.  The reader then first CASes the state to MAYBE_WEAKREF and re-reads the local count,
+ * its owner's merge queue (the rule and its race argument above _tally_rc_try_incref).  The one
+ * hard case is shared == 0 in the DEFAULT state, where the owner frees without an RMW when its
+ * local count reaches zero.  The reader then first CASes the state to MAYBE_WEAKREF and re-reads the local count,
  * and the owner re-reads the shared word with an RMW after its zero store: either the owner's
  * RMW comes later and sees the flag (it merges with a CAS, which the reader's increment races
  * correctly), or the reader's CAS reads from the owner's release RMW and sees the zero (it
