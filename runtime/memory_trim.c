@@ -16,8 +16,9 @@
  *  3. it trims itself: drops its deallocation stack if it grew past its initial size, and
  *     collects its mimalloc heap with force (mi_collect(true): empty pages are freed, abandoned
  *     segments of exited threads reclaimed and released).
- * When: a full collection trims if the objects freed since the last trim are at least TRIM_MIN
- * and at least twice the objects still alive, so a program whose heap is steady (or that frees a
+ * When: a full collection trims if the objects freed since the last trim are at least
+ * tally_options.gc_trim_min (default 4M, about 200 MB of small objects) and at least twice the
+ * objects still alive, so a program whose heap is steady (or that frees a
  * little at a time) never pays for it: the collector benchmark's 1M live lists do not trim, its
  * reclaim rows (1M objects freed per collection) trim about one collection in four.
  * Ordering: the counts are relaxed sums (an estimate is enough to decide); the breaker bit is an
@@ -26,8 +27,6 @@
 #include "runtime/internal.h"
 
 #include <mimalloc.h>
-
-#define TRIM_MIN 4000000u   /* objects freed since the last trim: about 200 MB of small objects */
 
 static uint64_t freed_at_last_trim;   /* written by the collecting thread only (`collecting` was
                                         * held until just before; two full collections in a row
@@ -110,7 +109,8 @@ void _tally_memory_trim_after_full(tally_thread_state *self)
     object_totals(&allocated, &freed);
     uint64_t live = allocated > freed ? allocated - freed : 0;
     uint64_t since = freed - freed_at_last_trim;   /* only this function writes it: one collector */
-    if (since < TRIM_MIN || since < 2 * live)
+    uint64_t min = tally_gc_get_trim_min();
+    if (min == 0 || since < min || since < 2 * live)
         return;
     /* First the deaths the backend still holds (deferred: a release that reached other threads'
      * objects dies over the next epochs; flush while a round still frees something, at most 8
@@ -126,4 +126,16 @@ void _tally_memory_trim_after_full(tally_thread_state *self)
     delayed_frees_done();
     request_others(self);
     _tally_memory_trim_self(self);
+}
+
+/* The option lives in the runtime's options (set at tally_init, reported by tally_get_options);
+ * a relaxed word: a trim decided on the old value is harmless. */
+void tally_gc_set_trim_min(unsigned n)
+{
+    tally_atomic_store_relaxed(&_tally_runtime.opt.gc_trim_min, n);
+}
+
+unsigned tally_gc_get_trim_min(void)
+{
+    return tally_atomic_load_relaxed(&_tally_runtime.opt.gc_trim_min);
 }

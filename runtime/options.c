@@ -31,6 +31,7 @@ static const option_desc option_table[] = {
     OPT("TALLY_RCLOG_SIZE", rclog_size, 1, 16, 1 << 24),
     OPT("TALLY_DEBUG", debug, 0, -1, 1),
     OPT("TALLY_GIL_FAIR", gil_fair, 0, 0, 1),
+    OPT("TALLY_GC_TRIM_MIN", gc_trim_min, 1, 0, 4000000000LL),
 };
 
 static int set_field(tally_options *o, const option_desc *d, long long v)

@@ -47,6 +47,11 @@ TALLY_API void tally_gc_disable(void);
 TALLY_API bool tally_gc_is_enabled(void);
 TALLY_API void tally_gc_set_threshold(int t0, int t1, int t2);
 TALLY_API void tally_gc_get_threshold(int out[3]);
+/* After a full collection, give freed memory back to the OS when at least `n` objects were freed
+ * since the last time and twice as many as are still alive (0: never).  Default
+ * tally_options.gc_trim_min (4000000).  The getter returns the value in force. */
+TALLY_API void tally_gc_set_trim_min(unsigned n);
+TALLY_API unsigned tally_gc_get_trim_min(void);
 TALLY_API void tally_gc_get_count(int out[3]);
 TALLY_API void tally_gc_freeze(void);
 TALLY_API void tally_gc_unfreeze(void);

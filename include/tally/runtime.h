@@ -37,10 +37,15 @@ typedef struct tally_options {
      * CPU-bound threads stay at the switch interval.  Ignored by the other backends (accepted,
      * reported by tally_get_options, no effect).  docs/backend-gil.md, "Fair mode". */
     int gil_fair;
+    /* A full collection gives freed memory back to the OS (every thread's mimalloc heap
+     * collected, runtime/memory_trim.c) when the objects freed since the last time are at least
+     * this many and twice the objects still alive (default 4000000; 0: never;
+     * TALLY_GC_TRIM_MIN).  docs/collector.md, "Memory given back after a large release". */
+    unsigned gc_trim_min;
 } tally_options;
 
 #define TALLY_OPTIONS_INIT \
-    { sizeof(tally_options), 5000u, 2000, 10, 10, 1, 0, 20000u, 4096u, -1, 0 }
+    { sizeof(tally_options), 5000u, 2000, 10, 10, 1, 0, 20000u, 4096u, -1, 0, 4000000u }
 
 TALLY_API int tally_init(const tally_options *opt);
 TALLY_API void tally_fini(void);
