@@ -1695,7 +1695,6 @@ static tally_object *finish_unit(compiler *C)
         tally_decref((tally_object *)co);
         coom(C);
     }
-    for (size_t i = 0; i < ng; i++) co->caches[i].gidx = co->caches[i].bidx = -1;
     co->nfree = u->nfrees;
     co->freeslots = malloc(sizeof(int32_t) * (size_t)(u->nfrees + 1));
     if (!co->freeslots) {

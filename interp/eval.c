@@ -345,49 +345,70 @@ static tally_object *name_error(tally_object *name)
     return NULL;
 }
 
-/* A new reference to the global or builtin `name`.  Threads: the cache of an instruction is
- * read and written only with the mutex of the globals dict held (a code object always runs
- * with the same globals), and the builtins' mutex is taken inside it (globals -> builtins, the
- * only order); the value is increfed before the mutexes are released, so no borrowed reference
- * leaves them.  Names are str keys: the lookups run no Python code. */
+/* A cache tag: (version << 24 | ix), ix < 0 (absent) as PY_CACHE_NONE, or 0 (never matches:
+ * versions start at 1) when the version or the index does not fit */
+static uint64_t cache_tag(uint64_t ver, int64_t ix)
+{
+    if (ver >= ((uint64_t)1 << 40) || ix >= (int64_t)PY_CACHE_NONE)
+        return 0;
+    return ver << 24 | (ix < 0 ? PY_CACHE_NONE : (uint64_t)ix);
+}
+
+/* a dict this thread may read without its mutex (obj_dict.c's contract) */
+static inline bool lockfree_ok(py_dict *d)
+{
+    return d->owner == py_thread_serial || tally_atomic_load_acquire(&d->shared);
+}
+
+/* A new reference to the global or builtin `name`.
+ * Hit: no lock.  The cache's words are read whole; a tag whose version is the dict's current
+ * one names the entry (or the absence) at that version, and py_dict_value_at re-validates the
+ * version after loading the keys block.  Module globals and the builtins are marked shared at
+ * creation, so their values leave through delayed decrefs and the incref below is on a live
+ * object.  Miss: under the globals dict's mutex, the builtins' inside it (globals -> builtins,
+ * the only nesting of two dict mutexes); names are str keys, so the lookups run no code. */
 static tally_object *load_global(py_code *co, tally_object *globals, uint32_t arg)
 {
     py_cache *c = &co->caches[arg >> 12];
     tally_object *name = co->namev[arg & 0xFFF];
     py_dict *g = (py_dict *)globals, *b = (py_dict *)I->builtins;
     tally_object *v = NULL;
-    py_mutex_lock(&g->mutex);
-    if (c->gver == g->version) {
-        if (c->gidx >= 0) {
-            v = tally_newref(g->entries[c->gidx].value);
-            py_mutex_unlock(&g->mutex);
-            return v;
-        }
-        py_mutex_lock(&b->mutex);
-        if (c->bver == b->version && c->bidx >= 0)
-            v = tally_newref(b->entries[c->bidx].value);
-        py_mutex_unlock(&b->mutex);
-        if (v) {
-            py_mutex_unlock(&g->mutex);
-            return v;
+    if (lockfree_ok(g) && lockfree_ok(b)) {
+        uint64_t gver = tally_atomic_load_acquire(&g->version);
+        uint64_t gtag = tally_atomic_load_relaxed(&c->gtag);
+        if (gtag && gtag >> 24 == gver) {
+            uint32_t ix = (uint32_t)(gtag & PY_CACHE_NONE);
+            if (ix != PY_CACHE_NONE) {
+                v = py_dict_value_at(globals, gver, ix);
+            } else {
+                uint64_t bver = tally_atomic_load_acquire(&b->version);
+                uint64_t btag = tally_atomic_load_relaxed(&c->btag);
+                uint32_t bix = (uint32_t)(btag & PY_CACHE_NONE);
+                if (btag && btag >> 24 == bver && bix != PY_CACHE_NONE) {
+                    v = py_dict_value_at(I->builtins, bver, bix);
+                    if (tally_atomic_load_acquire(&g->version) != gver) v = NULL;   /* defined since */
+                }
+            }
+            if (v) {
+                tally_incref(v);
+                return v;
+            }
         }
     }
+    py_mutex_lock(&g->mutex);
     int64_t ix = py_dict_find_str(globals, name);
     if (ix >= 0) {
-        c->gver = g->version;
-        c->gidx = ix;
-        v = tally_newref(g->entries[ix].value);
+        tally_atomic_store_relaxed(&c->gtag, cache_tag(g->version, ix));
+        v = tally_newref(g->keys->entries[ix].value);
         py_mutex_unlock(&g->mutex);
         return v;
     }
     py_mutex_lock(&b->mutex);
     ix = py_dict_find_str(I->builtins, name);
     if (ix >= 0) {
-        c->gver = g->version;
-        c->gidx = -1;
-        c->bver = b->version;
-        c->bidx = ix;
-        v = tally_newref(b->entries[ix].value);
+        tally_atomic_store_relaxed(&c->gtag, cache_tag(g->version, -1));
+        tally_atomic_store_relaxed(&c->btag, cache_tag(b->version, ix));
+        v = tally_newref(b->keys->entries[ix].value);
     }
     py_mutex_unlock(&b->mutex);
     py_mutex_unlock(&g->mutex);

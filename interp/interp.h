@@ -77,6 +77,7 @@ static inline void py_mutex_unlock(py_mutex *m)
 extern _Thread_local int64_t py_thread_serial;
 /* QSBR over the interpreter's threads (no-ops on gil) */
 void py_decref_delayed(tally_object *o);     /* gil: tally_decref */
+void py_free_delayed(void *p);                /* free() after a grace period; gil: free */
 void py_qsbr_quiescent_slow(void);
 extern uint64_t py_qsbr_seq;                  /* bumped by each delayed decref */
 extern _Thread_local uint64_t py_qsbr_seen;   /* this thread's last reported value */
@@ -120,17 +121,21 @@ extern const tally_type py_float_type, py_bool_type;
 /* dict: CPython's compact, insertion-ordered layout with Python hashing and equality (Tally's
  * dict compares only int and str keys by value and cannot be iterated: docs/interpreter.md) */
 typedef struct { tally_object *key, *value; int64_t hash; } py_dentry;
+/* one allocation, replaced as a whole on resize (obj_dict.c: the lock-free readers' contract) */
+typedef struct py_dkeys {
+    size_t mask;        /* index size - 1 */
+    size_t entcap;
+    size_t nentries;    /* entries written, deleted ones included (mutex) */
+    py_dentry *entries; /* in the same block, after the index */
+    int32_t index[];    /* -1 empty, -2 deleted, else entry number */
+} py_dkeys;
 typedef struct {
     TALLY_OBJECT_HEAD;
     size_t used;        /* live entries */
-    size_t nentries;    /* entries written, deleted ones included */
-    size_t entcap;
-    size_t mask;        /* index size - 1 */
-    int32_t *index;     /* -1 empty, -2 deleted, else entry number */
-    py_dentry *entries;
-    uint64_t version;   /* bumped when the key set or the entries array changes */
-    py_mutex mutex;     /* free-threaded backends: guards every field above */
-    bool shared;        /* another thread than the creator has touched it (under mutex) */
+    py_dkeys *keys;     /* NULL while empty */
+    uint64_t version;   /* bumped when the key set or the block changes */
+    py_mutex mutex;     /* free-threaded backends: held by every writer */
+    bool shared;        /* a thread other than the creator has touched it (set under mutex) */
     int64_t owner;      /* py_thread_serial of the creator */
 } py_dict;
 extern const tally_type py_dict_type;
@@ -151,6 +156,11 @@ int64_t py_dict_find_str(tally_object *d, tally_object *key);
  * false at the end.  *pos advances past it. */
 bool py_dict_next(tally_object *d, size_t *pos, tally_object **key, tally_object **value);
 size_t py_dict_size(tally_object *d);
+/* the value of entry ix if the dict is still at version ver (borrowed), else NULL: the
+ * lock-free half of the LOAD_GLOBAL cache */
+tally_object *py_dict_value_at(tally_object *d, uint64_t ver, int64_t ix);
+/* from now on read without the mutex by any thread (module globals, builtins) */
+void py_dict_mark_shared(tally_object *d);
 void py_dict_clear(tally_object *d);
 
 typedef struct { TALLY_OBJECT_HEAD; int64_t start, stop, step, len; } py_range;
@@ -206,7 +216,11 @@ typedef struct {
     int nfree;                /* free variables: their slots get the closure's cells at entry */
     int32_t *freeslots;
 } py_code;
-typedef struct py_cache { uint64_t gver, bver; int64_t gidx, bidx; } py_cache;
+/* a LOAD_GLOBAL cache: two words, each (dict version << 24 | entry index), read and written
+ * whole (relaxed atomics), so a thread never pairs one fill's version with another's index;
+ * index PY_CACHE_NONE: the name is absent at that version */
+typedef struct py_cache { uint64_t gtag, btag; } py_cache;
+#define PY_CACHE_NONE 0xFFFFFFu
 extern const tally_type py_code_type;
 
 typedef struct {

@@ -114,7 +114,8 @@ int main(int argc, char **argv)
     I->stack_budget = stack_size - (1u << 20);
     int status = 0;
     tally_object *code = NULL, *globals = NULL;
-    if (objects_init() < 0 || !(I->builtins = py_dict_new()) || !(I->modules = py_dict_new()) ||
+    if (objects_init() < 0 || !(I->builtins = py_dict_new()) || (py_dict_mark_shared(I->builtins), false) ||
+        !(I->modules = py_dict_new()) ||
         errors_init(I->builtins) < 0 || builtins_init(I->builtins, argc - 1, argv + 1) < 0 ||
         modules_init(I->builtins) < 0) {
         fprintf(stderr, "%s: out of memory while starting\n", argv[0]);
@@ -174,6 +175,7 @@ int main(int argc, char **argv)
         goto out;
     }
     globals = py_dict_new();
+    if (globals) py_dict_mark_shared(globals);   /* read without the mutex (LOAD_GLOBAL) */
     tally_object *name = tally_str_new("__main__");
     if (!globals || !name || py_dict_setstr(globals, "__name__", name) < 0) {
         tally_xdecref(name);

@@ -284,6 +284,7 @@ tally_object *py_module_new(const char *name)
         tally_decref((tally_object *)m);
         return py_err_nomem();
     }
+    py_dict_mark_shared(m->dict);   /* globals: read without the mutex (LOAD_GLOBAL) */
     return (tally_object *)m;
 }
 

@@ -1,7 +1,8 @@
 /* interp/pysync.c - the interpreter's own synchronisation for the free-threaded backends.
  *
  * Owns: py_mutex's slow paths (a futex word: 0 free, 1 held, 2 held with waiters, Drepper's
- * "mutex 3"), and QSBR over the interpreter's threads: py_decref_delayed, the registry of
+ * "mutex 3"), and QSBR over the interpreter's threads: py_decref_delayed and py_free_delayed
+ * (a dict's old keys block), the registry of
  * attached Python threads with the sequence number each has last seen, and the per-thread
  * queues of decrefs waiting for a grace period.  On the gil backend all of it reduces to plain
  * decrefs: the GIL already serialises every object access (docs/interpreter.md, "Threads").
@@ -60,7 +61,7 @@ void py_mutex_unlock_slow(py_mutex *m) { futex_wake_one(&m->v); }
 #define OFFLINE UINT64_MAX
 
 typedef struct qsrec { uint64_t seen; struct qsrec *next; } qsrec;
-typedef struct { tally_object *o; uint64_t goal; } pending;
+typedef struct { void *p; uint64_t goal; bool mem; } pending;   /* mem: free(p), else decref */
 
 uint64_t py_qsbr_seq = 1;
 _Thread_local uint64_t py_qsbr_seen;
@@ -102,40 +103,46 @@ static uint64_t min_seen_locked(void)
     return m;
 }
 
-/* apply the decrefs of q[0..*n) whose grace period is over; keep the rest in order */
+static void run_pending(pending *p)
+{
+    if (p->mem) free(p->p);
+    else tally_decref((tally_object *)p->p);
+}
+
+/* apply the entries of q[0..*n) whose grace period is over; keep the rest in order */
 static void apply_ready(pending *q, size_t *n, uint64_t min)
 {
     size_t k = 0, len = *n;
-    tally_object *ready[64];
+    pending ready[64];
     size_t nready = 0;
     for (size_t i = 0; i < len; i++) {
         if (q[i].goal <= min && nready < 64)
-            ready[nready++] = q[i].o;
+            ready[nready++] = q[i];
         else
             q[k++] = q[i];
     }
     *n = k;
     /* after the queue is consistent: a decref may run a destructor that defers again */
-    for (size_t i = 0; i < nready; i++) tally_decref(ready[i]);
+    for (size_t i = 0; i < nready; i++) run_pending(&ready[i]);
 }
 
 static void process(void)
 {
     pthread_mutex_lock(&reg_mu);
     uint64_t min = min_seen_locked();
-    tally_object *ready[64];
+    pending ready[64];
     size_t nready = 0;
     if (norphans) {
         size_t k = 0;
         for (size_t i = 0; i < norphans; i++) {
-            if (orphans[i].goal <= min && nready < 64) ready[nready++] = orphans[i].o;
+            if (orphans[i].goal <= min && nready < 64) ready[nready++] = orphans[i];
             else orphans[k++] = orphans[i];
         }
         norphans = k;
         tally_atomic_store_relaxed(&orphans_pending, norphans != 0);
     }
     pthread_mutex_unlock(&reg_mu);
-    for (size_t i = 0; i < nready; i++) tally_decref(ready[i]);
+    for (size_t i = 0; i < nready; i++) run_pending(&ready[i]);
     if (nqueue) apply_ready(queue, &nqueue, min);
 }
 
@@ -149,13 +156,14 @@ void py_qsbr_quiescent_slow(void)
         process();
 }
 
-void py_decref_delayed(tally_object *o)
+static void defer(void *p, bool mem)
 {
+    pending now = { p, 0, mem };
 #if PY_FREE_THREADED
     /* alone (or not a registered thread at start-up or exit): nobody else can hold a borrowed
-     * reference, so the decref is immediate; a second thread is only ever started by this one */
+     * reference, so it runs at once; a second thread is only ever started by this one */
     if (!me || tally_atomic_load_acquire(&nthreads) <= 1) {
-        tally_decref(o);
+        run_pending(&now);
         return;
     }
     uint64_t goal = tally_atomic_fetch_add(&py_qsbr_seq, 1) + 1;
@@ -174,23 +182,25 @@ void py_decref_delayed(tally_object *o)
                 tally_safepoint();
                 sched_yield();
             }
-            tally_decref(o);
+            run_pending(&now);
             return;
         }
         queue = q;
         capqueue = cap;
     }
-    queue[nqueue].o = o;
-    queue[nqueue].goal = goal;
-    nqueue++;
+    now.goal = goal;
+    queue[nqueue++] = now;
     if (nqueue >= 256) {
         py_qsbr_quiescent_slow();
         process();
     }
 #else
-    tally_decref(o);
+    run_pending(&now);
 #endif
 }
+
+void py_decref_delayed(tally_object *o) { defer(o, false); }
+void py_free_delayed(void *p) { defer(p, true); }
 
 void py_qsbr_offline(void)
 {
@@ -272,8 +282,8 @@ void py_qsbr_drain_all(void)
             free(q);
             return;
         }
-        for (size_t i = 0; i < n; i++) tally_decref(o[i].o);
-        for (size_t i = 0; i < nq; i++) tally_decref(q[i].o);
+        for (size_t i = 0; i < n; i++) run_pending(&o[i]);
+        for (size_t i = 0; i < nq; i++) run_pending(&q[i]);
         free(o);
         free(q);
     }
