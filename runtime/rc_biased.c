@@ -239,8 +239,7 @@ static bool decref_shared_is_dead(tally_object *o)
          * count.  Set QUEUED without subtracting: the queue holds that reference now. */
         queue = shared == TALLY_REF_DEFAULT || shared == TALLY_REF_MAYBE_WEAKREF;
         next = queue ? TALLY_REF_QUEUED : shared - ONE;   /* may go negative while QUEUED */
-    } while (!__atomic_compare_exchange_n(&o->ob_ref_shared, &shared, next, 0, __ATOMIC_RELEASE,
-                                          __ATOMIC_RELAXED));
+    } while (!tally_atomic_cas_release(&o->ob_ref_shared, &shared, next));
     if (queue) {
         _tally_brc_queue_object(o);
         return false;
@@ -366,7 +365,9 @@ bool _tally_rc_try_incref(tally_object *o)
             if ((intptr_t)l + COUNT(shared) <= 1)
                 return false;   /* the last reference waits in the owner's queue */
         }
-        /* Count +1.  Acquire on success: pairs with the publisher's release. */
+        /* Count +1.  Acquire on success: pairs with the publisher's release.  Acquire on failure
+         * too (no atomic.h helper has that pair): the word read may be a QUEUED set by a drop's
+         * release CAS, and the QUEUED test's load of local must come after acquiring it. */
         if (__atomic_compare_exchange_n(&o->ob_ref_shared, &shared, shared + ONE, 0,
                                         __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
             return true;

@@ -116,14 +116,14 @@ static void fnode_destroy(tally_object *self)
         fprintf(stderr, "fuzz: destroy of node %d with magic %#x\n", n->mid, n->magic);
         abort();
     }
-    __atomic_fetch_add(&g_destroyed[n->mid], 1, __ATOMIC_RELAXED);
+    tally_atomic_fetch_add_relaxed(&g_destroyed[n->mid], 1);
     n->magic = NODE_DEAD;
     fnode_clear(self);
 }
 static void fnode_finalize(tally_object *self)
 {
     fnode *n = (fnode *)self;
-    __atomic_fetch_add(&g_finalized[n->mid], 1, __ATOMIC_RELAXED);
+    tally_atomic_fetch_add_relaxed(&g_finalized[n->mid], 1);
     if (n->resurrect)
         tally_list_append(g_keep, self);
 }
@@ -146,7 +146,7 @@ static void wr_callback(tally_object *wr, void *arg)
 {
     tally_object *t = tally_weakref_get(wr);
     if (t) {
-        __atomic_fetch_add(&g_bad_cb, 1, __ATOMIC_RELAXED);
+        tally_atomic_fetch_add_relaxed(&g_bad_cb, 1);
         tally_decref(t);
     }
     cblog *l = t_log ? t_log : &g_logs[FUZZ_THREADS];
@@ -213,7 +213,7 @@ static int slot_of(const op_rec *r, uint8_t b)
 
 static int alloc_mid(void)
 {
-    int m = __atomic_fetch_add(&r_next_mid, 1, __ATOMIC_RELAXED);
+    int m = tally_atomic_fetch_add_relaxed(&r_next_mid, 1);
     return m < MAXOBJ ? m : -1;
 }
 
@@ -898,7 +898,7 @@ static void check_witness(int x)
 
 static void check_callbacks(void)
 {
-    if (__atomic_load_n(&g_bad_cb, __ATOMIC_RELAXED))
+    if (tally_atomic_load_relaxed(&g_bad_cb))
         FAIL("a callback found its own weakref not cleared");
     for (int t = 0; t <= FUZZ_THREADS; t++) {
         cblog *l = &g_logs[t];
@@ -999,8 +999,8 @@ static void check_all(void)
         if (!o->exists)
             continue;
         if (o->kind == K_NODE) {
-            int d = __atomic_load_n(&g_destroyed[x], __ATOMIC_RELAXED);
-            int f = __atomic_load_n(&g_finalized[x], __ATOMIC_RELAXED);
+            int d = tally_atomic_load_relaxed(&g_destroyed[x]);
+            int f = tally_atomic_load_relaxed(&g_finalized[x]);
             if (d != !o->alive)
                 FAIL("node %d: destroyed %d time(s), the model says it is %s", x, d, o->alive ? "alive" : "dead");
             if (f != o->finalized)
