@@ -40,7 +40,11 @@
  * failure is relaxed (the loser orders nothing on it). */
 #define tally_atomic_cas_acquire(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
-/* The same, weak: may fail spuriously, for retry loops. */
+/* Success acquire and a failure that acquires too: the caller decides on the value a failure
+ * read and then loads what the writer of that value released. */
+#define tally_atomic_cas_acquire_acquire(p, expected, desired) \
+    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)
+/* Success acquire, failure relaxed, weak: may fail spuriously, for retry loops. */
 #define tally_atomic_cas_weak_acquire(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 1, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
 /* Success release (publishing a value, an atomic maximum): what the caller wrote before happens
