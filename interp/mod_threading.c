@@ -4,8 +4,9 @@
  * its own interp_state, frame stack and QSBR record, runs its target and releases all of it),
  * the thread handles that join waits on, Lock and RLock, threading.local (a dict per thread,
  * keyed by the thread's serial number), get_ident, the wait for running threads at exit, and
- * the Python half of the module (Thread, current_thread, main_thread, active_count, enumerate),
- * which is Python source run in the module's dict.
+ * the Python half of the module (Thread, current_thread, main_thread, active_count, enumerate,
+ * Condition, Event, Semaphore, BoundedSemaphore, Barrier, Timer, on Lock as CPython's
+ * threading.py builds them), which is Python source run in the module's dict.
  *
  * Blocking: join, a contended acquire and the start-up handshake wait detached from Tally and
  * offline for the interpreter's QSBR (PY_BEGIN_BLOCKING), so a stop-the-world, the GIL's next
@@ -317,6 +318,16 @@ static tally_object *th_print_exc(tally_object *self, tally_object *const *args,
     return tally_newref(py_None);
 }
 
+static tally_object *th_perf_counter(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    (void)self;
+    (void)args;
+    if (py_arg_count("_perf_counter", nargs, kwnames, 0, 0) < 0) return NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return py_float_new((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+}
+
 /* ---- Lock and RLock ------------------------------------------------------------------------ */
 typedef struct {
     TALLY_OBJECT_HEAD;
@@ -454,6 +465,52 @@ static tally_object *lock_locked(tally_object *self, tally_object *const *args, 
     bool held = l->count != 0;
     pthread_mutex_unlock(&l->mu);
     return py_bool(held);
+}
+
+/* Condition's helpers (CPython's RLock has them too): give the lock up completely, returning
+ * what restores it; take it back; whether the calling thread holds it (a Lock: held by anyone) */
+static tally_object *lock_release_save(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    (void)args;
+    if (py_arg_count("_release_save", nargs, kwnames, 0, 0) < 0) return NULL;
+    py_lockobj *l = (py_lockobj *)self;
+    pthread_mutex_lock(&l->mu);
+    bool owned = l->count && (!l->rlock || l->owner == py_thread_serial);
+    uint64_t count = owned ? l->count : 0;
+    if (owned) {
+        l->count = 0;
+        pthread_cond_signal(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (!owned) {
+        py_err_set(exc_RuntimeError, "cannot release un-acquired lock");
+        return NULL;
+    }
+    return py_int_checked((int64_t)count);
+}
+
+static tally_object *lock_acquire_restore(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (py_arg_count("_acquire_restore", nargs, kwnames, 1, 1) < 0) return NULL;
+    int64_t count;
+    if (py_arg_int(args[0], &count) < 0) return NULL;
+    py_lockobj *l = (py_lockobj *)self;
+    lock_acquire_impl(l, true, -1);
+    pthread_mutex_lock(&l->mu);
+    l->count = count > 0 ? (uint64_t)count : 1;
+    pthread_mutex_unlock(&l->mu);
+    return tally_newref(py_None);
+}
+
+static tally_object *lock_is_owned(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    (void)args;
+    if (py_arg_count("_is_owned", nargs, kwnames, 0, 0) < 0) return NULL;
+    py_lockobj *l = (py_lockobj *)self;
+    pthread_mutex_lock(&l->mu);
+    bool owned = l->count && (!l->rlock || l->owner == py_thread_serial);
+    pthread_mutex_unlock(&l->mu);
+    return py_bool(owned);
 }
 
 static tally_object *lock_enter(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
@@ -682,6 +739,179 @@ static const char threading_source[] =
     "    return len(_active)\n"
     "def enumerate():\n"
     "    return list(_active.values())\n"
+    "def _time():\n"
+    "    return _perf_counter()\n"
+    "class Condition:\n"
+    "    def __init__(self, lock=None):\n"
+    "        if lock is None:\n"
+    "            lock = RLock()\n"
+    "        self._lock = lock\n"
+    "        self.acquire = lock.acquire\n"
+    "        self.release = lock.release\n"
+    "        self._waiters = []\n"
+    "    def __enter__(self):\n"
+    "        return self._lock.__enter__()\n"
+    "    def __exit__(self, *args):\n"
+    "        return self._lock.__exit__(*args)\n"
+    "    def wait(self, timeout=None):\n"
+    "        if not self._lock._is_owned():\n"
+    "            raise RuntimeError('cannot wait on un-acquired lock')\n"
+    "        waiter = Lock()\n"
+    "        waiter.acquire()\n"
+    "        self._waiters.append(waiter)\n"
+    "        saved = self._lock._release_save()\n"
+    "        gotit = False\n"
+    "        try:\n"
+    "            if timeout is None:\n"
+    "                waiter.acquire()\n"
+    "                gotit = True\n"
+    "            elif timeout > 0:\n"
+    "                gotit = waiter.acquire(True, timeout)\n"
+    "            else:\n"
+    "                gotit = waiter.acquire(False)\n"
+    "            return gotit\n"
+    "        finally:\n"
+    "            self._lock._acquire_restore(saved)\n"
+    "            if not gotit:\n"
+    "                try:\n"
+    "                    self._waiters.remove(waiter)\n"
+    "                except ValueError:\n"
+    "                    pass\n"
+    "    def wait_for(self, predicate, timeout=None):\n"
+    "        endtime = None\n"
+    "        waittime = timeout\n"
+    "        result = predicate()\n"
+    "        while not result:\n"
+    "            if waittime is not None:\n"
+    "                if endtime is None:\n"
+    "                    endtime = _time() + waittime\n"
+    "                else:\n"
+    "                    waittime = endtime - _time()\n"
+    "                    if waittime <= 0:\n"
+    "                        break\n"
+    "            self.wait(waittime)\n"
+    "            result = predicate()\n"
+    "        return result\n"
+    "    def notify(self, n=1):\n"
+    "        if not self._lock._is_owned():\n"
+    "            raise RuntimeError('cannot notify on un-acquired lock')\n"
+    "        for waiter in self._waiters[:n]:\n"
+    "            waiter.release()\n"
+    "            try:\n"
+    "                self._waiters.remove(waiter)\n"
+    "            except ValueError:\n"
+    "                pass\n"
+    "    def notify_all(self):\n"
+    "        self.notify(len(self._waiters))\n"
+    "    notifyAll = notify_all\n"
+    "class Event:\n"
+    "    def __init__(self):\n"
+    "        self._cond = Condition(Lock())\n"
+    "        self._flag = False\n"
+    "    def is_set(self):\n"
+    "        return self._flag\n"
+    "    isSet = is_set\n"
+    "    def set(self):\n"
+    "        with self._cond:\n"
+    "            self._flag = True\n"
+    "            self._cond.notify_all()\n"
+    "    def clear(self):\n"
+    "        with self._cond:\n"
+    "            self._flag = False\n"
+    "    def wait(self, timeout=None):\n"
+    "        with self._cond:\n"
+    "            signaled = self._flag\n"
+    "            if not signaled:\n"
+    "                signaled = self._cond.wait(timeout)\n"
+    "            return signaled\n"
+    "class Semaphore:\n"
+    "    def __init__(self, value=1):\n"
+    "        if value < 0:\n"
+    "            raise ValueError('semaphore initial value must be >= 0')\n"
+    "        self._cond = Condition(Lock())\n"
+    "        self._value = value\n"
+    "    def acquire(self, blocking=True, timeout=None):\n"
+    "        if not blocking and timeout is not None:\n"
+    "            raise ValueError(\"can't specify timeout for non-blocking acquire\")\n"
+    "        rc = False\n"
+    "        endtime = None\n"
+    "        with self._cond:\n"
+    "            while self._value == 0:\n"
+    "                if not blocking:\n"
+    "                    break\n"
+    "                if timeout is not None:\n"
+    "                    if endtime is None:\n"
+    "                        endtime = _time() + timeout\n"
+    "                    else:\n"
+    "                        timeout = endtime - _time()\n"
+    "                        if timeout <= 0:\n"
+    "                            break\n"
+    "                self._cond.wait(timeout)\n"
+    "            else:\n"
+    "                self._value -= 1\n"
+    "                rc = True\n"
+    "        return rc\n"
+    "    def __enter__(self):\n"
+    "        return self.acquire()\n"
+    "    def release(self, n=1):\n"
+    "        if n < 1:\n"
+    "            raise ValueError('n must be one or more')\n"
+    "        with self._cond:\n"
+    "            self._value += n\n"
+    "            for i in range(n):\n"
+    "                self._cond.notify()\n"
+    "    def __exit__(self, t, v, tb):\n"
+    "        self.release()\n"
+    "class BoundedSemaphore(Semaphore):\n"
+    "    def __init__(self, value=1):\n"
+    "        Semaphore.__init__(self, value)\n"
+    "        self._initial_value = value\n"
+    "    def release(self, n=1):\n"
+    "        if n < 1:\n"
+    "            raise ValueError('n must be one or more')\n"
+    "        with self._cond:\n"
+    "            if self._value + n > self._initial_value:\n"
+    "                raise ValueError('Semaphore released too many times')\n"
+    "            self._value += n\n"
+    "            for i in range(n):\n"
+    "                self._cond.notify()\n"
+    "class Barrier:\n"
+    "    def __init__(self, parties, action=None, timeout=None):\n"
+    "        self._cond = Condition(Lock())\n"
+    "        self._action = action\n"
+    "        self.parties = parties\n"
+    "        self._count = 0\n"
+    "        self._generation = 0\n"
+    "    def wait(self, timeout=None):\n"
+    "        with self._cond:\n"
+    "            generation = self._generation\n"
+    "            index = self._count\n"
+    "            self._count += 1\n"
+    "            if self._count == self.parties:\n"
+    "                if self._action is not None:\n"
+    "                    self._action()\n"
+    "                self._count = 0\n"
+    "                self._generation += 1\n"
+    "                self._cond.notify_all()\n"
+    "            else:\n"
+    "                while generation == self._generation:\n"
+    "                    self._cond.wait(timeout)\n"
+    "            return index\n"
+    "class Timer(Thread):\n"
+    "    def __init__(self, interval, function, args=None, kwargs=None):\n"
+    "        Thread.__init__(self)\n"
+    "        self.interval = interval\n"
+    "        self.function = function\n"
+    "        self.args = args if args is not None else []\n"
+    "        self.kwargs = kwargs if kwargs is not None else {}\n"
+    "        self.finished = Event()\n"
+    "    def cancel(self):\n"
+    "        self.finished.set()\n"
+    "    def run(self):\n"
+    "        self.finished.wait(self.interval)\n"
+    "        if not self.finished.is_set():\n"
+    "            self.function(*self.args, **self.kwargs)\n"
+    "        self.finished.set()\n"
     "get_native_id = get_ident\n"
     "currentThread = current_thread\n"
     "activeCount = active_count\n";
@@ -692,6 +922,8 @@ int mod_threading_init(tally_object *d)
         { "acquire", lock_acquire }, { "release", lock_release }, { "locked", lock_locked },
         { "__enter__", lock_enter }, { "__exit__", lock_exit },
         { "acquire_lock", lock_acquire }, { "release_lock", lock_release },
+        { "_release_save", lock_release_save }, { "_acquire_restore", lock_acquire_restore },
+        { "_is_owned", lock_is_owned },
     };
     static const methdef handlem[] = {
         { "join", handle_join }, { "is_done", handle_done }, { "ident", handle_ident },
@@ -703,7 +935,7 @@ int mod_threading_init(tally_object *d)
     if (py_add_fn(d, "_start", th_start) < 0 || py_add_fn(d, "get_ident", th_get_ident) < 0 ||
         py_add_fn(d, "_print_exc", th_print_exc) < 0 || py_add_fn(d, "Lock", th_lock) < 0 ||
         py_add_fn(d, "RLock", th_rlock) < 0 || py_add_fn(d, "local", th_local) < 0 ||
-        py_add_fn(d, "allocate_lock", th_lock) < 0)
+        py_add_fn(d, "allocate_lock", th_lock) < 0 || py_add_fn(d, "_perf_counter", th_perf_counter) < 0)
         return -1;
     return py_exec_source(d, threading_source, "<threading>");
 }
