@@ -30,29 +30,26 @@
 #define tally_atomic_fetch_and(p, v)        __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
 #define tally_atomic_exchange(p, v)         __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #define tally_atomic_exchange_acq_rel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
-/* Strong compare-and-swap; *expected is updated on failure. */
-#define tally_atomic_cas(p, expected, desired) \
-    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
-/* Success acq_rel; a failure acquires what it read (the caller goes on with *expected). */
-#define tally_atomic_cas_acq_rel(p, expected, desired) \
-    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-/* Success acquire (taking a lock, a reference): the winner sees what the last releaser did; a
- * failure is relaxed (the loser orders nothing on it). */
-#define tally_atomic_cas_acquire(p, expected, desired) \
-    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
-/* Success acquire and a failure that acquires too: the caller decides on the value a failure
- * read and then loads what the writer of that value released. */
-#define tally_atomic_cas_acquire_acquire(p, expected, desired) \
-    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)
-/* Success acquire, failure relaxed, weak: may fail spuriously, for retry loops. */
-#define tally_atomic_cas_weak_acquire(p, expected, desired) \
-    __atomic_compare_exchange_n((p), (expected), (desired), 1, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
-/* Success release (publishing a value, an atomic maximum): what the caller wrote before happens
- * before an acquire load that reads the new value; a failure is relaxed. */
-#define tally_atomic_cas_release(p, expected, desired) \
-    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
-#define tally_atomic_cas_relaxed(p, expected, desired) \
-    __atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+/* Compare-and-swap, strong unless named weak; *expected is updated on failure.  The suffix is the
+ * order of a success; a failure (a load that stored nothing) orders as listed:
+ *   cas                  seq_cst; failure seq_cst
+ *   cas_acq_rel          acq_rel; failure acquire (the caller goes on with *expected)
+ *   cas_acquire          acquire (taking a lock, a reference: the winner sees what the last
+ *                        releaser did); failure relaxed (the loser orders nothing on it)
+ *   cas_acquire_acquire  acquire; failure acquire (the caller decides on the value a failure
+ *                        read, then loads what the writer of that value released)
+ *   cas_weak_acquire     as cas_acquire, but may fail spuriously (retry loops)
+ *   cas_release          release (publishing a value, an atomic maximum: what the caller wrote
+ *                        before happens before an acquire load of the new value); failure relaxed
+ *   cas_relaxed          relaxed; failure relaxed */
+#define TALLY_CAS_(p, e, d, weak, s, f) __atomic_compare_exchange_n((p), (e), (d), (weak), (s), (f))
+#define tally_atomic_cas(p, e, d) TALLY_CAS_(p, e, d, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+#define tally_atomic_cas_acq_rel(p, e, d) TALLY_CAS_(p, e, d, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define tally_atomic_cas_acquire(p, e, d) TALLY_CAS_(p, e, d, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
+#define tally_atomic_cas_acquire_acquire(p, e, d) TALLY_CAS_(p, e, d, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)
+#define tally_atomic_cas_weak_acquire(p, e, d) TALLY_CAS_(p, e, d, 1, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
+#define tally_atomic_cas_release(p, e, d) TALLY_CAS_(p, e, d, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)
+#define tally_atomic_cas_relaxed(p, e, d) TALLY_CAS_(p, e, d, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
 #define tally_atomic_fence_acquire()        __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define tally_atomic_fence_release()        __atomic_thread_fence(__ATOMIC_RELEASE)
 #define tally_atomic_fence()                __atomic_thread_fence(__ATOMIC_SEQ_CST)
