@@ -198,7 +198,7 @@ static inline void _tally_poll_stop(tally_thread_state *ts)
 {
 #if defined(TALLY_BACKEND_DEFERRED)
     /* Not in deferred: a release there may be applying its destroy's decrements directly (the
-     * cascade, runtime/rc_deferred.c), which a world-stopped prepare applying every log must not
+     * cascade, runtime/rc_deferred_cascade.c), which a world-stopped prepare applying every log must not
      * interleave with (parking here made the fork tests hang or fail a count, 1 run in 60). */
     (void)ts;
 #else
@@ -256,7 +256,7 @@ TALLY_HIDDEN _Noreturn void _tally_fatal(const char *fmt, ...) __attribute__((fo
  * container or when its container becomes shared (every item then, under the lock, before that
  * thread's first lock-free read).  The deferred backend's
  * cascade frees an unmarked object whose count its direct release took to zero at once, without
- * the zero-count table's epoch (runtime/rc_deferred.c, "the cascade"); an eager mark would send
+ * the zero-count table's epoch (runtime/rc_deferred_cascade.c, "the cascade"); an eager mark would send
  * every container item through the table.  The other backends mark every stored item. */
 #if defined(TALLY_BACKEND_DEFERRED)
 #  define TALLY_ITEMS_MARKED_LAZILY 1

@@ -194,7 +194,7 @@ TEST(Faults, EveryAllocationOfTheScenarioFailsCleanlyAndLosesNothing)
 }
 
 // deferred is not in this sweep yet: its reconciliation keeps dead and pending objects in
-// vectors whose growth is still fatal when memory runs out (rc_deferred.c's vec_push, 14 call
+// vectors whose growth is still fatal when memory runs out (rc_deferred_internal.h's vec_push, 14 call
 // sites; the first one the sweep reaches is gc_settle_log's).  That is the open part of issue 15's
 // item 5, with the collector's side table.
 #if !defined(TALLY_BACKEND_DEFERRED)

@@ -1,7 +1,7 @@
 /* tests/models/deferred.pml - the deferred backend's epochs: logs, cuts, reconciliation steps,
  * the zero-count table and try-incref.
  *
- * Modelled from runtime/rc_deferred.c: cut / ship, _tally_rc_safepoint (quiescent state, then
+ * Modelled from runtime/rc_deferred*.c: cut / ship, _tally_rc_safepoint (quiescent state, then
  * a cut if E changed, then maybe_step), _tally_rc_on_detach (a cut, then offline), step_locked
  * (take the shipped logs = batch k; apply its increments; check the ZCT; apply the decrements
  * of batch k-1; publish E+1 and start a grace-period chain if work remains), zct_check,

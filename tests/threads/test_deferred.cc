@@ -10,7 +10,7 @@
 // the parent's other threads' unshipped logs), and deaths that release what they hold with a
 // second thread attached (Cascade.*: a deep chain of lists, a child handed to another thread, a
 // child with a weakref, a holder resurrected by its finalizer; the deferred backend applies such
-// releases directly, runtime/rc_deferred.c "the cascade").
+// releases directly, runtime/rc_deferred_cascade.c "the cascade").
 // Threads attach and release their thread state; the main thread detaches while it waits, so
 // stop-the-world and QSBR grace periods (epochs) can make progress.
 #include "tally_test.h"
@@ -573,7 +573,7 @@ const tally_type cycle_node_type = {"DeferredCycleNode", sizeof(CycleNode), TALL
 TEST(Deferred, CollectionFreesItsGarbageItselfExactlyOnce)
 {
     // The collector's clear loop applies its own operations on the unreachable set at once
-    // (runtime/rc_deferred.c, gc_settle_log): the garbage is freed inside tally_gc_collect, not
+    // (runtime/rc_deferred_gc.c, gc_settle_log): the garbage is freed inside tally_gc_collect, not
     // at a later reconciliation, and exactly once, also when the log fills in the middle of the
     // loop (several logs' worth of cycles, of three shapes, with a live object they point to).
     tally_flush();
@@ -710,7 +710,7 @@ TEST(Deferred, ForkChildAppliesTheLogsOfThreadsThatDidNotSurvive)
 
 #endif // TALLY_BACKEND_DEFERRED
 
-// ---- deaths that release what they hold (deferred: the cascade, runtime/rc_deferred.c) ------
+// ---- deaths that release what they hold (deferred: the cascade, rc_deferred_cascade.c) -----
 // Backend-agnostic behaviour that the deferred backend's cascade must keep: a confirmed death
 // applies the decrements its destroy makes of its references directly, so each check below has
 // a second thread attached (no solo mode) and asserts what must survive and what must die.
