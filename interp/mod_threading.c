@@ -159,6 +159,8 @@ static void thread_finished(bool daemon)
     pthread_mutex_unlock(&run_mu);
 }
 
+static void forget_locals(void);   /* threading.local, below */
+
 static void *thread_main(void *arg)
 {
     tstart *st = arg;
@@ -206,6 +208,7 @@ static void *thread_main(void *arg)
         }
         tally_decref(st->func);
         py_err_clear();
+        forget_locals();
         py_qsbr_thread_exit();
         eval_thread_fini();
         tally_thread_release();
@@ -565,6 +568,44 @@ static tally_object *th_local(tally_object *self, tally_object *const *args, siz
     return (tally_object *)l;
 }
 
+/* The locals this thread has a dict in, as weak references: when the thread ends its dicts are
+ * taken out of them (CPython drops a thread's local dicts at its exit too), so many short threads
+ * writing one local do not pile dicts up in it.  Out of memory: the dict stays until the local
+ * dies. */
+static _Thread_local tally_object **my_locals;
+static _Thread_local size_t nmy_locals, capmy_locals;
+
+static void remember_local(tally_object *o)
+{
+    if (nmy_locals == capmy_locals) {
+        size_t cap = capmy_locals ? capmy_locals * 2 : 8;
+        tally_object **v = realloc(my_locals, cap * sizeof *v);
+        if (!v) return;
+        my_locals = v;
+        capmy_locals = cap;
+    }
+    tally_object *wr = tally_weakref_new(o, NULL, NULL);
+    if (wr) my_locals[nmy_locals++] = wr;
+}
+
+static void forget_locals(void)
+{
+    tally_object *key = nmy_locals ? py_int_checked(py_thread_serial) : NULL;
+    for (size_t i = 0; i < nmy_locals; i++) {
+        tally_object *l = key ? tally_weakref_get(my_locals[i]) : NULL;   /* new reference */
+        if (l) {
+            tally_object *dicts = ((py_localobj *)l)->dicts;
+            if (dicts && py_dict_del(dicts, key) < 0) py_err_clear();
+            tally_decref(l);
+        }
+        tally_decref(my_locals[i]);
+    }
+    tally_xdecref(key);
+    free(my_locals);
+    my_locals = NULL;
+    nmy_locals = capmy_locals = 0;
+}
+
 /* the calling thread's attribute dict (borrowed), created when `create`; NULL: none or error */
 static tally_object *local_dict(tally_object *o, bool create)
 {
@@ -577,7 +618,10 @@ static tally_object *local_dict(tally_object *o, bool create)
     if (!d && !err && create) {
         tally_object *nd = py_dict_new();
         /* only this thread adds its own key: no other thread can race the insertion */
-        if (nd && py_dict_set(l->dicts, key, nd) == 0) d = nd;
+        if (nd && py_dict_set(l->dicts, key, nd) == 0) {
+            d = nd;
+            if (py_thread_serial != 1) remember_local(o);   /* the main thread's go with the local */
+        }
         tally_xdecref(nd);   /* the dicts dict holds it */
     }
     tally_decref(key);
