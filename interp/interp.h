@@ -113,6 +113,23 @@ extern tally_object *py_True;
 extern tally_object *py_False;
 static inline tally_object *py_bool(bool b) { return b ? py_True : py_False; }
 
+/* traverse, clear and destroy of a container whose one reference is `field`: defines
+ * prefix_traverse, prefix_clear and prefix_destroy (for its tally_type) */
+#define PY_ONE_REF_SLOTS(prefix, ctype, field)                                                   \
+    static int prefix##_traverse(tally_object *self, tally_visitproc visit, void *arg)         \
+    {                                                                                          \
+        tally_object *r_ = ((ctype *)self)->field;                                             \
+        return r_ ? visit(r_, arg) : 0;                                                        \
+    }                                                                                          \
+    static int prefix##_clear(tally_object *self)                                              \
+    {                                                                                          \
+        tally_object *r_ = ((ctype *)self)->field;                                             \
+        ((ctype *)self)->field = NULL;                                                         \
+        tally_xdecref(r_);                                                                     \
+        return 0;                                                                              \
+    }                                                                                          \
+    static void prefix##_destroy(tally_object *self) { prefix##_clear(self); }
+
 /* ---- interpreter object types ---------------------------------------------------------------- */
 typedef struct { TALLY_OBJECT_HEAD; double value; } py_float;
 typedef struct { TALLY_OBJECT_HEAD; int64_t value; } py_boolobj;   /* value 0 or 1 */

@@ -459,15 +459,20 @@ static tally_object *lock_release(tally_object *self, tally_object *const *args,
     return tally_newref(py_None);
 }
 
+/* held at all, or (by_me) held by the calling thread: an RLock's owner; a Lock has none */
+static bool lock_held(py_lockobj *l, bool by_me)
+{
+    pthread_mutex_lock(&l->mu);
+    bool held = l->count && (!by_me || !l->rlock || l->owner == py_thread_serial);
+    pthread_mutex_unlock(&l->mu);
+    return held;
+}
+
 static tally_object *lock_locked(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     (void)args;
     if (py_arg_count("locked", nargs, kwnames, 0, 0) < 0) return NULL;
-    py_lockobj *l = (py_lockobj *)self;
-    pthread_mutex_lock(&l->mu);
-    bool held = l->count != 0;
-    pthread_mutex_unlock(&l->mu);
-    return py_bool(held);
+    return py_bool(lock_held((py_lockobj *)self, false));
 }
 
 /* Condition's helpers (CPython's RLock has them too): give the lock up completely, returning
@@ -509,11 +514,7 @@ static tally_object *lock_is_owned(tally_object *self, tally_object *const *args
 {
     (void)args;
     if (py_arg_count("_is_owned", nargs, kwnames, 0, 0) < 0) return NULL;
-    py_lockobj *l = (py_lockobj *)self;
-    pthread_mutex_lock(&l->mu);
-    bool owned = l->count && (!l->rlock || l->owner == py_thread_serial);
-    pthread_mutex_unlock(&l->mu);
-    return py_bool(owned);
+    return py_bool(lock_held((py_lockobj *)self, true));
 }
 
 static tally_object *lock_enter(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
@@ -532,23 +533,10 @@ static tally_object *lock_exit(tally_object *self, tally_object *const *args, si
 
 /* ---- threading.local ----------------------------------------------------------------------- */
 /* Each thread's attributes are a dict in `dicts`, keyed by the thread's serial number (never
- * reused, unlike pthread ids); a thread's dict stays until the local object dies. */
+ * reused, unlike pthread ids); a thread's dict is taken out when the thread ends (forget_locals). */
 typedef struct { TALLY_OBJECT_HEAD; tally_object *dicts; } py_localobj;
 
-static int local_traverse(tally_object *self, tally_visitproc visit, void *arg)
-{
-    py_localobj *l = (py_localobj *)self;
-    return l->dicts ? visit(l->dicts, arg) : 0;
-}
-static int local_clear(tally_object *self)
-{
-    py_localobj *l = (py_localobj *)self;
-    tally_object *d = l->dicts;
-    l->dicts = NULL;
-    tally_xdecref(d);
-    return 0;
-}
-static void local_destroy(tally_object *self) { local_clear(self); }
+PY_ONE_REF_SLOTS(local, py_localobj, dicts)
 const tally_type py_local_type = { .name = "_thread._local", .size = sizeof(py_localobj), .flags = TALLY_TYPE_GC,
                                    .traverse = local_traverse, .clear = local_clear, .destroy = local_destroy };
 

@@ -466,20 +466,7 @@ int py_dict_setstr(tally_object *d, const char *key, tally_object *value)
 }
 
 /* ---- views ------------------------------------------------------------------------------- */
-static int view_traverse(tally_object *self, tally_visitproc visit, void *arg)
-{
-    py_dictview *v = (py_dictview *)self;
-    return v->dict ? visit(v->dict, arg) : 0;
-}
-static int view_clear(tally_object *self)
-{
-    py_dictview *v = (py_dictview *)self;
-    tally_object *d = v->dict;
-    v->dict = NULL;
-    tally_xdecref(d);
-    return 0;
-}
-static void view_destroy(tally_object *self) { view_clear(self); }
+PY_ONE_REF_SLOTS(view, py_dictview, dict)
 const tally_type py_dictview_type = {
     .name = "dict_view", .size = sizeof(py_dictview), .flags = TALLY_TYPE_GC,
     .traverse = view_traverse, .clear = view_clear, .destroy = view_destroy,

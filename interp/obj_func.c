@@ -73,20 +73,7 @@ const tally_type py_function_type = { .name = "function", .size = sizeof(py_func
                                       .traverse = func_traverse, .clear = func_clear, .destroy = func_destroy };
 
 /* ---- cells (closures) ------------------------------------------------------------------------ */
-static int cell_traverse(tally_object *self, tally_visitproc visit, void *arg)
-{
-    py_cell *c = (py_cell *)self;
-    return c->ref ? visit(c->ref, arg) : 0;
-}
-static int cell_clear(tally_object *self)
-{
-    py_cell *c = (py_cell *)self;
-    tally_object *r = c->ref;
-    c->ref = NULL;
-    tally_xdecref(r);
-    return 0;
-}
-static void cell_destroy(tally_object *self) { cell_clear(self); }
+PY_ONE_REF_SLOTS(cell, py_cell, ref)
 const tally_type py_cell_type = { .name = "cell", .size = sizeof(py_cell), .flags = TALLY_TYPE_GC,
                                   .traverse = cell_traverse, .clear = cell_clear, .destroy = cell_destroy };
 
