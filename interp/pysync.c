@@ -41,6 +41,15 @@ static void futex_wake_one(uint32_t *addr)
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 void py_mutex_lock_slow(py_mutex *m)
 {
     /* a holder's critical section is short (no Python code, no allocation): spin a little */
@@ -48,7 +57,7 @@ void py_mutex_lock_slow(py_mutex *m)
         uint32_t expected = 0;
         if (tally_atomic_load_relaxed(&m->v) == 0 && tally_atomic_cas_acq_rel(&m->v, &expected, 1))
             return;
-        __builtin_ia32_pause();
+        cpu_relax();
     }
     /* mark contended and sleep until the holder's unlock wakes us */
     while (tally_atomic_exchange_acq_rel(&m->v, 2) != 0)
