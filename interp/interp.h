@@ -144,6 +144,7 @@ typedef struct py_dkeys {
     size_t entcap;
     size_t nentries;    /* entries written, deleted ones included (mutex) */
     py_dentry *entries; /* in the same block, after the index */
+    struct py_dkeys *retired;   /* replaced blocks waiting to be freed by the writer (mutex) */
     int32_t index[];    /* -1 empty, -2 deleted, else entry number */
 } py_dkeys;
 typedef struct {

@@ -74,10 +74,15 @@ static void release_removed(tally_object *o, bool shared)
     if (shared) py_decref_delayed(o);
     else tally_decref(o);
 }
+/* after unlocking: a replaced block and those retired before it */
 static void free_keys(py_dkeys *k, bool shared)
 {
-    if (shared) py_free_delayed(k);
-    else free(k);
+    while (k) {
+        py_dkeys *next = k->retired;
+        if (shared) py_free_delayed(k);
+        else free(k);
+        k = next;
+    }
 }
 
 void py_dict_mark_shared(tally_object *d) { tally_atomic_store_release(&((py_dict *)d)->shared, true); }
@@ -169,6 +174,7 @@ static int rebuild(py_dict *d, size_t want, py_dkeys **old)
     if (!nk) return -1;   /* the caller sets MemoryError after unlocking */
     nk->mask = size - 1;
     nk->entcap = entcap;
+    nk->retired = NULL;
     nk->entries = (py_dentry *)((char *)nk + ioff);
     memset(nk->index, 0xFF, sizeof(int32_t) * size);   /* -1 */
     size_t n = 0;
@@ -395,8 +401,8 @@ again:
             py_err_nomem();
             return -1;
         }
-        if (prev) {
-            if (old) free_keys(old, shared);   /* never published again: only lock-free readers */
+        if (prev) {   /* no longer published: freed after unlocking (never under the mutex) */
+            prev->retired = old;
             old = prev;
         }
         goto again;   /* the comparisons may have let another thread in: look again */
