@@ -647,6 +647,12 @@ void _tally_gc_on_free(tally_thread_state *ts, tally_object *o)
     tally_atomic_store_relaxed(&ts->gc_alloc_delta, d);
 }
 
+bool _tally_gc_is_collecting(tally_thread_state *ts)
+{
+    gc_state *gc = &_tally_gc;
+    return tally_atomic_load_relaxed(&gc->collecting) && tally_atomic_load_relaxed(&gc->collector_ts) == ts;
+}
+
 void _tally_gc_run_scheduled(tally_thread_state *ts)
 {
     (void)ts;

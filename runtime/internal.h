@@ -143,6 +143,8 @@ struct tally_thread_state {
                                     * the collector with the world stopped) */
     int gc_clearing;               /* this thread is the collector clearing its final unreachable
                                     * set (owner only; see _tally_free_needs_grace) */
+    uint64_t trim_seen_freed;      /* ts->freed at this thread's last trim check (owner only;
+                                    * runtime/memory_trim.c) */
     int gc_preflushed;             /* the backend's pending deaths were just applied, before an
                                     * automatic collection (owner only; collector/gc_lists.c) */
 
@@ -445,6 +447,7 @@ TALLY_HIDDEN void _tally_gc_free_orphans(void);   /* tally_fini: nurseries of re
 TALLY_HIDDEN int _tally_gc_on_alloc(tally_thread_state *ts, tally_object *o);   /* -1: out of memory */
 /* Before allocating a GC object: count it and collect if the threshold was passed. */
 TALLY_HIDDEN void _tally_gc_maybe_collect(tally_thread_state *ts);
+TALLY_HIDDEN bool _tally_gc_is_collecting(tally_thread_state *ts);   /* ts runs a collection now */
 /* A GC object is being freed: unlink it if tracked, lower the young count. */
 TALLY_HIDDEN void _tally_gc_on_free(tally_thread_state *ts, tally_object *o);
 TALLY_HIDDEN void _tally_gc_run_scheduled(tally_thread_state *ts);  /* TALLY_BREAK_GC */
@@ -512,10 +515,15 @@ TALLY_HIDDEN void _tally_qsbr_offline(void);
 TALLY_HIDDEN void _tally_qsbr_quiescent(void);
 TALLY_HIDDEN void _tally_free_delayed(void *p);
 TALLY_HIDDEN void _tally_qsbr_barrier(void);   /* wait until every delayed free is done */
+TALLY_HIDDEN void _tally_qsbr_wait_delayed_frees(void);   /* the same, not through liburcu's barrier */
 /* runtime/memory_trim.c: after a full collection that followed a large release, wait for the
  * delayed frees and have every thread collect its mimalloc heap (its own at its next safepoint). */
 TALLY_HIDDEN void _tally_memory_trim_after_full(tally_thread_state *self);
 TALLY_HIDDEN void _tally_memory_trim_self(tally_thread_state *ts);
+/* At a safepoint after backend work (biased merges, deferred steps): a thread that freed many
+ * objects there checks whether a trim is due (the full collection's check may have come before
+ * those deaths). */
+TALLY_HIDDEN void _tally_memory_trim_check(tally_thread_state *ts);
 /* True in a fork() child, whatever its thread count: liburcu is not used there any more (no
  * registration, no grace periods), so whoever needs a grace period in a child with more than
  * one thread stops the world instead.  Delayed frees are immediate while the child has one

@@ -10,7 +10,7 @@
  *
  * What a trim does, after a full collection has ended (world running, `collecting` clear):
  *  1. the collecting thread, detached, waits for every pending QSBR delayed free
- *     (_tally_qsbr_barrier): their blocks are back on their pages afterwards;
+ *     (_tally_qsbr_wait_delayed_frees): their blocks are back on their pages afterwards;
  *  2. it asks every other attached thread for a trim of its own (TALLY_BREAK_TRIM, honoured at
  *     its next safepoint: _tally_memory_trim_self), since only a heap's owner may collect it;
  *  3. it trims itself: drops its deallocation stack if it grew past its initial size, and
@@ -52,7 +52,7 @@ static void delayed_frees_done(void)
 {
     int c = _tally_nocancel_begin();
     tally_thread_state *saved = _tally_allow_threads_begin();
-    _tally_qsbr_barrier();
+    _tally_qsbr_wait_delayed_frees();
     _tally_allow_threads_end(saved);
     _tally_nocancel_end(c);
 }
@@ -101,20 +101,20 @@ static void object_totals(uint64_t *allocated, uint64_t *freed)
     *freed = f;
 }
 
-/* After a full collection, on the collecting thread (attached, world running). */
+/* After a full collection, on the collecting thread, or at a safepoint of a thread that has just
+ * freed many objects (attached, world running, no collection of its own in progress). */
 void _tally_memory_trim_after_full(tally_thread_state *self)
 {
     TALLY_ASSERT(self != NULL && !_tally_world_is_stopped());
+    self->trim_seen_freed = tally_atomic_load_relaxed(&self->freed);
     uint64_t allocated, freed;
     object_totals(&allocated, &freed);
-    uint64_t live = allocated > freed ? allocated - freed : 0;
-    uint64_t since = freed - freed_at_last_trim;   /* only this function writes it: one collector */
     uint64_t min = tally_gc_get_trim_min();
-    if (min == 0 || since < min || since < 2 * live)
-        return;
-    /* First the deaths the backend still holds (deferred: a release that reached other threads'
-     * objects dies over the next epochs; flush while a round still frees something, at most 8
-     * rounds) and the delayed frees, so that the owners' collects below find their blocks freed. */
+    if (min == 0 || freed - freed_at_last_trim < min / 4)
+        return;   /* the common case: a steady heap, nothing large was released */
+    /* First the deaths the backend still holds, which the counts do not show yet (biased: the
+     * other owners' queued objects; deferred: a release that reached other threads' objects dies
+     * over the next epochs).  Flush while a round still frees something, at most 8 rounds. */
     for (int round = 0; round < 8; round++) {
         uint64_t f0 = freed;
         _tally_rc_flush();
@@ -122,6 +122,10 @@ void _tally_memory_trim_after_full(tally_thread_state *self)
         if (freed == f0)
             break;
     }
+    uint64_t live = allocated > freed ? allocated - freed : 0;
+    uint64_t since = freed - freed_at_last_trim;   /* only this function writes it: one collector */
+    if (since < min || since < 2 * live)
+        return;
     freed_at_last_trim = freed;
     delayed_frees_done();
     request_others(self);
@@ -138,4 +142,15 @@ void tally_gc_set_trim_min(unsigned n)
 unsigned tally_gc_get_trim_min(void)
 {
     return tally_atomic_load_relaxed(&_tally_runtime.opt.gc_trim_min);
+}
+
+#define TRIM_CHECK_EVERY 1000000u   /* objects this thread freed since its last check */
+
+void _tally_memory_trim_check(tally_thread_state *ts)
+{
+    uint64_t f = tally_atomic_load_relaxed(&ts->freed);
+    if (tally_likely(f - ts->trim_seen_freed < TRIM_CHECK_EVERY) || ts->gc_clearing ||
+        _tally_gc_is_collecting(ts))
+        return;
+    _tally_memory_trim_after_full(ts);
 }

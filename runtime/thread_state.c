@@ -207,8 +207,10 @@ void _tally_handle_pending(tally_thread_state *ts)
         tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
     }
 #endif
-    if (bits & (TALLY_BREAK_MERGE | TALLY_BREAK_RC))
+    if (bits & (TALLY_BREAK_MERGE | TALLY_BREAK_RC)) {
         _tally_rc_handle_pending(ts, bits & (TALLY_BREAK_MERGE | TALLY_BREAK_RC));
+        _tally_memory_trim_check(ts);
+    }
     if (bits & TALLY_BREAK_GC) {
         tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_GC);
         _tally_gc_run_scheduled(ts);
