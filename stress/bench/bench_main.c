@@ -1001,16 +1001,29 @@ static char *bt_lines(const char *out)
 /* One run of tally-binary-trees-<backend>.  Its metrics (the program's JSON, flattened, plus the
  * process's wall time and peak RSS) go into the run only when it succeeded: exit 0, checks_ok,
  * and the same lines as CPython's run of binary_trees.py when there is one. */
+/* Run `path OPT VALUE --threads T --json` for configuration cfg: a new entry in cfg's runs, or
+ * NULL when tally bench was interrupted (the run is dropped).  *started: bench_run's status. */
+static bj *start_program_run(const char *path, const char *opt, const char *value, int threads, bj *cfg,
+                             bench_proc_result *r, int *started)
+{
+    char t[16];
+    snprintf(t, sizeof t, "%d", threads);
+    char *argv[] = {(char *)path, (char *)opt, (char *)value, "--threads", t, "--json", NULL};
+    bj *run = bj_push(bj_get(cfg, "runs"), bj_obj());
+    *started = bench_run(argv, 600, r);
+    if (drop_if_interrupted(bj_get(cfg, "runs"), r))
+        return NULL;
+    return run;
+}
+
 static void bt_run_one(const char *path, int depth, int threads, const char *reference, bj *cfg)
 {
-    char d[16], t[16];
+    char d[16];
     snprintf(d, sizeof d, "%d", depth);
-    snprintf(t, sizeof t, "%d", threads);
-    char *argv[] = {(char *)path, "--depth", d, "--threads", t, "--json", NULL};
-    bj *run = bj_push(bj_get(cfg, "runs"), bj_obj());
     bench_proc_result r;
-    int started = bench_run(argv, 600, &r);
-    if (drop_if_interrupted(bj_get(cfg, "runs"), &r))
+    int started;
+    bj *run = start_program_run(path, "--depth", d, threads, cfg, &r, &started);
+    if (!run)
         return;
     if (started != 0) {
         bj_set(run, "error", bj_strf("could not start %s", path));
@@ -1227,14 +1240,12 @@ static double est_rss_run;
 
 static void rss_run_one(const char *path, size_t objects, int threads, bj *cfg)
 {
-    char n[32], t[16];
+    char n[32];
     snprintf(n, sizeof n, "%zu", objects);
-    snprintf(t, sizeof t, "%d", threads);
-    char *argv[] = {(char *)path, "--objects", n, "--threads", t, "--json", NULL};
-    bj *run = bj_push(bj_get(cfg, "runs"), bj_obj());
     bench_proc_result r;
-    int started = bench_run(argv, 600, &r);
-    if (drop_if_interrupted(bj_get(cfg, "runs"), &r))
+    int started;
+    bj *run = start_program_run(path, "--objects", n, threads, cfg, &r, &started);
+    if (!run)
         return;
     char err[256] = "";
     bj *doc = started == 0 ? bj_parse_embedded(r.out, err, sizeof err) : NULL;
