@@ -144,12 +144,11 @@ unsigned tally_gc_get_trim_min(void)
     return tally_atomic_load_relaxed(&_tally_runtime.opt.gc_trim_min);
 }
 
-#define TRIM_CHECK_EVERY 1000000u   /* objects this thread freed since its last check */
-
+/* A check every quarter of the trim's minimum freed by this thread (1M objects by default). */
 void _tally_memory_trim_check(tally_thread_state *ts)
 {
-    uint64_t f = tally_atomic_load_relaxed(&ts->freed);
-    if (tally_likely(f - ts->trim_seen_freed < TRIM_CHECK_EVERY) || ts->gc_clearing ||
+    uint64_t f = tally_atomic_load_relaxed(&ts->freed), every = tally_gc_get_trim_min() / 4;
+    if (tally_likely(every == 0 || f - ts->trim_seen_freed < every) || ts->gc_clearing ||
         _tally_gc_is_collecting(ts))
         return;
     _tally_memory_trim_after_full(ts);

@@ -569,7 +569,7 @@ TEST(MemoryTrim, FullCollectionAfterALargeReleaseGivesMemoryBack)
     // holds, the memory figure does not apply.
     if (built - start >= 20) {
         EXPECT_LE(settled, built - 20) << "committed: built " << built << " MiB, after the collection " << settled
-                                       << " MiB";
+                                       << " MiB; objects alive before the build: " << st0.live;
     } else {
         EXPECT_NE(getenv("TALLY_EXPECT_SANITIZER_ALLOCATOR"), nullptr)
             << "the build added only " << built - start << " MiB to mimalloc's heaps";
