@@ -304,13 +304,22 @@ void _tally_qsbr_barrier(void)
         }
         return;
     }
-    /* urcu_qsbr_barrier() waits for grace periods: this thread must not hold one back. */
+    /* Not urcu_qsbr_barrier(): it hands a record it allocates to the worker to free, which
+     * ThreadSanitizer reports as a race once its history of the record is gone (the suppression
+     * needs a stack it can restore).  Instead: a grace period, then wait until the worker has run
+     * the callback of every batch queued so far (batches_done catches up with batches_queued;
+     * exact once no thread queues any more, as at tally_fini), then free the ready list.  This
+     * thread must not hold the grace period back. */
     if (registered) {
         TSAN_QUIESCENT();
         urcu_qsbr_thread_offline();
     }
     int c = _tally_nocancel_begin();
-    urcu_qsbr_barrier();
+    urcu_qsbr_synchronize_rcu();
+    while (tally_atomic_load_acquire(&batches_done) < tally_atomic_load_relaxed(&batches_queued)) {
+        struct timespec nap = { 0, 100000 };
+        nanosleep(&nap, NULL);
+    }
     _tally_nocancel_end(c);
     drain_ready(SIZE_MAX, true);   /* the callbacks only linked their batches */
     if (registered)
@@ -319,11 +328,9 @@ void _tally_qsbr_barrier(void)
 
 /* Free every block whose delayed free was queued before the call (this thread's batch included):
  * a grace period, then the call_rcu worker's callbacks for the batches queued before it (one
- * worker, FIFO), then the ready list.  Unlike _tally_qsbr_barrier it allocates nothing inside
- * liburcu: urcu_qsbr_barrier() hands a block it allocates to its worker to free, which
- * ThreadSanitizer reports as a race when its history of the block is gone (the suppression for it
- * only matches at tally_fini).  Bounded: after 200 ms of waiting for the worker it gives up (the
- * caller only wants memory back; nothing depends on it for safety). */
+ * worker, FIFO), then the ready list.  Unlike _tally_qsbr_barrier it waits for the batches
+ * queued before the call only, and for at most 200 ms: the caller only wants memory back, nothing
+ * depends on it for safety. */
 void _tally_qsbr_wait_delayed_frees(void)
 {
     if (tally_atomic_load_relaxed(&child_mode)) {
