@@ -28,9 +28,10 @@
 
 #include <mimalloc.h>
 
-static uint64_t freed_at_last_trim;   /* written by the collecting thread only (`collecting` was
-                                        * held until just before; two full collections in a row
-                                        * on two threads may both trim: harmless) */
+/* Objects freed (all threads) when the last trim was decided.  Relaxed atomic: a collecting thread
+ * and a thread checking after its merges can decide at once; the one whose CAS from the value it
+ * read succeeds trims, the other returns.  (An estimate steers a heuristic: no ordering needed.) */
+static uint64_t freed_at_last_trim;
 
 #define TRIM_AGAIN 65536u  /* objects a thread's own trim freed that make the others trim again */
 
@@ -110,7 +111,8 @@ void _tally_memory_trim_after_full(tally_thread_state *self)
     uint64_t allocated, freed;
     object_totals(&allocated, &freed);
     uint64_t min = tally_gc_get_trim_min();
-    if (min == 0 || freed - freed_at_last_trim < min / 4)
+    uint64_t last = tally_atomic_load_relaxed(&freed_at_last_trim);
+    if (min == 0 || freed < last || freed - last < min / 4)
         return;   /* the common case: a steady heap, nothing large was released */
     /* First the deaths the backend still holds, which the counts do not show yet (biased: the
      * other owners' queued objects; deferred: a release that reached other threads' objects dies
@@ -123,10 +125,11 @@ void _tally_memory_trim_after_full(tally_thread_state *self)
             break;
     }
     uint64_t live = allocated > freed ? allocated - freed : 0;
-    uint64_t since = freed - freed_at_last_trim;   /* only this function writes it: one collector */
+    uint64_t since = freed > last ? freed - last : 0;
     if (since < min || since < 2 * live)
         return;
-    freed_at_last_trim = freed;
+    if (!tally_atomic_cas_relaxed(&freed_at_last_trim, &last, freed))
+        return;   /* another thread decided a trim since we read `last` */
     delayed_frees_done();
     request_others(self);
     _tally_memory_trim_self(self);
