@@ -3,8 +3,8 @@
  * Owns: the trim that follows a full collection once the program has freed many more objects than
  * it still holds (issue 13: RSS after freeing 50M small objects must fall back near its level
  * before they were allocated).  mimalloc keeps the pages of freed blocks committed in the heap of
- * the thread that allocated them: blocks freed by another thread (a QSBR delayed free runs on
- * liburcu's call_rcu worker) wait on their page's cross-thread list until the owner collects, and
+ * the thread that allocated them: blocks freed by another thread (a QSBR delayed free, or a block
+ * of another thread's heap) wait on their page's cross-thread list until the owner collects, and
  * an empty page is decommitted only when its heap is collected.  Nothing of that happens while a
  * program that freed 2 GB sits idle, so its RSS stayed at 60x its starting level (atomic).
  *
@@ -22,7 +22,8 @@
  * little at a time) never pays for it: the collector benchmark's 1M live lists do not trim, its
  * reclaim rows (1M objects freed per collection) trim about one collection in four.
  * Ordering: the counts are relaxed sums (an estimate is enough to decide); the breaker bit is an
- * atomic OR read at the owner's safepoint like every other request; the barrier is liburcu's.
+ * atomic OR read at the owner's safepoint like every other request; the wait for delayed frees
+ * is sync/qsbr.c's (a grace period, then its batch counters).
  */
 #include "runtime/internal.h"
 
@@ -88,47 +89,32 @@ void _tally_memory_trim_self(tally_thread_state *ts)
     mi_option_set(mi_option_decommit_delay, delay);
 }
 
-/* Objects allocated and freed by every thread so far (relaxed sums: an estimate). */
-static void object_totals(uint64_t *allocated, uint64_t *freed)
-{
-    _tally_registry_lock();
-    uint64_t a = _tally_runtime.allocated_by_dead_threads, f = _tally_runtime.freed_by_dead_threads;
-    _TALLY_FOREACH_THREAD(ts) {
-        a += tally_atomic_load_relaxed(&ts->allocated);
-        f += tally_atomic_load_relaxed(&ts->freed);
-    }
-    _tally_registry_unlock();
-    *allocated = a;
-    *freed = f;
-}
-
 /* After a full collection, on the collecting thread, or at a safepoint of a thread that has just
  * freed many objects (attached, world running, no collection of its own in progress). */
 void _tally_memory_trim_after_full(tally_thread_state *self)
 {
     TALLY_ASSERT(self != NULL && !_tally_world_is_stopped());
     self->trim_seen_freed = tally_atomic_load_relaxed(&self->freed);
-    uint64_t allocated, freed;
-    object_totals(&allocated, &freed);
+    tally_alloc_stats st;   /* relaxed sums over the threads: an estimate is enough */
+    tally_get_alloc_stats(&st);
     uint64_t min = tally_gc_get_trim_min();
     uint64_t last = tally_atomic_load_relaxed(&freed_at_last_trim);
-    if (min == 0 || freed < last || freed - last < min / 4)
+    if (min == 0 || st.freed < last || st.freed - last < min / 4)
         return;   /* the common case: a steady heap, nothing large was released */
     /* First the deaths the backend still holds, which the counts do not show yet (biased: the
      * other owners' queued objects; deferred: a release that reached other threads' objects dies
      * over the next epochs).  Flush while a round still frees something, at most 8 rounds. */
     for (int round = 0; round < 8; round++) {
-        uint64_t f0 = freed;
+        uint64_t f0 = st.freed;
         _tally_rc_flush();
-        object_totals(&allocated, &freed);
-        if (freed == f0)
+        tally_get_alloc_stats(&st);
+        if (st.freed == f0)
             break;
     }
-    uint64_t live = allocated > freed ? allocated - freed : 0;
-    uint64_t since = freed > last ? freed - last : 0;
-    if (since < min || since < 2 * live)
+    uint64_t since = st.freed > last ? st.freed - last : 0;
+    if (since < min || since < 2 * st.live)
         return;
-    if (!tally_atomic_cas_relaxed(&freed_at_last_trim, &last, freed))
+    if (!tally_atomic_cas_relaxed(&freed_at_last_trim, &last, st.freed))
         return;   /* another thread decided a trim since we read `last` */
     delayed_frees_done();
     request_others(self);

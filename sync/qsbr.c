@@ -293,6 +293,23 @@ void _tally_free_delayed(void *p)
         flush_batch();
 }
 
+/* Caller offline or unregistered: a grace period, then wait (100 us naps; at most max_naps of
+ * them, 0: no bound) until the call_rcu callbacks of the first `target` batches have run (one
+ * worker, FIFO), then free the ready list they were linked on. */
+static void wait_callbacks(uint64_t target, unsigned max_naps)
+{
+    int c = _tally_nocancel_begin();
+    urcu_qsbr_synchronize_rcu();
+    for (unsigned i = 0; max_naps == 0 || i < max_naps; i++) {
+        if (tally_atomic_load_acquire(&batches_done) >= target)
+            break;
+        struct timespec nap = { 0, 100000 };
+        nanosleep(&nap, NULL);
+    }
+    _tally_nocancel_end(c);
+    drain_ready(SIZE_MAX, true);   /* the callbacks only linked their batches */
+}
+
 void _tally_qsbr_barrier(void)
 {
     flush_batch();
@@ -307,30 +324,20 @@ void _tally_qsbr_barrier(void)
     /* Not urcu_qsbr_barrier(): it hands a record it allocates to the worker to free, which
      * ThreadSanitizer reports as a race once its history of the record is gone (the suppression
      * needs a stack it can restore).  Instead: a grace period, then wait until the worker has run
-     * the callback of every batch queued so far (batches_done catches up with batches_queued;
-     * exact once no thread queues any more, as at tally_fini), then free the ready list.  This
-     * thread must not hold the grace period back. */
+     * the callback of every batch queued so far (exact once no thread queues any more, as at
+     * tally_fini), then free the ready list.  This thread must not hold the grace period back. */
     if (registered) {
         TSAN_QUIESCENT();
         urcu_qsbr_thread_offline();
     }
-    int c = _tally_nocancel_begin();
-    urcu_qsbr_synchronize_rcu();
-    while (tally_atomic_load_acquire(&batches_done) < tally_atomic_load_relaxed(&batches_queued)) {
-        struct timespec nap = { 0, 100000 };
-        nanosleep(&nap, NULL);
-    }
-    _tally_nocancel_end(c);
-    drain_ready(SIZE_MAX, true);   /* the callbacks only linked their batches */
+    wait_callbacks(tally_atomic_load_relaxed(&batches_queued), 0);
     if (registered)
         urcu_qsbr_thread_online();
 }
 
-/* Free every block whose delayed free was queued before the call (this thread's batch included):
- * a grace period, then the call_rcu worker's callbacks for the batches queued before it (one
- * worker, FIFO), then the ready list.  Unlike _tally_qsbr_barrier it waits for the batches
- * queued before the call only, and for at most 200 ms: the caller only wants memory back, nothing
- * depends on it for safety. */
+/* Free every block whose delayed free was queued before the call (this thread's batch included),
+ * as _tally_qsbr_barrier does, but for at most 200 ms of waiting for the worker (the caller only
+ * wants memory back, nothing depends on it for safety), and leaving a detached caller offline. */
 void _tally_qsbr_wait_delayed_frees(void)
 {
     if (tally_atomic_load_relaxed(&child_mode)) {
@@ -344,14 +351,7 @@ void _tally_qsbr_wait_delayed_frees(void)
         TSAN_QUIESCENT();
         urcu_qsbr_thread_offline();
     }
-    int c = _tally_nocancel_begin();
-    urcu_qsbr_synchronize_rcu();
-    for (int i = 0; i < 200 && tally_atomic_load_acquire(&batches_done) < target; i++) {
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
-    }
-    _tally_nocancel_end(c);
-    drain_ready(SIZE_MAX, true);
+    wait_callbacks(target, 2000);
     if (was_online)
         urcu_qsbr_thread_online();
 }
