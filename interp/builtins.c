@@ -1461,14 +1461,51 @@ static tally_object *map_case(tally_object *self, int upper)
 METHOD(str_lower) { NOKW("lower"); if (nargs_check("lower", nargs, 0, 0) < 0) return NULL; return map_case(self, 0); }
 METHOD(str_upper) { NOKW("upper"); if (nargs_check("upper", nargs, 0, 0) < 0) return NULL; return map_case(self, 1); }
 
+/* The optional start and end of find, count, startswith and endswith (args[first], args[first+1]):
+ * ints or None, read as slice bounds of a string of length n (negative ones count from the end,
+ * then clamped to 0; an end past n is n), as CPython's ADJUST_INDICES.  *a may end up past n
+ * or past *b: each caller decides what that means, as CPython's do. */
+static int str_bounds(tally_object *const *args, size_t nargs, size_t first, size_t n, int64_t *a, int64_t *b)
+{
+    *a = 0;
+    *b = (int64_t)n;
+    for (size_t k = 0; k < 2 && first + k < nargs; k++) {
+        tally_object *o = args[first + k];
+        if (o == py_None) continue;
+        int64_t v;
+        if (!get_int(o, &v)) {
+            py_err_set(exc_TypeError, "slice indices must be integers or None or have an __index__ method");
+            return -1;
+        }
+        if (v < 0) {
+            v += (int64_t)n;
+            if (v < 0) v = 0;
+        } else if (k == 1 && v > (int64_t)n) {
+            v = (int64_t)n;
+        }
+        *(k == 0 ? a : b) = v;
+    }
+    return 0;
+}
+
 static tally_object *affix(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames, bool start)
 {
     const char *name = start ? "startswith" : "endswith";
-    if (check_kw(name, kwnames, NULL) < 0 || nargs_check(name, nargs, 1, 1) < 0) return NULL;
+    if (check_kw(name, kwnames, NULL) < 0 || nargs_check(name, nargs, 1, 3) < 0) return NULL;
     tally_object *x = args[0];
     size_t count = IS_TUPLE(x) ? tally_tuple_len(x) : 1;
     const char *s = tally_str_value(self);
-    size_t n = strlen(s);
+    size_t len = strlen(s);
+    int64_t lo, hi;
+    if (str_bounds(args, nargs, 1, len, &lo, &hi) < 0) return NULL;
+    if (!IS_TUPLE(x) && !IS_STR(x)) {
+        py_err_format(exc_TypeError, "%s first arg must be str or a tuple of str, not %s", name, py_type_name(x));
+        return NULL;
+    }
+    if (lo > (int64_t)len) return py_False;    /* CPython: a start past the end never matches */
+    s += lo;
+    size_t n = hi > lo ? (size_t)(hi - lo) : 0;
+    bool empty_range = hi < lo;                /* not even "" matches s[3:1] */
     for (size_t i = 0; i < count; i++) {
         tally_object *p = IS_TUPLE(x) ? tally_tuple_get(x, i) : x;
         if (!IS_STR(p)) {
@@ -1477,7 +1514,7 @@ static tally_object *affix(tally_object *self, tally_object *const *args, size_t
         }
         const char *ps = tally_str_value(p);
         size_t pn = strlen(ps);
-        if (pn <= n && memcmp(start ? s : s + n - pn, ps, pn) == 0) return py_True;
+        if (!empty_range && pn <= n && memcmp(start ? s : s + n - pn, ps, pn) == 0) return py_True;
     }
     return py_False;
 }
@@ -1524,26 +1561,49 @@ METHOD(str_replace)
     return r ? r : py_err_nomem();
 }
 
+/* the first occurrence of sub in s[a:b) (byte offsets), or NULL */
+static const char *find_in(const char *s, int64_t a, int64_t b, const char *sub, size_t sl)
+{
+    if (b - a < (int64_t)sl) return NULL;
+    if (sl == 0) return s + a;
+    const char *p = s + a, *last = s + b - sl;   /* memmem is not C11 */
+    while (p <= last) {
+        p = memchr(p, sub[0], (size_t)(last - p) + 1);
+        if (!p) return NULL;
+        if (memcmp(p, sub, sl) == 0) return p;
+        p++;
+    }
+    return NULL;
+}
+
 METHOD(str_find)
 {
     NOKW("find");
-    if (nargs_check("find", nargs, 1, 1) < 0) return NULL;
+    if (nargs_check("find", nargs, 1, 3) < 0) return NULL;
     if (!IS_STR(args[0])) { py_err_format(exc_TypeError, "must be str, not %s", py_type_name(args[0])); return NULL; }
-    const char *s = tally_str_value(self);
-    const char *q = strstr(s, tally_str_value(args[0]));
+    const char *s = tally_str_value(self), *sub = tally_str_value(args[0]);
+    int64_t a, b;
+    if (str_bounds(args, nargs, 1, strlen(s), &a, &b) < 0) return NULL;
+    if (a > (int64_t)strlen(s)) return py_int_checked(-1);
+    const char *q = find_in(s, a, b, sub, strlen(sub));
     return py_int_checked(q ? (int64_t)(q - s) : -1);
 }
 
 METHOD(str_count)
 {
     NOKW("count");
-    if (nargs_check("count", nargs, 1, 1) < 0) return NULL;
+    if (nargs_check("count", nargs, 1, 3) < 0) return NULL;
     if (!IS_STR(args[0])) { py_err_format(exc_TypeError, "must be str, not %s", py_type_name(args[0])); return NULL; }
     const char *s = tally_str_value(self), *sub = tally_str_value(args[0]);
     size_t sl = strlen(sub);
-    int64_t c = 0;
-    if (sl == 0) return py_int_checked((int64_t)strlen(s) + 1);
-    for (const char *p = strstr(s, sub); p; p = strstr(p + sl, sub)) c++;
+    int64_t a, b, c = 0;
+    if (str_bounds(args, nargs, 1, strlen(s), &a, &b) < 0) return NULL;
+    if (a > (int64_t)strlen(s)) return py_int_checked(0);
+    if (sl == 0) return py_int_checked(b >= a ? b - a + 1 : 0);
+    for (const char *p = find_in(s, a, b, sub, sl); p; p = find_in(s, a, b, sub, sl)) {
+        c++;
+        a = (int64_t)(p - s) + (int64_t)sl;
+    }
     return py_int_checked(c);
 }
 
