@@ -3,6 +3,7 @@
 #   stdout with NAME.out exactly; the exit status with NAME.rc (0 when absent);
 #   stderr with NAME.err when present, after dropping CPython 3.11's marker lines (~ and ^ only).
 #   SCRIPT (optional): run that file with ARGS instead of NAME.py (NAME names the expected files).
+#   CHECK_PYTHON (optional): python3, when installed, must print the same for SCRIPT and ARGS.
 if(NOT SCRIPT)
   set(SCRIPT ${NAME}.py)
 endif()
@@ -34,6 +35,24 @@ if(EXISTS ${DIR}/${NAME}.err)
   endif()
 elseif(err AND expected_rc STREQUAL "0")
   set(fail "${fail}unexpected stderr:\n${err}")
+endif()
+# CHECK_PYTHON: also run python3 (when installed) on the same file and arguments; its stdout
+# and exit status must be the interpreter's too (the .out file may be stale, python3 is not)
+if(CHECK_PYTHON)
+  find_program(PYTHON3 python3)
+  if(PYTHON3)
+    execute_process(COMMAND ${PYTHON3} ${SCRIPT} ${ARGS} WORKING_DIRECTORY ${DIR}
+      OUTPUT_VARIABLE py_out ERROR_VARIABLE py_err RESULT_VARIABLE py_rc TIMEOUT 240)
+    if(NOT py_out STREQUAL out)
+      file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/${NAME}.python3.out "${py_out}")
+      set(fail "${fail}stdout differs from python3's (in ${CMAKE_CURRENT_BINARY_DIR}/${NAME}.python3.out)\n")
+    endif()
+    if(NOT py_rc STREQUAL rc)
+      set(fail "${fail}exit status ${rc}, python3's ${py_rc}\n${py_err}")
+    endif()
+  else()
+    message(STATUS "python3 not found: compared with ${NAME}.out only")
+  endif()
 endif()
 if(fail)
   message(FATAL_ERROR "${NAME}.py:\n${fail}")
