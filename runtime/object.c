@@ -206,6 +206,14 @@ void _tally_dealloc(tally_object *o)
         ts->dealloc_depth--;
         return;
     }
+    /* Nested (a destroy releasing its items): a wide structure freed at once (a depth-16 tree is
+     * 131,071 nodes, 5-10 ms, never deeper than TRASH_DEPTH) must let a waiting stop-the-world
+     * in too, not only the trash loop below.  Not at the outermost level: a plain decref by
+     * the program does not park.  The objects being destroyed above this one on the C stack are
+     * untracked with their remaining items still counted, so a collection that runs while this
+     * thread is parked sees those items as referenced from outside: they survive it. */
+    if (ts->dealloc_depth > 0)
+        _tally_poll_stop(ts);
     ts->dealloc_depth++;
     dealloc_one(ts, o, was_tracked);
     if (ts->dealloc_depth == 1) {

@@ -42,7 +42,8 @@ const char *const stress_workload_summaries[] = {
 const char *const stress_workload_operations[] = {
     "one incref or one decref of the shared object",
     "one object of a batch, created, linked, counted, checked and freed by its own thread",
-    "one object a producer created and handed to a consumer (both count it, then drop it)",
+    "one increment or decrement of a handed-over object, by its producer or a consumer, both "
+    "counting it at once (objects handed over: handoff_objects_consumed; --ops N counts objects)",
     "one read by a reader (a list or dict get, a check, a decref) or one replacement by the "
     "writer (a list set and a dict set); reads and writes are also reported apart "
     "(readmostly_reads_per_s, readmostly_writes_per_s)",
