@@ -505,14 +505,26 @@ TALLY_HIDDEN void _tally_gil_fork_child(tally_thread_state *ts);
 /* Free-threaded backends: every attached thread is registered with urcu-qsbr, detached threads
  * are offline, each safepoint is a quiescent state.  Memory handed to _tally_free_delayed() is
  * mi_free'd only after every online thread has passed a quiescent state, so lock-free readers
- * (list/dict reads, try-incref) never touch freed memory.  gil/racy: mi_free at once. */
+ * (list/dict reads, try-incref) never touch freed memory.  gil/racy: mi_free at once.
+ * The thread calls are made by runtime/thread_state.c for every backend, around the backend's
+ * own hooks: register before _tally_rc_thread_init, unregister after the release's last detach,
+ * online before _tally_rc_on_attach, offline after _tally_rc_on_detach, a quiescent state before
+ * _tally_rc_safepoint.  In gil/racy builds they are empty inlines (no call on their paths). */
 TALLY_HIDDEN int _tally_qsbr_init(void);
 TALLY_HIDDEN void _tally_qsbr_fini(void);
+#if defined(TALLY_FREE_THREADED)
 TALLY_HIDDEN void _tally_qsbr_thread_register(tally_thread_state *ts);
 TALLY_HIDDEN void _tally_qsbr_thread_unregister(tally_thread_state *ts);
 TALLY_HIDDEN void _tally_qsbr_online(void);
 TALLY_HIDDEN void _tally_qsbr_offline(void);
 TALLY_HIDDEN void _tally_qsbr_quiescent(void);
+#else
+static inline void _tally_qsbr_thread_register(tally_thread_state *ts) { (void)ts; }
+static inline void _tally_qsbr_thread_unregister(tally_thread_state *ts) { (void)ts; }
+static inline void _tally_qsbr_online(void) {}
+static inline void _tally_qsbr_offline(void) {}
+static inline void _tally_qsbr_quiescent(void) {}
+#endif
 TALLY_HIDDEN void _tally_free_delayed(void *p);
 TALLY_HIDDEN void _tally_qsbr_barrier(void);   /* wait until every delayed free is done */
 TALLY_HIDDEN void _tally_qsbr_wait_delayed_frees(void);   /* the same, not through liburcu's barrier */

@@ -2,8 +2,9 @@
  *
  * Owns: the backend interface (runtime/internal.h) for atomic counts.  The fast paths are in
  * include/tally/static/rc_atomic.h (relaxed increment; release decrement with an acquire edge
- * on reaching zero, Linux refcount.h's contract).  Threads are registered with urcu-qsbr so that
- * lock-free container reads and try-increments never touch freed memory (sync/qsbr.c).
+ * on reaching zero, Linux refcount.h's contract).  Threads are registered with urcu-qsbr (by
+ * runtime/thread_state.c) so that lock-free container reads and try-increments never touch freed
+ * memory (sync/qsbr.c).
  *
  * Conditional increment (_tally_rc_try_incref): a CAS loop that never raises a count from zero,
  * so a reader racing the last decrement either gets its reference before the count reached zero
@@ -14,34 +15,13 @@
 int _tally_rc_init(const tally_options *opt) { (void)opt; return 0; }
 void _tally_rc_fini(void) {}
 
-int _tally_rc_thread_init(tally_thread_state *ts)
-{
-    _tally_qsbr_thread_register(ts);
-    return 0;
-}
-
-void _tally_rc_thread_fini(tally_thread_state *ts)
-{
-    _tally_qsbr_thread_unregister(ts);
-}
-
-void _tally_rc_on_attach(tally_thread_state *ts)
-{
-    (void)ts;
-    _tally_qsbr_online();
-}
-
-void _tally_rc_on_detach(tally_thread_state *ts)
-{
-    (void)ts;
-    _tally_qsbr_offline();
-}
-
-void _tally_rc_safepoint(tally_thread_state *ts)
-{
-    (void)ts;
-    _tally_qsbr_quiescent();
-}
+/* Nothing per thread: the QSBR registration, online/offline and quiescent states the lock-free
+ * readers need are made around these hooks by runtime/thread_state.c. */
+int _tally_rc_thread_init(tally_thread_state *ts) { (void)ts; return 0; }
+void _tally_rc_thread_fini(tally_thread_state *ts) { (void)ts; }
+void _tally_rc_on_attach(tally_thread_state *ts) { (void)ts; }
+void _tally_rc_on_detach(tally_thread_state *ts) { (void)ts; }
+void _tally_rc_safepoint(tally_thread_state *ts) { (void)ts; }
 
 void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
 {

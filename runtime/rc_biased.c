@@ -5,7 +5,7 @@
  * slow paths of include/tally/static/rc_biased.h: the owner's local count reaching zero
  * (_tally_biased_merge_zero_local), the non-owner decrement (_tally_biased_decref_shared), the
  * explicit merge, the conditional increment, resurrection.  The merge queues are in
- * sync/brc_queue.c; the design and the safety argument in docs/backend-biased.md.
+ * runtime/rc_biased_queue.c; the design and the safety argument in docs/backend-biased.md.
  *
  * Fields: ob_tid = owner (the creating thread's _tally_thread_id(), an id never reused; 0 =
  * unowned), ob_ref_local =
@@ -27,7 +27,7 @@
  *    (owner, shared == 0), an acq_rel CAS (owner merge, explicit merge) or an acquire edge after
  *    the decrement that reached MERGED|0 - each pairs with the release CASes of every other
  *    thread that decremented, so destructors see all their writes.
- *  - queue hand-over: the queue's mutex (sync/brc_queue.c) orders the queuer's accesses before
+ *  - queue hand-over: the queue's mutex (runtime/rc_biased_queue.c) orders the queuer's accesses before
  *    the owner's merge.
  *  - increments: relaxed (the caller holds a reference); try-increment: acquire CAS, pairing
  *    with the release of whoever published the object (as the atomic backend).
@@ -45,7 +45,7 @@
  * QSBR); a private non-GC object dies with a load and no RMW, as in CPython.
  */
 #include "runtime/internal.h"
-#include "sync/brc_queue.h"
+#include "runtime/rc_biased_queue.h"
 
 #define SHIFT TALLY_REF_SHARED_SHIFT
 #define ONE ((intptr_t)1 << SHIFT)
@@ -81,35 +81,29 @@ int _tally_rc_init(const tally_options *opt)
 
 void _tally_rc_fini(void) { _tally_brc_fini(); }
 
+/* runtime/thread_state.c registers the thread with QSBR before thread_init and puts it online
+ * before on_attach, offline after on_detach, through a quiescent state before each safepoint. */
 int _tally_rc_thread_init(tally_thread_state *ts)
 {
-    _tally_qsbr_thread_register(ts);
     return _tally_brc_thread_add(ts);
 }
 
 void _tally_rc_thread_fini(tally_thread_state *ts)
 {
     _tally_brc_thread_remove(ts);   /* still attached: merges and frees what was queued */
-    _tally_qsbr_thread_unregister(ts);
 }
 
 void _tally_rc_on_attach(tally_thread_state *ts)
 {
-    _tally_qsbr_online();
     _tally_brc_set_attached(ts, true);   /* before this thread's first object access */
 }
 
 void _tally_rc_on_detach(tally_thread_state *ts)
 {
     _tally_brc_set_attached(ts, false);  /* after its last one: queuers merge for it now */
-    _tally_qsbr_offline();
 }
 
-void _tally_rc_safepoint(tally_thread_state *ts)
-{
-    (void)ts;
-    _tally_qsbr_quiescent();
-}
+void _tally_rc_safepoint(tally_thread_state *ts) { (void)ts; }
 
 void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
 {

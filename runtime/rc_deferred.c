@@ -304,8 +304,7 @@ int _tally_rc_thread_init(tally_thread_state *ts)
     pthread_mutex_init(&t->inbox_lock, NULL);
     /* After runtime.c's handlers (tally_init registered them before attaching this thread). */
     _tally_rcd_register_atfork_outer();
-    _tally_qsbr_thread_register(ts);   /* online from here on */
-    thread_link(t);
+    thread_link(t);   /* online already: runtime/thread_state.c registered the thread with QSBR */
     t->seen = tally_atomic_load_acquire(&_tally_rcd.epoch);
     ts->rc_data = t;
     return 0;
@@ -354,7 +353,7 @@ static void thread_teardown(tally_thread_state *ts, rc_thread *t)
     vec_free(&t->cascade);
     ts->rc_data = NULL;
     mi_free(t);
-    _tally_qsbr_thread_unregister(ts);
+    /* runtime/thread_state.c takes the thread offline and unregisters it after this detach */
 }
 
 void _tally_rc_on_attach(tally_thread_state *ts)
@@ -362,7 +361,7 @@ void _tally_rc_on_attach(tally_thread_state *ts)
     rc_thread *t = ts->rc_data;
     if (!t)
         return;   /* first attach: _tally_rc_thread_init follows */
-    _tally_qsbr_online();
+    /* online already (runtime/thread_state.c, before this hook) */
     if (!t->buf) {
         pthread_mutex_lock(&_tally_rcd.ship_lock);
         rc_buf *b = buf_get_locked();
@@ -382,18 +381,16 @@ void _tally_rc_on_detach(tally_thread_state *ts)
         thread_teardown(ts, t);
         return;
     }
-    /* A detach is a cut: ship before going offline, so no grace period can end while entries
-     * logged before it are still private. */
+    /* A detach is a cut: ship before going offline (runtime/thread_state.c, after this hook),
+     * so no grace period can end while entries logged before it are still private. */
     _tally_rcd_cut(t, false);
-    _tally_qsbr_offline();
 }
 
 /* A safepoint of t (tally_safepoint, or a TALLY_BREAK_RC request met at a safepoint or an
- * allocation): a quiescent state, so a thread that only allocates still lets epochs advance;
- * then cut if E moved, step if one is due, and free this thread's deaths. */
+ * allocation), after a quiescent state (the caller's), so a thread that only allocates still lets
+ * epochs advance: cut if E moved, step if one is due, and free this thread's deaths. */
 static void reconcile_at_safepoint(rc_thread *t)
 {
-    _tally_qsbr_quiescent();
     /* After the quiescent state (a full barrier): a grace period that counted it began after
      * E was stored, so this load sees E and the cut below completes this thread's part. */
     if (tally_atomic_load_acquire(&_tally_rcd.epoch) != t->seen)
@@ -406,7 +403,7 @@ void _tally_rc_safepoint(tally_thread_state *ts)
 {
     rc_thread *t = ts->rc_data;
     if (t)
-        reconcile_at_safepoint(t);
+        reconcile_at_safepoint(t);   /* runtime/thread_state.c made the quiescent state */
 }
 
 void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
@@ -415,8 +412,10 @@ void _tally_rc_handle_pending(tally_thread_state *ts, unsigned bits)
     if (!(bits & TALLY_BREAK_RC))
         return;
     rc_thread *t = ts->rc_data;
-    if (t)
+    if (t) {
+        _tally_qsbr_quiescent();
         reconcile_at_safepoint(t);
+    }
 }
 
 /* The attached caller's log is full: make room.  In the collector's clear loop settling its

@@ -55,12 +55,14 @@ static void do_attach(tally_thread_state *ts)
 #else
     _tally_stw_attach(ts);
 #endif
+    _tally_qsbr_online();     /* before the backend's hook and this thread's first object access */
     _tally_rc_on_attach(ts);
 }
 
 static void do_detach(tally_thread_state *ts)
 {
     _tally_rc_on_detach(ts);
+    _tally_qsbr_offline();    /* after the backend's hook (deferred ships its log there) */
 #if defined(TALLY_BACKEND_GIL)
     tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
     _tally_gil_drop(ts, false);
@@ -128,6 +130,10 @@ int tally_thread_attach(void)
     }
     do_attach(ts);
     if (first) {
+        /* Online from here on (sync/qsbr.c): before the backend links the thread anywhere other
+         * threads' grace periods or lock-free reads could see it.  A failed set-up is undone by
+         * the release, which unregisters. */
+        _tally_qsbr_thread_register(ts);
         if (_tally_rc_thread_init(ts) != 0 || _tally_gc_thread_init(ts) != 0) {
             tally_thread_release();
             if (!*tally_last_error())
@@ -166,6 +172,9 @@ static void release_tstate(tally_thread_state *ts)
     ts->trash = NULL;
     ts->trash_len = ts->trash_cap = 0;
     do_detach(ts);
+    /* Offline already; after the backend's last hook, whose frees (deferred's teardown in its
+     * detach) still go through the batches of a registered thread. */
+    _tally_qsbr_thread_unregister(ts);
     /* Detached (possibly suspended by a stop-the-world: then the registry lock waits for it). */
     pthread_mutex_lock(&_tally_runtime.registry_lock);
     unlink_tstate(ts);
@@ -226,6 +235,7 @@ void tally_safepoint(void)
         return;
     if (tally_unlikely(tally_atomic_load_relaxed(&ts->breaker) != 0))
         _tally_handle_pending(ts);
+    _tally_qsbr_quiescent();   /* before the backend's hook (deferred reads its epoch after it) */
     _tally_rc_safepoint(ts);
 }
 

@@ -45,6 +45,11 @@ struct free_batch {
 static _Thread_local struct free_batch *cur_batch __attribute__((tls_model("initial-exec")));
 static _Thread_local int registered;
 static int child_mode; /* set in a fork child, never cleared; read relaxed */
+/* Threads between _tally_qsbr_thread_register and _tally_qsbr_thread_unregister, the fork
+ * child's included (where liburcu is not used): only they may read lock-free, so a child with
+ * one of them frees delayed memory at once.  Relaxed counter; `counted` is this thread's part. */
+static size_t nthreads;
+static _Thread_local int counted;
 
 /* Child mode: memory waiting for the next stop-the-world. */
 static pthread_mutex_t child_pending_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -183,7 +188,7 @@ void _tally_qsbr_world_stopped(void)
 
 static void child_free_delayed(void *p)
 {
-    if (_tally_runtime.nthreads <= 1) {
+    if (tally_atomic_load_relaxed(&nthreads) <= 1) {
         mi_free(p);   /* one thread: no concurrent reader */
         return;
     }
@@ -209,6 +214,10 @@ void _tally_qsbr_fini(void)
 void _tally_qsbr_thread_register(tally_thread_state *ts)
 {
     (void)ts;
+    if (!counted) {
+        counted = 1;
+        tally_atomic_fetch_add_relaxed(&nthreads, 1);
+    }
     if (tally_atomic_load_relaxed(&child_mode))
         return;   /* liburcu is not used in a fork child */
     if (!registered) {
@@ -225,6 +234,10 @@ void _tally_qsbr_thread_unregister(tally_thread_state *ts)
         TSAN_QUIESCENT();
         urcu_qsbr_unregister_thread();
         registered = 0;
+    }
+    if (counted) {
+        counted = 0;
+        tally_atomic_fetch_sub_relaxed(&nthreads, 1);
     }
 }
 
@@ -314,7 +327,7 @@ void _tally_qsbr_barrier(void)
 {
     flush_batch();
     if (tally_atomic_load_relaxed(&child_mode)) {
-        if (_tally_runtime.nthreads <= 1) {
+        if (tally_atomic_load_relaxed(&nthreads) <= 1) {
             pthread_mutex_lock(&child_pending_mu);
             child_free_pending_locked();
             pthread_mutex_unlock(&child_pending_mu);
@@ -381,6 +394,7 @@ void _tally_qsbr_fork_child(void)
      * its worker would only wait for the parent's threads.  Batches queued before the fork are
      * the parent's to free. */
     tally_atomic_store_relaxed(&child_mode, 1);
+    tally_atomic_store_relaxed(&nthreads, (size_t)counted);   /* the forking thread only */
     registered = 0;
     cur_batch = NULL;
     pthread_mutex_init(&child_pending_mu, NULL);
@@ -393,11 +407,7 @@ void _tally_qsbr_fork_child(void)
 
 int _tally_qsbr_init(void) { return 0; }
 void _tally_qsbr_fini(void) {}
-void _tally_qsbr_thread_register(tally_thread_state *ts) { (void)ts; }
-void _tally_qsbr_thread_unregister(tally_thread_state *ts) { (void)ts; }
-void _tally_qsbr_online(void) {}
-void _tally_qsbr_offline(void) {}
-void _tally_qsbr_quiescent(void) {}
+/* the thread calls are empty inlines in runtime/internal.h */
 void _tally_free_delayed(void *p) { mi_free(p); }
 void _tally_qsbr_world_stopped(void) {}
 void _tally_qsbr_barrier(void) {}

@@ -2,7 +2,7 @@
  *
  * Modelled from include/tally/static/rc_biased.h (_tally_incref_fast, _tally_decref_fast),
  * runtime/rc_biased.c (owner_zero_is_dead, decref_shared_is_dead, _tally_biased_explicit_merge)
- * and sync/brc_queue.c (_tally_brc_queue_object, _tally_brc_merge_own, _tally_brc_set_attached,
+ * and runtime/rc_biased_queue.c (_tally_brc_queue_object, _tally_brc_merge_own, _tally_brc_set_attached,
  * _tally_brc_thread_remove).
  *
  * One object, created by thread 0 (its owner) and shared with threads 1 .. N-1: at the start

@@ -3,7 +3,7 @@
  * and must not refuse one that is still referenced.
  *
  * Modelled from runtime/rc_biased.c (_tally_rc_try_incref, decref_shared_is_dead,
- * _tally_biased_explicit_merge, owner_zero_is_dead) and sync/brc_queue.c
+ * _tally_biased_explicit_merge, owner_zero_is_dead) and runtime/rc_biased_queue.c
  * (_tally_brc_queue_object, _tally_brc_merge_own, _tally_brc_thread_remove).  The scenario of
  * the fuzz finding (docs/fuzzing.md) and of BiasedQueued.* (tests/threads/test_biased_queued.cc):
  * an object with a weakref (so its shared word starts at MAYBE_WEAKREF|0), owned by thread O,

@@ -3,8 +3,8 @@
 // Owns: (every backend) a producer/consumer hand-over in which producers exit, detach or stay
 // while their objects die on other threads: every object is destroyed exactly once; and
 // (biased only, TALLY_BACKEND_BIASED) the observable mechanics of runtime/rc_biased.c and
-// sync/brc_queue.c read from the object header: owner increments stay in ob_ref_local, non-owner
-// ones go to ob_ref_shared, a non-owner drop below zero queues the object (QUEUED) to its owner,
+// runtime/rc_biased_queue.c read from the object header: owner increments stay in ob_ref_local,
+// non-owner ones go to ob_ref_shared, a non-owner drop below zero queues the object (QUEUED) to its owner,
 // which merges at its next safepoint; an exited owner's objects are merged by whoever drops
 // them; a detached owner's queue is merged on its behalf while it stays blocked; the collector
 // sees the merged (true) counts; weakref reads from a non-owner.

@@ -1,5 +1,5 @@
-/* sync/brc_queue.c - merge queues of the biased backend (CPython's Python/brc.c, after Choi,
- * Shull, Torrellas PACT 2018 "QueuedObjects").
+/* runtime/rc_biased_queue.c - merge queues of the biased backend (CPython's Python/brc.c, after
+ * Choi, Shull, Torrellas PACT 2018 "QueuedObjects").
  *
  * Owns: the owner registry (257 buckets keyed by thread id, each a mutex and a chain of
  * records), each owner's queue of objects to merge, the hand-over rules for owners that exited
@@ -38,7 +38,7 @@
  * out under the mutex and processed outside it.  `pending` and `t->n` are relaxed counters
  * written under the mutexes, read as hints.
  */
-#include "sync/brc_queue.h"
+#include "runtime/rc_biased_queue.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,12 +1,12 @@
-/* sync/brc_queue.h - the biased backend's merge queues (private to sync/brc_queue.c and
- * runtime/rc_biased.c).
+/* runtime/rc_biased_queue.h - the biased backend's merge queues (private to
+ * runtime/rc_biased_queue.c and runtime/rc_biased.c, the two files of the backend).
  *
  * Owns: the interface between the refcount arithmetic (runtime/rc_biased.c) and the queues that
  * carry objects from the thread whose shared-count decrement would go below zero to the
- * object's owner (sync/brc_queue.c).  See docs/backend-biased.md.
+ * object's owner (runtime/rc_biased_queue.c).  See docs/backend-biased.md.
  */
-#ifndef TALLY_SYNC_BRC_QUEUE_H
-#define TALLY_SYNC_BRC_QUEUE_H
+#ifndef TALLY_RUNTIME_RC_BIASED_QUEUE_H
+#define TALLY_RUNTIME_RC_BIASED_QUEUE_H
 
 #include "runtime/internal.h"
 
@@ -21,7 +21,7 @@ TALLY_HIDDEN intptr_t _tally_biased_explicit_merge(tally_object *o, intptr_t ext
  * and the bit together.  True when o is dead (the caller frees it). */
 TALLY_HIDDEN bool _tally_biased_drop_unqueued(tally_object *o);
 
-/* ---- provided by sync/brc_queue.c --------------------------------------------------------- */
+/* ---- provided by runtime/rc_biased_queue.c ------------------------------------------------ */
 TALLY_HIDDEN void _tally_brc_init(void);
 TALLY_HIDDEN void _tally_brc_fini(void);
 /* Register the calling thread (ts->tid) as an owner that objects can be queued to. */
