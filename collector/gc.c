@@ -340,6 +340,8 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
 
     untrack_tuples(&tuples);
     gc_list_merge(&tuples, &work);
+    GC_VALIDATE(&work, GC_VL_REACHABLE, "survivors of move_unreachable");   /* debug builds */
+    GC_VALIDATE(&unreachable, GC_VL_UNREACHABLE, "move_unreachable");
     /* Step 4: survivors to the next generation (gen2 survivors stay). */
     if (generation == 1 && !incremental_step)
         gc->long_lived_pending += (intptr_t)survivors;
@@ -352,6 +354,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     /* Step 5: legacy finalizers and everything they reach leave U. */
     if (mc.any_del)
         move_legacy_finalizers(&unreachable, &finalizers);
+    GC_VALIDATE(&finalizers, GC_VL_REACHABLE, "legacy finalizers");
     /* Step 6 (weakrefs cleared before any user code runs) and the census of U, in one walk, skipped when no object sent to U had weakrefs, was
      * a weakref or needed its finalizer (then |U| is move_unreachable's count). */
     bool need_finalize = false;
@@ -416,6 +419,7 @@ intptr_t _tally_gc_collect_main(int generation, bool incremental_step)
     uint64_t t_clear0 = _tally_now_ns();
     gc_global_lock();
     m += (intptr_t)n_unreachable;   /* |final unreachable|, counted by the last walk over it */
+    GC_VALIDATE(&still, GC_VL_UNREACHABLE, "before the clear loop");
     if (debug & TALLY_GC_DEBUG_COLLECTABLE) {
         for (_tally_gc_head *g = gc_next(&still); g != &still; g = gc_next(g))
             debug_object("collectable", _TALLY_FROM_GC(g));

@@ -261,4 +261,18 @@ TALLY_HIDDEN void _tally_gc_record_pause(const tally_gc_pause *p);
 TALLY_HIDDEN void _tally_gc_invoke_callbacks(int phase, int generation, intptr_t collected, intptr_t uncollectable);
 TALLY_HIDDEN tally_object *_tally_gc_garbage_list(void);    /* create on first use; NULL on OOM */
 
+/* Debug builds: check every object of list `head` against a row of the flag table above
+ * (collector/gc_validate.c); a violation is fatal, naming `where`.  Rows: REACHABLE (COLLECTING
+ * and UNREACHABLE clear: generation lists, survivors, legacy finalizers) and UNREACHABLE (both
+ * set: U from move_unreachable to the clear loop).  Caller owns the list (world stopped, or
+ * gc.lock held).  Release builds: nothing. */
+#define GC_VL_REACHABLE 0
+#define GC_VL_UNREACHABLE 1
+#if defined(TALLY_DEBUG)
+TALLY_HIDDEN void _tally_gc_validate_list(_tally_gc_head *head, int row, const char *where);
+#  define GC_VALIDATE(head, row, where) _tally_gc_validate_list((head), (row), (where))
+#else
+#  define GC_VALIDATE(head, row, where) ((void)0)
+#endif
+
 #endif
