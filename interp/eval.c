@@ -1401,6 +1401,11 @@ dispatch_top:
                     while (py_dict_next(ns, &pos, &k, &v))
                         if (TYPE(v) == &py_function_type && !((py_function *)v)->owner)
                             ((py_function *)v)->owner = tally_newref(res);
+                    /* what ABCMeta and EnumMeta would do for subclasses of abc.ABC and enum.Enum */
+                    if (py_abc_class_created(res) < 0 || py_enum_class_created(res) < 0) {
+                        tally_decref(res);
+                        res = NULL;
+                    }
                 }
             }
             tally_xdecref(ns);

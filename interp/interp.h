@@ -250,6 +250,7 @@ typedef struct {
     tally_object *name;      /* strong str */
     tally_object *owner;     /* strong: the class whose body defined it (zero-argument super()) */
     tally_object *closure;   /* strong tuple of cells, or NULL */
+    bool abstract;           /* marked by abc.abstractmethod (__isabstractmethod__) */
 } py_function;
 /* a cell's ref is written with release stores (the old value released through
  * py_decref_delayed) and read with acquire loads */
@@ -281,6 +282,9 @@ typedef struct {
     tally_object *base;      /* class or NULL */
     tally_object *dict;      /* py_dict */
     bool is_exception;
+    bool abc;                /* abc.ABC or a subclass (mod_abc.c) */
+    bool is_abstract;        /* an ABC with unimplemented abstract methods: cannot be called */
+    bool is_enum;            /* enum.Enum or a subclass (mod_enum.c) */
 } py_class;
 extern const tally_type py_class_type;
 typedef struct {
@@ -583,6 +587,15 @@ int mod_time_init(tally_object *dict);
 int mod_random_init(tally_object *dict);
 int mod_gc_init(tally_object *dict);
 int mod_threading_init(tally_object *dict);
+int mod_abc_init(tally_object *dict);
+int mod_enum_init(tally_object *dict);
+/* what ABCMeta and EnumMeta do when a class is created, called by the class statement once the
+ * class exists (0, or -1 with an exception set) */
+int py_abc_class_created(tally_object *cls);
+int py_enum_class_created(tally_object *cls);
+tally_object *py_abc_instantiate_error(tally_object *cls);    /* raises TypeError; NULL */
+tally_object *py_enum_call(tally_object *cls, tally_object *const *args, size_t nargs, tally_object *kwnames);
+tally_object *py_enum_members(tally_object *cls);             /* new list of the members */
 int mod_thread_init(tally_object *dict);
 /* run Python source (a built-in module written in Python) in dict; 0 / -1 */
 int py_exec_source(tally_object *dict, const char *src, const char *filename);

@@ -19,7 +19,7 @@ static src_node *sources;   /* every imported module's source, kept for tracebac
 
 static const struct { const char *name; int (*init)(tally_object *dict); } builtin_modules[] = {
     { "math", mod_math_init }, { "time", mod_time_init }, { "random", mod_random_init }, { "gc", mod_gc_init },
-    { "threading", mod_threading_init },
+    { "threading", mod_threading_init }, { "abc", mod_abc_init }, { "enum", mod_enum_init },
 };
 
 int py_add_fn(tally_object *dict, const char *name, py_cfunc fn)

@@ -95,6 +95,13 @@ int64_t py_len(tally_object *o)
     if (t == &py_dict_type || t == &py_set_type) return (int64_t)py_dict_size(o);
     if (t == &py_range_type) return ((py_range *)o)->len;
     if (t == &py_dictview_type) return (int64_t)py_dict_size(((py_dictview *)o)->dict);
+    if (t == &py_class_type && ((py_class *)o)->is_enum) {
+        tally_object *members = py_enum_members(o);   /* len(E): its members (mod_enum.c) */
+        if (!members) return -1;
+        int64_t n = (int64_t)tally_list_len(members);
+        tally_decref(members);
+        return n;
+    }
     if (t == &py_instance_type) {
         bool found;
         tally_object *r = py_call_dunder(o, "__len__", NULL, 0, &found);

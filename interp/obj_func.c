@@ -446,6 +446,8 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
     }
     if (t == &py_function_type && strcmp(n, "__name__") == 0)
         return tally_newref(((py_function *)o)->name);
+    if (t == &py_function_type && ((py_function *)o)->abstract && strcmp(n, "__isabstractmethod__") == 0)
+        return tally_newref(py_True);   /* set by abc.abstractmethod (mod_abc.c) */
     if (t == &py_builtin_type && strcmp(n, "__name__") == 0) {
         tally_object *s = tally_str_new(((py_builtin *)o)->name);
         return s ? s : py_err_nomem();
@@ -526,6 +528,8 @@ tally_object *py_getmethod(tally_object *o, tally_object *name, bool *unbound)
 static tally_object *instantiate(tally_object *cls, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     py_class *c = (py_class *)cls;
+    if (c->is_abstract) return py_abc_instantiate_error(cls);
+    if (c->is_enum) return py_enum_call(cls, args, nargs, kwnames);
     if (c->is_exception) {
         if (kwnames && tally_tuple_len(kwnames)) {
             py_err_format(exc_TypeError, "%s() takes no keyword arguments", tally_str_value(c->name));

@@ -388,6 +388,13 @@ tally_object *py_getiter(tally_object *o)
     else if (t == &py_dictview_type) {
         kind = ITER_DICT_KEYS + ((py_dictview *)o)->kind;
         seq = ((py_dictview *)o)->dict;
+    } else if (t == &py_class_type && ((py_class *)o)->is_enum) {
+        /* iter(E) for an enum: its members in definition order (mod_enum.c) */
+        tally_object *members = py_enum_members(o);
+        if (!members) return NULL;
+        tally_object *it = py_getiter(members);
+        tally_decref(members);
+        return it;
     } else {
         if (t == &py_instance_type) {
             bool found;
