@@ -76,22 +76,39 @@ void __tsan_release(void *addr);
 #define TALLY_NOINLINE __attribute__((noinline))
 #define TALLY_CACHELINE 64
 
-/* Which backends are free-threaded (no GIL; per-object locks; stop-the-world; QSBR). */
-#if defined(TALLY_BACKEND_ATOMIC) || defined(TALLY_BACKEND_BIASED) || defined(TALLY_BACKEND_DEFERRED)
+/* ==== backend traits (include/tally/static/rc_<backend>.h) ================================= */
+/* The library is built with -DTALLY_BACKEND_<NAME> (CMakeLists.txt, from TALLY_BACKEND_LIST), so
+ * tally/object.h has included that backend's static header (through the generated
+ * tally/backends.h).  A backend says how it differs from a plain single-word count in macros of
+ * that header; the defaults are here (docs/new-backend.md has the table):
+ *  TALLY_RC_FREE_THREADED        no GIL: per-object locks, stop-the-world, QSBR (TALLY_FREE_THREADED)
+ *  TALLY_RC_GIL                  threads run one at a time under sync/gil.c
+ *  TALLY_RC_IMMORTAL_TID         ob_tid of an immortal object (default 0)
+ *  TALLY_RC_LIST_OWNER_FIELD     header word of a list's creating thread (default ob_tid)
+ *  TALLY_RC_CHECKS_NEGATIVE_DECREF  _tally_rc_get may lag: the slow paths find a decref below 0
+ *  TALLY_RC_DEAD_SHARED          ob_ref_shared of a quarantined object (default 0)
+ *  TALLY_RC_HAVE_GC_REFCOUNT     the header defines _tally_rc_gc_refcount (default: ob_ref_local)
+ *  TALLY_RC_GC_SETTLE            the backend defines _tally_rc_gc_settle (default: empty inline)
+ *  TALLY_RC_ITEMS_MARKED_LAZILY  container items marked shared with their container
+ *  TALLY_RC_NO_POLL_STOP         the runtime's release loops never park for a stop-the-world */
+#if !defined(TALLY_COMPILED_BACKEND)
+#  error "compile with -DTALLY_BACKEND_<NAME> of a backend in TALLY_BACKEND_LIST"
+#endif
+#define TALLY_BACKEND_NAME TALLY_COMPILED_BACKEND
+#if defined(TALLY_RC_FREE_THREADED)
 #  define TALLY_FREE_THREADED 1
 #endif
-#if defined(TALLY_BACKEND_GIL)
-#  define TALLY_BACKEND_NAME "gil"
-#elif defined(TALLY_BACKEND_ATOMIC)
-#  define TALLY_BACKEND_NAME "atomic"
-#elif defined(TALLY_BACKEND_BIASED)
-#  define TALLY_BACKEND_NAME "biased"
-#elif defined(TALLY_BACKEND_DEFERRED)
-#  define TALLY_BACKEND_NAME "deferred"
-#elif defined(TALLY_BACKEND_RACY)
-#  define TALLY_BACKEND_NAME "racy"
-#else
-#  error "compile with -DTALLY_BACKEND_<NAME>"
+#if defined(TALLY_RC_FREE_THREADED) && defined(TALLY_RC_GIL)
+#  error "a backend is either free-threaded or runs under the GIL"
+#endif
+#if !defined(TALLY_RC_IMMORTAL_TID)
+#  define TALLY_RC_IMMORTAL_TID ((uintptr_t)0)
+#endif
+#if !defined(TALLY_RC_LIST_OWNER_FIELD)
+#  define TALLY_RC_LIST_OWNER_FIELD ob_tid
+#endif
+#if !defined(TALLY_RC_DEAD_SHARED)
+#  define TALLY_RC_DEAD_SHARED ((intptr_t)0)
 #endif
 
 /* ==== the GC pre-header (collector/) ======================================================= */
@@ -198,7 +215,7 @@ static inline bool _tally_free_needs_grace(tally_object *o)
 TALLY_HIDDEN void _tally_stw_park(tally_thread_state *ts);   /* sync/stw.c */
 static inline void _tally_poll_stop(tally_thread_state *ts)
 {
-#if defined(TALLY_BACKEND_DEFERRED)
+#if defined(TALLY_RC_NO_POLL_STOP)
     /* Not in deferred: a release there may be applying its destroy's decrements directly (the
      * cascade, runtime/rc_deferred_cascade.c), which a world-stopped prepare applying every log must not
      * interleave with (parking here made the fork tests hang or fail a count, 1 run in 60). */
@@ -260,7 +277,7 @@ TALLY_HIDDEN _Noreturn void _tally_fatal(const char *fmt, ...) __attribute__((fo
  * cascade frees an unmarked object whose count its direct release took to zero at once, without
  * the zero-count table's epoch (runtime/rc_deferred_cascade.c, "the cascade"); an eager mark would send
  * every container item through the table.  The other backends mark every stored item. */
-#if defined(TALLY_BACKEND_DEFERRED)
+#if defined(TALLY_RC_ITEMS_MARKED_LAZILY)
 #  define TALLY_ITEMS_MARKED_LAZILY 1
 #else
 #  define TALLY_ITEMS_MARKED_LAZILY 0
@@ -408,25 +425,21 @@ TALLY_HIDDEN void _tally_rc_gc_prepare(void);
  * working set: inline (the out-of-line call per object cost a full collection 0.9 ns per object
  * with the heap in the caches, 0.2 ns on the 1M-list benchmark).  Relaxed loads for the
  * sanitizers; the world is stopped, so they are exact.  In every backend the count lives in the
- * header words that tally/static/rc_<backend>.h lays out. */
+ * header words that tally/static/rc_<backend>.h lays out: by default ob_ref_local holds all of
+ * it (gil, racy, atomic, deferred); a backend that splits it defines TALLY_RC_HAVE_GC_REFCOUNT
+ * and this function in its static header (biased). */
+#if !defined(TALLY_RC_HAVE_GC_REFCOUNT)
 static inline intptr_t _tally_rc_gc_refcount(tally_object *o)
 {
-    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
-#if defined(TALLY_BACKEND_BIASED)
-    /* Owner's local part plus the shared part (merged or not); immortal stays the marker. */
-    if (local == TALLY_IMMORTAL_REFCNT)
-        return (intptr_t)TALLY_IMMORTAL_REFCNT;
-    return (intptr_t)local + (tally_atomic_load_relaxed(&o->ob_ref_shared) >> TALLY_REF_SHARED_SHIFT);
-#else
-    return (intptr_t)local;   /* gil, racy, atomic, deferred: one word holds all of it */
-#endif
+    return (intptr_t)tally_atomic_load_relaxed(&o->ob_ref_local);
 }
+#endif
 TALLY_HIDDEN void _tally_rc_gc_after(void);
 /* The collector's clear loop (its thread has gc_clearing set), after each object and once at
  * the end: apply the loop's own operations on the final unreachable set and free the members
  * they killed.  Only `deferred` holds such deaths back (its decrements wait in the log);
  * elsewhere they happen in the decrement itself. */
-#if defined(TALLY_BACKEND_DEFERRED)
+#if defined(TALLY_RC_GC_SETTLE)
 TALLY_HIDDEN void _tally_rc_gc_settle(void);
 #else
 static inline void _tally_rc_gc_settle(void) {}

@@ -191,8 +191,8 @@ tally_object *tally_list_new(void)
     tally_list *l = (tally_list *)tally_new(&tally_list_type);
     if (!l)
         return NULL;
-#if defined(TALLY_FREE_THREADED) && !defined(TALLY_BACKEND_BIASED)
-    /* (biased: ob_tid already holds this thread, the list's owner; see runtime/seq_layout.h) */
+#if defined(TALLY_FREE_THREADED)
+    /* (biased: ob_tid already holds this thread, the owner; the store writes the same value) */
     tally_atomic_store_relaxed(_tally_list_owner_word(l), _tally_thread_id());
 #endif
     return &l->ob_base;

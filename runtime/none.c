@@ -17,9 +17,7 @@ const tally_type tally_none_type = {
  * even before then (the header is written once more by each tally_init, with the same values). */
 static tally_object none_object = {
     .ob_ref_local = TALLY_IMMORTAL_REFCNT,
-#if defined(TALLY_BACKEND_ATOMIC)
-    .ob_tid = TALLY_ATOMIC_IMMORTAL_MARK,
-#endif
+    .ob_tid = TALLY_RC_IMMORTAL_TID,   /* the atomic backend's immortal mark, else 0 */
     .ob_flags = TALLY_OBF_STATIC,
     .ob_type = &tally_none_type,
 };

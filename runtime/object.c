@@ -67,9 +67,7 @@ void _tally_static_object_init(tally_object *o, const tally_type *t)
     o->ob_flags = TALLY_OBF_STATIC;
     o->ob_ref_local = TALLY_IMMORTAL_REFCNT;
     _tally_registry_add(o);
-#if defined(TALLY_BACKEND_ATOMIC)
-    o->ob_tid = TALLY_ATOMIC_IMMORTAL_MARK;
-#endif
+    o->ob_tid = TALLY_RC_IMMORTAL_TID;   /* the atomic backend's immortal mark, else 0 */
 }
 
 void _tally_object_mark_shared(tally_object *o)
@@ -269,10 +267,10 @@ void tally_set_immortal(tally_object *o)
 
 bool tally_is_immortal(tally_object *o)
 {
-#if defined(TALLY_BACKEND_ATOMIC)
-    if (o && tally_atomic_load_relaxed(&o->ob_tid) != 0)
+    /* A backend with an immortal mark in ob_tid (atomic) tests the mark: its count may be
+     * restored to the saturated value later (tally/static/rc_atomic.h). */
+    if (TALLY_RC_IMMORTAL_TID != 0 && o && tally_atomic_load_relaxed(&o->ob_tid) != 0)
         return true;
-#endif
     return o && tally_atomic_load_relaxed(&o->ob_ref_local) == TALLY_IMMORTAL_REFCNT;
 }
 
@@ -325,9 +323,9 @@ void (tally_decref)(tally_object *o)
         _tally_refcount_dead_error(o, "tally_decref");
         return;
     }
-#if defined(TALLY_BACKEND_GIL) || defined(TALLY_BACKEND_RACY) || defined(TALLY_BACKEND_ATOMIC)
-    /* Exact single-word counts: a decref at zero is detectable.  (biased and deferred report it
-     * in their slow paths.) */
+#if !defined(TALLY_RC_CHECKS_NEGATIVE_DECREF)
+    /* Exact counts (gil, racy, atomic): a decref at zero is detectable.  (biased and deferred
+     * report it in their slow paths.) */
     if (tally_unlikely(_tally_rc_get(o) <= 0)) {
         _tally_misuse(o, "tally_decref: negative refcount (the count is already %ld)",
                       (long)_tally_rc_get(o));

@@ -28,11 +28,7 @@
 #include <stdlib.h>
 
 #define QUARANTINE_SLOTS 4096
-#if defined(TALLY_BACKEND_BIASED)
-#  define DEAD_SHARED ((intptr_t)TALLY_REF_MERGED)
-#else
-#  define DEAD_SHARED ((intptr_t)0)
-#endif
+#define DEAD_SHARED TALLY_RC_DEAD_SHARED   /* biased: MERGED (count 0), else 0 */
 
 static struct {
     pthread_mutex_t mu;

@@ -76,7 +76,7 @@ int tally_init(const tally_options *opt)
         return -1;
     if (_tally_rc_init(&resolved) != 0)
         return -1;
-#if defined(TALLY_BACKEND_GIL)
+#if defined(TALLY_RC_GIL)
     _tally_gil_init(resolved.switch_interval_us, resolved.gil_fair != 0);
 #endif
     if (_tally_gc_init(&resolved) != 0)
@@ -151,7 +151,7 @@ void tally_get_alloc_stats(tally_alloc_stats *out)
     out->live = a >= f ? a - f : 0;
 }
 
-#if !defined(TALLY_BACKEND_GIL)
+#if !defined(TALLY_RC_GIL)
 /* No GIL in this backend: the GIL figures do not exist. */
 int tally_gil_get_stats(tally_gil_stats *out)
 {

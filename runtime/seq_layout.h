@@ -36,11 +36,8 @@ typedef struct tally_list {
 #if defined(TALLY_FREE_THREADED)
 static inline uintptr_t *_tally_list_owner_word(tally_list *l)
 {
-#  if defined(TALLY_BACKEND_ATOMIC)
-    return (uintptr_t *)(void *)&l->ob_base.ob_ref_shared;
-#  else
-    return &l->ob_base.ob_tid;
-#  endif
+    /* TALLY_RC_LIST_OWNER_FIELD: ob_tid, or the word the backend leaves free (atomic) */
+    return (uintptr_t *)(void *)&l->ob_base.TALLY_RC_LIST_OWNER_FIELD;
 }
 static inline uintptr_t _tally_list_owner(tally_list *l) { return tally_atomic_load_relaxed(_tally_list_owner_word(l)); }
 #endif

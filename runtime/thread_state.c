@@ -49,7 +49,7 @@ tally_thread_state *_tally_tstate_require(const char *what)
 /* ---- attach / detach transitions (GIL or stop-the-world aware) ---------------------------- */
 static void do_attach(tally_thread_state *ts)
 {
-#if defined(TALLY_BACKEND_GIL)
+#if defined(TALLY_RC_GIL)
     _tally_gil_take(ts, true);   /* an attach follows a voluntary release: priority in fair mode */
     tally_atomic_store_relaxed(&ts->state, TALLY_TS_ATTACHED);
 #else
@@ -63,7 +63,7 @@ static void do_detach(tally_thread_state *ts)
 {
     _tally_rc_on_detach(ts);
     _tally_qsbr_offline();    /* after the backend's hook (deferred ships its log there) */
-#if defined(TALLY_BACKEND_GIL)
+#if defined(TALLY_RC_GIL)
     tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
     _tally_gil_drop(ts, false);
 #else
@@ -208,7 +208,7 @@ void _tally_handle_pending(tally_thread_state *ts)
     unsigned bits = tally_atomic_load_relaxed(&ts->breaker);
     if (bits & TALLY_BREAK_STOP)
         _tally_stw_park(ts);
-#if defined(TALLY_BACKEND_GIL)
+#if defined(TALLY_RC_GIL)
     if (bits & TALLY_BREAK_GIL_DROP) {
         tally_atomic_store_relaxed(&ts->state, TALLY_TS_DETACHED);
         _tally_gil_drop(ts, true);
@@ -265,7 +265,7 @@ void _tally_threads_fork_child(void)
     tally_thread_state *self = _tally_tstate_tls;
     pthread_mutex_init(&_tally_runtime.registry_lock, NULL);
     _tally_stw_fork_child();
-#if defined(TALLY_BACKEND_GIL)
+#if defined(TALLY_RC_GIL)
     _tally_gil_fork_child(self);
 #endif
     _tally_qsbr_fork_child();

@@ -60,6 +60,8 @@
  */
 #include "runtime/internal.h"
 
+#if defined(TALLY_RC_GIL)   /* compiled into every library; empty unless the backend has a GIL */
+
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
@@ -471,3 +473,5 @@ unsigned tally_get_switch_interval(void)
 {
     return tally_atomic_load_relaxed(&gil.interval_us);
 }
+
+#endif /* TALLY_RC_GIL */

@@ -126,7 +126,7 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
     }
     uint64_t t0 = _tally_now_ns();
     int cancel_state = _tally_nocancel_begin();
-#if defined(TALLY_BACKEND_GIL)
+#if defined(TALLY_RC_GIL)
     /* The GIL already excludes every other thread from Tally code. */
     _tally_registry_lock();
     tally_atomic_store_relaxed(&stw.requester, self);
@@ -177,7 +177,7 @@ int _tally_stop_the_world(uint64_t *to_safepoint_ns)
 
 void _tally_start_the_world(void)
 {
-#if defined(TALLY_BACKEND_GIL)
+#if defined(TALLY_RC_GIL)
     tally_atomic_store_relaxed(&stw.requester, NULL);
     tally_atomic_store_relaxed(&stw.stopped, 0);
     _tally_registry_unlock();

@@ -122,33 +122,17 @@ TALLY_API void _tally_refcount_error(tally_object *o, const char *what);
 TALLY_API void _tally_refcount_dead_error(tally_object *o, const char *what);   /* quarantined */
 
 /* ---- inline fast paths ------------------------------------------------------------------- */
-#if defined(TALLY_BACKEND_GIL) || defined(TALLY_BACKEND_RACY)
-#  include <tally/static/rc_plain.h>
-#elif defined(TALLY_BACKEND_ATOMIC)
-#  include <tally/static/rc_atomic.h>
-#elif defined(TALLY_BACKEND_BIASED)
-#  include <tally/static/rc_biased.h>
-#elif defined(TALLY_BACKEND_DEFERRED)
-#  include <tally/static/rc_deferred.h>
-#endif
-
-/* Link-time backend check.  A program compiled with TALLY_BACKEND_<NAME> inlines that backend's
+/* tally/backends.h (generated from the build's list of backends, CMakeLists.txt) includes
+ * tally/static/rc_<name>.h for the TALLY_BACKEND_<NAME> that is defined, if any, and names
+ * TALLY_COMPILED_BACKEND and _TALLY_LINKED_BACKEND for it.
+ *
+ * Link-time backend check.  A program compiled with TALLY_BACKEND_<NAME> inlines that backend's
  * fast path, which is wrong (a crash, or the wrong algorithm run silently) against any other
  * library.  So every translation unit that includes this header references the data symbol
  * tally_linked_backend_<name>, which only libtally-<name> defines: linking it against another
  * backend's library fails with "undefined reference to `tally_linked_backend_<name>'".  A
  * program compiled without a backend macro calls the exported entry points and links to any. */
-#if defined(TALLY_BACKEND_GIL)
-#  define _TALLY_LINKED_BACKEND tally_linked_backend_gil
-#elif defined(TALLY_BACKEND_RACY)
-#  define _TALLY_LINKED_BACKEND tally_linked_backend_racy
-#elif defined(TALLY_BACKEND_ATOMIC)
-#  define _TALLY_LINKED_BACKEND tally_linked_backend_atomic
-#elif defined(TALLY_BACKEND_BIASED)
-#  define _TALLY_LINKED_BACKEND tally_linked_backend_biased
-#elif defined(TALLY_BACKEND_DEFERRED)
-#  define _TALLY_LINKED_BACKEND tally_linked_backend_deferred
-#endif
+#include <tally/backends.h>
 #if defined(_TALLY_LINKED_BACKEND)
 TALLY_API extern const char _TALLY_LINKED_BACKEND;
 static const char *const _tally_linked_backend_ref __attribute__((used)) = &_TALLY_LINKED_BACKEND;

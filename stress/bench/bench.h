@@ -2,9 +2,12 @@
  *
  * Owns: the JSON helpers over json-c (bench_json.c) used both to read what the measured programs
  * print (`tally stress --json`, Google Benchmark's JSON, cpython_gc.py) and to write
- * results.json; child processes and machine facts (bench_proc.c); the report writers
- * (bench_report.c: results.json, results.csv, report.md, gnuplot plots); the command itself
- * (bench_main.c: arguments, the measurement matrix) and --compare (bench_compare.c).
+ * results.json; child processes and machine facts (bench_proc.c); the statistics and the
+ * benchmark-row lookup that the measuring and the report share (bench_stats.c); the report
+ * writers (bench_report.c: results.csv, report.md, gnuplot plots); the command itself
+ * (bench_main.c: arguments, the measurement matrix, results.json) and --compare
+ * (bench_compare.c).  The dependencies point one way: bench_main.c calls the report, the
+ * report calls neither bench_main.c nor bench_compare.c.
  *
  * Single-threaded program: no synchronisation anywhere in these files.
  */
@@ -132,13 +135,14 @@ int bench_write_report(const char *dir, const bj *results);
  * have repetitions.  0 on success, 2 (a one-line error printed) when a file cannot be read. */
 int bench_compare(const char *a_path, const char *b_path, double threshold_pct);
 
-/* ==== helpers (bench_main.c) ============================================================== */
+/* ==== statistics and rows (bench_stats.c), shared by the measuring and the report ========= */
 /* Median, min and max of n values (n >= 1; v is sorted in place). */
 void bench_stats(double *v, size_t n, double *median, double *min, double *max);
 /* The first Google Benchmark row (of rows[name][counter]) whose name contains needle and that
  * has the counter; NULL if none. */
 const bj *bench_find_row(const bj *rows, const char *needle, const char *counter);
 
+/* ==== the command (bench_main.c) ========================================================== */
 int tally_bench_main(int argc, char **argv);
 
 #endif

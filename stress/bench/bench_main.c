@@ -33,7 +33,8 @@
 #define PROG "tally bench"
 #define MAX_LIST 32
 
-static const char *const known_backends[] = {"gil", "atomic", "biased", "deferred", "racy", NULL};
+/* The backends: stress_backend_names (harness/options.c), generated from the build's one list
+ * (TALLY_BACKEND_LIST, CMakeLists.txt), the list `tally stress --backend` accepts. */
 /* Used when `tally stress --help` cannot be read. */
 static const char *const fallback_workloads[] = {"hammer", "private", "handoff", "readmostly", "cycles", "graph",
                                                  "churn", "forkcow", "convoy", NULL};
@@ -55,20 +56,6 @@ typedef struct {
     uint64_t micro_reps;
     uint64_t gc_reps;     /* bench_gc rows are long (10^6 objects each): fewer in --quick */
 } bench_opts;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-void bench_stats(double *v, size_t n, double *median, double *min, double *max)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    *min = v[0];
-    *max = v[n - 1];
-    *median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* ---- list arguments ------------------------------------------------------------------- */
 static char *dup_or_die(const char *s)
@@ -742,14 +729,6 @@ static void micro_targets(const bj *micro, bj *targets)
 
 /* Collector targets from bench_gc_<backend> rows: the counters the collector's benchmark
  * reports (ns_per_object for full collections and 2-cycle reclaim, p99 pause in us). */
-const bj *bench_find_row(const bj *rows, const char *needle, const char *counter)
-{
-    BJ_EACH(rows, r)
-        if (strstr(BJ_KEY(r), needle) && bj_get(BJ_VAL(r), counter))
-            return BJ_VAL(r);
-    return NULL;
-}
-
 static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
 {
     char d[256], id[128];
@@ -1392,7 +1371,7 @@ int tally_bench_main(int argc, char **argv)
          &seconds, false},
         {"--threads", TALLY_CLI_STRING, "LIST", "thread counts, comma-separated", "1,2,... up to 2x the cores", 0, 0,
          0, 0, NULL, &threads_arg, false},
-        {"--backends", TALLY_CLI_STRING, "LIST", "backends, comma-separated (gil, atomic, biased, deferred, racy)",
+        {"--backends", TALLY_CLI_STRING, "LIST", "backends, comma-separated (those of tally stress --backend)",
          "all", 0, 0, 0, 0, NULL, &backends_arg, false},
         {"--workloads", TALLY_CLI_STRING, "LIST", "stress workloads, comma-separated (see tally stress --help)", "all",
          0, 0, 0, 0, NULL, &workloads_arg, false},
@@ -1471,9 +1450,13 @@ int tally_bench_main(int argc, char **argv)
         if (o.threads[o.nthreads - 1] != 2 * cores && o.nthreads < MAX_LIST)
             o.threads[o.nthreads++] = (int)(2 * cores);
     }
-    if ((rc = parse_name_list("--backends", backends_arg ? backends_arg : "gil,atomic,biased,deferred,racy",
-                              known_backends, o.backends, &o.nbackends)) != 0)
-        return rc;
+    if (backends_arg) {
+        if ((rc = parse_name_list("--backends", backends_arg, stress_backend_names, o.backends, &o.nbackends)) != 0)
+            return rc;
+    } else {
+        for (size_t i = 0; stress_backend_names[i] && o.nbackends < MAX_LIST; i++)
+            o.backends[o.nbackends++] = stress_backend_names[i];
+    }
     const char *const *wl = discover_workloads();
     if (workloads_arg) {
         if ((rc = parse_name_list("--workloads", workloads_arg, wl, o.workloads, &o.nworkloads)) != 0)

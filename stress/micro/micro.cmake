@@ -35,6 +35,17 @@ foreach(b ${TALLY_BACKENDS})
   endforeach()
 endforeach()
 
+# bench_gc_all: every collector benchmark (docs/collector.md).
+set(_tally_gc_bench_targets "")
+foreach(b ${TALLY_BACKENDS})
+  if(TARGET bench_gc_${b})
+    list(APPEND _tally_gc_bench_targets bench_gc_${b})
+  endif()
+endforeach()
+if(_tally_gc_bench_targets)
+  add_custom_target(bench_gc_all DEPENDS ${_tally_gc_bench_targets})
+endif()
+
 if(TALLY_BUILD_TESTS AND TARGET tally)
   add_test(NAME tally_bench_check
     COMMAND sh ${_tally_micro_dir}/../report/check_bench.sh $<TARGET_FILE:tally>)

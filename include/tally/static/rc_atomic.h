@@ -29,6 +29,13 @@
 
 #define TALLY_HAVE_INLINE_REFCOUNT 1
 
+/* Traits (runtime/internal.h, "backend traits"): free-threaded; an immortal object carries the
+ * mark in ob_tid, so a list's creating thread lives in ob_ref_shared, which this backend leaves
+ * free (runtime/seq_layout.h). */
+#define TALLY_RC_FREE_THREADED 1
+#define TALLY_RC_IMMORTAL_TID TALLY_ATOMIC_IMMORTAL_MARK
+#define TALLY_RC_LIST_OWNER_FIELD ob_ref_shared
+
 /* o is never NULL here (tally_xincref/xdecref test it first).  Saying so keeps GCC 12 at -O3
  * from unswitching a loop into a NULL copy and warning (-Wstringop-overflow) about the atomic
  * write it would make there. */

@@ -32,6 +32,24 @@
 #define TALLY_REF_QUEUED          0x2
 #define TALLY_REF_MERGED          0x3
 
+/* Traits (runtime/internal.h, "backend traits"): free-threaded; the count is split over two
+ * words, so a decref below zero is found by the slow paths, a quarantined object keeps MERGED
+ * in its shared word, and the collector's count adds both words. */
+#define TALLY_RC_FREE_THREADED 1
+#define TALLY_RC_CHECKS_NEGATIVE_DECREF 1
+#define TALLY_RC_DEAD_SHARED ((intptr_t)TALLY_REF_MERGED)
+#define TALLY_RC_HAVE_GC_REFCOUNT 1
+/* The true count with the world stopped, after _tally_rc_gc_prepare merged every queue (the
+ * collector reads it once per object; runtime/internal.h): the owner's local part plus the shared
+ * part, merged or not; immortal stays the marker.  Relaxed loads for the sanitizers. */
+static inline intptr_t _tally_rc_gc_refcount(tally_object *o)
+{
+    uint32_t local = tally_atomic_load_relaxed(&o->ob_ref_local);
+    if (local == TALLY_IMMORTAL_REFCNT)
+        return (intptr_t)TALLY_IMMORTAL_REFCNT;
+    return (intptr_t)local + (tally_atomic_load_relaxed(&o->ob_ref_shared) >> TALLY_REF_SHARED_SHIFT);
+}
+
 TALLY_API void _tally_biased_merge_zero_local(tally_object *o);
 TALLY_API void _tally_biased_decref_shared(tally_object *o);
 

@@ -29,6 +29,17 @@
 
 #define TALLY_HAVE_INLINE_REFCOUNT 1
 
+/* Traits (runtime/internal.h, "backend traits"): free-threaded; the reconciled count lags the
+ * logs, so a decref below zero is found when the logs are applied; the collector's clear loop
+ * settles the deaths its own decrements hold back (_tally_rc_gc_settle); container items are
+ * marked shared only with their container; the runtime's release loops never park (a release
+ * may be applying decrements directly: runtime/rc_deferred_cascade.c). */
+#define TALLY_RC_FREE_THREADED 1
+#define TALLY_RC_CHECKS_NEGATIVE_DECREF 1
+#define TALLY_RC_GC_SETTLE 1
+#define TALLY_RC_ITEMS_MARKED_LAZILY 1
+#define TALLY_RC_NO_POLL_STOP 1
+
 struct _tally_rclog {
     uintptr_t *pos;   /* next free entry */
     uintptr_t *end;   /* one past the last entry; pos == end: full (or not attached) */
