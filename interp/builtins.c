@@ -916,6 +916,16 @@ static tally_object *bi_setattr(tally_object *self, tally_object *const *args, s
     return py_setattr(args[0], args[1], args[2]) < 0 ? NULL : py_None;
 }
 
+static tally_object *bi_delattr(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (check_kw("delattr", kwnames, NULL) < 0 || nargs_check("delattr", nargs, 2, 2) < 0) return NULL;
+    if (!IS_STR(args[1])) {
+        py_err_set(exc_TypeError, "attribute name must be string");
+        return NULL;
+    }
+    return py_delattr(args[0], args[1]) < 0 ? NULL : py_None;
+}
+
 static tally_object *bi_hasattr(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
 {
     if (check_kw("hasattr", kwnames, NULL) < 0 || nargs_check("hasattr", nargs, 2, 2) < 0) return NULL;
@@ -1895,7 +1905,7 @@ int builtins_init(tally_object *b, int argc, char **argv)
         { "reversed", bi_reversed, NULL }, { "iter", bi_iter, NULL }, { "next", bi_next, NULL },
         { "round", bi_round, NULL }, { "divmod", bi_divmod, NULL }, { "ord", bi_ord, NULL }, { "chr", bi_chr, NULL },
         { "hash", bi_hash, NULL }, { "id", bi_id, NULL }, { "getattr", bi_getattr, NULL },
-        { "setattr", bi_setattr, NULL }, { "hasattr", bi_hasattr, NULL }, { "issubclass", bi_issubclass, NULL },
+        { "setattr", bi_setattr, NULL }, { "delattr", bi_delattr, NULL }, { "hasattr", bi_hasattr, NULL }, { "issubclass", bi_issubclass, NULL },
         { "staticmethod", bi_staticmethod, NULL }, { "classmethod", bi_classmethod, NULL },
         { "set", bi_set, &bi_set_obj },
     };

@@ -1460,8 +1460,11 @@ static void compile_stmt(compiler *C, node *s)
                 compile_expr(C, t->a);
                 compile_expr(C, t->b);
                 emit(C, OP_DELETE_SUBSCR, 0);
+            } else if (t->kind == N_ATTR) {
+                compile_expr(C, t->a);
+                emit(C, OP_DELETE_ATTR, add_name(C, t->str));
             } else {
-                cfail(C, t->line, t->col, "deleting attributes is not supported yet");
+                cfail(C, t->line, t->col, "cannot delete this expression");
             }
         }
         break;
@@ -1536,6 +1539,7 @@ static int stack_effect(uint32_t ins, int *jump_effect, bool *terminates)
     case OP_DELETE_FAST: case OP_DELETE_GLOBAL: return 0;
     case OP_LOAD_ATTR: return 0;
     case OP_STORE_ATTR: return -2;
+    case OP_DELETE_ATTR: return -1;
     case OP_LOAD_METHOD: return 1;
     case OP_CALL: return -arg;
     case OP_CALL_KW: return -(arg & 0xFF);

@@ -737,6 +737,13 @@ dispatch_top:
         if (r < 0) goto error;
         DISPATCH();
     }
+    TARGET(DELETE_ATTR) {
+        tally_object *o = POP();
+        int r = py_delattr(o, co->namev[arg]);
+        tally_decref(o);
+        if (r < 0) goto error;
+        DISPATCH();
+    }
     TARGET(LOAD_METHOD) {
         tally_object *o = TOP();
         bool unbound;

@@ -381,6 +381,7 @@ tally_object *py_getiter(tally_object *o);
 tally_object *py_iternext(tally_object *it);
 tally_object *py_getattr(tally_object *o, tally_object *name);
 int py_setattr(tally_object *o, tally_object *name, tally_object *v);
+int py_delattr(tally_object *o, tally_object *name);   /* del o.name: 0 / -1 */
 /* method lookup for CALL: *self_out set to a new ref when the result wants self first */
 tally_object *py_getmethod(tally_object *o, tally_object *name, bool *unbound);
 int64_t py_len(tally_object *o);        /* -1 with an exception */
@@ -523,7 +524,8 @@ tally_object *compile_module(node *mod, const char *filename, const char *source
     X(ASSERT_FAIL) X(SETUP_ANNOTATIONS) X(LOAD_OWNER_CLASS) \
     X(MAKE_CELL) X(LOAD_DEREF) X(STORE_DEREF) X(LOAD_CLOSURE) \
     X(LIST_EXTEND) X(LIST_TO_TUPLE) X(DICT_SET) X(DICT_MERGE) X(CALL_FUNCTION_EX) \
-    X(BEFORE_WITH) X(WITH_EXIT_EXC) X(BUILD_SET) X(YIELD_VALUE) X(SET_ADD) X(IMPORT_FROM)
+    X(BEFORE_WITH) X(WITH_EXIT_EXC) X(BUILD_SET) X(YIELD_VALUE) X(SET_ADD) X(IMPORT_FROM) \
+    X(DELETE_ATTR)
 #define PY_OP_ENUM(n) OP_##n,
 enum { PY_OPCODES(PY_OP_ENUM) OP__COUNT };
 #undef PY_OP_ENUM

@@ -491,6 +491,25 @@ int py_setattr(tally_object *o, tally_object *name, tally_object *v)
     return py_dict_set(d, name, v);
 }
 
+int py_delattr(tally_object *o, tally_object *name)
+{
+    const tally_type *t = TYPE(o);
+    tally_object *d = NULL;
+    if (t == &py_instance_type) d = tally_atomic_load_acquire(&((py_instance *)o)->dict);   /* set once */
+    else if (t == &py_module_type) d = ((py_module *)o)->dict;
+    else if (t == &py_class_type) d = ((py_class *)o)->dict;
+    int r = d ? py_dict_del(d, name) : 1;
+    if (r != 1) return r;
+    /* absent: CPython's messages for del (a module's is the generic one) */
+    if (t == &py_class_type)
+        py_err_format(exc_AttributeError, "type object '%s' has no attribute '%s'",
+                      tally_str_value(((py_class *)o)->name), tally_str_value(name));
+    else
+        py_err_format(exc_AttributeError, "'%s' object has no attribute '%s'",
+                      t == &py_module_type ? "module" : py_type_name(o), tally_str_value(name));
+    return -1;
+}
+
 tally_object *py_getmethod(tally_object *o, tally_object *name, bool *unbound)
 {
     *unbound = false;

@@ -226,6 +226,139 @@ int py_list_del_index(tally_object *l, size_t i)
     return 0;
 }
 
+/* ---- slice assignment and deletion on lists (a[i:j] = x, a[i:j:k] = x, del a[i:j:k]) ----------
+ * Tally's list has no slice operations (docs/interpreter.md, gap 2), so these are built from
+ * get/set/pop/append: the items from the first changed index on are taken out (new references),
+ * and the list is refilled in its new order.  The right-hand side is read into an array before
+ * the list changes, so `a[1:] = a` sees the old items, as in CPython. */
+typedef struct { tally_object **v; size_t n, cap; } ref_array;
+
+static int refs_push(ref_array *a, tally_object *o)   /* steals o */
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? 2 * a->cap : 16;
+        tally_object **v = realloc(a->v, cap * sizeof *v);
+        if (!v) {
+            tally_decref(o);
+            py_err_nomem();
+            return -1;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = o;
+    return 0;
+}
+
+static void refs_free(ref_array *a)
+{
+    for (size_t i = 0; i < a->n; i++) tally_decref(a->v[i]);
+    free(a->v);
+}
+
+/* pops l's items from index `from` on into tail (in order); 0 / -1 */
+static int list_cut(tally_object *l, size_t from, ref_array *tail)
+{
+    size_t n = tally_list_len(l);
+    if (from >= n) return 0;
+    size_t k = n - from;
+    ref_array rev = { NULL, 0, 0 };
+    for (size_t i = 0; i < k; i++) {
+        tally_object *x = tally_list_pop(l);
+        if (!x || refs_push(&rev, x) < 0) {
+            refs_free(&rev);
+            if (!py_err_occurred()) py_err_nomem();
+            return -1;
+        }
+    }
+    for (size_t i = rev.n; i > 0; i--) {
+        if (refs_push(tail, rev.v[i - 1]) < 0) {
+            rev.n = i - 1;   /* the rest were not moved */
+            refs_free(&rev);
+            return -1;
+        }
+    }
+    free(rev.v);
+    return 0;
+}
+
+static int list_refill(tally_object *l, ref_array *items, size_t from)
+{
+    for (size_t i = from; i < items->n; i++)
+        if (tally_list_append(l, items->v[i]) < 0) {
+            py_err_nomem();
+            return -1;
+        }
+    return 0;
+}
+
+static int list_set_slice(tally_object *l, tally_object *slice, tally_object *v)
+{
+    int64_t start, step, n;
+    if (slice_indices(slice, (int64_t)tally_list_len(l), &start, &step, &n) < 0) return -1;
+    ref_array src = { NULL, 0, 0 };
+    tally_object *it = py_getiter(v);
+    if (!it) {
+        if (py_exc_matches(py_err_occurred(), exc_TypeError)) {
+            py_err_clear();
+            py_err_set(exc_TypeError, step == 1 ? "can only assign an iterable" : "must assign iterable to extended slice");
+        }
+        return -1;
+    }
+    for (tally_object *x; (x = py_iternext(it));)
+        if (refs_push(&src, x) < 0) break;
+    tally_decref(it);
+    if (py_err_occurred()) {
+        refs_free(&src);
+        return -1;
+    }
+    int rc = 0;
+    if (step != 1) {
+        if ((int64_t)src.n != n) {
+            py_err_format(exc_ValueError, "attempt to assign sequence of size %zu to extended slice of size %lld",
+                          src.n, (long long)n);
+            rc = -1;
+        }
+        for (int64_t k = 0; rc == 0 && k < n; k++)
+            if (tally_list_set(l, (size_t)(start + k * step), src.v[k]) < 0) {
+                py_err_set(exc_IndexError, "list assignment index out of range");
+                rc = -1;
+            }
+        refs_free(&src);
+        return rc;
+    }
+    /* l[start:start+n] = src: cut from start, put src, then what followed the slice back */
+    ref_array tail = { NULL, 0, 0 };
+    rc = list_cut(l, (size_t)start, &tail);
+    if (rc == 0) rc = list_refill(l, &src, 0);
+    if (rc == 0) rc = list_refill(l, &tail, (size_t)n);
+    refs_free(&tail);
+    refs_free(&src);
+    return rc;
+}
+
+static int list_del_slice(tally_object *l, tally_object *slice)
+{
+    int64_t start, step, n;
+    if (slice_indices(slice, (int64_t)tally_list_len(l), &start, &step, &n) < 0) return -1;
+    if (n == 0) return 0;
+    /* the lowest index deleted, and a step walking up from it */
+    int64_t lo = step > 0 ? start : start + (n - 1) * step, up = step > 0 ? step : -step;
+    ref_array tail = { NULL, 0, 0 }, keep = { NULL, 0, 0 };
+    int rc = list_cut(l, (size_t)lo, &tail);
+    for (size_t i = 0; rc == 0 && i < tail.n; i++) {
+        bool deleted = (int64_t)i % up == 0 && (int64_t)i / up < n;
+        if (!deleted) {
+            tally_incref(tail.v[i]);
+            rc = refs_push(&keep, tail.v[i]);
+        }
+    }
+    if (rc == 0) rc = list_refill(l, &keep, 0);
+    refs_free(&keep);
+    refs_free(&tail);
+    return rc;
+}
+
 int py_setitem(tally_object *o, tally_object *key, tally_object *v)
 {
     const tally_type *t = TYPE(o);
@@ -233,6 +366,7 @@ int py_setitem(tally_object *o, tally_object *key, tally_object *v)
     if (t == &py_dict_type)
         return py_dict_set(o, key, v);
     if (t == &tally_list_type) {
+        if (TYPE(key) == &py_slice_type) return list_set_slice(o, key, v);
         if (!index_of(key, &i)) {
             py_err_format(exc_TypeError, "list indices must be integers or slices, not %s", py_type_name(key));
             return -1;
@@ -275,6 +409,7 @@ int py_delitem(tally_object *o, tally_object *key)
         }
         return r;
     }
+    if (t == &tally_list_type && TYPE(key) == &py_slice_type) return list_del_slice(o, key);
     if (t == &tally_list_type && index_of(key, &i)) {
         int64_t len = (int64_t)tally_list_len(o);
         if (i < 0) i += len;
