@@ -88,13 +88,15 @@ rcd_state _tally_rcd = {
 #define FREE_BUFS_MAX 64   /* recycled log buffers kept */
 
 /* ---- buffers and logs ----------------------------------------------------------------------- */
+/* A log buffer: a recycled one, or a new one; NULL when out of memory (the caller goes on
+ * without: see log_without_buffer). */
 rc_buf *_tally_rcd_buf_new(void)
 {
+    pthread_mutex_lock(&_tally_rcd.ship_lock);
+    rc_buf *b = buf_get_locked();
+    pthread_mutex_unlock(&_tally_rcd.ship_lock);
     /* One slot past `end` for a pending `last` written out when the log is shipped. */
-    rc_buf *b = mi_malloc(sizeof(rc_buf) + (_tally_rcd.cap + 1) * sizeof(uintptr_t));
-    if (!b)
-        _tally_fatal("deferred refcounts: out of memory for a %zu-entry log", _tally_rcd.cap);
-    return b;
+    return b ? b : mi_malloc(sizeof(rc_buf) + (_tally_rcd.cap + 1) * sizeof(uintptr_t));
 }
 
 /* Under ship_lock: recycle the buffers of a batch whose entries have all been applied. */
@@ -177,8 +179,10 @@ void _tally_rcd_ship(rc_thread *t, bool refill)
         fresh = buf_get_locked();
     pthread_mutex_unlock(&_tally_rcd.ship_lock);
     t->ships++;
-    if (refill) {
-        _tally_rcd_log_install(t, fresh ? fresh : _tally_rcd_buf_new());
+    if (refill && !fresh)
+        fresh = _tally_rcd_buf_new();   /* NULL (out of memory): the thread goes on without a log */
+    if (fresh) {
+        _tally_rcd_log_install(t, fresh);
     } else {
         t->buf = NULL;
         log_clear(t);
@@ -199,6 +203,8 @@ int _tally_rc_init(const tally_options *opt)
     _tally_rcd.threads = NULL;
     _tally_rcd.nthreads = 0;
     _tally_rcd.zct_n = 0;
+    _tally_rcd.zct_spill = NULL;
+    _tally_rcd.zct_spill_tag = 0;
     _tally_rcd.release.n = 0;
     /* Before runtime.c's handlers: this prepare runs after theirs, this child handler first. */
     _tally_rcd_register_atfork_inner();
@@ -211,14 +217,16 @@ void _tally_rc_fini(void)
         fprintf(stderr,
                 "tally deferred: epoch %llu, steps %llu (solo flush rounds %llu), flushes %llu, "
                 "grace-period waits %llu, logs shipped %llu, entries applied %llu, deaths %llu "
-                "(direct %llu)\n",
+                "(direct %llu); out of memory: spilled %llu, with no log %llu, recycles %llu\n",
                 (unsigned long long)_tally_rcd.epoch, (unsigned long long)_tally_rcd.n_steps,
                 (unsigned long long)_tally_rcd.n_solo, (unsigned long long)_tally_rcd.n_flush,
                 (unsigned long long)_tally_rcd.n_waits, (unsigned long long)_tally_rcd.n_ships,
                 (unsigned long long)_tally_rcd.n_entries, (unsigned long long)_tally_rcd.n_deaths,
-                (unsigned long long)_tally_rcd.n_direct);
+                (unsigned long long)_tally_rcd.n_direct, (unsigned long long)_tally_rcd.n_spilled,
+                (unsigned long long)_tally_rcd.n_nolog, (unsigned long long)_tally_rcd.n_recycles);
     _tally_rcd.n_steps = _tally_rcd.n_solo = _tally_rcd.n_flush = _tally_rcd.n_waits = 0;
     _tally_rcd.n_deaths = _tally_rcd.n_ships = _tally_rcd.n_entries = _tally_rcd.n_direct = 0;
+    _tally_rcd.n_spilled = _tally_rcd.n_nolog = _tally_rcd.n_recycles = 0;
     /* Wait for the grace-period chains still queued (a chain re-queues itself once).  Polled,
      * not urcu_qsbr_barrier(): this thread is unregistered, so they complete on their own. */
     while (tally_atomic_load(&_tally_rcd.inflight) > 0) {
@@ -233,6 +241,10 @@ void _tally_rc_fini(void)
     _tally_rcd_batch_release_locked(&_tally_rcd.shipped);
     for (size_t i = 0; i < _tally_rcd.zct_n; i++)
         tally_atomic_store_relaxed(&_tally_rcd.zct[i].o->ob_ref_shared, 0);
+    for (tally_object *o; (o = chain_pop(&_tally_rcd.zct_spill));)
+        tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+    for (tally_object *o; (o = chain_pop(&_tally_rcd.release.spill));)
+        tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
     mi_free(_tally_rcd.zct);
     _tally_rcd.zct = NULL;
     _tally_rcd.zct_n = _tally_rcd.zct_cap = 0;
@@ -248,7 +260,7 @@ void _tally_rc_fini(void)
     pthread_mutex_unlock(&_tally_rcd.lock);
 }
 
-static void thread_link(rc_thread *t)
+static void thread_link(rc_thread *t, rc_buf *b)
 {
     pthread_mutex_lock(&_tally_rcd.ship_lock);
     t->next = _tally_rcd.threads;
@@ -257,9 +269,8 @@ static void thread_link(rc_thread *t)
         _tally_rcd.threads->prev = t;
     _tally_rcd.threads = t;
     tally_atomic_store_relaxed(&_tally_rcd.nthreads, _tally_rcd.nthreads + 1);
-    rc_buf *b = buf_get_locked();
     pthread_mutex_unlock(&_tally_rcd.ship_lock);
-    _tally_rcd_log_install(t, b ? b : _tally_rcd_buf_new());
+    _tally_rcd_log_install(t, b);
 }
 
 /* Under lock and ship_lock: t goes away; buffers and ZCT entries stop naming it. */
@@ -295,7 +306,9 @@ void _tally_rcd_thread_unlink_locked(rc_thread *t)
 int _tally_rc_thread_init(tally_thread_state *ts)
 {
     rc_thread *t = mi_zalloc(sizeof *t);
-    if (!t) {
+    rc_buf *b = t ? _tally_rcd_buf_new() : NULL;
+    if (!b) {
+        mi_free(t);
         _tally_set_error("tally_thread_attach: out of memory for the refcount log");
         return -1;
     }
@@ -304,7 +317,7 @@ int _tally_rc_thread_init(tally_thread_state *ts)
     pthread_mutex_init(&t->inbox_lock, NULL);
     /* After runtime.c's handlers (tally_init registered them before attaching this thread). */
     _tally_rcd_register_atfork_outer();
-    thread_link(t);   /* online already: runtime/thread_state.c registered the thread with QSBR */
+    thread_link(t, b);   /* online already: runtime/thread_state.c registered the thread with QSBR */
     t->seen = tally_atomic_load_acquire(&_tally_rcd.epoch);
     ts->rc_data = t;
     return 0;
@@ -333,7 +346,7 @@ static void thread_teardown(tally_thread_state *ts, rc_thread *t)
     _tally_rcd_forget_owner_locked(t);
     pthread_mutex_unlock(&_tally_rcd.ship_lock);
     pthread_mutex_unlock(&_tally_rcd.lock);
-    obj_vec dead = { NULL, 0, 0 };
+    obj_vec dead = { NULL, 0, 0, NULL };
     _tally_rcd_take_inbox(t, &dead);
     _tally_rcd_dealloc_all(&dead);
     vec_free(&dead);
@@ -362,13 +375,10 @@ void _tally_rc_on_attach(tally_thread_state *ts)
     if (!t)
         return;   /* first attach: _tally_rc_thread_init follows */
     /* online already (runtime/thread_state.c, before this hook) */
-    if (!t->buf) {
-        pthread_mutex_lock(&_tally_rcd.ship_lock);
-        rc_buf *b = buf_get_locked();
-        pthread_mutex_unlock(&_tally_rcd.ship_lock);
-        t->buf = b ? b : _tally_rcd_buf_new();
-    }
-    _tally_rcd_log_install(t, t->buf);
+    if (!t->buf)
+        t->buf = _tally_rcd_buf_new();
+    if (t->buf)   /* else out of memory: no log until _tally_deferred_log_slow finds a buffer */
+        _tally_rcd_log_install(t, t->buf);
     t->seen = tally_atomic_load_acquire(&_tally_rcd.epoch);
 }
 
@@ -435,6 +445,68 @@ static void log_make_room(rc_thread *t, tally_thread_state *ts)
     }
 }
 
+/* ---- out of memory for a log buffer -------------------------------------------------------
+ * A ship that finds no buffer to refill with (none recycled, no memory) leaves the thread without
+ * a log: base = pos = end = NULL and `last` = RCLOG_NO_LOG, so every incref and decref comes to
+ * _tally_deferred_log_slow, which looks for a buffer again each time.  Until one is found:
+ *  - an increment (through `last`, or try_incref's entry) is applied to the count at once, under
+ *    `lock`: a thread's own increments may always be applied early (the cascade does the same,
+ *    runtime/rc_deferred_cascade.c, point 2);
+ *  - a decrement must wait for its epoch, so buffers are made free instead: the world is stopped
+ *    and every log applied exactly (_tally_rc_gc_prepare, which allocates nothing and recycles
+ *    every shipped buffer), then the decrement is logged in one of them.  Decrements are never
+ *    made under an object lock (sync/lock.c), so stopping the world here cannot wait on us. */
+static bool log_reinstall(rc_thread *t)
+{
+    rc_buf *b = _tally_rcd_buf_new();
+    if (!b)
+        return false;
+    uintptr_t keep = t->log->last == RCLOG_NO_LOG ? 0 : t->log->last;   /* a pending increment */
+    t->buf = b;
+    _tally_rcd_log_install(t, b);
+    t->log->last = keep;
+    return true;
+}
+
+static void recycle_logs(void)
+{
+    bool held = _tally_world_is_stopped();   /* by this thread: the others are parked */
+    if (!held && _tally_stop_the_world(NULL) != 0) {
+        struct timespec nap = { 0, 1000000 };   /* cannot stop it now: try again shortly */
+        int c = _tally_nocancel_begin();
+        nanosleep(&nap, NULL);
+        _tally_nocancel_end(c);
+        return;
+    }
+    STAT_ADD(n_recycles, 1);
+    _tally_rc_gc_prepare();
+    if (!held) {
+        _tally_start_the_world();
+        _tally_rc_gc_after();
+    }
+}
+
+/* entry: as for _tally_deferred_log_slow (0: o through `last`, which holds the spilled pending
+ * increment, if any). */
+static void log_without_buffer(rc_thread *t, tally_object *o, uintptr_t entry)
+{
+    struct _tally_rclog *l = t->log;
+    STAT_ADD(n_nolog, 1);
+    if (!(entry & 1u)) {
+        uintptr_t pending = l->last;
+        l->last = RCLOG_NO_LOG;
+        pthread_mutex_lock(&_tally_rcd.lock);
+        if (pending && pending != RCLOG_NO_LOG)
+            apply_inc((tally_object *)pending);
+        apply_inc(o);
+        pthread_mutex_unlock(&_tally_rcd.lock);
+        return;
+    }
+    while (!log_reinstall(t))
+        recycle_logs();
+    *l->pos++ = entry;
+}
+
 /* entry != 0: append that entry (a decrement, or try_incref's direct increment).  entry == 0: an
  * increment through `last` (the fast path already stored o there; spill is what it held). */
 void _tally_deferred_log_slow(tally_object *o, uintptr_t entry, uintptr_t spill)
@@ -442,7 +514,8 @@ void _tally_deferred_log_slow(tally_object *o, uintptr_t entry, uintptr_t spill)
     struct _tally_rclog *l = &_tally_rclog_tls;
     tally_thread_state *ts = _tally_tstate();
     rc_thread *t = ts ? ts->rc_data : NULL;
-    if (tally_unlikely(!t || !t->buf || tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED)) {
+    if (tally_unlikely(!t || (!t->buf && t->tearing_down) ||
+                       tally_atomic_load_relaxed(&ts->state) != TALLY_TS_ATTACHED)) {
         if (!entry)
             l->last = spill ? spill : RCLOG_NO_LOG;   /* the fast path's store is undone */
         _tally_misuse(o, "tally_%s: the calling thread is not attached (call tally_thread_attach first)",
@@ -452,8 +525,12 @@ void _tally_deferred_log_slow(tally_object *o, uintptr_t entry, uintptr_t spill)
     if (!entry)   /* program order: the spilled increment goes into this log first */
         l->last = spill && tally_atomic_load_relaxed(&((tally_object *)spill)->ob_ref_local) != TALLY_IMMORTAL_REFCNT
                       ? spill : 0;
-    if (l->pos == l->end)
-        log_make_room(t, ts);
+    if (t->buf && l->pos == l->end)
+        log_make_room(t, ts);   /* may leave the thread without a log (out of memory) */
+    if (tally_unlikely(!t->buf) && !log_reinstall(t)) {
+        log_without_buffer(t, o, entry);
+        return;
+    }
     if (!entry && l->last) {
         *l->pos++ = l->last;
         l->last = 0;

@@ -9,32 +9,60 @@
 
 /* ---- deallocating deaths -------------------------------------------------------------------- */
 /* Weakrefs that died in the same batch as their referent go first: a weakref being deallocated
- * never calls back (CPython), and deaths found together have no order of their own. */
-static void weakrefs_first(obj_vec *dead)
+ * never calls back (CPython), and deaths found together have no order of their own.  The deaths
+ * of a vector in that order: its array's weakrefs (moved to the front), the weakrefs of its
+ * spill, the rest of the array, the rest of the spill (the spill split in two chains first). */
+typedef struct death_order {
+    obj_vec *v;
+    size_t i, nweak;
+    tally_object *weak, *rest;   /* the spill's weakrefs and other deaths (chains) */
+} death_order;
+
+static void deaths_begin(death_order *d, obj_vec *dead)
 {
     size_t w = 0;
-    for (size_t i = 0; i < dead->n && dead->n > 1; i++) {
+    for (size_t i = 0; i < dead->n && (dead->n > 1 || dead->spill); i++) {
         if (_tally_is_weakref(dead->v[i])) {
             tally_object *t = dead->v[w];
             dead->v[w++] = dead->v[i];
             dead->v[i] = t;
         }
     }
+    *d = (death_order){ dead, 0, w, NULL, NULL };
+    tally_object *o;
+    while ((o = chain_pop(&dead->spill)))
+        chain_push(_tally_is_weakref(o) ? &d->weak : &d->rest, o);
 }
 
-void _tally_rcd_dealloc_vec(obj_vec *dead)
+/* The next death, or NULL (then the vector is empty). */
+static tally_object *deaths_next(death_order *d)
 {
-    weakrefs_first(dead);
-    for (size_t i = 0; i < dead->n; i++)
-        _tally_dealloc(dead->v[i]);
-    dead->n = 0;
+    if (d->i < d->nweak)
+        return d->v->v[d->i++];
+    if (d->weak)
+        return chain_pop(&d->weak);
+    if (d->i < d->v->n)
+        return d->v->v[d->i++];
+    if (d->rest)
+        return chain_pop(&d->rest);
+    d->v->n = 0;
+    return NULL;
 }
 
-void _tally_rcd_dealloc_all(obj_vec *dead)
+/* Returns how many were deallocated. */
+static size_t dealloc_vec(obj_vec *dead)
 {
-    STAT_ADD(n_deaths, dead->n);
-    _tally_rcd_dealloc_vec(dead);
+    death_order d;
+    deaths_begin(&d, dead);
+    size_t n = 0;
+    for (tally_object *o; (o = deaths_next(&d)); n++)
+        _tally_dealloc(o);
+    return n;
 }
+
+void _tally_rcd_dealloc_vec(obj_vec *dead) { (void)dealloc_vec(dead); }
+
+void _tally_rcd_dealloc_all(obj_vec *dead) { STAT_ADD(n_deaths, dealloc_vec(dead)); }
 
 
 /* ---- the cascade: a confirmed death releases its references directly -----------------------
@@ -174,7 +202,7 @@ void _tally_rcd_cascade_settle(rc_thread *t)
                     queued++;
                     t->zct_queued++;
                 } else {
-                    vec_push(&t->cascade, o);
+                    vec_push(&t->cascade, o);   /* never fails: spills when out of memory */
                 }
             }
             continue;
@@ -207,21 +235,20 @@ void _tally_rcd_cascade_free(rc_thread *t, obj_vec *dead)
         _tally_rcd_dealloc_all(dead);
         return;
     }
-    weakrefs_first(dead);
+    death_order d;
+    deaths_begin(&d, dead);
     t->cascading = 1;
-    size_t direct = 0;
-    for (size_t i = 0; i < dead->n; i++) {
-        cascade_one(t, dead->v[i]);
-        while (t->cascade.n > 0) {
-            tally_object *o = t->cascade.v[--t->cascade.n];
+    size_t direct = 0, found = 0;
+    for (tally_object *x; (x = deaths_next(&d)); found++) {
+        cascade_one(t, x);
+        for (tally_object *o; (o = vec_pop(&t->cascade));) {
             direct++;
             cascade_one(t, o);
         }
     }
     t->cascading = 0;
-    STAT_ADD(n_deaths, dead->n + direct);
+    STAT_ADD(n_deaths, found + direct);
     STAT_ADD(n_direct, direct);
-    dead->n = 0;
 }
 
 /* Free the deaths other threads' steps found for this thread.  Attached, no locks held. */
@@ -229,7 +256,7 @@ void _tally_rcd_drain_inbox(rc_thread *t)
 {
     if (!tally_atomic_load_relaxed(&t->inbox_n))
         return;
-    obj_vec dead = { NULL, 0, 0 };
+    obj_vec dead = { NULL, 0, 0, NULL };
     _tally_rcd_take_inbox(t, &dead);
     _tally_rcd_cascade_free(t, &dead);
     vec_free(&dead);

@@ -82,13 +82,13 @@ void _tally_rc_gc_settle(void)
     size_t deaths = 0;
     for (;;) {
         _tally_rcd_gc_settle_log(t);
-        if (t->gc_dead.n == 0)
+        if (vec_empty(&t->gc_dead))
             break;
         /* The deallocations log decrements of what the dead held (and may fill the log, which
          * settles into gc_dead again): swap the vectors first. */
         obj_vec dead = t->gc_dead;
         t->gc_dead = t->gc_dying;
-        deaths += dead.n;
+        deaths += vec_hint(&dead);
         _tally_rcd_dealloc_vec(&dead);
         t->gc_dying = dead;
     }
@@ -96,51 +96,64 @@ void _tally_rc_gc_settle(void)
         STAT_ADD(n_deaths, deaths);
 }
 
-/* World stopped (every other thread parked at a safepoint or detached, its log shipped): take
- * every log, apply all increments then all decrements; nothing can be pending anywhere, so the
- * counts are exact.  Objects left at zero are kept at 1 (the collector sees them reachable) and
- * released after the restart. */
+/* Keep o (count zero, found by prepare) at 1 for the collection, QUEUED, to be released by
+ * gc_after; the owner is forgotten when the release list cannot grow (it spills). */
+static void release_keep(tally_object *o, rc_thread *owner)
+{
+    tally_atomic_store_relaxed(&o->ob_ref_local, 1u);
+    tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
+    vec_push_owned(&_tally_rcd.release, &_tally_rcd.release_owner, o, owner);
+}
+
+/* World stopped (every other thread parked at a safepoint or detached, its log shipped): apply
+ * every log - the shipped ones, and each attached thread's current log in place (its buffer
+ * stays: nothing is allocated, so this also serves as the last resort of a thread that has no
+ * memory for a log buffer, runtime/rc_deferred.c) - all increments then all decrements; nothing
+ * can be pending anywhere, so the counts are exact.  Objects left at zero are kept at 1 (the
+ * collector sees them reachable) and released after the restart. */
 void _tally_rc_gc_prepare(void)
 {
     TALLY_ASSERT(_tally_world_is_stopped());   /* by this thread (or it holds the GIL) */
     pthread_mutex_lock(&_tally_rcd.lock);
     pthread_mutex_lock(&_tally_rcd.ship_lock);
-    rc_batch all = { NULL, NULL, 0 };
     for (rc_thread *t = _tally_rcd.threads; t; t = t->next) {
         if (t->log->base && t->log->last) {   /* a parked thread's pending increment: apply it now */
             apply_inc((tally_object *)t->log->last);
             t->log->last = 0;
         }
-        if (!t->buf || !t->log->base || t->log->pos == t->log->base)
-            continue;   /* detached (shipped when it detached) or empty */
-        t->buf->n = (size_t)(t->log->pos - t->buf->e);
-        t->buf->owner = t;
-        t->buf->counted = t->buf->counted_decs = 0;   /* not shipped: applied right here */
-        batch_push(&all, t->buf);
-        rc_buf *b = buf_get_locked();
-        _tally_rcd_log_install(t, b ? b : _tally_rcd_buf_new());   /* parked: its log is ours to replace */
     }
+    rc_batch all = { NULL, NULL, 0 };
     batch_append(&all, &_tally_rcd.shipped);
+    tally_atomic_store_relaxed(&_tally_rcd.backlog, 0);
     _tally_rcd_apply_incs(&all);
-    obj_vec zeros = { NULL, 0, 0 };
+    for (rc_thread *t = _tally_rcd.threads; t; t = t->next)
+        if (t->buf && t->log->base)
+            _tally_rcd_apply_incs_range(t->log->base, t->log->pos);
+    obj_vec zeros = { NULL, 0, 0, NULL };
     thread_vec owners = { NULL, 0, 0 };
-    _tally_rcd_zct_check(_tally_rcd.epoch, true, &zeros, NULL);
-    for (size_t i = 0; i < zeros.n; i++)
-        thread_vec_push(&owners, NULL);
+    obj_vec ownerless = { NULL, 0, 0, NULL };
+    _tally_rcd_zct_check(_tally_rcd.epoch, true, &ownerless, NULL);
     _tally_rcd_apply_decs(&_tally_rcd.prev, _tally_rcd.epoch, &zeros, &owners);
     _tally_rcd_apply_decs(&all, _tally_rcd.epoch, &zeros, &owners);
+    for (rc_thread *t = _tally_rcd.threads; t; t = t->next) {
+        if (!t->buf || !t->log->base)
+            continue;   /* detached (shipped when it detached) */
+        if (t->log->pos != t->log->base) {
+            /* Parked (or this thread): its log is ours to empty in place. */
+            _tally_rcd_apply_decs_range(t->log->base, t->log->pos, _tally_rcd.epoch, &zeros, &owners, t);
+            _tally_rcd_log_install(t, t->buf);
+        }
+    }
     _tally_rcd_batch_release_locked(&_tally_rcd.prev);
     _tally_rcd_batch_release_locked(&all);
-    for (size_t i = 0; i < zeros.n; i++) {
-        tally_object *o = zeros.v[i];
-        tally_atomic_store_relaxed(&o->ob_ref_local, 1u);
-        tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
-        vec_push(&_tally_rcd.release, o);
-        thread_vec_push(&_tally_rcd.release_owner, owners.v[i]);
-    }
+    for (size_t i = 0; i < zeros.n; i++)
+        release_keep(zeros.v[i], owners.v[i]);
+    for (tally_object *o; (o = vec_pop(&ownerless)) || (o = chain_pop(&zeros.spill));)
+        release_keep(o, NULL);
     vec_free(&zeros);
+    vec_free(&ownerless);
     thread_vec_free(&owners);
-    tally_atomic_store_relaxed(&_tally_rcd.need_step, _tally_rcd.release.n > 0);
+    tally_atomic_store_relaxed(&_tally_rcd.need_step, !vec_empty(&_tally_rcd.release));
     pthread_mutex_unlock(&_tally_rcd.ship_lock);
     _tally_rcd_cut_done_max(_tally_rcd.epoch);   /* every log is empty: the cut is trivially complete */
     pthread_mutex_unlock(&_tally_rcd.lock);
@@ -148,18 +161,23 @@ void _tally_rc_gc_prepare(void)
 
 /* World running again: the objects kept at 1 drop that reference.  Through the ZCT, because a
  * reader may have taken a reference while the count read 1. */
+static void release_drop(tally_object *o, rc_thread *owner)
+{
+    tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+    if (apply_dec(o))
+        _tally_rcd_zero_reached(o, _tally_rcd.epoch, NULL, NULL, owner);
+}
+
 void _tally_rc_gc_after(void)
 {
     pthread_mutex_lock(&_tally_rcd.lock);
-    if (_tally_rcd.release.n) {
-        for (size_t i = 0; i < _tally_rcd.release.n; i++) {
-            tally_object *o = _tally_rcd.release.v[i];
-            tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
-            if (apply_dec(o))
-                _tally_rcd_zero_reached(o, _tally_rcd.epoch, NULL, NULL, _tally_rcd.release_owner.v[i]);
-        }
+    if (!vec_empty(&_tally_rcd.release)) {
+        for (size_t i = 0; i < _tally_rcd.release.n; i++)
+            release_drop(_tally_rcd.release.v[i], _tally_rcd.release_owner.v[i]);
         _tally_rcd.release.n = 0;
         _tally_rcd.release_owner.n = 0;
+        for (tally_object *o; (o = chain_pop(&_tally_rcd.release.spill));)
+            release_drop(o, NULL);
         tally_atomic_store_relaxed(&_tally_rcd.need_step, 1);
     }
     pthread_mutex_unlock(&_tally_rcd.lock);
@@ -270,12 +288,13 @@ void _tally_rc_fork_child(void)
             _tally_rcd_forget_owner_locked(t);
             /* Its inbox (deaths it had not freed yet) becomes ours, and so do the deaths its
              * clear loop had found (it was the collector; this process adopts its lists). */
-            for (size_t i = 0; self && i < t->inbox.n; i++)
-                vec_push(&self->inbox, t->inbox.v[i]);
-            for (size_t i = 0; self && i < t->gc_dead.n; i++)
-                vec_push(&self->inbox, t->gc_dead.v[i]);
-            for (size_t i = 0; self && i < t->cascade.n; i++)   /* its cascade's deaths */
-                vec_push(&self->inbox, t->cascade.v[i]);
+            if (self) {
+                vec_move_all(&self->inbox, &t->inbox);
+                vec_move_all(&self->inbox, &t->gc_dead);
+                vec_move_all(&self->inbox, &t->cascade);   /* its cascade's deaths */
+            } else {   /* no thread to free them on: dropped, as before */
+                t->inbox.spill = t->gc_dead.spill = t->cascade.spill = NULL;
+            }
             vec_free(&t->inbox);
             vec_free(&t->gc_dead);
             vec_free(&t->cascade);
@@ -288,7 +307,7 @@ void _tally_rc_fork_child(void)
     }
     if (self) {
         pthread_mutex_init(&self->inbox_lock, NULL);
-        tally_atomic_store_relaxed(&self->inbox_n, self->inbox.n);
+        tally_atomic_store_relaxed(&self->inbox_n, vec_hint(&self->inbox));
     }
     tally_atomic_store_relaxed(&_tally_rcd.inflight, 0);   /* queued chains belong to the parent */
     tally_atomic_store_relaxed(&_tally_rcd.need_step, 1);

@@ -47,9 +47,18 @@ typedef struct rc_batch {
     size_t entries;
 } rc_batch;
 
+/* Objects (deaths, zeros, the collector's release list).  When the array cannot grow (out of
+ * memory), a push links the object into `spill` instead, through its ob_ref_shared word: the next
+ * object's address, with the word's RC_QUEUED bit kept (objects are 16-byte aligned, so the low
+ * bits are free).  Nothing else reads that word while the object sits in the vector: a death or
+ * zero has count 0 (try_incref reads the count first and refuses), and a release entry is only
+ * tested for RC_QUEUED and RC_DYING (never set with a link).  So a push never fails and loses
+ * nothing; a spilled object loses only its parallel thread_vec entry (its owner: NULL, unknown,
+ * which every consumer accepts). */
 typedef struct obj_vec {
     tally_object **v;
     size_t n, cap;
+    tally_object *spill;
 } obj_vec;
 
 struct rc_thread;
@@ -130,10 +139,17 @@ typedef struct rcd_state {
     rc_batch prev;                  /* increments applied, decrements waiting one epoch */
     zct_entry *zct;
     size_t zct_n, zct_cap;
+    /* ZCT entries the table had no memory for: a chain through ob_ref_shared (RC_QUEUED kept,
+     * owner unknown), checked once the epoch passed the newest of their tags, zct_spill_tag. */
+    tally_object *zct_spill;
+    uint64_t zct_spill_tag;
     obj_vec release;                /* gc_prepare -> gc_after: zero counts kept at 1 */
     thread_vec release_owner;       /* ... and the thread whose decrement zeroed each */
     /* figures (relaxed atomics), printed at fini when TALLY_DEFERRED_STATS is set */
     uint64_t n_steps, n_solo, n_flush, n_waits, n_deaths, n_ships, n_entries, n_direct;
+    /* out of memory: objects spilled into chains, operations made with no log, world stops
+     * made to recycle log buffers (docs/backend-deferred.md, "Out of memory") */
+    uint64_t n_spilled, n_nolog, n_recycles;
 } rcd_state;
 
 TALLY_HIDDEN extern rcd_state _tally_rcd;
@@ -141,21 +157,90 @@ TALLY_HIDDEN extern rcd_state _tally_rcd;
 #define STAT_ADD(f, v) tally_atomic_fetch_add_relaxed(&_tally_rcd.f, (uint64_t)(v))
 
 /* ---- small helpers ------------------------------------------------------------------------ */
-/* Append x to a vector of pointers (obj_vec, thread_vec), and free one; the typed functions below
- * are what the code calls. */
-#define RCD_VEC_PUSH(vec, x)                                                                    \
-    do {                                                                                        \
-        if ((vec)->n == (vec)->cap)                                                             \
-            (vec)->v = _tally_grow_ptrs((vec)->v, &(vec)->cap, 64,                              \
-                                        "the deferred backend's pending objects");              \
-        (vec)->v[(vec)->n++] = (x);                                                             \
-    } while (0)
-#define RCD_VEC_FREE(vec) ((void)(mi_free((vec)->v), (vec)->v = NULL, (vec)->n = (vec)->cap = 0))
+#define RCD_LINK_MASK (~(intptr_t)3)   /* the link bits of ob_ref_shared in a spill chain */
 
-static inline void vec_push(obj_vec *v, tally_object *o) { RCD_VEC_PUSH(v, o); }
-static inline void vec_free(obj_vec *v) { RCD_VEC_FREE(v); }
-static inline void thread_vec_push(thread_vec *v, rc_thread *t) { RCD_VEC_PUSH(v, t); }
-static inline void thread_vec_free(thread_vec *v) { RCD_VEC_FREE(v); }
+/* Link o in front of the chain *head (RC_QUEUED kept), and take the first object off it (its
+ * word left with RC_QUEUED only, as it was before it was linked). */
+static inline void chain_push(tally_object **head, tally_object *o)
+{
+    intptr_t q = tally_atomic_load_relaxed(&o->ob_ref_shared) & RC_QUEUED;
+    tally_atomic_store_relaxed(&o->ob_ref_shared, (intptr_t)*head | q);
+    *head = o;
+}
+static inline tally_object *chain_pop(tally_object **head)
+{
+    tally_object *o = *head;
+    if (o) {
+        intptr_t w = tally_atomic_load_relaxed(&o->ob_ref_shared);
+        *head = (tally_object *)(w & RCD_LINK_MASK);
+        tally_atomic_store_relaxed(&o->ob_ref_shared, w & RC_QUEUED);
+    }
+    return o;
+}
+
+/* Room for one more entry in a vector of pointers; false when out of memory. */
+#define RCD_VEC_ROOM(vec)                                                                       \
+    ((vec)->n < (vec)->cap || (((vec)->v = _tally_grow_ptrs_keep((vec)->v, &(vec)->cap, 64)),   \
+                               (vec)->n < (vec)->cap))
+static inline void *_tally_grow_ptrs_keep(void *v, size_t *cap, size_t first)
+{
+    void *p = _tally_grow_ptrs_try(v, cap, first);
+    return p ? p : v;   /* out of memory: the array and *cap unchanged */
+}
+
+static inline void vec_push(obj_vec *v, tally_object *o)
+{
+    if (tally_likely(RCD_VEC_ROOM(v)))
+        v->v[v->n++] = o;
+    else
+        STAT_ADD(n_spilled, 1), chain_push(&v->spill, o);
+}
+/* o and its owner into the parallel vectors; o into the spill (owner forgotten) when either
+ * cannot grow. */
+static inline void vec_push_owned(obj_vec *v, thread_vec *owners, tally_object *o, struct rc_thread *owner)
+{
+    TALLY_ASSERT(v->n == owners->n);
+    if (RCD_VEC_ROOM(v) && RCD_VEC_ROOM(owners)) {
+        v->v[v->n++] = o;
+        owners->v[owners->n++] = owner;
+    } else {
+        STAT_ADD(n_spilled, 1);
+        chain_push(&v->spill, o);
+    }
+}
+static inline bool vec_empty(const obj_vec *v) { return v->n == 0 && !v->spill; }
+static inline size_t vec_hint(const obj_vec *v) { return v->n + (v->spill != NULL); }
+/* Last in, first out: the array, then the spill. */
+static inline tally_object *vec_pop(obj_vec *v)
+{
+    if (v->n)
+        return v->v[--v->n];
+    return chain_pop(&v->spill);
+}
+/* Move everything in src to dst (src left empty, its array freed). */
+static inline void vec_move_all(obj_vec *dst, obj_vec *src)
+{
+    if (vec_empty(dst)) {
+        mi_free(dst->v);
+        *dst = *src;
+        *src = (obj_vec){ NULL, 0, 0, NULL };
+        return;
+    }
+    for (size_t i = 0; i < src->n; i++)
+        vec_push(dst, src->v[i]);
+    tally_object *o;
+    while ((o = chain_pop(&src->spill)))
+        chain_push(&dst->spill, o);
+    mi_free(src->v);
+    *src = (obj_vec){ NULL, 0, 0, NULL };
+}
+static inline void vec_free(obj_vec *v)
+{
+    TALLY_ASSERT(!v->spill);   /* a spilled object would be lost */
+    mi_free(v->v);
+    *v = (obj_vec){ NULL, 0, 0, NULL };
+}
+static inline void thread_vec_free(thread_vec *v) { mi_free(v->v), v->v = NULL, v->n = v->cap = 0; }
 
 static inline void batch_append(rc_batch *dst, rc_batch *src)
 {
@@ -177,6 +262,9 @@ static inline void batch_push(rc_batch *dst, rc_buf *b)
     rc_batch one = { b, b, b->n };
     batch_append(dst, &one);
 }
+
+/* Under `lock`: something waits in the ZCT. */
+static inline bool zct_pending_locked(void) { return _tally_rcd.zct_n > 0 || _tally_rcd.zct_spill; }
 
 /* Under ship_lock. */
 static inline bool solo_locked(rc_thread *self)
@@ -249,6 +337,9 @@ TALLY_HIDDEN void _tally_rcd_thread_unlink_locked(rc_thread *t);
 TALLY_HIDDEN void _tally_rcd_cut(rc_thread *t, bool refill);
 TALLY_HIDDEN void _tally_rcd_cut_done_max(uint64_t e);
 TALLY_HIDDEN void _tally_rcd_apply_incs(const rc_batch *bt);
+TALLY_HIDDEN void _tally_rcd_apply_incs_range(const uintptr_t *p, const uintptr_t *end);
+TALLY_HIDDEN void _tally_rcd_apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t tag,
+                                              obj_vec *zeros_out, thread_vec *owners_out, rc_thread *owner);
 TALLY_HIDDEN void _tally_rcd_apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out,
                                          thread_vec *owners_out);
 TALLY_HIDDEN void _tally_rcd_zero_reached(tally_object *o, uint64_t tag, obj_vec *out, thread_vec *out_owners,

@@ -69,13 +69,20 @@ void _tally_rcd_apply_incs(const rc_batch *bt)
     }
 }
 
+/* Under `lock`; o already carries RC_QUEUED.  Out of memory for the table: into the spill
+ * chain (owner forgotten; checked no earlier than its newest tag allows). */
 static void zct_add(tally_object *o, uint64_t tag, rc_thread *owner)
 {
     if (_tally_rcd.zct_n == _tally_rcd.zct_cap) {
         size_t cap = _tally_rcd.zct_cap ? _tally_rcd.zct_cap * 2 : 256;
         zct_entry *n = mi_realloc(_tally_rcd.zct, cap * sizeof *n);
-        if (!n)
-            _tally_fatal("deferred refcounts: out of memory for the zero-count table (%zu)", cap);
+        if (!n) {
+            STAT_ADD(n_spilled, 1);
+            chain_push(&_tally_rcd.zct_spill, o);
+            if (tag > _tally_rcd.zct_spill_tag)
+                _tally_rcd.zct_spill_tag = tag;
+            return;
+        }
         _tally_rcd.zct = n;
         _tally_rcd.zct_cap = cap;
     }
@@ -94,9 +101,10 @@ void _tally_rcd_zero_reached(tally_object *o, uint64_t tag, obj_vec *out, thread
         return;
     if (out) {
         tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
-        vec_push(out, o);
         if (out_owners)
-            thread_vec_push(out_owners, owner);
+            vec_push_owned(out, out_owners, o, owner);
+        else
+            vec_push(out, o);
     } else {
         tally_atomic_store_relaxed(&o->ob_ref_shared, RC_QUEUED);
         zct_add(o, tag, owner);
@@ -130,6 +138,14 @@ static void apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t 
     }
 }
 
+/* The same for entries in place (a log that is not shipped: _tally_rc_gc_prepare). */
+void _tally_rcd_apply_incs_range(const uintptr_t *p, const uintptr_t *end) { apply_incs_range(p, end); }
+void _tally_rcd_apply_decs_range(const uintptr_t *p, const uintptr_t *end, uint64_t tag, obj_vec *zeros_out,
+                                 thread_vec *owners_out, rc_thread *owner)
+{
+    apply_decs_range(p, end, tag, zeros_out, owners_out, owner);
+}
+
 /* Zeros go to the ZCT, or with zeros_out to zeros_out (and their owners to owners_out). */
 void _tally_rcd_apply_decs(const rc_batch *bt, uint64_t tag, obj_vec *zeros_out, thread_vec *owners_out)
 {
@@ -154,7 +170,7 @@ static void route_dead(tally_object *o, rc_thread *owner, rc_thread *self, obj_v
     }
     pthread_mutex_lock(&owner->inbox_lock);
     vec_push(&owner->inbox, o);
-    tally_atomic_store_relaxed(&owner->inbox_n, owner->inbox.n);
+    tally_atomic_store_relaxed(&owner->inbox_n, vec_hint(&owner->inbox));
     pthread_mutex_unlock(&owner->inbox_lock);
     tally_atomic_fetch_or(&owner->ts->breaker, TALLY_BREAK_RC);
 }
@@ -164,20 +180,13 @@ void _tally_rcd_take_inbox(rc_thread *t, obj_vec *dead)
 {
     if (!tally_atomic_load_relaxed(&t->inbox_n))
         return;
-    obj_vec got = { NULL, 0, 0 };
+    obj_vec got = { NULL, 0, 0, NULL };
     pthread_mutex_lock(&t->inbox_lock);
     got = t->inbox;
-    t->inbox = (obj_vec){ NULL, 0, 0 };
+    t->inbox = (obj_vec){ NULL, 0, 0, NULL };
     tally_atomic_store_relaxed(&t->inbox_n, 0);
     pthread_mutex_unlock(&t->inbox_lock);
-    if (dead->n == 0) {
-        vec_free(dead);
-        *dead = got;
-        return;
-    }
-    for (size_t i = 0; i < got.n; i++)
-        vec_push(dead, got.v[i]);
-    vec_free(&got);
+    vec_move_all(dead, &got);
 }
 
 /* Flush: the deaths waiting for threads that are not attached now (they would free them only
@@ -198,6 +207,15 @@ static void take_inboxes_of_detached(rc_thread *self, obj_vec *dead)
  * entry (solo mode / world stopped: nothing can be pending). */
 void _tally_rcd_zct_check(uint64_t e, bool all, obj_vec *dead, rc_thread *self)
 {
+    if (_tally_rcd.zct_spill && (all || _tally_rcd.zct_spill_tag < e)) {
+        tally_object *o;
+        while ((o = chain_pop(&_tally_rcd.zct_spill))) {
+            tally_atomic_store_relaxed(&o->ob_ref_shared, 0);
+            if (tally_atomic_load_relaxed(&o->ob_ref_local) == 0)
+                route_dead(o, NULL, self, dead);
+        }
+        _tally_rcd.zct_spill_tag = 0;
+    }
     size_t keep = 0;
     for (size_t i = 0; i < _tally_rcd.zct_n; i++) {
         zct_entry z = _tally_rcd.zct[i];
@@ -341,7 +359,7 @@ static bool step_locked(rc_thread *self, obj_vec *dead)
     pthread_mutex_lock(&_tally_rcd.ship_lock);
     _tally_rcd_batch_release_locked(&_tally_rcd.prev);
     _tally_rcd.prev = cur;
-    bool remaining = _tally_rcd.prev.head != NULL || _tally_rcd.zct_n > 0;
+    bool remaining = _tally_rcd.prev.head != NULL || zct_pending_locked();
     tally_atomic_store_relaxed(&_tally_rcd.need_step, remaining || _tally_rcd.shipped.head != NULL);
     pthread_mutex_unlock(&_tally_rcd.ship_lock);
     if (remaining) {
@@ -375,7 +393,7 @@ void _tally_rcd_maybe_step(rc_thread *t)
     if (pthread_mutex_trylock(&_tally_rcd.lock) != 0)
         return;
     _tally_rcd_cut(t, true);
-    obj_vec dead = { NULL, 0, 0 };
+    obj_vec dead = { NULL, 0, 0, NULL };
     pthread_mutex_lock(&_tally_rcd.ship_lock);
     solo = solo_locked(t);
     pthread_mutex_unlock(&_tally_rcd.ship_lock);
@@ -438,7 +456,7 @@ void _tally_rc_flush(void)
     if (!ts)
         return;
     STAT_ADD(n_flush, 1);
-    obj_vec dead = { NULL, 0, 0 };
+    obj_vec dead = { NULL, 0, 0, NULL };
     /* The caller cuts while holding `lock`, so no step is running: what it ships, and what
      * others shipped before, is grabbed by the step at the current epoch E; the decrements are
      * applied at E+1 and their zeros checked at E+2.  Others' later work does not prolong it. */
@@ -456,7 +474,7 @@ void _tally_rc_flush(void)
              * while the deaths log more (a chain of a million lists is a million rounds). */
             solo_step_locked(t, &dead, true);
             pthread_mutex_unlock(&_tally_rcd.lock);
-            if (dead.n == 0)
+            if (vec_empty(&dead))
                 break;
             _tally_rcd_cascade_free(t, &dead);
             continue;
@@ -470,12 +488,12 @@ void _tally_rc_flush(void)
         queued = t->zct_queued;
         first = false;
         pthread_mutex_lock(&_tally_rcd.ship_lock);
-        bool idle = !_tally_rcd.shipped.head && !_tally_rcd.prev.head && _tally_rcd.zct_n == 0;
+        bool idle = !_tally_rcd.shipped.head && !_tally_rcd.prev.head && !zct_pending_locked();
         pthread_mutex_unlock(&_tally_rcd.ship_lock);
         if (idle || _tally_rcd.epoch > need_until) {
             pthread_mutex_unlock(&_tally_rcd.lock);
             take_inboxes_of_detached(t, &dead);
-            if (dead.n == 0)
+            if (vec_empty(&dead))
                 break;
             _tally_rcd_cascade_free(t, &dead);   /* may log more: go round again */
             continue;

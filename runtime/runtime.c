@@ -89,6 +89,7 @@ int tally_init(const tally_options *opt)
     }
     if (_tally_builtins_init() != 0) {
         tally_thread_release();
+        _tally_gc_free_orphans();   /* the released thread's nursery (tally_fini does the same) */
         tally_atomic_store_release(&_tally_runtime.initialized, 0);
         return -1;
     }

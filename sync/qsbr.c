@@ -28,6 +28,7 @@
 #include "runtime/internal.h"
 
 #include <mimalloc.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #if defined(TALLY_FREE_THREADED)
@@ -164,8 +165,36 @@ static void flush_batch(void)
     urcu_qsbr_call_rcu(&b->head, free_batch_cb);
 }
 
+/* liburcu creates its call_rcu worker (a record and a thread) at the first call_rcu and dies
+ * (urcu_die: abort) when it cannot; that first call_rcu may come at any time (a delayed free, a
+ * grace-period chain of the deferred backend).  So tally_init creates it, where running out of
+ * memory can be an error: first it checks that the record and the thread's stack fit (mapped,
+ * then given back at once), then lets liburcu create them (a shortage in between is the only
+ * window left).  Once created, the worker is never created again. */
+static int callrcu_created;
+
 int _tally_qsbr_init(void)
 {
+    if (tally_atomic_load_relaxed(&child_mode) || callrcu_created)
+        return 0;   /* liburcu is not used in a fork child */
+    size_t stack = (size_t)8 << 20;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {   /* the default attributes liburcu's thread gets */
+        (void)pthread_attr_getstacksize(&attr, &stack);
+        pthread_attr_destroy(&attr);
+    }
+    size_t span = stack + ((size_t)64 << 10);   /* and a guard page */
+    void *map = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *record = mi_malloc(4096);   /* the call_rcu_data record, generously */
+    if (map != MAP_FAILED)
+        munmap(map, span);
+    mi_free(record);
+    if (map == MAP_FAILED || !record) {
+        _tally_set_error("tally_init: out of memory for liburcu's call_rcu worker");
+        return -1;
+    }
+    (void)urcu_qsbr_get_default_call_rcu_data();
+    callrcu_created = 1;
     return 0;
 }
 

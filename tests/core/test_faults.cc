@@ -9,10 +9,15 @@
 // lack of memory, no abort), and nothing may be lost: containers hold exactly what the calls
 // that succeeded put there, every object's count is exact, every object is destroyed exactly
 // once at the end, and AddressSanitizer's leak check at exit finds nothing.  Automatic
-// collections are off here (the collector's own out-of-memory paths are not covered yet).
+// collections are off in that scenario; the sweeps below run collections (explicit and
+// automatic) and tally_init in child processes (tests/core/fault_sweep.h), one per allocation
+// point.  Every backend, deferred included (its reconciliation vectors spill into chains through
+// the objects and its log buffers have a fallback when memory runs out: docs/backend-deferred.md).
 #include "tally_test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
+
+#include "fault_sweep.h"
 
 #include <cstdio>
 #include <cstring>
@@ -23,19 +28,8 @@
 #include <thread>
 #include <vector>
 
-extern "C" {
-TALLY_API void tally_debug_fail_allocation(long n);
-TALLY_API long tally_debug_failed_allocations(void);
-}
-
-namespace {
-
-int g_callbacks = 0;
-void count_callback(tally_object *, void *) { g_callbacks++; }
-
-bool mentions_memory(const std::string &e) { return e.find("memory") != std::string::npos; }
-
-}  // namespace
+using fault_sweep::count_callback;
+using fault_sweep::mentions_memory;
 
 TEST(Faults, EveryAllocationOfTheScenarioFailsCleanlyAndLosesNothing)
 {
@@ -167,7 +161,7 @@ TEST(Faults, EveryAllocationOfTheScenarioFailsCleanlyAndLosesNothing)
         for (auto &e : expect)
             EXPECT_EQ(tally_refcount(e.first), e.second) << "allocation " << n;
 
-        int cb_before = g_callbacks;
+        int cb_before = fault_sweep::callbacks;
         tally_xdecref(t);
         tally_xdecref(s);
         tally_xdecref(d);
@@ -177,7 +171,7 @@ TEST(Faults, EveryAllocationOfTheScenarioFailsCleanlyAndLosesNothing)
         tally_flush();
         EXPECT_EQ(destroyed.load(), created) << "allocation " << n;
         if (wr) {
-            EXPECT_EQ(g_callbacks, cb_before + 1) << "allocation " << n << ": weakref callback";
+            EXPECT_EQ(fault_sweep::callbacks, cb_before + 1) << "allocation " << n << ": weakref callback";
             tally_object *gone = tally_weakref_get(wr);
             EXPECT_EQ(gone, nullptr);
             tally_decref(wr);
@@ -193,116 +187,171 @@ TEST(Faults, EveryAllocationOfTheScenarioFailsCleanlyAndLosesNothing)
     tally_gc_enable();
 }
 
-// deferred is not in this sweep yet: its reconciliation keeps dead and pending objects in
-// vectors whose growth is still fatal when memory runs out (rc_deferred_internal.h's vec_push, 14 call
-// sites; the first one the sweep reaches is gc_settle_log's).  That is the open part of issue 15's
-// item 5, with the collector's side table.
-#if !defined(TALLY_BACKEND_DEFERRED)
 // Collections (young and middle, explicit here; an automatic one runs the same code inside
 // tally_new) with each of their allocations failing in turn: the collection returns (a count, or
 // -1 with an error), nothing it examined is lost or freed early, and the garbage it could not
-// free is freed by the next collection.  The collector and the deallocation stack keep what
-// they allocate for the next collection, so each allocation point is reached only in a fresh
-// process: each step runs in a child process (a death test, which re-executes this binary).
-#define FAULT_CHECK(cond)                                                                  \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            std::fprintf(stderr, "fault child (allocation %ld): check failed: %s (last error '%s')\n", \
-                         n, #cond, tally_last_error());                                    \
-            std::fflush(stderr);                                                           \
-            std::_Exit(1);                                                                 \
-        }                                                                                  \
-    } while (0)
-
-void collection_child(long n)
+// free is freed by the next collection.  One child process per allocation point (fault_sweep.h).
+static void collection_child(long n)
 {
     tally_gc_disable();
-    std::atomic<int> destroyed{0};
-    int made = 0;
-    auto pair = [&]() {
-        CountedObject *a = counted_new(&destroyed), *b = counted_new(&destroyed);
-        FAULT_CHECK(a && b);
-        a->ref = tally_newref(&b->ob_base);
-        b->ref = tally_newref(&a->ob_base);
-        made += 2;
-        return std::make_pair(a, b);
-    };
-    // Garbage cycles, a live cycle, a weakref with a callback on a garbage object, and a deep
-    // chain that dies by refcount through the deallocation stack.
-    for (int i = 0; i < 40; i++) {
-        auto p = pair();
-        tally_decref(&p.first->ob_base);
-        tally_decref(&p.second->ob_base);
-    }
-    auto live = pair();
-    auto w = pair();
-    tally_object *wr = tally_weakref_new(&w.first->ob_base, count_callback, nullptr);
-    FAULT_CHECK(wr != nullptr);
-    tally_decref(&w.first->ob_base);
-    tally_decref(&w.second->ob_base);
-    CountedObject *head = counted_new(&destroyed);
-    made++;
-    CountedObject *cur = head;
-    for (int i = 0; i < 3000; i++) {
-        CountedObject *next = counted_new(&destroyed);
-        FAULT_CHECK(next != nullptr);
-        made++;
-        cur->ref = &next->ob_base;   // the chain owns each next
-        cur = next;
-    }
-    tally_flush();
-    long before = tally_debug_failed_allocations();
-    tally_debug_fail_allocation(n);
+    FaultGraph g;
+    g.build(40, 3000);   // the chain dies by refcount through the deallocation stack
+    FaultArm arm(n);
     intptr_t young = tally_gc_collect(0);
     std::string young_error = tally_last_error();
-    tally_decref(&head->ob_base);
+    g.drop_chain();
     tally_flush();
-    intptr_t full = tally_gc_collect(1);   // not 2: see the note above the test
+    intptr_t full = tally_gc_collect(1);   // generation 2: test_faults_full.cc
     std::string full_error = tally_last_error();
-    tally_debug_fail_allocation(-1);
-    bool fired = tally_debug_failed_allocations() > before;
-    FAULT_CHECK(young >= 0 || young_error.find("memory") != std::string::npos);
-    FAULT_CHECK(full >= 0 || full_error.find("memory") != std::string::npos);
-    // The live pair survived; everything else is freed now, or by the next collection.
-    FAULT_CHECK(tally_gc_collect(2) >= 0);
-    tally_flush();
-    FAULT_CHECK(destroyed.load() == made - 2);
-    FAULT_CHECK(g_callbacks == 1);
-    FAULT_CHECK(tally_weakref_get(wr) == nullptr);
-    tally_decref(wr);
-    FAULT_CHECK(tally_refcount(&live.first->ob_base) == 2);
-    tally_decref(&live.first->ob_base);
-    tally_decref(&live.second->ob_base);
-    FAULT_CHECK(tally_gc_collect(2) >= 0);
-    tally_flush();
-    FAULT_CHECK(destroyed.load() == made);
-    std::_Exit(fired ? 0 : 2);
+    bool fired = arm.disarm();
+    FAULT_CHECK(young >= 0 || fault_sweep::mentions_memory(young_error));
+    FAULT_CHECK(full >= 0 || fault_sweep::mentions_memory(full_error));
+    g.finish();
+    fault_exit(fired);
 }
 
-TEST(Faults, EveryAllocationOfACollectionFailsCleanly)
+// gil and atomic allocate once here (the deallocation stack); the others also for their own
+// structures (merge queues, logs, deferred's vectors).
+TEST(Faults, EveryAllocationOfACollectionFailsCleanly) { expect_fault_sweep(collection_child, 500, "collection", 1); }
+
+// Automatic collections: tally_new with a low threshold collects inside the call, and each
+// allocation of the calls and of their collections fails in turn.  A tally_new that fails
+// returns NULL with a memory error (its collection may have run); nothing else is lost.
+static void automatic_child(long n)
 {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
-    long n = 0, injected = 0;
-    for (; n < 500; n++) {
-        int code = -1;   // stays -1 in the re-executed child for the steps it does not run
-        EXPECT_EXIT(collection_child(n),
-                    [&code](int status) {
-                        code = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
-                        return code == 0 || code == 2;
-                    },
-                    "")
-            << "allocation " << n;
-        if (code == 0)
-            injected++;
-        else if (code != -1)
-            break;   // 2: the scenario made at most n allocations; else a failure (reported)
+    tally_gc_set_threshold(20, 2, 2);
+    tally_gc_enable();
+    FaultGraph g;
+    g.build(0, 0);   // the live pair and the watched garbage pair (its collection may run now)
+    FaultArm arm(n);
+    int failed = 0;
+    for (int i = 0; i < 80; i++) {   // garbage cycles: automatic collections of every generation
+        CountedObject *a = counted_new(&g.destroyed);
+        if (!a) {
+            FAULT_CHECK(fault_sweep::mentions_memory(tally_last_error()));
+            failed++;
+            continue;
+        }
+        g.made++;
+        CountedObject *b = counted_new(&g.destroyed);
+        if (!b) {
+            FAULT_CHECK(fault_sweep::mentions_memory(tally_last_error()));
+            failed++;
+            tally_decref(&a->ob_base);
+            continue;
+        }
+        g.made++;
+        a->ref = &b->ob_base;   // each holds the other's only reference: garbage
+        b->ref = &a->ob_base;
     }
-    std::printf("collection fault sweep: %ld allocation points failed in turn (%s)\n", injected, tally_backend());
-    // gil and atomic allocate once here (the deallocation stack); the others also for their
-    // own structures (merge queues, logs).  A full collection is left out: its side table's
-    // allocations are still fatal (the open part of issue 15's item 5).
-    EXPECT_GE(injected, 1) << "the sweep reached no allocation point";
+    bool fired = arm.disarm();
+    FAULT_CHECK(failed <= 1);   // one fault: at most one call fails
+    tally_gc_disable();
+    g.finish();
+    fault_exit(fired);
 }
-#endif  // !TALLY_BACKEND_DEFERRED
+
+TEST(Faults, EveryAllocationOfAutomaticCollectionsFailsCleanly)
+{
+    expect_fault_sweep(automatic_child, 1000, "automatic-collection", 100);
+}
+
+// tally_init after a tally_fini, each of its allocations failing in turn: -1 naming memory and
+// a runtime that initialises on the next try, or success; then it works and frees everything.
+static void init_child(long n)
+{
+    tally_fini();
+    FaultArm arm(n);
+    int r = tally_init(nullptr);
+    std::string error = tally_last_error();
+    bool fired = arm.disarm();
+    if (r != 0) {
+        FAULT_CHECK(fault_sweep::mentions_memory(error));
+        FAULT_CHECK(tally_init(nullptr) == 0);
+    }
+    tally_gc_disable();
+    FaultGraph g;
+    g.build(5, 10);
+    g.finish();
+    fault_exit(fired);
+}
+
+TEST(Faults, EveryAllocationOfTallyInitFailsCleanly) { expect_fault_sweep(init_child, 500, "tally_init", 100); }
+
+// Memory that stays short: from allocation n on every allocation fails, until the work below is
+// done.  Two threads make refcount traffic on shared objects (deferred: thousands of log
+// entries, so logs are shipped with no buffer to refill and reconciled with no room for their
+// deaths), drop objects that die by refcount in a cascade, flush and collect.  Every call that
+// fails says memory, nothing aborts or waits forever, and nothing is lost: once memory is back
+// what was dropped is freed, what is held is intact with its exact count.
+static void sustained_child(long n)
+{
+    tally_gc_disable();
+    FaultGraph g;
+    g.build(50, 300);
+    std::atomic<int> held_destroyed{0};
+    tally_object *keep = tally_list_new();
+    FAULT_CHECK(keep != nullptr);
+    std::vector<CountedObject *> held;
+    for (int i = 0; i < 400; i++) {
+        CountedObject *c = counted_new(&held_destroyed);
+        FAULT_CHECK(c != nullptr && tally_list_append(keep, &c->ob_base) == 0);
+        held.push_back(c);
+    }
+    tally_flush();
+    FaultArm arm(n, -1);
+    auto traffic = [&](int rounds) {
+        for (int k = 0; k < rounds; k++) {
+            for (CountedObject *c : held)   // all increments, then all decrements: each is logged
+                tally_incref(&c->ob_base);
+            for (CountedObject *c : held)
+                tally_decref(&c->ob_base);
+            tally_object *x = tally_list_get(keep, static_cast<size_t>(k) % held.size());
+            tally_xdecref(x);
+            tally_safepoint();
+        }
+    };
+    int attached = -2;
+    std::string attach_error;
+    std::thread th([&] {
+        attached = tally_thread_attach();
+        if (attached != 0) {
+            attach_error = tally_last_error();
+            return;
+        }
+        traffic(40);
+        tally_thread_release();
+    });
+    traffic(40);   // 400 objects x 2 x 40: 32,000 log entries on deferred (about 8 logs)
+    for (size_t i = 0; i < held.size() / 2; i++)
+        tally_decref(&held[i]->ob_base);   // the list still holds them
+    g.drop_chain();   // 301 objects die by refcount, one releasing the next
+    tally_flush();
+    intptr_t young = tally_gc_collect(0);
+    std::string young_error = tally_last_error();
+    TALLY_BEGIN_ALLOW_THREADS
+    th.join();
+    TALLY_END_ALLOW_THREADS
+    bool fired = arm.disarm();
+    FAULT_CHECK(attached == 0 || fault_sweep::mentions_memory(attach_error));
+    FAULT_CHECK(young >= 0 || fault_sweep::mentions_memory(young_error));
+    tally_flush();
+    for (size_t i = 0; i < held.size(); i++)
+        FAULT_CHECK(tally_refcount(&held[i]->ob_base) == (i < held.size() / 2 ? 1 : 2));
+    FAULT_CHECK(held_destroyed.load() == 0);
+    g.finish();
+    tally_decref(keep);
+    for (size_t i = held.size() / 2; i < held.size(); i++)
+        tally_decref(&held[i]->ob_base);
+    tally_flush();
+    FAULT_CHECK(held_destroyed.load() == static_cast<int>(held.size()));
+    fault_exit(fired);
+}
+
+// The points are where the failures start (every allocation fails from there on).
+TEST(Faults, MemoryThatStaysShortFromEachAllocationOnLosesNothing)
+{
+    expect_fault_sweep(sustained_child, 1000, "sustained (from each point on)", 3);
+}
 
 #endif  // __SANITIZE_ADDRESS__
