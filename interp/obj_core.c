@@ -106,10 +106,16 @@ int64_t py_len(tally_object *o)
         bool found;
         tally_object *r = py_call_dunder(o, "__len__", NULL, 0, &found);
         if (r) {
-            int64_t n = IS_INT(r) ? tally_int_value(r) : -1;
+            /* CPython: an int (or bool) of at least 0; r's type is read before it is released */
+            if (!IS_INT(r) && !IS_BOOL(r)) {
+                py_err_format(exc_TypeError, "'%s' object cannot be interpreted as an integer", py_type_name(r));
+                tally_decref(r);
+                return -1;
+            }
+            int64_t n = IS_INT(r) ? tally_int_value(r) : ((py_boolobj *)r)->value;
             tally_decref(r);
             if (n < 0) {
-                py_err_set(n < 0 && IS_INT(r) ? exc_ValueError : exc_TypeError, "__len__() should return >= 0");
+                py_err_set(exc_ValueError, "__len__() should return >= 0");
                 return -1;
             }
             return n;
