@@ -162,6 +162,10 @@ struct tally_thread_state {
                                     * set (owner only; see _tally_free_needs_grace) */
     uint64_t trim_seen_freed;      /* ts->freed at this thread's last trim check (owner only;
                                     * runtime/memory_trim.c) */
+    uint64_t trim_next_ns;         /* after a trim: when this thread collects its heap again
+                                    * (0: not armed; owner only; runtime/memory_trim.c) */
+    uint32_t trim_backoff_ms;      /* ... and the wait after that one (doubles) */
+    uint32_t trim_gen_seen;        /* the last trim decision this thread answered (owner only) */
     int gc_preflushed;             /* the backend's pending deaths were just applied, before an
                                     * automatic collection (owner only; collector/gc_lists.c) */
 
@@ -211,18 +215,30 @@ static inline bool _tally_free_needs_grace(tally_object *o)
  * hand-over, no backend work), so the loop's state needs no re-validation: a stopped world only
  * reads the heap, and what the loop is releasing is already untracked (the collector never sees
  * it) and private to this thread.  Callers hold no lock and no pointer obtained from a lock-free
- * read (parking is a QSBR quiescent state). */
+ * read (parking is a QSBR quiescent state).  For the same reason the loop also announces a QSBR
+ * quiescent state every 256 objects this thread frees: a release of 2.5M objects (100-200 ms)
+ * otherwise held every grace period back, so no delayed free of any thread completed meanwhile
+ * (memory grew past its built size while it was being released, and the trim that followed
+ * waited 45-170 ms for the grace period; runtime/memory_trim.c). */
 TALLY_HIDDEN void _tally_stw_park(tally_thread_state *ts);   /* sync/stw.c */
+#if defined(TALLY_FREE_THREADED)
+TALLY_HIDDEN void _tally_qsbr_quiescent(void);               /* sync/qsbr.c */
+#endif
 static inline void _tally_poll_stop(tally_thread_state *ts)
 {
 #if defined(TALLY_RC_NO_POLL_STOP)
     /* Not in deferred: a release there may be applying its destroy's decrements directly (the
      * cascade, runtime/rc_deferred_cascade.c), which a world-stopped prepare applying every log must not
-     * interleave with (parking here made the fork tests hang or fail a count, 1 run in 60). */
+     * interleave with (parking here made the fork tests hang or fail a count, 1 run in 60).  Nor
+     * a quiescent state: deferred's grace periods also stand for "every thread cut its log". */
     (void)ts;
 #else
     if (tally_unlikely(ts && (tally_atomic_load_relaxed(&ts->breaker) & TALLY_BREAK_STOP)))
         _tally_stw_park(ts);
+#if defined(TALLY_FREE_THREADED)
+    else if (ts && (tally_atomic_load_relaxed(&ts->freed) & 255) == 0)
+        _tally_qsbr_quiescent();
+#endif
 #endif
 }
 #define TALLY_POLL_EVERY 256   /* items a container releases between two polls */
@@ -545,6 +561,7 @@ TALLY_HIDDEN void _tally_qsbr_wait_delayed_frees(void);   /* the same, not throu
  * delayed frees and have every thread collect its mimalloc heap (its own at its next safepoint). */
 TALLY_HIDDEN void _tally_memory_trim_after_full(tally_thread_state *self);
 TALLY_HIDDEN void _tally_memory_trim_self(tally_thread_state *ts);
+TALLY_HIDDEN void _tally_memory_trim_handle(tally_thread_state *ts);   /* TALLY_BREAK_TRIM */
 /* At a safepoint after backend work (biased merges, deferred steps): a thread that freed many
  * objects there checks whether a trim is due (the full collection's check may have come before
  * those deaths). */

@@ -15,7 +15,9 @@
  *     its next safepoint: _tally_memory_trim_self), since only a heap's owner may collect it;
  *  3. it trims itself: drops its deallocation stack if it grew past its initial size, and
  *     collects its mimalloc heap with force (mi_collect(true): empty pages are freed, abandoned
- *     segments of exited threads reclaimed and released).
+ *     segments of exited threads reclaimed and released);
+ *  4. every thread that trimmed collects its heap again 5, 10 ... 640 ms later (arm, below): the
+ *     blocks of the release that reach a heap after its owner collected it.
  * When: a full collection trims if the objects freed since the last trim are at least
  * tally_options.gc_trim_min (default 4M, about 200 MB of small objects) and at least twice the
  * objects still alive, so a program whose heap is steady (or that frees a
@@ -59,10 +61,58 @@ static void delayed_frees_done(void)
     _tally_nocancel_end(c);
 }
 
+/* Collect this thread's mimalloc heap with force, its decommit delay at 0 for the length of
+ * the collect.  mimalloc 2.0 decommits the spans an empty page leaves only when that delay has
+ * passed and the segment is touched again, so one forced collect left 30 MB of 580 resident
+ * until some later allocation.  Another thread's allocations meanwhile decommit at once too,
+ * which costs only time; the option is a plain word of mimalloc's that it reads afresh on each
+ * use.  The option is one word for the process, so trims are serialised: two threads trimming
+ * at once (the decider and a thread answering its request) each saved what the other had set,
+ * one collect ran with the delay already restored (20-30 MB of deferred's 2-thread release
+ * stayed resident) and the delay was left at 0 for good. */
+static pthread_mutex_t collect_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void collect_heap(void)
+{
+    if (pthread_mutex_trylock(&collect_mu) != 0) {
+        /* Wait detached: a stop-the-world must not wait for the other thread's collect. */
+        int c = _tally_nocancel_begin();
+        tally_thread_state *saved = _tally_allow_threads_begin();
+        pthread_mutex_lock(&collect_mu);
+        _tally_allow_threads_end(saved);
+        _tally_nocancel_end(c);
+    }
+    long delay = mi_option_get(mi_option_decommit_delay);
+    mi_option_set(mi_option_decommit_delay, 0);
+    mi_collect(true);
+    mi_option_set(mi_option_decommit_delay, delay);
+    pthread_mutex_unlock(&collect_mu);
+}
+
+/* The release a trim follows may still be dying when the trim runs: biased owners free what
+ * they find in their merge queues, deferred's deaths arrive over epochs, and the blocks of SHARED
+ * objects come back through QSBR delayed frees that the mutators drain at their safepoints, often
+ * into another thread's heap.  Whatever lands on a page after its owner collected stays resident
+ * (2 threads, 5M objects: 20-45 MB of 290 in one run of two, on every free-threaded backend).  So
+ * a thread that trimmed stays armed: it keeps TALLY_BREAK_TRIM set and collects its heap again
+ * at its safepoints 5, 10, 20 ... 640 ms later (8 more collects, bounded; each of a heap that is
+ * mostly empty by then), while each safepoint in between costs one clock read. */
+#define RETRIM_FIRST_MS 5u
+static uint32_t trim_gen;   /* trims decided so far (relaxed atomic): a new one restarts the arming */
+#define RETRIM_LAST_MS 640u
+
+static void arm(tally_thread_state *ts, uint32_t backoff_ms)
+{
+    ts->trim_backoff_ms = backoff_ms;
+    ts->trim_next_ns = _tally_now_ns() + (uint64_t)backoff_ms * 1000000u;
+    tally_atomic_fetch_or(&ts->breaker, TALLY_BREAK_TRIM);
+}
+
 /* The owner's part: only the thread that owns a mimalloc heap may collect it. */
 void _tally_memory_trim_self(tally_thread_state *ts)
 {
     tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_TRIM);
+    ts->trim_gen_seen = tally_atomic_load_relaxed(&trim_gen);
     /* deferred: deaths that reach this thread's steps only now.  Blocks it frees may belong to
      * heaps whose owners trimmed already: if it freed many, ask them again (this converges: a
      * second round frees far less). */
@@ -78,15 +128,25 @@ void _tally_memory_trim_self(tally_thread_state *ts)
         ts->trash = NULL;
         ts->trash_cap = 0;
     }
-    /* mimalloc 2.0 decommits the spans an empty page leaves only when its decommit delay has
-     * passed and the segment is touched again, so one forced collect left 30 MB of 580 resident
-     * until some later allocation.  The delay is made 0 for the length of this collect: another
-     * thread's allocations meanwhile decommit at once too, which costs only time; the option is a
-     * plain word of mimalloc's that it reads afresh on each use. */
-    long delay = mi_option_get(mi_option_decommit_delay);
-    mi_option_set(mi_option_decommit_delay, 0);
-    mi_collect(true);
-    mi_option_set(mi_option_decommit_delay, delay);
+    collect_heap();
+    arm(ts, RETRIM_FIRST_MS);
+}
+
+void _tally_memory_trim_handle(tally_thread_state *ts)
+{
+    if (ts->trim_next_ns == 0 || ts->trim_gen_seen != tally_atomic_load_relaxed(&trim_gen)) {
+        _tally_memory_trim_self(ts);   /* a request from the thread that decided a trim */
+        return;
+    }
+    uint64_t now = _tally_now_ns();
+    if (now < ts->trim_next_ns)
+        return;                    /* armed, not yet: the bit stays set */
+    tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_TRIM);
+    uint32_t next = ts->trim_backoff_ms * 2;
+    ts->trim_next_ns = 0;
+    collect_heap();
+    if (next <= RETRIM_LAST_MS)
+        arm(ts, next);
 }
 
 /* After a full collection, on the collecting thread, or at a safepoint of a thread that has just
@@ -116,6 +176,7 @@ void _tally_memory_trim_after_full(tally_thread_state *self)
         return;
     if (!tally_atomic_cas_relaxed(&freed_at_last_trim, &last, st.freed))
         return;   /* another thread decided a trim since we read `last` */
+    tally_atomic_fetch_add_relaxed(&trim_gen, 1u);
     delayed_frees_done();
     request_others(self);
     _tally_memory_trim_self(self);

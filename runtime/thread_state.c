@@ -225,7 +225,7 @@ void _tally_handle_pending(tally_thread_state *ts)
         _tally_gc_run_scheduled(ts);
     }
     if (bits & TALLY_BREAK_TRIM)
-        _tally_memory_trim_self(ts);
+        _tally_memory_trim_handle(ts);
 }
 
 void tally_safepoint(void)

@@ -818,6 +818,34 @@ static double stress_med(const bj *cfg, const char *key)
     return bj_getnum(bj_get(bj_get(cfg, "summary"), key), "median", NAN);
 }
 
+/* deferred keeps up with atomic: on every workload with a throughput (forkcow's figures are
+ * pages, convoy's a GIL's) and every thread count up to the cores, deferred's operations per
+ * second are at least 0.7x atomic's in the same run. */
+static void deferred_throughput_targets(const bench_opts *o, const bj *cfgs, long cores, bj *targets)
+{
+    char d[256], id[160], what[192];
+    for (size_t w = 0; w < o->nworkloads; w++) {
+        const char *wl = o->workloads[w];
+        if (strcmp(wl, "forkcow") == 0 || strcmp(wl, "convoy") == 0)
+            continue;
+        for (size_t t = 0; t < o->nthreads; t++) {
+            int th = o->threads[t];
+            if (th > cores || th < (int)stress_workload_min_threads(wl))
+                continue;
+            const bj *cd = stress_cfg(cfgs, "deferred", wl, th), *ca = stress_cfg(cfgs, "atomic", wl, th);
+            if (!cd || !ca)
+                continue;
+            double od = stress_med(cd, "ops_per_s"), oa = stress_med(ca, "ops_per_s");
+            snprintf(d, sizeof d, "%s, %d thread%s: deferred %.3g ops/s, atomic %.3g ops/s (medians)", wl, th,
+                     th == 1 ? "" : "s", od, oa);
+            snprintf(id, sizeof id, "deferred_vs_atomic_%s_%d", wl, th);
+            snprintf(what, sizeof what, "%s, %d thread%s: deferred throughput >= 0.7x atomic's", wl, th,
+                     th == 1 ? "" : "s");
+            add_target(targets, id, "deferred", what, oa > 0 ? od / oa : NAN, ">=", 0.7, "x", d);
+        }
+    }
+}
+
 static void stress_targets(const bench_opts *o, const bj *cfgs, long cores, bj *targets)
 {
     char d[256], id[160], what[192];
@@ -856,6 +884,7 @@ static void stress_targets(const bench_opts *o, const bj *cfgs, long cores, bj *
             }
         }
     }
+    deferred_throughput_targets(o, cfgs, cores, targets);
 }
 
 /* The fair GIL (sync/gil.c): a waking thread runs within 1 ms (p99) next to one CPU-bound thread
@@ -1231,7 +1260,8 @@ static void rss_run_one(const char *path, size_t objects, int threads, bj *cfg)
     bool ok = started == 0 && r.exit_code == 0 && !r.term_signal && !r.timed_out && doc;
     if (ok) {
         bj *m = bj_obj();
-        static const char *const keys[] = {"before_mib", "built_mib", "after_mib", "settled_mib", "ratio"};
+        static const char *const keys[] = {"before_mib", "built_mib", "after_mib", "all_freed_ms", "settled_mib",
+                                           "ratio"};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             bj_set(m, keys[i], bj_num(bj_getnum(doc, keys[i], NAN)));
         bj_set(m, "wall_s", bj_num(r.wall_s));
@@ -1299,6 +1329,108 @@ static void rss_targets(const bj *mr, bj *targets)
                               "%.1f MiB (medians)", before, bj_getnum(bj_get(sum, "built_mib"), "median", NAN),
                  bj_getnum(bj_get(sum, "after_mib"), "median", NAN), settled);
         add_target(targets, id, be, what, ratio, "<=", 1.2, "x", d);
+    }
+}
+
+/* ---- dropping a large structure: bench_drop_<backend> ----------------------------------------- */
+/* The time of one decref that frees a list of N ints or a chain of N lists, with the thread alone
+ * and with a second thread attached (stress/micro/bench_drop.c); every backend but racy.  Target
+ * (issue 13): deferred at most 1.5x atomic's time with the second thread attached. */
+#define DROP_LIST 10000000
+#define DROP_CHAIN 1000000
+static double est_drop_run;
+
+/* Parse bench_drop's lines "drop <what> n=<N> threads=<T> backend=<B> median=<s> min=<s> max=<s>"
+ * into cfgs (one entry per backend, shape and thread count). */
+static int drop_parse(const char *out, const char *backend, bj *cfgs)
+{
+    int n = 0;
+    for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        char what[16];
+        size_t count;
+        int threads;
+        double med, lo, hi;
+        if (sscanf(l, "drop %15s n=%zu threads=%d backend=%*s median=%lf min=%lf max=%lf", what, &count, &threads,
+                   &med, &lo, &hi) != 6)
+            continue;
+        bj *c = bj_push(cfgs, bj_obj());
+        bj_set(c, "backend", bj_str(backend));
+        bj_set(c, "what", bj_str(what));
+        bj_set(c, "n", bj_num((double)count));
+        bj_set(c, "threads", bj_num(threads));
+        bj_set(c, "median_s", bj_num(med));
+        bj_set(c, "min_s", bj_num(lo));
+        bj_set(c, "max_s", bj_num(hi));
+        n++;
+    }
+    return n;
+}
+
+static bj *run_drop(const bench_opts *o, size_t reps, size_t list_n, size_t chain_n)
+{
+    bj *dr = bj_obj();
+    bj_set(dr, "reps", bj_num((double)reps));
+    bj *cfgs = bj_set(dr, "configs", bj_arr()), *errors = bj_set(dr, "errors", bj_arr());
+    char ln[32], cn[32], rn[16];
+    snprintf(ln, sizeof ln, "%zu", list_n);
+    snprintf(cn, sizeof cn, "%zu", chain_n);
+    snprintf(rn, sizeof rn, "%zu", reps);
+    for (size_t b = 0; b < o->nbackends && !bench_stop_signal; b++) {
+        const char *be = o->backends[b];
+        if (strcmp(be, "racy") == 0)
+            continue;
+        char name[64], searched[1024];
+        snprintf(name, sizeof name, "bench_drop_%s", be);
+        char *p = bench_find_program(name, searched, sizeof searched);
+        if (!p) {
+            bj_push(errors, bj_strf("%s not found (looked in %s)", name, searched));
+            continue;
+        }
+        char *argv[] = {p, "--list", ln, "--chain", cn, "--reps", rn, "--threads", "both", NULL};
+        bench_proc_result r;
+        int started = bench_run(argv, 900, &r);
+        bool ok = started == 0 && r.exit_code == 0 && !r.term_signal && !r.timed_out;
+        int rows = ok ? drop_parse(r.out, be, cfgs) : 0;
+        if (!ok || rows != 4) {
+            bj_push(errors, bj_strf("%s: %s", name, started != 0 ? "could not start" : ok ? "unexpected output" : "failed"));
+            if (started == 0)
+                bj_push(errors, stderr_tail(r.err));
+        }
+        progress("drop %s: %s, %.2f s", be, ok && rows == 4 ? "ok" : "FAILED", started == 0 ? r.wall_s : 0.0);
+        if (started == 0)
+            bench_proc_result_free(&r);
+        free(p);
+        step_done(est_drop_run);
+    }
+    return dr;
+}
+
+static const bj *drop_cfg(const bj *dr, const char *backend, const char *what, int threads)
+{
+    const bj *cfgs = bj_get(dr, "configs");
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i);
+        if (strcmp(bj_getstr(c, "backend", ""), backend) == 0 && strcmp(bj_getstr(c, "what", ""), what) == 0 &&
+            (int)bj_getnum(c, "threads", 0) == threads)
+            return c;
+    }
+    return NULL;
+}
+
+static void drop_targets(const bj *dr, bj *targets)
+{
+    static const char *const shapes[] = {"list", "chain"};
+    for (size_t i = 0; i < 2; i++) {
+        const bj *d = drop_cfg(dr, "deferred", shapes[i], 2), *a = drop_cfg(dr, "atomic", shapes[i], 2);
+        if (!d && !a)
+            continue;
+        double td = bj_getnum(d, "median_s", NAN), ta = bj_getnum(a, "median_s", NAN);
+        char id[64], what[192], det[256];
+        snprintf(id, sizeof id, "drop_%s_deferred_vs_atomic", shapes[i]);
+        snprintf(what, sizeof what, "dropping a %gM-%s (second thread attached): deferred <= 1.5x atomic's time",
+                 bj_getnum(d ? d : a, "n", 0) / 1e6, i == 0 ? "int list" : "deep chain of lists");
+        snprintf(det, sizeof det, "deferred %.3f s, atomic %.3f s (medians)", td, ta);
+        add_target(targets, id, "deferred", what, ta > 0 ? td / ta : NAN, "<=", 1.5, "x", det);
     }
 }
 
@@ -1494,7 +1626,9 @@ int tally_bench_main(int argc, char **argv)
     size_t nprograms = bt_reps * (bt_backends * BT_NTHREADS + 1);
     size_t rss_objects = quick ? RSS_OBJECTS_QUICK : RSS_OBJECTS, rss_reps = quick ? 1 : 3;
     size_t nrss = bt_backends * 2 * rss_reps;
-    steps_total = o.nbackends * 3 + nstress + 1 + nprograms + nrss;
+    size_t drop_list = quick ? DROP_LIST / 10 : DROP_LIST, drop_chain = quick ? DROP_CHAIN / 10 : DROP_CHAIN;
+    size_t drop_reps = quick ? 1 : 3;
+    steps_total = o.nbackends * 3 + nstress + 1 + nprograms + nrss + bt_backends;
     est_micro_rows = (double)o.micro_reps * o.micro_min_time * 80 + 3;
     est_memory = 1;
     est_gc = (double)o.gc_reps * 10 + 2;
@@ -1502,8 +1636,10 @@ int tally_bench_main(int argc, char **argv)
     est_anchor = quick ? 10 : 40;
     est_program_run = quick ? 0.5 : 2.0; /* 1.2-5 s at depth 16 on the 2-core machine */
     est_rss_run = quick ? 1.0 : 9.0;     /* about 0.18 s per million objects on the 2-core machine */
+    est_drop_run = quick ? 2.0 : 20.0;   /* build and drop, 4 shapes x reps: 5-8 s per rep at full size */
     est_total_s = (double)o.nbackends * (est_micro_rows + est_memory + est_gc) + (double)nstress * est_stress_run +
-                  est_anchor + (double)nprograms * est_program_run + (double)nrss * est_rss_run;
+                  est_anchor + (double)nprograms * est_program_run + (double)nrss * est_rss_run +
+                  (double)bt_backends * est_drop_run;
     char est[32];
     fmt_duration(est_total_s, est, sizeof est);
     fprintf(stderr,
@@ -1566,6 +1702,7 @@ int tally_bench_main(int argc, char **argv)
     bj *programs = bj_set(res, "programs", bj_obj());
     bj_set(programs, "binary_trees", run_programs(&o, bt_reps, bt_depth));
     bj_set(res, "memory_return", run_rss(&o, rss_reps, rss_objects));
+    bj_set(res, "drop", run_drop(&o, drop_reps, drop_list, drop_chain));
 
     int stopped_by = bench_stop_signal;
     if (stopped_by) {
@@ -1577,6 +1714,7 @@ int tally_bench_main(int argc, char **argv)
     gc_targets(&o, gc, targets);
     program_targets(&o, bj_get(programs, "binary_trees"), targets);
     rss_targets(bj_get(res, "memory_return"), targets);
+    drop_targets(bj_get(res, "drop"), targets);
     stress_targets(&o, configs, cores, targets);
     gil_fair_targets(&o, configs, targets);
     bj_set(res, "duration_s", bj_num(bench_now() - t_start));

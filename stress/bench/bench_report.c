@@ -987,8 +987,6 @@ static void md_gc(FILE *f, const bj *res, const char **backends, size_t nb)
     fprintf(f, "\n");
 }
 
-/* binary-trees (stress/programs/): per backend the process wall time with 1 and 2 threads, the
- * ratio t2/t1 and its target, the collector's share; CPython's time on binary_trees.py. */
 /* Memory returned after a large release (bench_rss_<backend>, issue 13). */
 static void md_memory_return(FILE *f, const bj *res)
 {
@@ -999,30 +997,87 @@ static void md_memory_return(FILE *f, const bj *res)
     fprintf(f, "## Memory returned after a large release\n\n"
                "`bench_rss_<backend> --objects %.0f --threads T` (stress/micro/bench_rss.c): RSS before "
                "building %.0fM small objects (ints held 1,000 to a list), once built, right after dropping "
-               "them all from the main thread and `tally_gc_collect(2)`, and 100 ms later (every attached "
-               "thread passing safepoints).  With 2 threads the second thread builds half and idles "
+               "them all from the main thread and `tally_gc_collect(2)`, and 100 ms after the last of them "
+               "was freed (biased: the second thread frees its half when it merges its queue; `freed after`: "
+               "how long after the collection that was), every attached thread passing safepoints.  With 2 "
+               "threads the second thread builds half and idles "
                "attached, so the main thread frees blocks of another thread's heap.  Before = after a "
                "warm-up build, drop and collection of 100,000 objects (which is not large enough to be "
                "given back, so the ratio can be below 1).  MiB, median [min–max] of %g runs; target: the "
                "settled RSS at most 1.2x before (runtime/memory_trim.c gives the memory back).\n\n"
-               "| backend | threads | before | built | right after | 100 ms later | ratio (target <= 1.2) |\n"
-               "|---|---|---|---|---|---|---|\n",
+               "| backend | threads | before | built | right after | freed after (ms) | settled | ratio (target <= 1.2) |\n"
+               "|---|---|---|---|---|---|---|---|\n",
             bj_getnum(mr, "objects", 0), bj_getnum(mr, "objects", 0) / 1e6, bj_getnum(mr, "reps", 0));
     for (size_t i = 0; i < bj_len(cfgs); i++) {
         const bj *c = bj_at(cfgs, i), *sm = bj_get(c, "summary");
         const char *err = bj_getstr(c, "error", NULL);
-        char a[96], b[96], d[96], e[96], r[64];
+        char a[96], b[96], d[96], e[96], ms[96], r[64];
         double ratio = med(bj_get(sm, "ratio"));
         if (isfinite(ratio))
             snprintf(r, sizeof r, "%.2f%s", ratio, ratio <= 1.2 ? " met" : " **missed**");
         else
             snprintf(r, sizeof r, "–");
-        fprintf(f, "| %s%s | %d | %s | %s | %s | %s | %s |\n", bj_getstr(c, "backend", "?"),
+        fprintf(f, "| %s%s | %d | %s | %s | %s | %s | %s | %s |\n", bj_getstr(c, "backend", "?"),
                 bj_getnum(c, "failures", 0) > 0 ? " (!)" : "", (int)bj_getnum(c, "threads", 0),
                 fmt_stat(bj_get(sm, "before_mib"), a, sizeof a), fmt_stat(bj_get(sm, "built_mib"), b, sizeof b),
-                fmt_stat(bj_get(sm, "after_mib"), d, sizeof d), fmt_stat(bj_get(sm, "settled_mib"), e, sizeof e),
-                err ? err : r);
+                fmt_stat(bj_get(sm, "after_mib"), d, sizeof d), fmt_stat(bj_get(sm, "all_freed_ms"), ms, sizeof ms),
+                fmt_stat(bj_get(sm, "settled_mib"), e, sizeof e), err ? err : r);
     }
+    fprintf(f, "\n");
+}
+
+/* Dropping a large structure (bench_drop_<backend>): one row per backend, seconds per shape and
+ * thread count, and deferred's ratio to atomic (target <= 1.5x with the second thread). */
+static void md_drop(FILE *f, const bj *res)
+{
+    const bj *dr = bj_get(res, "drop");
+    if (!dr)
+        return;
+    const bj *cfgs = bj_get(dr, "configs");
+    double nl = 0, nc = 0;
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const bj *c = bj_at(cfgs, i);
+        if (strcmp(bj_getstr(c, "what", ""), "list") == 0)
+            nl = bj_getnum(c, "n", 0);
+        else
+            nc = bj_getnum(c, "n", 0);
+    }
+    fprintf(f, "## Dropping a large structure\n\n"
+               "`bench_drop_<backend>` (stress/micro/bench_drop.c): the time of the one decref that frees a "
+               "list of %.0f ints, or the head of a chain of %.0f lists each holding the next, then "
+               "`tally_flush()`; with the thread alone (1) and with a second attached thread idling at "
+               "safepoints (2).  Building is not timed; every object must be freed.  Seconds, median "
+               "[min–max] of %g drops; target: deferred at most 1.5x atomic with the second thread.\n\n"
+               "| backend | list, 1 thread | list, 2 threads | chain, 1 thread | chain, 2 threads |\n"
+               "|---|---|---|---|---|\n",
+            nl, nc, bj_getnum(dr, "reps", 0));
+    static const char *const order[] = {"gil", "atomic", "biased", "deferred"};
+    static const char *const shapes[] = {"list", "chain"};
+    for (size_t b = 0; b < sizeof order / sizeof order[0]; b++) {
+        char cell[4][64];
+        bool any = false;
+        for (int k = 0; k < 4; k++) {
+            const bj *hit = NULL;
+            for (size_t i = 0; i < bj_len(cfgs) && !hit; i++) {
+                const bj *c = bj_at(cfgs, i);
+                if (strcmp(bj_getstr(c, "backend", ""), order[b]) == 0 &&
+                    strcmp(bj_getstr(c, "what", ""), shapes[k / 2]) == 0 && (int)bj_getnum(c, "threads", 0) == k % 2 + 1)
+                    hit = c;
+            }
+            if (hit) {
+                snprintf(cell[k], sizeof cell[k], "%.3f [%.3f–%.3f]", bj_getnum(hit, "median_s", NAN),
+                         bj_getnum(hit, "min_s", NAN), bj_getnum(hit, "max_s", NAN));
+                any = true;
+            } else {
+                snprintf(cell[k], sizeof cell[k], "–");
+            }
+        }
+        if (any)
+            fprintf(f, "| %s | %s | %s | %s | %s |\n", order[b], cell[0], cell[1], cell[2], cell[3]);
+    }
+    const bj *errs = bj_get(dr, "errors");
+    for (size_t i = 0; i < bj_len(errs); i++)
+        fprintf(f, "\n(!) %s\n", bj_is_str(bj_at(errs, i)) ? json_object_get_string(bj_at(errs, i)) : "?");
     fprintf(f, "\n");
 }
 
@@ -1144,6 +1199,7 @@ static int write_md(const char *dir, const bj *res, const bj *plots)
     md_gc(f, res, backends, nb);
     md_programs(f, res);
     md_memory_return(f, res);
+    md_drop(f, res);
     fprintf(f, "## Reproduce\n\n```\nmake report            # build/release/stress/tally bench --out report\n"
                "build/release/stress/tally bench --quick --out /tmp/r\n"
                "build/release/stress/tally bench --compare docs/example-report/results.json report/results.json\n```\n");
