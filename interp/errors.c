@@ -22,6 +22,28 @@ tally_object *exc_BaseException, *exc_Exception, *exc_TypeError, *exc_ValueError
 
 static tally_object *memory_error_instance;
 
+/* BaseException.__init__(self, *args): sets args, as CPython's does, so that a user exception's
+ * __init__ can call super().__init__(message); the exception was made with all the call's
+ * arguments as args, which stay when the user's __init__ does not call it */
+static tally_object *exc_init(tally_object *self, tally_object *const *args, size_t nargs, tally_object *kwnames)
+{
+    if (kwnames && tally_tuple_len(kwnames)) {
+        py_err_format(exc_TypeError, "%s() takes no keyword arguments", py_type_name(self));
+        return NULL;
+    }
+    if (TYPE(self) != &py_instance_type || !((py_class *)((py_instance *)self)->cls)->is_exception) {
+        py_err_format(exc_TypeError, "descriptor '__init__' requires a 'BaseException' object but received a '%s'",
+                      py_type_name(self));
+        return NULL;
+    }
+    tally_object *t = py_tuple_pack(nargs, args);
+    if (!t) return NULL;
+    /* exchanged whole; another thread may be reading the old tuple (py_getattr "args") */
+    tally_object *old = tally_atomic_exchange_acq_rel(&((py_instance *)self)->args, t);
+    if (old) py_decref_delayed(old);
+    return tally_newref(py_None);
+}
+
 int errors_init(tally_object *builtins)
 {
     struct { tally_object **slot; const char *name; tally_object **base; } table[] = {
@@ -59,6 +81,12 @@ int errors_init(tally_object *builtins)
         /* the builtins dict holds it; the global pointer borrows (builtins live to the end) */
         tally_decref(c);
     }
+    tally_object *init = py_builtin_new("__init__", exc_init, NULL);
+    if (!init) return -1;
+    ((py_builtin *)init)->method = true;
+    int r = py_dict_setstr(((py_class *)exc_BaseException)->dict, "__init__", init);
+    tally_decref(init);
+    if (r < 0) return -1;
     tally_object *empty = tally_tuple_new(0, NULL);
     if (!empty) return -1;
     memory_error_instance = py_exc_new(exc_MemoryError, empty);

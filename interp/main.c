@@ -174,10 +174,14 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
-    globals = py_dict_new();
-    if (globals) py_dict_mark_shared(globals);   /* read without the mutex (LOAD_GLOBAL) */
+    /* the script runs as the module __main__, registered in sys.modules (sys.modules[__name__]);
+     * its globals dict is marked shared (read without the mutex by LOAD_GLOBAL) */
+    tally_object *main_mod = py_module_new("__main__");
+    globals = main_mod ? tally_newref(((py_module *)main_mod)->dict) : NULL;
     tally_object *name = tally_str_new("__main__");
-    if (!globals || !name || py_dict_setstr(globals, "__name__", name) < 0) {
+    int reg = main_mod ? py_dict_set(I->modules, ((py_module *)main_mod)->name, main_mod) : -1;
+    tally_xdecref(main_mod);
+    if (!globals || !name || reg < 0 || py_dict_setstr(globals, "__name__", name) < 0) {
         tally_xdecref(name);
         fprintf(stderr, "%s: out of memory while starting\n", argv[0]);
         status = 1;
@@ -205,8 +209,10 @@ out:
     }
     py_qsbr_drain_all();
     tally_xdecref(code);
-    /* break the module's cycles by hand where cheap; the collector gets the rest */
+    /* break the module's cycles by hand where cheap; the collector gets the rest (__main__ leaves
+     * sys.modules first, as at CPython's shutdown, so its globals die in the collection below) */
     if (globals) {
+        if (I->modules && py_dict_del(I->modules, py_intern("__main__")) < 0) py_err_clear();
         tally_decref(globals);
     }
     /* collect the program's garbage while the builtins still exist, so finalizers (a suspended

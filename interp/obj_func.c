@@ -103,6 +103,9 @@ static tally_object *bind_class_attr(tally_object *v, tally_object *inst, tally_
         if (sm->kind == 0) return tally_newref(sm->func);
         inst = cls;
         v = sm->func;
+    } else if (inst && TYPE(v) == &py_builtin_type && ((py_builtin *)v)->method && !((py_builtin *)v)->self) {
+        /* a built-in method in a class dict (BaseException.__init__), bound to the instance */
+        return py_builtin_new(((py_builtin *)v)->name, ((py_builtin *)v)->fn, inst);
     } else if (!inst || TYPE(v) != &py_function_type) {
         return tally_newref(v);
     }
@@ -445,7 +448,9 @@ tally_object *py_getattr(tally_object *o, tally_object *name)
         return no_attr(o, name);
     }
     if (t == &py_function_type && strcmp(n, "__name__") == 0)
-        return tally_newref(((py_function *)o)->name);
+        return tally_newref(tally_atomic_load_acquire(&((py_function *)o)->name));   /* see py_setattr */
+    if (t == &py_method_type && strcmp(n, "__name__") == 0)
+        return py_getattr(((py_method *)o)->func, name);   /* a bound method's is its function's */
     if (t == &py_function_type && ((py_function *)o)->abstract && strcmp(n, "__isabstractmethod__") == 0)
         return tally_newref(py_True);   /* set by abc.abstractmethod (mod_abc.c) */
     if (t == &py_builtin_type && strcmp(n, "__name__") == 0) {
@@ -483,6 +488,16 @@ int py_setattr(tally_object *o, tally_object *name, tally_object *v)
         d = ((py_module *)o)->dict;
     } else if (t == &py_class_type) {
         d = ((py_class *)o)->dict;
+    } else if (t == &py_function_type && strcmp(tally_str_value(name), "__name__") == 0) {
+        /* f.__name__ = s (decorators copying a name): exchanged whole, the old name released
+         * after a grace period, since another thread may be reading it (acquire load above) */
+        if (!IS_STR(v)) {
+            py_err_set(exc_TypeError, "__name__ must be set to a string object");
+            return -1;
+        }
+        tally_object *old = tally_atomic_exchange_acq_rel(&((py_function *)o)->name, tally_newref(v));
+        py_decref_delayed(old);
+        return 0;
     }
     if (!d) {
         py_err_format(exc_AttributeError, "'%s' object has no attribute '%s'", py_type_name(o), tally_str_value(name));
