@@ -9,7 +9,7 @@ one end (the other end must follow), and a projection of N source/destination pa
 scale constraints (editing either side, the scale or the offset must update the other side).
 Class hierarchy with inheritance and super(), polymorphic method calls, lists as queues.
 
-Usage: deltablue.py [N]   (constraint chain length; default 100, the timing size is 20000)
+Usage: deltablue.py [N]   (constraint chain length; default 100, the timing size is 40000)
 Exit status 0 when every check holds, 1 otherwise, 2 on bad arguments.
 """
 import sys

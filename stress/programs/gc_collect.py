@@ -11,7 +11,7 @@ values; gc.collect() reports at least one object per dropped node (CPython count
 unreachable instances; Tally counts its objects, which include the attribute dicts);
 gc.garbage stays empty; automatic collection is back on at the end.
 
-Usage: gc_collect.py [ROUNDS]   (100 rings of 100 nodes a round; default 3, the timing size 60)
+Usage: gc_collect.py [ROUNDS]   (100 rings of 100 nodes a round; default 3, the timing size 150)
 Exit status 0 when every check holds, 1 otherwise, 2 on bad arguments.
 """
 import gc

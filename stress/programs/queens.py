@@ -7,7 +7,7 @@ two queens share a column or a diagonal), the solutions must be distinct, and th
 be the known one.  Exercises generators (nested, resumed through a chain of frames), sets,
 tuples and the collector (suspended frames are GC containers).
 
-Usage: queens.py [N]   (board sizes 4..N, N from 4 to 12; default 6, the timing size is 9)
+Usage: queens.py [N]   (board sizes 4..N, N from 4 to 12; default 6, the timing size is 12)
 Exit status 0 when every count and check holds, 1 otherwise, 2 on bad arguments.
 """
 import sys
