@@ -64,18 +64,12 @@ static int abi_failures;
         }                                                                                    \
     } while (0)
 
+/* The backend this translation unit was compiled for: tally/backends.h (generated from the
+ * build's list) names it for the TALLY_BACKEND_<NAME> that the tally::<backend> target defines. */
 static const char *abi_compiled_backend(void)
 {
-#if defined(TALLY_BACKEND_GIL)
-    return "gil";
-#elif defined(TALLY_BACKEND_ATOMIC)
-    return "atomic";
-#elif defined(TALLY_BACKEND_BIASED)
-    return "biased";
-#elif defined(TALLY_BACKEND_DEFERRED)
-    return "deferred";
-#elif defined(TALLY_BACKEND_RACY)
-    return "racy";
+#if defined(TALLY_COMPILED_BACKEND)
+    return TALLY_COMPILED_BACKEND;
 #else
     return "";
 #endif
