@@ -194,7 +194,7 @@ typedef struct {
     int kind;             /* ITER_* */
 } py_iter;
 enum { ITER_LIST, ITER_TUPLE, ITER_STR, ITER_RANGE, ITER_DICT_KEYS, ITER_DICT_VALUES, ITER_DICT_ITEMS,
-       ITER_ENUMERATE, ITER_ZIP, ITER_REVERSED };
+       ITER_ENUMERATE, ITER_ZIP, ITER_REVERSED, ITER_GETITEM };
 tally_object *py_iter_wrap(int kind, tally_object *seq, int64_t start);   /* enumerate / zip / reversed */
 extern const tally_type py_iter_type;
 

@@ -540,8 +540,7 @@ tally_object *py_getiter(tally_object *o)
                 py_err_format(exc_TypeError, "'%s' object is not iterable", py_type_name(o));
                 return NULL;
             }
-            py_err_set(exc_NotImplementedError, "iteration through __getitem__ is not supported yet");
-            return NULL;
+            return py_iter_wrap(ITER_GETITEM, o, 0);   /* the old sequence protocol */
         }
         py_err_format(exc_TypeError, "'%s' object is not iterable", py_type_name(o));
         return NULL;
@@ -642,6 +641,21 @@ tally_object *py_iternext(tally_object *o)
         for (size_t k = 0; k < got; k++) tally_decref(items[k]);
         if (got < n && !py_err_occurred()) iter_clear(o);
         return t;
+    }
+    case ITER_GETITEM: {
+        /* o[0], o[1], ... until __getitem__ raises IndexError (or StopIteration), as CPython's
+         * iterator over a class with __getitem__ and no __iter__ */
+        if (!it->seq) return NULL;
+        tally_object *key = py_int_checked(it->index++);
+        if (!key) return NULL;
+        tally_object *v = py_getitem(it->seq, key);
+        tally_decref(key);
+        if (!v && py_err_occurred() && (py_exc_matches(py_err_occurred(), exc_IndexError) ||
+                                        py_exc_matches(py_err_occurred(), exc_StopIteration))) {
+            py_err_clear();
+            iter_clear(o);
+        }
+        return v;
     }
     case ITER_REVERSED: {
         if (!it->seq || it->index < 0) return NULL;
