@@ -215,8 +215,31 @@ void _tally_qsbr_world_stopped(void)
     pthread_mutex_unlock(&child_pending_mu);
 }
 
+/* Out of memory for the child's list: free p with every other thread parked at a safepoint,
+ * where no lock-free reader can hold it (the stop also frees the list: _tally_qsbr_world_stopped).
+ * Memory is released outside object locks (runtime/list.c, dict.c, object.c), so the stop cannot
+ * wait on the caller's lock.  A caller that already stopped the world frees at once; a detached
+ * one (it cannot stop the world) waits for memory and tries the list again.  False: try again. */
+static bool child_free_stopped(void *p)
+{
+    tally_thread_state *self = _tally_tstate();
+    if (!self || tally_atomic_load_relaxed(&self->state) != TALLY_TS_ATTACHED) {
+        struct timespec nap = { 0, 1000000 };
+        int c = _tally_nocancel_begin();
+        nanosleep(&nap, NULL);
+        _tally_nocancel_end(c);
+        return false;
+    }
+    bool mine = _tally_stop_the_world(NULL) == 0;   /* else a nested request: stopped by us */
+    mi_free(p);
+    if (mine)
+        _tally_start_the_world();
+    return true;
+}
+
 static void child_free_delayed(void *p)
 {
+again:
     if (tally_atomic_load_relaxed(&nthreads) <= 1) {
         mi_free(p);   /* one thread: no concurrent reader */
         return;
@@ -225,8 +248,12 @@ static void child_free_delayed(void *p)
     if (child_pending_n == child_pending_cap) {
         size_t cap = child_pending_cap ? child_pending_cap * 2 : 1024;
         void **n = mi_realloc(child_pending, cap * sizeof *n);
-        if (!n)
-            _tally_fatal("out of memory for the delayed-free list (%zu entries)", cap);
+        if (!n) {
+            pthread_mutex_unlock(&child_pending_mu);
+            if (!child_free_stopped(p))
+                goto again;
+            return;
+        }
         child_pending = n;
         child_pending_cap = cap;
     }

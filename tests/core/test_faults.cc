@@ -23,6 +23,7 @@
 #include <cstring>
 #include <map>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <utility>
 #include <string>
 #include <thread>
@@ -352,6 +353,65 @@ static void sustained_child(long n)
 TEST(Faults, MemoryThatStaysShortFromEachAllocationOnLosesNothing)
 {
     expect_fault_sweep(sustained_child, 1000, "sustained (from each point on)", 3);
+}
+
+// A fork child (free-threaded backends: delayed frees wait on a list for the next stop of the
+// world there, sync/qsbr.c) with two attached threads frees a shared list while every
+// allocation fails: the list of delayed frees cannot grow, so the freeing thread stops the world
+// and frees at once.  Nothing aborts, the items are freed, LeakSanitizer finds no leak.
+static void fork_child_work()
+{
+    std::atomic<int> destroyed{0};
+    tally_object *l = tally_list_new();
+    FAULT_CHECK(l != nullptr);
+    for (int i = 0; i < 100; i++) {
+        CountedObject *c = counted_new(&destroyed);
+        FAULT_CHECK(c != nullptr && tally_list_append(l, &c->ob_base) == 0);
+        tally_decref(&c->ob_base);
+    }
+    std::atomic<int> phase{0};
+    std::thread th([&] {
+        FAULT_CHECK(tally_thread_attach() == 0);
+        tally_object *x = tally_list_get(l, 0);   // another thread's read: the list is shared
+        tally_xdecref(x);
+        phase = 1;
+        while (phase.load() != 2)
+            tally_safepoint();   // parks for the freeing thread's stop of the world
+        tally_thread_release();
+    });
+    TALLY_BEGIN_ALLOW_THREADS   // gil: the other thread needs the GIL to attach
+    while (phase.load() != 1)
+        std::this_thread::yield();
+    TALLY_END_ALLOW_THREADS
+    FaultArm arm(0, -1);
+    tally_decref(l);
+    tally_flush();
+    bool fired = arm.disarm();
+    phase = 2;
+    TALLY_BEGIN_ALLOW_THREADS
+    th.join();
+    TALLY_END_ALLOW_THREADS
+    tally_flush();
+    FAULT_CHECK(destroyed.load() == 100);
+    FAULT_CHECK(tally_test_backend_is("gil") || fired);
+    FAULT_CHECK(__lsan_do_recoverable_leak_check() == 0);
+}
+
+TEST(Faults, AForkChildFreesSharedMemoryWithNoMemoryForItsDelayedFreeList)
+{
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            pid_t pid = fork();
+            if (pid == 0) {
+                fork_child_work();
+                std::_Exit(0);
+            }
+            int status = 0;
+            waitpid(pid, &status, 0);
+            std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status));
+        },
+        ::testing::ExitedWithCode(0), "");
 }
 
 #endif  // __SANITIZE_ADDRESS__
