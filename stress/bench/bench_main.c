@@ -1325,8 +1325,8 @@ static void rss_targets(const bj *mr, bj *targets)
         snprintf(id, sizeof id, "rss_return_%s_t%d", be, t);
         snprintf(what, sizeof what, "RSS after freeing %.0fM small objects and collecting <= 1.2x before (%d thread%s)",
                  bj_getnum(mr, "objects", 0) / 1e6, t, t == 1 ? "" : "s");
-        snprintf(d, sizeof d, "before %.1f MiB, built %.1f MiB, right after the collection %.1f MiB, 100 ms later "
-                              "%.1f MiB (medians)", before, bj_getnum(bj_get(sum, "built_mib"), "median", NAN),
+        snprintf(d, sizeof d, "before %.1f MiB, built %.1f MiB, right after the collection %.1f MiB, settled (100 ms "
+                              "after the last object was freed) %.1f MiB (medians)", before, bj_getnum(bj_get(sum, "built_mib"), "median", NAN),
                  bj_getnum(bj_get(sum, "after_mib"), "median", NAN), settled);
         add_target(targets, id, be, what, ratio, "<=", 1.2, "x", d);
     }
@@ -1431,6 +1431,174 @@ static void drop_targets(const bj *dr, bj *targets)
                  bj_getnum(d ? d : a, "n", 0) / 1e6, i == 0 ? "int list" : "deep chain of lists");
         snprintf(det, sizeof det, "deferred %.3f s, atomic %.3f s (medians)", td, ta);
         add_target(targets, id, "deferred", what, ta > 0 ? td / ta : NAN, "<=", 1.5, "x", det);
+    }
+}
+
+/* ---- the interpreter's programs: tally-py-<backend> on stress/programs/<name>.py --------------- */
+/* One thread, every backend but racy and python3 on the same file, in rounds (python3, then each
+ * backend) so both sides of every ratio share the same minutes.  A run counts when it exits 0 (each
+ * program checks its own result) and prints what python3 printed for the same file when python3
+ * ran; the others are failures with no figure.  Targets (issue 14): over the programs' geometric
+ * mean, gil at most 1.5x CPython 3.11, biased and deferred at most 1.10x gil. */
+static const struct {
+    const char *name, *size;   /* the timing size of docs/interpreter.md's table; --quick: default */
+} py_programs[] = {
+    {"richards", "40"},    {"deltablue", "40000"}, {"nbody", "200000"}, {"queens", "12"},
+    {"gcbench", "14"},     {"json_bench", "300"},  {"havlak", "30"},    {"cd", "200"},
+    {"gc_collect", "150"}, {"gc_traversal", "60"},
+};
+#define NPY_PROGRAMS (sizeof py_programs / sizeof py_programs[0])
+static double est_py_run;
+
+static bj *py_cfg(bj *cfgs, const char *program, const char *runner)
+{
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        bj *c = bj_at(cfgs, i);
+        if (strcmp(bj_getstr(c, "program", ""), program) == 0 && strcmp(bj_getstr(c, "runner", ""), runner) == 0)
+            return c;
+    }
+    bj *c = bj_push(cfgs, bj_obj());
+    bj_set(c, "program", bj_str(program));
+    bj_set(c, "runner", bj_str(runner));
+    bj_set(c, "failures", bj_num(0));
+    bj_set(c, "runs", bj_arr());
+    return c;
+}
+
+/* One run; returns its stdout (malloc'd) when it succeeded (and matched `expect` if given). */
+static char *py_run_one(char *const argv[], const char *program, const char *runner, const char *expect, bj *cfg)
+{
+    bench_proc_result r;
+    bj *run = bj_push(bj_get(cfg, "runs"), bj_obj());
+    int started = bench_run(argv, 900, &r);
+    if (drop_if_interrupted(bj_get(cfg, "runs"), &r))
+        return NULL;
+    char *out = NULL;
+    const char *why = NULL;
+    if (started != 0)
+        why = "could not start";
+    else if (r.term_signal || r.timed_out || r.exit_code != 0)
+        why = r.timed_out ? "timed out" : r.term_signal ? "crashed" : "exited non-zero (a check failed)";
+    else if (expect && strcmp(expect, r.out) != 0)
+        why = "printed other lines than python3";
+    if (why) {
+        bj_set(run, "error", bj_str(why));
+        bj_set(cfg, "failures", bj_num(bj_getnum(cfg, "failures", 0) + 1));
+        if (started == 0)
+            bj_set(run, "stderr_tail", stderr_tail(r.err));
+    } else {
+        bj *m = bj_obj();
+        bj_set(m, "wall_s", bj_num(r.wall_s));
+        bj_set(m, "cpu_s", bj_num(r.cpu_s));
+        bj_set(m, "peak_rss_kb", bj_num((double)r.peak_rss_kb));
+        bj_set(run, "metrics", m);
+        out = strdup(r.out);
+    }
+    progress("program %s on %s: %s, %.2f s", program, runner, why ? why : "ok", started == 0 ? r.wall_s : 0.0);
+    if (started == 0)
+        bench_proc_result_free(&r);
+    step_done(est_py_run);
+    return out;
+}
+
+static bj *run_py_programs(const bench_opts *o, size_t reps, bool quick)
+{
+    bj *pp = bj_obj();
+    bj_set(pp, "reps", bj_num((double)reps));
+    bj_set(pp, "quick", bj_bool(quick));
+    bj *cfgs = bj_set(pp, "configs", bj_arr()), *errors = bj_set(pp, "errors", bj_arr());
+    char *py[16] = {0};
+    char searched[1024];
+    for (size_t b = 0; b < o->nbackends && b < 16; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "tally-py-%s", o->backends[b]);
+        if (strcmp(o->backends[b], "racy") != 0 && !(py[b] = bench_find_program(name, searched, sizeof searched)))
+            bj_push(errors, bj_strf("%s not found (looked in %s)", name, searched));
+    }
+    for (size_t rep = 0; rep < reps && !bench_stop_signal; rep++)
+        for (size_t i = 0; i < NPY_PROGRAMS && !bench_stop_signal; i++) {
+            char rel[96];
+            snprintf(rel, sizeof rel, "stress/programs/%s.py", py_programs[i].name);
+            char *script = bench_find_source_file(rel);
+            if (!script) {
+                if (rep == 0)
+                    bj_push(errors, bj_strf("%s not found", rel));
+                continue;
+            }
+            char *size = quick ? NULL : (char *)py_programs[i].size;
+            char *argv_py[] = {(char *)"/usr/bin/env", "python3", script, size, NULL};
+            char *expect = py_run_one(argv_py, py_programs[i].name, "python3", NULL, py_cfg(cfgs, py_programs[i].name, "python3"));
+            for (size_t b = 0; b < o->nbackends && b < 16 && !bench_stop_signal; b++) {
+                if (!py[b])
+                    continue;
+                char *argv_b[] = {py[b], script, size, NULL};
+                free(py_run_one(argv_b, py_programs[i].name, o->backends[b], expect,
+                                py_cfg(cfgs, py_programs[i].name, o->backends[b])));
+            }
+            free(expect);
+            free(script);
+        }
+    for (size_t i = 0; i < bj_len(cfgs); i++)
+        bj_set(bj_at(cfgs, i), "summary", summarise(bj_get(bj_at(cfgs, i), "runs"), "metrics"));
+    for (size_t b = 0; b < 16; b++)
+        free(py[b]);
+    return pp;
+}
+
+/* Geometric mean over the programs of runner a's median CPU time over runner b's (NAN unless
+ * every program has both).  CPU time (user + system, every thread of the process): on a shared
+ * machine it moves far less than the wall time, and it still counts the work of a backend's
+ * helper thread. */
+static double py_geomean_ratio(const bj *pp, const char *a, const char *b, int *nprog)
+{
+    double logsum = 0;
+    int n = 0;
+    for (size_t i = 0; i < NPY_PROGRAMS; i++) {
+        double ta = NAN, tb = NAN;
+        const bj *cfgs = bj_get(pp, "configs");
+        for (size_t k = 0; k < bj_len(cfgs); k++) {
+            const bj *c = bj_at(cfgs, k);
+            if (strcmp(bj_getstr(c, "program", ""), py_programs[i].name) != 0)
+                continue;
+            double t = bj_getnum(bj_get(bj_get(c, "summary"), "cpu_s"), "median", NAN);
+            if (strcmp(bj_getstr(c, "runner", ""), a) == 0)
+                ta = t;
+            else if (strcmp(bj_getstr(c, "runner", ""), b) == 0)
+                tb = t;
+        }
+        if (!(ta > 0) || !(tb > 0))
+            return NAN;
+        logsum += log(ta / tb);
+        n++;
+    }
+    *nprog = n;
+    return n ? exp(logsum / n) : NAN;
+}
+
+static void py_targets(const bj *pp, bj *targets)
+{
+    if (!pp)
+        return;
+    /* --quick runs the programs' test sizes, 10-200 ms, mostly start-up: no speed figure */
+    bool quick = bj_getnum(pp, "quick", 0) != 0;
+    char d[256];
+    int n = 0;
+    double g = quick ? NAN : py_geomean_ratio(pp, "gil", "python3", &n);
+    snprintf(d, sizeof d, quick ? "--quick: test sizes, too short to time" :
+             "geometric mean over %d programs of gil's median CPU time / python3's", n);
+    add_target(targets, "py_programs_gil_vs_cpython", "gil", "programs, 1 thread: gil at most 1.5x CPython 3.11 (geometric mean)",
+               g, "<=", 1.5, "x", d);
+    static const char *const fts[] = {"biased", "deferred"};
+    for (size_t i = 0; i < 2; i++) {
+        char id[64], what[128];
+        double r = quick ? NAN : py_geomean_ratio(pp, fts[i], "gil", &n);
+        snprintf(id, sizeof id, "py_programs_%s_vs_gil", fts[i]);
+        snprintf(what, sizeof what, "programs, 1 thread: %s at most 1.10x gil (geometric mean)", fts[i]);
+        if (quick)
+            snprintf(d, sizeof d, "--quick: test sizes, too short to time");
+        else
+            snprintf(d, sizeof d, "geometric mean over %d programs of %s's median CPU time / gil's", n, fts[i]);
+        add_target(targets, id, fts[i], what, r, "<=", 1.10, "x", d);
     }
 }
 
@@ -1628,7 +1796,8 @@ int tally_bench_main(int argc, char **argv)
     size_t nrss = bt_backends * 2 * rss_reps;
     size_t drop_list = quick ? DROP_LIST / 10 : DROP_LIST, drop_chain = quick ? DROP_CHAIN / 10 : DROP_CHAIN;
     size_t drop_reps = quick ? 1 : 3;
-    steps_total = o.nbackends * 3 + nstress + 1 + nprograms + nrss + bt_backends;
+    size_t py_reps = quick ? 1 : 3, npy = py_reps * NPY_PROGRAMS * (bt_backends + 1);
+    steps_total = o.nbackends * 3 + nstress + 1 + nprograms + nrss + bt_backends + npy;
     est_micro_rows = (double)o.micro_reps * o.micro_min_time * 80 + 3;
     est_memory = 1;
     est_gc = (double)o.gc_reps * 10 + 2;
@@ -1637,9 +1806,10 @@ int tally_bench_main(int argc, char **argv)
     est_program_run = quick ? 0.5 : 2.0; /* 1.2-5 s at depth 16 on the 2-core machine */
     est_rss_run = quick ? 1.0 : 9.0;     /* about 0.18 s per million objects on the 2-core machine */
     est_drop_run = quick ? 2.0 : 20.0;   /* build and drop, 4 shapes x reps: 5-8 s per rep at full size */
+    est_py_run = quick ? 0.3 : 3.0;      /* 1-8 s CPU at the timing sizes on the 2-core machine */
     est_total_s = (double)o.nbackends * (est_micro_rows + est_memory + est_gc) + (double)nstress * est_stress_run +
                   est_anchor + (double)nprograms * est_program_run + (double)nrss * est_rss_run +
-                  (double)bt_backends * est_drop_run;
+                  (double)bt_backends * est_drop_run + (double)npy * est_py_run;
     char est[32];
     fmt_duration(est_total_s, est, sizeof est);
     fprintf(stderr,
@@ -1703,6 +1873,7 @@ int tally_bench_main(int argc, char **argv)
     bj_set(programs, "binary_trees", run_programs(&o, bt_reps, bt_depth));
     bj_set(res, "memory_return", run_rss(&o, rss_reps, rss_objects));
     bj_set(res, "drop", run_drop(&o, drop_reps, drop_list, drop_chain));
+    bj_set(programs, "interpreter", run_py_programs(&o, py_reps, quick));
 
     int stopped_by = bench_stop_signal;
     if (stopped_by) {
@@ -1715,6 +1886,7 @@ int tally_bench_main(int argc, char **argv)
     program_targets(&o, bj_get(programs, "binary_trees"), targets);
     rss_targets(bj_get(res, "memory_return"), targets);
     drop_targets(bj_get(res, "drop"), targets);
+    py_targets(bj_get(programs, "interpreter"), targets);
     stress_targets(&o, configs, cores, targets);
     gil_fair_targets(&o, configs, targets);
     bj_set(res, "duration_s", bj_num(bench_now() - t_start));

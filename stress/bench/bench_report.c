@@ -1080,6 +1080,92 @@ static void md_drop(FILE *f, const bj *res, const char **backends, size_t nb)
     fprintf(f, "\n");
 }
 
+/* The interpreter's programs (tally-py-<backend>, stress/programs/NAME.py): one thread, median wall
+ * time per program and runner with the CPU time, and each backend's ratio to gil (python3's to
+ * gil for the CPython column); the last row is the geometric mean of the ratios. */
+static void md_py_programs(FILE *f, const bj *res)
+{
+    const bj *pp = bj_path(res, "programs.interpreter");
+    if (!pp)
+        return;
+    const bj *cfgs = bj_get(pp, "configs");
+    static const char *const runners[] = {"python3", "gil", "atomic", "biased", "deferred"};
+    enum { NR = sizeof runners / sizeof runners[0] };
+    fprintf(f, "## Programs: the interpreter\n\n"
+               "The benchmark programs of stress/programs/ (docs/interpreter.md: what each does and checks) run "
+               "by `tally-py-<backend> PROGRAM.py SIZE` and by `python3` on the same file, one thread, %s; "
+               "rounds alternate python3 and every backend.  A run counts when it exits 0 (each program "
+               "checks its result) and prints python3's lines; (!) marks a runner with a failed run.  Cells: "
+               "median CPU seconds (user + system, all threads) [wall seconds] of %g run%s, then the ratio of "
+               "the CPU medians to gil's (gil/python3 in the python3 column).  Targets: gil at most 1.5x "
+               "CPython 3.11, biased and deferred at most 1.10x gil, over the geometric mean of the CPU "
+               "times (on a shared machine they move far less than the wall times); none with `--quick`, "
+               "whose sizes are mostly start-up.\n\n"
+               "| program | python3 | gil | atomic | biased | deferred | gil / python3 | atomic / gil | biased / gil | "
+               "deferred / gil |\n|---|---|---|---|---|---|---|---|---|---|\n",
+            bj_getnum(pp, "quick", 0) ? "each program's small default size (`--quick`)"
+                                      : "at the timing sizes of docs/interpreter.md",
+            bj_getnum(pp, "reps", 0), bj_getnum(pp, "reps", 0) == 1 ? "" : "s");
+    double logsum[NR] = {0};
+    int nlog[NR] = {0};
+    const char *prev = NULL;
+    for (size_t i = 0; i < bj_len(cfgs); i++) {
+        const char *prog = bj_getstr(bj_at(cfgs, i), "program", "?");
+        if (prev && strcmp(prev, prog) == 0)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(bj_getstr(bj_at(cfgs, k), "program", ""), prog) == 0;
+        if (seen)
+            continue;
+        prev = prog;
+        double t[NR];
+        char cell[NR][64];
+        for (int r = 0; r < NR; r++) {
+            t[r] = NAN;
+            snprintf(cell[r], sizeof cell[r], "–");
+            for (size_t k = 0; k < bj_len(cfgs); k++) {
+                const bj *c = bj_at(cfgs, k);
+                if (strcmp(bj_getstr(c, "program", ""), prog) != 0 || strcmp(bj_getstr(c, "runner", ""), runners[r]) != 0)
+                    continue;
+                const bj *sm = bj_get(c, "summary");
+                t[r] = med(bj_get(sm, "cpu_s"));
+                if (isfinite(t[r]))
+                    snprintf(cell[r], sizeof cell[r], "%.2f [%.2f]%s", t[r], med(bj_get(sm, "wall_s")),
+                             bj_getnum(c, "failures", 0) > 0 ? " (!)" : "");
+                else if (bj_getnum(c, "failures", 0) > 0)
+                    snprintf(cell[r], sizeof cell[r], "(!)");
+            }
+        }
+        fprintf(f, "| %s | %s | %s | %s | %s | %s |", prog, cell[0], cell[1], cell[2], cell[3], cell[4]);
+        for (int r = 0; r < NR - 1; r++) {
+            /* column 0: gil / python3; columns 1-3: atomic, biased, deferred over gil */
+            double num = r == 0 ? t[1] : t[r + 1], den = r == 0 ? t[0] : t[1];
+            if (num > 0 && den > 0) {
+                fprintf(f, " %.2fx |", num / den);
+                logsum[r] += log(num / den);
+                nlog[r]++;
+            } else {
+                fprintf(f, " – |");
+            }
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "| geometric mean | | | | | |");
+    for (int r = 0; r < NR - 1; r++) {
+        if (nlog[r])
+            fprintf(f, " %.2fx (%d) |", exp(logsum[r] / nlog[r]), nlog[r]);
+        else
+            fprintf(f, " – |");
+    }
+    fprintf(f, "\n");
+    const bj *errs = bj_get(pp, "errors");
+    for (size_t i = 0; i < bj_len(errs); i++)
+        fprintf(f, "\n(!) %s\n", bj_is_str(bj_at(errs, i)) ? json_object_get_string(bj_at(errs, i)) : "?");
+    fprintf(f, "\nThe threads half of the section (N copies in N threads, the collector's pauses, refcount "
+               "traffic, the shared-object policies) is not measured yet.\n\n");
+}
+
 static void md_programs(FILE *f, const bj *res)
 {
     const bj *bt = bj_path(res, "programs.binary_trees");
@@ -1197,6 +1283,7 @@ static int write_md(const char *dir, const bj *res, const bj *plots)
     md_races(f, cfgs, backends, nb);
     md_gc(f, res, backends, nb);
     md_programs(f, res);
+    md_py_programs(f, res);
     md_memory_return(f, res);
     md_drop(f, res, backends, nb);
     fprintf(f, "## Reproduce\n\n```\nmake report            # build/release/stress/tally bench --out report\n"
