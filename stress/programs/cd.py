@@ -20,6 +20,7 @@ Exit status 0 when every check holds, 1 otherwise, 2 on bad arguments.
 """
 import math
 import sys
+from bench_args import parse_size
 
 MIN_X = 0.0
 MIN_Y = 0.0
@@ -558,17 +559,6 @@ def tree_self_test():
     ok = ok and keys == sorted(model.items()) and tree.size == len(model)
     ok = ok and tree.black_height(tree.root) > 0 and tree.root.color == BLACK
     return ok
-
-
-def parse_size(argv, default, name):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: a positive integer, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < 1:
-        print(f"{name}: SIZE must be at least 1", file=sys.stderr)
-        sys.exit(2)
-    return size
 
 
 def main():

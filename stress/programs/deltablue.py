@@ -13,6 +13,7 @@ Usage: deltablue.py [N]   (constraint chain length; default 100, the timing size
 Exit status 0 when every check holds, 1 otherwise, 2 on bad arguments.
 """
 import sys
+from bench_args import parse_size
 
 
 class Strength:
@@ -441,17 +442,6 @@ def projection_test(n):
         if dests[i].value != i * 5 + 2000:
             errors += 1
     return errors, planner
-
-
-def parse_size(argv, default, name, low):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: an integer of at least {low}, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < low:
-        print(f"{name}: SIZE must be at least {low}", file=sys.stderr)
-        sys.exit(2)
-    return size
 
 
 def main():

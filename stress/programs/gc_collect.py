@@ -16,6 +16,7 @@ Exit status 0 when every check holds, 1 otherwise, 2 on bad arguments.
 """
 import gc
 import sys
+from bench_args import parse_size
 
 RINGS = 100
 RING_SIZE = 100
@@ -59,17 +60,6 @@ def walk(ring):
         total += node.value
         node = node.next
     return count, total
-
-
-def parse_size(argv, default, name):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: a positive integer, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < 1:
-        print(f"{name}: SIZE must be at least 1", file=sys.stderr)
-        sys.exit(2)
-    return size
 
 
 def main():

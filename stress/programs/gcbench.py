@@ -12,6 +12,7 @@ Usage: gcbench.py [D]   (D from 4 to 20; default 8, the timing size is 14)
 Exit status 0 when every check holds, 1 otherwise, 2 on bad arguments.
 """
 import sys
+from bench_args import parse_size
 
 MIN_DEPTH = 4
 
@@ -64,17 +65,6 @@ def number(node, start):
     if node.right is not None:
         size += number(node.right, start + size)
     node.j = size
-    return size
-
-
-def parse_size(argv, default, name, low, high):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: an integer from {low} to {high}, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < low or size > high:
-        print(f"{name}: SIZE must be from {low} to {high}", file=sys.stderr)
-        sys.exit(2)
     return size
 
 

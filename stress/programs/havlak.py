@@ -18,6 +18,7 @@ Usage: havlak.py [SEGMENTS]   (T = 10 connectors; default 2, the timing size is 
 Exit status 0 when every check holds, 1 otherwise, 2 on bad arguments.
 """
 import sys
+from bench_args import parse_size
 
 LOOPS_PER_SEGMENT = 25
 CONNECTORS = 10
@@ -281,17 +282,6 @@ def build_graph(segments):
             n = bottom
         graph.connect(n, entry)
     return graph
-
-
-def parse_size(argv, default, name):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: a positive integer, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < 1:
-        print(f"{name}: SIZE must be at least 1", file=sys.stderr)
-        sys.exit(2)
-    return size
 
 
 def main():

@@ -15,6 +15,7 @@ default 4, the timing size is 300)
 Exit status 0 when every check holds, 1 otherwise, 2 on bad arguments.
 """
 import sys
+from bench_args import parse_size
 
 ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 UNESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -280,17 +281,6 @@ RECORDS = 40
 HAND_TEXT = ' { "a" : [ 1 , -2.5e3 , true , false , null ] ,\n "s" : "\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u001f" , "e" : { } , "l" : [ ] } '
 HAND_VALUE = {"a": [1, -2500.0, True, False, None], "s": '"\\/\b\f\n\r\tA\x1f', "e": {}, "l": []}
 BAD_TEXTS = ["", "[1, 2", '{"a" 1}', '"abc', "[1,]x", "tru", "-", '"\\q"', "{1: 2}", "[1] 2", '"\\u12G4"']
-
-
-def parse_size(argv, default, name):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: a positive integer, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < 1:
-        print(f"{name}: SIZE must be at least 1", file=sys.stderr)
-        sys.exit(2)
-    return size
 
 
 def main():

@@ -12,6 +12,7 @@ Usage: nbody.py [STEPS]   (default 1000; the timing size is 200000)
 Exit status 0 when the checks hold, 1 otherwise, 2 on bad arguments.
 """
 import sys
+from bench_args import parse_size
 
 PI = 3.14159265358979323
 SOLAR_MASS = 4 * PI * PI
@@ -93,17 +94,6 @@ def offset_momentum(bodies):
     sun_vel[0] = px / sun_mass
     sun_vel[1] = py / sun_mass
     sun_vel[2] = pz / sun_mass
-
-
-def parse_size(argv, default, name):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: a positive integer, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < 1:
-        print(f"{name}: SIZE must be at least 1", file=sys.stderr)
-        sys.exit(2)
-    return size
 
 
 def main():

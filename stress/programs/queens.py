@@ -11,6 +11,7 @@ Usage: queens.py [N]   (board sizes 4..N, N from 4 to 12; default 6, the timing 
 Exit status 0 when every count and check holds, 1 otherwise, 2 on bad arguments.
 """
 import sys
+from bench_args import parse_size
 
 KNOWN_COUNTS = {4: 2, 5: 10, 6: 4, 7: 40, 8: 92, 9: 352, 10: 724, 11: 2680, 12: 14200}
 
@@ -49,17 +50,6 @@ def is_valid(solution):
 def mirror(solution):
     n = len(solution)
     return tuple([n - 1 - c for c in solution])
-
-
-def parse_size(argv, default, name, low, high):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: an integer from {low} to {high}, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < low or size > high:
-        print(f"{name}: SIZE must be from {low} to {high}", file=sys.stderr)
-        sys.exit(2)
-    return size
 
 
 def main():

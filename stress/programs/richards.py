@@ -10,6 +10,7 @@ Usage: richards.py [RUNS]   (default 2; the timing size is 40)
 Prints one line per check and exits 0 when every run gave the expected counts, 1 otherwise.
 """
 import sys
+from bench_args import parse_size
 
 ID_IDLE = 1
 ID_WORK = 2
@@ -247,17 +248,6 @@ def one_run():
     DeviceTask(sched, ID_DEVICE_B, 5000, None, DeviceState()).waiting = True
     sched.run()
     return sched.queued, sched.holds, idle.state.control
-
-
-def parse_size(argv, default, name):
-    if len(argv) > 2 or (len(argv) == 2 and not argv[1].isdigit()):
-        print(f"usage: {name} [SIZE]   (SIZE: a positive integer, default {default})", file=sys.stderr)
-        sys.exit(2)
-    size = int(argv[1]) if len(argv) == 2 else default
-    if size < 1:
-        print(f"{name}: SIZE must be at least 1", file=sys.stderr)
-        sys.exit(2)
-    return size
 
 
 def main():
