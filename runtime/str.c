@@ -90,6 +90,24 @@ const char *tally_str_value(tally_object *o)
     return ((tally_str *)o)->data;
 }
 
+size_t tally_str_len(tally_object *o)
+{
+    if (tally_unlikely(!is_str(o))) {
+        _tally_misuse(o, "tally_str_len: not a str");
+        return 0;
+    }
+    return ((tally_str *)o)->len;
+}
+
+uint64_t tally_str_hash(tally_object *o)
+{
+    if (tally_unlikely(!is_str(o))) {
+        _tally_misuse(o, "tally_str_hash: not a str");
+        return 0;
+    }
+    return ((tally_str *)o)->hash;
+}
+
 static void str_destroy(tally_object *self)
 {
     tally_str *s = (tally_str *)self;

@@ -28,6 +28,11 @@ TALLY_API int64_t tally_int_value(tally_object *o);
 /* strings (immutable, NUL-terminated copies) */
 TALLY_API tally_object *tally_str_new(const char *s);
 TALLY_API const char *tally_str_value(tally_object *o);
+/* Its length in bytes and the hash computed once at creation (equal strings hash equally), so a
+ * language runtime does not walk the bytes again for len(), indexing or a dict lookup.  Not a
+ * str: 0, with a misuse error. */
+TALLY_API size_t tally_str_len(tally_object *o);
+TALLY_API uint64_t tally_str_hash(tally_object *o);
 
 /* tuples: increfs items; items may be NULL only while building (see tally_tuple_new) */
 TALLY_API tally_object *tally_tuple_new(size_t n, tally_object *const *items);

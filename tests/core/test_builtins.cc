@@ -140,8 +140,22 @@ TEST(Str, EmptyShortAndLongStrings)
         ASSERT_NE(s, nullptr);
         EXPECT_EQ(std::string(tally_str_value(s)), want);
         EXPECT_EQ(tally_str_value(s)[want.size()], '\0');
+        EXPECT_EQ(tally_str_len(s), want.size());
         tally_decref(s);
     }
+}
+
+TEST(Str, HashIsStableAndEqualForEqualStrings)
+{
+    tally_object *a = tally_str_new("a key of some length");
+    tally_object *b = tally_str_new("a key of some length");
+    tally_object *c = tally_str_new("a key of some lengtH");
+    EXPECT_EQ(tally_str_hash(a), tally_str_hash(b));   // distinct objects, equal bytes
+    EXPECT_EQ(tally_str_hash(a), tally_str_hash(a));
+    EXPECT_NE(tally_str_hash(a), tally_str_hash(c));   // one byte differs
+    tally_decref(c);
+    tally_decref(b);
+    tally_decref(a);
 }
 
 TEST(Str, EqualStringsAreDistinctObjects)
