@@ -393,7 +393,8 @@ static void fork_child_work()
     TALLY_END_ALLOW_THREADS
     tally_flush();
     FAULT_CHECK(destroyed.load() == 100);
-    FAULT_CHECK(tally_test_backend_is("gil") || fired);
+    // gil and racy free at once (no QSBR, no list of delayed frees): nothing to fail there
+    FAULT_CHECK(tally_test_backend_is("gil") || tally_test_backend_is("racy") || fired);
     FAULT_CHECK(__lsan_do_recoverable_leak_check() == 0);
 }
 
