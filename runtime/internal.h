@@ -166,6 +166,7 @@ struct tally_thread_state {
                                     * (0: not armed; owner only; runtime/memory_trim.c) */
     uint32_t trim_backoff_ms;      /* ... and the wait after that one (doubles) */
     uint32_t trim_gen_seen;        /* the last trim decision this thread answered (owner only) */
+    uint32_t trim_polls;           /* armed: safepoints until the clock is read again (owner only) */
     int gc_preflushed;             /* the backend's pending deaths were just applied, before an
                                     * automatic collection (owner only; collector/gc_lists.c) */
 

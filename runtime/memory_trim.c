@@ -96,7 +96,8 @@ static void collect_heap(void)
  * (2 threads, 5M objects: 20-45 MB of 290 in one run of two, on every free-threaded backend).  So
  * a thread that trimmed stays armed: it keeps TALLY_BREAK_TRIM set and collects its heap again
  * at its safepoints 5, 10, 20 ... 640 ms later (8 more collects, bounded; each of a heap that is
- * mostly empty by then), while each safepoint in between costs one clock read. */
+ * mostly empty by then), while the safepoints in between cost a decrement, and a clock read at
+ * one in 256. */
 #define RETRIM_FIRST_MS 5u
 static uint32_t trim_gen;   /* trims decided so far (relaxed atomic): a new one restarts the arming */
 #define RETRIM_LAST_MS 640u
@@ -138,9 +139,16 @@ void _tally_memory_trim_handle(tally_thread_state *ts)
         _tally_memory_trim_self(ts);   /* a request from the thread that decided a trim */
         return;
     }
+    /* Armed, the bit stays set, so every safepoint and allocation comes here: read the clock at
+     * one in 256 of them (a clock read at each cost a churning program 5% of its CPU). */
+    if (ts->trim_polls > 0) {
+        ts->trim_polls--;
+        return;
+    }
+    ts->trim_polls = 255;
     uint64_t now = _tally_now_ns();
     if (now < ts->trim_next_ns)
-        return;                    /* armed, not yet: the bit stays set */
+        return;
     tally_atomic_fetch_and(&ts->breaker, ~TALLY_BREAK_TRIM);
     uint32_t next = ts->trim_backoff_ms * 2;
     ts->trim_next_ns = 0;
