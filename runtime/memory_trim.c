@@ -99,8 +99,8 @@ static void collect_heap(void)
  * mostly empty by then), while the safepoints in between cost a decrement, and a clock read at
  * one in 256. */
 #define RETRIM_FIRST_MS 5u
-static uint32_t trim_gen;   /* trims decided so far (relaxed atomic): a new one restarts the arming */
 #define RETRIM_LAST_MS 640u
+static uint32_t trim_gen;   /* trims decided so far (relaxed atomic): a new one restarts the arming */
 
 static void arm(tally_thread_state *ts, uint32_t backoff_ms)
 {

@@ -141,6 +141,9 @@ void bench_stats(double *v, size_t n, double *median, double *min, double *max);
 /* The first Google Benchmark row (of rows[name][counter]) whose name contains needle and that
  * has the counter; NULL if none. */
 const bj *bench_find_row(const bj *rows, const char *needle, const char *counter);
+/* The first configuration of the array cfgs whose string member k1 is v1, whose member k2 is v2
+ * (k2 NULL: any) and whose "threads" is `threads` (< 0: any); NULL if none. */
+const bj *bench_find_cfg(const bj *cfgs, const char *k1, const char *v1, const char *k2, const char *v2, int threads);
 
 /* ==== the command (bench_main.c) ========================================================== */
 int tally_bench_main(int argc, char **argv);

@@ -804,13 +804,7 @@ static void gc_targets(const bench_opts *o, const bj *gc, bj *targets)
  * with fewer than 2 collections are skipped (the final collection alone says nothing). */
 static const bj *stress_cfg(const bj *cfgs, const char *backend, const char *workload, int threads)
 {
-    for (size_t i = 0; i < bj_len(cfgs); i++) {
-        const bj *c = bj_at(cfgs, i);
-        if (strcmp(bj_getstr(c, "backend", ""), backend) == 0 && strcmp(bj_getstr(c, "workload", ""), workload) == 0 &&
-            (int)bj_getnum(c, "threads", 0) == threads)
-            return c;
-    }
-    return NULL;
+    return bench_find_cfg(cfgs, "backend", backend, "workload", workload, threads);
 }
 
 static double stress_med(const bj *cfg, const char *key)
@@ -1405,23 +1399,13 @@ static bj *run_drop(const bench_opts *o, size_t reps, size_t list_n, size_t chai
     return dr;
 }
 
-static const bj *drop_cfg(const bj *dr, const char *backend, const char *what, int threads)
-{
-    const bj *cfgs = bj_get(dr, "configs");
-    for (size_t i = 0; i < bj_len(cfgs); i++) {
-        const bj *c = bj_at(cfgs, i);
-        if (strcmp(bj_getstr(c, "backend", ""), backend) == 0 && strcmp(bj_getstr(c, "what", ""), what) == 0 &&
-            (int)bj_getnum(c, "threads", 0) == threads)
-            return c;
-    }
-    return NULL;
-}
-
 static void drop_targets(const bj *dr, bj *targets)
 {
     static const char *const shapes[] = {"list", "chain"};
     for (size_t i = 0; i < 2; i++) {
-        const bj *d = drop_cfg(dr, "deferred", shapes[i], 2), *a = drop_cfg(dr, "atomic", shapes[i], 2);
+        const bj *cfgs = bj_get(dr, "configs");
+        const bj *d = bench_find_cfg(cfgs, "backend", "deferred", "what", shapes[i], 2),
+                 *a = bench_find_cfg(cfgs, "backend", "atomic", "what", shapes[i], 2);
         if (!d && !a)
             continue;
         double td = bj_getnum(d, "median_s", NAN), ta = bj_getnum(a, "median_s", NAN);
@@ -1452,11 +1436,9 @@ static double est_py_run;
 
 static bj *py_cfg(bj *cfgs, const char *program, const char *runner)
 {
-    for (size_t i = 0; i < bj_len(cfgs); i++) {
-        bj *c = bj_at(cfgs, i);
-        if (strcmp(bj_getstr(c, "program", ""), program) == 0 && strcmp(bj_getstr(c, "runner", ""), runner) == 0)
-            return c;
-    }
+    const bj *found = bench_find_cfg(cfgs, "program", program, "runner", runner, -1);
+    if (found)
+        return (bj *)found;
     bj *c = bj_push(cfgs, bj_obj());
     bj_set(c, "program", bj_str(program));
     bj_set(c, "runner", bj_str(runner));
@@ -1553,19 +1535,12 @@ static double py_geomean_ratio(const bj *pp, const char *a, const char *b, int *
 {
     double logsum = 0;
     int n = 0;
+    const bj *cfgs = bj_get(pp, "configs");
     for (size_t i = 0; i < NPY_PROGRAMS; i++) {
-        double ta = NAN, tb = NAN;
-        const bj *cfgs = bj_get(pp, "configs");
-        for (size_t k = 0; k < bj_len(cfgs); k++) {
-            const bj *c = bj_at(cfgs, k);
-            if (strcmp(bj_getstr(c, "program", ""), py_programs[i].name) != 0)
-                continue;
-            double t = bj_getnum(bj_get(bj_get(c, "summary"), "cpu_s"), "median", NAN);
-            if (strcmp(bj_getstr(c, "runner", ""), a) == 0)
-                ta = t;
-            else if (strcmp(bj_getstr(c, "runner", ""), b) == 0)
-                tb = t;
-        }
+        const bj *ca = bench_find_cfg(cfgs, "program", py_programs[i].name, "runner", a, -1),
+                 *cb = bench_find_cfg(cfgs, "program", py_programs[i].name, "runner", b, -1);
+        double ta = bj_getnum(bj_get(bj_get(ca, "summary"), "cpu_s"), "median", NAN),
+               tb = bj_getnum(bj_get(bj_get(cb, "summary"), "cpu_s"), "median", NAN);
         if (!(ta > 0) || !(tb > 0))
             return NAN;
         logsum += log(ta / tb);

@@ -1026,6 +1026,13 @@ static void md_memory_return(FILE *f, const bj *res)
     fprintf(f, "\n");
 }
 
+/* The "(!)" lines of a section's run errors (an array of strings). */
+static void md_errors(FILE *f, const bj *errs)
+{
+    for (size_t i = 0; i < bj_len(errs); i++)
+        fprintf(f, "\n(!) %s\n", bj_is_str(bj_at(errs, i)) ? json_object_get_string(bj_at(errs, i)) : "?");
+}
+
 /* Dropping a large structure (bench_drop_<backend>): one row per backend, seconds per shape and
  * thread count, and deferred's ratio to atomic (target <= 1.5x with the second thread). */
 static void md_drop(FILE *f, const bj *res, const char **backends, size_t nb)
@@ -1056,13 +1063,7 @@ static void md_drop(FILE *f, const bj *res, const char **backends, size_t nb)
         char cell[4][64];
         bool any = false;
         for (int k = 0; k < 4; k++) {
-            const bj *hit = NULL;
-            for (size_t i = 0; i < bj_len(cfgs) && !hit; i++) {
-                const bj *c = bj_at(cfgs, i);
-                if (strcmp(bj_getstr(c, "backend", ""), backends[b]) == 0 &&
-                    strcmp(bj_getstr(c, "what", ""), shapes[k / 2]) == 0 && (int)bj_getnum(c, "threads", 0) == k % 2 + 1)
-                    hit = c;
-            }
+            const bj *hit = bench_find_cfg(cfgs, "backend", backends[b], "what", shapes[k / 2], k % 2 + 1);
             if (hit) {
                 snprintf(cell[k], sizeof cell[k], "%.3f [%.3f–%.3f]", bj_getnum(hit, "median_s", NAN),
                          bj_getnum(hit, "min_s", NAN), bj_getnum(hit, "max_s", NAN));
@@ -1074,73 +1075,72 @@ static void md_drop(FILE *f, const bj *res, const char **backends, size_t nb)
         if (any)
             fprintf(f, "| %s | %s | %s | %s | %s |\n", backends[b], cell[0], cell[1], cell[2], cell[3]);
     }
-    const bj *errs = bj_get(dr, "errors");
-    for (size_t i = 0; i < bj_len(errs); i++)
-        fprintf(f, "\n(!) %s\n", bj_is_str(bj_at(errs, i)) ? json_object_get_string(bj_at(errs, i)) : "?");
+    md_errors(f, bj_get(dr, "errors"));
     fprintf(f, "\n");
 }
 
-/* The interpreter's programs (tally-py-<backend>, stress/programs/NAME.py): one thread, median wall
- * time per program and runner with the CPU time, and each backend's ratio to gil (python3's to
- * gil for the CPython column); the last row is the geometric mean of the ratios. */
-static void md_py_programs(FILE *f, const bj *res)
+/* The interpreter's programs (tally-py-<backend>, stress/programs/NAME.py): one thread, per
+ * program the median CPU time (wall in brackets) of python3 and of each backend of the run that
+ * has figures, then gil/python3 and each other backend's ratio to gil; the last row is the
+ * geometric mean of each ratio column. */
+static void md_py_programs(FILE *f, const bj *res, const char **backends, size_t nb)
 {
     const bj *pp = bj_path(res, "programs.interpreter");
     if (!pp)
         return;
     const bj *cfgs = bj_get(pp, "configs");
-    static const char *const runners[] = {"python3", "gil", "atomic", "biased", "deferred"};
-    enum { NR = sizeof runners / sizeof runners[0] };
+    /* runners: python3, then the run's backends that ran a program (racy has no interpreter runs) */
+    const char *runners[16] = {"python3"};
+    size_t nr = 1;
+    for (size_t b = 0; b < nb && nr < 16; b++)
+        if (bench_find_cfg(cfgs, "runner", backends[b], NULL, NULL, -1))
+            runners[nr++] = backends[b];
     fprintf(f, "## Programs: the interpreter\n\n"
                "The benchmark programs of stress/programs/ (docs/interpreter.md: what each does and checks) run "
                "by `tally-py-<backend> PROGRAM.py SIZE` and by `python3` on the same file, one thread, %s; "
                "rounds alternate python3 and every backend.  A run counts when it exits 0 (each program "
                "checks its result) and prints python3's lines; (!) marks a runner with a failed run.  Cells: "
                "median CPU seconds (user + system, all threads) [wall seconds] of %g run%s, then the ratio of "
-               "the CPU medians to gil's (gil/python3 in the python3 column).  Targets: gil at most 1.5x "
+               "the CPU medians to gil's (gil/python3 in the first ratio column).  Targets: gil at most 1.5x "
                "CPython 3.11, biased and deferred at most 1.10x gil, over the geometric mean of the CPU "
                "times (on a shared machine they move far less than the wall times); none with `--quick`, "
-               "whose sizes are mostly start-up.\n\n"
-               "| program | python3 | gil | atomic | biased | deferred | gil / python3 | atomic / gil | biased / gil | "
-               "deferred / gil |\n|---|---|---|---|---|---|---|---|---|---|\n",
+               "whose sizes are mostly start-up.\n\n| program |",
             bj_getnum(pp, "quick", 0) ? "each program's small default size (`--quick`)"
                                       : "at the timing sizes of docs/interpreter.md",
             bj_getnum(pp, "reps", 0), bj_getnum(pp, "reps", 0) == 1 ? "" : "s");
-    double logsum[NR] = {0};
-    int nlog[NR] = {0};
-    const char *prev = NULL;
+    for (size_t r = 0; r < nr; r++)
+        fprintf(f, " %s |", runners[r]);
+    /* ratio column r (r >= 1): runner r over gil, and for gil itself gil over python3 */
+    for (size_t r = 1; r < nr; r++)
+        fprintf(f, strcmp(runners[r], "gil") == 0 ? " gil / python3 |" : " %s / gil |", runners[r]);
+    fprintf(f, "\n|---|");
+    for (size_t r = 1; r < 2 * nr; r++)
+        fprintf(f, "---|");
+    fprintf(f, "\n");
+    double logsum[16] = {0};
+    int nlog[16] = {0};
     for (size_t i = 0; i < bj_len(cfgs); i++) {
         const char *prog = bj_getstr(bj_at(cfgs, i), "program", "?");
-        if (prev && strcmp(prev, prog) == 0)
-            continue;
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = strcmp(bj_getstr(bj_at(cfgs, k), "program", ""), prog) == 0;
-        if (seen)
-            continue;
-        prev = prog;
-        double t[NR];
-        char cell[NR][64];
-        for (int r = 0; r < NR; r++) {
-            t[r] = NAN;
-            snprintf(cell[r], sizeof cell[r], "–");
-            for (size_t k = 0; k < bj_len(cfgs); k++) {
-                const bj *c = bj_at(cfgs, k);
-                if (strcmp(bj_getstr(c, "program", ""), prog) != 0 || strcmp(bj_getstr(c, "runner", ""), runners[r]) != 0)
-                    continue;
-                const bj *sm = bj_get(c, "summary");
-                t[r] = med(bj_get(sm, "cpu_s"));
-                if (isfinite(t[r]))
-                    snprintf(cell[r], sizeof cell[r], "%.2f [%.2f]%s", t[r], med(bj_get(sm, "wall_s")),
-                             bj_getnum(c, "failures", 0) > 0 ? " (!)" : "");
-                else if (bj_getnum(c, "failures", 0) > 0)
-                    snprintf(cell[r], sizeof cell[r], "(!)");
-            }
+        if (bench_find_cfg(cfgs, "program", prog, NULL, NULL, -1) != bj_at(cfgs, i))
+            continue;   /* not this program's first configuration: its row is written */
+        double t[16];
+        fprintf(f, "| %s |", prog);
+        for (size_t r = 0; r < nr; r++) {
+            const bj *c = bench_find_cfg(cfgs, "program", prog, "runner", runners[r], -1);
+            const bj *sm = bj_get(c, "summary");
+            bool failed = bj_getnum(c, "failures", 0) > 0;
+            t[r] = med(bj_get(sm, "cpu_s"));
+            if (isfinite(t[r]))
+                fprintf(f, " %.2f [%.2f]%s |", t[r], med(bj_get(sm, "wall_s")), failed ? " (!)" : "");
+            else
+                fprintf(f, " %s |", failed ? "(!)" : "–");
         }
-        fprintf(f, "| %s | %s | %s | %s | %s | %s |", prog, cell[0], cell[1], cell[2], cell[3], cell[4]);
-        for (int r = 0; r < NR - 1; r++) {
-            /* column 0: gil / python3; columns 1-3: atomic, biased, deferred over gil */
-            double num = r == 0 ? t[1] : t[r + 1], den = r == 0 ? t[0] : t[1];
+        double gil = NAN;
+        for (size_t r = 1; r < nr; r++)
+            if (strcmp(runners[r], "gil") == 0)
+                gil = t[r];
+        for (size_t r = 1; r < nr; r++) {
+            double num = t[r], den = strcmp(runners[r], "gil") == 0 ? t[0] : gil;
             if (num > 0 && den > 0) {
                 fprintf(f, " %.2fx |", num / den);
                 logsum[r] += log(num / den);
@@ -1151,17 +1151,17 @@ static void md_py_programs(FILE *f, const bj *res)
         }
         fprintf(f, "\n");
     }
-    fprintf(f, "| geometric mean | | | | | |");
-    for (int r = 0; r < NR - 1; r++) {
+    fprintf(f, "| geometric mean |");
+    for (size_t r = 0; r < nr; r++)
+        fprintf(f, " |");
+    for (size_t r = 1; r < nr; r++) {
         if (nlog[r])
             fprintf(f, " %.2fx (%d) |", exp(logsum[r] / nlog[r]), nlog[r]);
         else
             fprintf(f, " – |");
     }
     fprintf(f, "\n");
-    const bj *errs = bj_get(pp, "errors");
-    for (size_t i = 0; i < bj_len(errs); i++)
-        fprintf(f, "\n(!) %s\n", bj_is_str(bj_at(errs, i)) ? json_object_get_string(bj_at(errs, i)) : "?");
+    md_errors(f, bj_get(pp, "errors"));
     fprintf(f, "\nThe threads half of the section (N copies in N threads, the collector's pauses, refcount "
                "traffic, the shared-object policies) is not measured yet.\n\n");
 }
@@ -1283,7 +1283,7 @@ static int write_md(const char *dir, const bj *res, const bj *plots)
     md_races(f, cfgs, backends, nb);
     md_gc(f, res, backends, nb);
     md_programs(f, res);
-    md_py_programs(f, res);
+    md_py_programs(f, res, backends, nb);
     md_memory_return(f, res);
     md_drop(f, res, backends, nb);
     fprintf(f, "## Reproduce\n\n```\nmake report            # build/release/stress/tally bench --out report\n"

@@ -79,6 +79,15 @@ fail:
 
 /* ---- the second thread ------------------------------------------------------------------- */
 static size_t other_n;
+/* A safepoint, then 1 ms asleep detached. */
+static void safepoint_nap(void)
+{
+    tally_safepoint();
+    TALLY_BEGIN_ALLOW_THREADS
+    usleep(1000);
+    TALLY_END_ALLOW_THREADS
+}
+
 static tally_object *other_heap;   /* published with a release store, read with acquire */
 static int other_done, other_stop;
 
@@ -172,20 +181,12 @@ int main(int argc, char **argv)
      * most 10 s) until every object of the build is freed, then 100 ms more. */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < 10000 && live_objects() != live0; i++) {
-        tally_safepoint();
-        TALLY_BEGIN_ALLOW_THREADS
-        usleep(1000);
-        TALLY_END_ALLOW_THREADS
-    }
+    for (int i = 0; i < 10000 && live_objects() != live0; i++)
+        safepoint_nap();
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double freed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    for (int i = 0; i < 100; i++) {   /* 100 ms of safepoints on every thread */
-        tally_safepoint();
-        TALLY_BEGIN_ALLOW_THREADS
-        usleep(1000);
-        TALLY_END_ALLOW_THREADS
-    }
+    for (int i = 0; i < 100; i++)   /* 100 ms of safepoints on every thread */
+        safepoint_nap();
     double settled = rss_mib();
     int64_t live_settled = live_objects() - live0;   /* objects of the build not freed yet */
     tally_flush();
